@@ -1,0 +1,1 @@
+//! Chain specs: validators, members, roles, genesis contracts; presets dev and local

@@ -1,0 +1,1 @@
+//! Pure Tendermint consensus state machine: messages and timeouts in, actions out; no I/O, no clock

@@ -1,0 +1,103 @@
+//! Blocks and their headers.
+//!
+//! Execution is immediate: the header of block `h` commits to the state *after* its transactions ran
+//! (`state_root`) and to their receipts (`receipts_root`). A commit for `h` therefore lets a light
+//! client check any state value or receipt of block `h` with that one header.
+
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use crate::merkle;
+use crate::tx::SignedTransaction;
+use crate::vote::{Commit, Evidence};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// The hash of a block's header, which names the block.
+pub type BlockId = Hash;
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Header {
+    pub chain_id: String,
+    pub height: u64,
+    /// Block time in milliseconds since the Unix epoch; contracts see it as "now". Strictly
+    /// increasing from block to block.
+    pub time_ms: u64,
+    /// Id of the block at `height - 1` (zero for the first block after genesis' parent).
+    pub parent: BlockId,
+    pub proposer: PublicKey,
+    /// Merkle root ([`merkle::root`]) of the borsh-encoded signed transactions.
+    pub txs_root: Hash,
+    /// Merkle root of the borsh-encoded receipts, in transaction order.
+    pub receipts_root: Hash,
+    /// Root of the authenticated state after this block's transactions.
+    pub state_root: Hash,
+    /// Hash of the validator set that signs this block's commit.
+    pub validators_hash: Hash,
+    /// Hash of the validator set that signs the next block's commit.
+    pub next_validators_hash: Hash,
+    /// Hash of the commit for the parent block carried in this block.
+    pub last_commit_hash: Hash,
+    pub evidence_hash: Hash,
+}
+
+impl Header {
+    pub fn id(&self) -> BlockId {
+        Hash::of(self)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Block {
+    pub header: Header,
+    pub txs: Vec<SignedTransaction>,
+    /// The commit that finalised the parent block (none for height 1).
+    pub last_commit: Option<Commit>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockShapeError {
+    #[error("txs_root does not match the block's transactions")]
+    TxsRoot,
+    #[error("last_commit_hash does not match the block's last commit")]
+    LastCommit,
+    #[error("evidence_hash does not match the block's evidence")]
+    Evidence,
+}
+
+impl Block {
+    pub fn id(&self) -> BlockId {
+        self.header.id()
+    }
+
+    pub fn height(&self) -> u64 {
+        self.header.height
+    }
+
+    pub fn txs_root(txs: &[SignedTransaction]) -> Hash {
+        let leaves: Vec<Hash> = txs.iter().map(|tx| merkle::leaf_hash(&borsh::to_vec(tx).expect("encodes"))).collect();
+        merkle::root_of_leaf_hashes(&leaves)
+    }
+
+    pub fn last_commit_hash(commit: &Option<Commit>) -> Hash {
+        Hash::of(commit)
+    }
+
+    pub fn evidence_hash(evidence: &[Evidence]) -> Hash {
+        Hash::of(evidence)
+    }
+
+    /// Checks that the header's roots match the body it came with.
+    pub fn check_shape(&self) -> Result<(), BlockShapeError> {
+        if self.header.txs_root != Block::txs_root(&self.txs) {
+            return Err(BlockShapeError::TxsRoot);
+        }
+        if self.header.last_commit_hash != Block::last_commit_hash(&self.last_commit) {
+            return Err(BlockShapeError::LastCommit);
+        }
+        if self.header.evidence_hash != Block::evidence_hash(&self.evidence) {
+            return Err(BlockShapeError::Evidence);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Transactions: what a member signs to change the chain.
+//!
+//! A transaction is borsh-encoded, signed over `domain::TRANSACTION || borsh(Transaction)` by its
+//! `signer`, and identified by the blake3 hash of the borsh encoding of the whole
+//! [`SignedTransaction`]. The chain id and the per-account nonce make a signed transaction valid on one
+//! chain, once.
+
+use crate::crypto::{Address, Keypair, PublicKey, Signature, SignatureError};
+use crate::hash::Hash;
+use crate::validator::Validator;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// What a member may do beyond transacting. Roles come from the chain spec and change only through
+/// [`GovernanceAction`]s signed by an admin.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May sign governance actions.
+    Admin,
+    /// May deploy contract code.
+    Deployer,
+}
+
+/// Changes to the consortium itself; only an [`Role::Admin`] may sign them.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GovernanceAction {
+    AddMember { key: PublicKey, roles: Vec<Role> },
+    RemoveMember { key: PublicKey },
+    GrantRole { key: PublicKey, role: Role },
+    RevokeRole { key: PublicKey, role: Role },
+    /// Sets a validator's voting power (0 removes it). Takes effect at a later height, announced in
+    /// the headers' `next_validators_hash`.
+    SetValidator { validator: Validator },
+    /// Admits a libp2p peer id (its protobuf-encoded public key bytes) to the network.
+    AdmitPeer { peer_key: Vec<u8> },
+}
+
+/// What the transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Payload {
+    /// Stores wasm code under its blake3 hash. Needs [`Role::Deployer`].
+    Deploy { code: Vec<u8> },
+    /// Creates a contract from stored code and runs its `init` method with `args`.
+    Instantiate { code_hash: Hash, args: Vec<u8> },
+    /// Calls `method` of `contract` with borsh-encoded `args`.
+    Call { contract: Address, method: String, args: Vec<u8> },
+    Governance(GovernanceAction),
+}
+
+impl Payload {
+    /// A short name for logs and receipts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Deploy { .. } => "deploy",
+            Payload::Instantiate { .. } => "instantiate",
+            Payload::Call { .. } => "call",
+            Payload::Governance(_) => "governance",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Transaction {
+    pub chain_id: String,
+    pub signer: PublicKey,
+    /// Must equal the signer's account nonce: the first transaction of an account has nonce 0.
+    pub nonce: u64,
+    /// The most gas the signer allows this transaction to burn.
+    pub gas_limit: u64,
+    pub payload: Payload,
+}
+
+impl Transaction {
+    pub fn sign(self, key: &Keypair) -> SignedTransaction {
+        let signature = key.sign(crate::domain::TRANSACTION, &borsh::to_vec(&self).expect("encodes"));
+        SignedTransaction { tx: self, signature }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+}
+
+/// Why a transaction is refused before it reaches a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    #[error("transaction is {size} bytes; the limit is {limit}")]
+    Oversize { size: usize, limit: usize },
+    #[error("transaction bytes are not a valid borsh-encoded signed transaction: {0}")]
+    Malformed(String),
+    #[error("transaction is for chain {got:?}, this is chain {expected:?}")]
+    WrongChain { expected: String, got: String },
+    #[error(transparent)]
+    BadSignature(#[from] SignatureError),
+}
+
+impl SignedTransaction {
+    /// The transaction id: blake3 of the borsh encoding of the signed transaction.
+    pub fn id(&self) -> Hash {
+        Hash::of(self)
+    }
+
+    pub fn signer_address(&self) -> Address {
+        self.tx.signer.to_address()
+    }
+
+    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        let message = borsh::to_vec(&self.tx).expect("encodes");
+        self.tx.signer.verify(crate::domain::TRANSACTION, &message, &self.signature)
+    }
+
+    /// Decodes wire bytes, refusing oversize or trailing input.
+    pub fn decode(bytes: &[u8]) -> Result<SignedTransaction, TxError> {
+        if bytes.len() > crate::MAX_TX_BYTES {
+            return Err(TxError::Oversize { size: bytes.len(), limit: crate::MAX_TX_BYTES });
+        }
+        borsh::from_slice(bytes).map_err(|e| TxError::Malformed(e.to_string()))
+    }
+
+    /// The checks that need no state: size, chain id and signature.
+    pub fn check_stateless(&self, chain_id: &str) -> Result<(), TxError> {
+        if self.tx.chain_id != chain_id {
+            return Err(TxError::WrongChain {
+                expected: chain_id.to_string(),
+                got: self.tx.chain_id.clone(),
+            });
+        }
+        let size = borsh::object_length(self).expect("encodes");
+        if size > crate::MAX_TX_BYTES {
+            return Err(TxError::Oversize { size, limit: crate::MAX_TX_BYTES });
+        }
+        self.verify_signature()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(nonce: u64) -> Transaction {
+        Transaction {
+            chain_id: "kessai-dev".into(),
+            signer: Keypair::dev("alice").public(),
+            nonce,
+            gas_limit: 1_000_000,
+            payload: Payload::Call {
+                contract: Address([7; 32]),
+                method: "transfer".into(),
+                args: vec![1, 2, 3],
+            },
+        }
+    }
+
+    #[test]
+    fn signed_transaction_round_trips_and_verifies() {
+        let signed = call(0).sign(&Keypair::dev("alice"));
+        let bytes = borsh::to_vec(&signed).unwrap();
+        let decoded = SignedTransaction::decode(&bytes).unwrap();
+        assert_eq!(decoded, signed);
+        assert_eq!(decoded.id(), Hash::digest(&bytes));
+        decoded.check_stateless("kessai-dev").unwrap();
+    }
+
+    #[test]
+    fn stateless_checks_reject_bad_input() {
+        let mut signed = call(0).sign(&Keypair::dev("alice"));
+        assert!(matches!(signed.check_stateless("other"), Err(TxError::WrongChain { .. })));
+        signed.tx.nonce = 1; // the signature no longer covers the transaction
+        assert!(matches!(signed.check_stateless("kessai-dev"), Err(TxError::BadSignature(_))));
+        let wrong_signer = call(0).sign(&Keypair::dev("bob"));
+        assert!(wrong_signer.check_stateless("kessai-dev").is_err());
+        assert!(matches!(SignedTransaction::decode(&[1, 2, 3]), Err(TxError::Malformed(_))));
+        let huge = vec![0u8; crate::MAX_TX_BYTES + 1];
+        assert!(matches!(SignedTransaction::decode(&huge), Err(TxError::Oversize { .. })));
+    }
+
+    #[test]
+    fn trailing_bytes_are_malformed() {
+        let mut bytes = borsh::to_vec(&call(0).sign(&Keypair::dev("alice"))).unwrap();
+        bytes.push(0);
+        assert!(matches!(SignedTransaction::decode(&bytes), Err(TxError::Malformed(_))));
+    }
+}

@@ -1,0 +1,192 @@
+//! Validators and the weighted sets that sign commits.
+
+use crate::crypto::PublicKey;
+use crate::hash::Hash;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Validator {
+    pub public_key: PublicKey,
+    pub power: u64,
+}
+
+/// A set of validators, kept sorted by public key with no duplicates and no zero power, so that its
+/// [`hash`](ValidatorSet::hash) is the same on every node however it was assembled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ValidatorSet {
+    validators: Vec<Validator>,
+    #[serde(skip)]
+    total_power: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidatorSetError {
+    #[error("a validator set needs at least one validator with non-zero power")]
+    Empty,
+    #[error("validator {0} appears twice")]
+    Duplicate(PublicKey),
+    #[error("total voting power overflows")]
+    Overflow,
+}
+
+impl ValidatorSet {
+    /// Builds a canonical set: validators with zero power are dropped, the rest sorted by key.
+    pub fn new(mut validators: Vec<Validator>) -> Result<ValidatorSet, ValidatorSetError> {
+        validators.retain(|v| v.power > 0);
+        validators.sort_by_key(|v| v.public_key);
+        if let Some(pair) = validators.windows(2).find(|w| w[0].public_key == w[1].public_key) {
+            return Err(ValidatorSetError::Duplicate(pair[0].public_key));
+        }
+        let total_power = validators
+            .iter()
+            .try_fold(0u64, |sum, v| sum.checked_add(v.power))
+            .ok_or(ValidatorSetError::Overflow)?;
+        if validators.is_empty() {
+            return Err(ValidatorSetError::Empty);
+        }
+        Ok(ValidatorSet { validators, total_power })
+    }
+
+    pub fn validators(&self) -> &[Validator] {
+        &self.validators
+    }
+
+    pub fn len(&self) -> usize {
+        self.validators.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.validators.is_empty()
+    }
+
+    pub fn total_power(&self) -> u64 {
+        self.total_power
+    }
+
+    /// blake3 of the borsh encoding of the sorted validator list; headers commit to it.
+    pub fn hash(&self) -> Hash {
+        Hash::of(&self.validators)
+    }
+
+    pub fn get(&self, key: &PublicKey) -> Option<&Validator> {
+        self.validators
+            .binary_search_by_key(key, |v| v.public_key)
+            .ok()
+            .map(|i| &self.validators[i])
+    }
+
+    pub fn power_of(&self, key: &PublicKey) -> u64 {
+        self.get(key).map_or(0, |v| v.power)
+    }
+
+    /// True when `power` is more than two thirds of the total: enough to commit.
+    pub fn is_quorum(&self, power: u64) -> bool {
+        power as u128 * 3 > self.total_power as u128 * 2
+    }
+
+    /// True when `power` is more than one third of the total: at least one honest validator is in it.
+    pub fn is_one_third(&self, power: u64) -> bool {
+        power as u128 * 3 > self.total_power as u128
+    }
+
+    /// The proposer of `(height, round)`: a weighted round robin. Slot `height + round` (mod total
+    /// power) falls in one validator's stretch of the cumulative power line, so each validator proposes
+    /// in proportion to its power, and every node computes the same answer with no shared state.
+    pub fn proposer(&self, height: u64, round: u32) -> &Validator {
+        let slot = (height as u128 + round as u128) % self.total_power as u128;
+        let mut cumulative = 0u128;
+        for v in &self.validators {
+            cumulative += v.power as u128;
+            if slot < cumulative {
+                return v;
+            }
+        }
+        unreachable!("slot is below the total power")
+    }
+}
+
+// The encoding is the validator list alone; decoding rebuilds the set so its invariants hold.
+impl BorshSerialize for ValidatorSet {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.validators, writer)
+    }
+}
+
+impl BorshDeserialize for ValidatorSet {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let validators = Vec::<Validator>::deserialize_reader(reader)?;
+        let set = ValidatorSet::new(validators.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        if set.validators != validators {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "validator set is not in canonical order",
+            ));
+        }
+        Ok(set)
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidatorSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            validators: Vec<Validator>,
+        }
+        let raw = Raw::deserialize(d)?;
+        ValidatorSet::new(raw.validators).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Keypair;
+
+    fn set(powers: &[u64]) -> ValidatorSet {
+        ValidatorSet::new(
+            powers
+                .iter()
+                .enumerate()
+                .map(|(i, &power)| Validator { public_key: Keypair::dev(&format!("v{i}")).public(), power })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn thresholds() {
+        let s = set(&[1, 1, 1, 1]);
+        assert!(!s.is_quorum(2));
+        assert!(s.is_quorum(3));
+        assert!(!s.is_one_third(1));
+        assert!(s.is_one_third(2));
+    }
+
+    #[test]
+    fn proposer_rotation_is_weighted() {
+        let s = set(&[3, 1]);
+        let heavy = s.validators().iter().find(|v| v.power == 3).unwrap().public_key;
+        let picks = (0..400).filter(|h| s.proposer(*h, 0).public_key == heavy).count();
+        assert_eq!(picks, 300);
+        // A new round moves to the next slot.
+        assert_ne!(s.proposer(0, 0).public_key, s.proposer(0, 3).public_key);
+    }
+
+    #[test]
+    fn order_does_not_change_the_hash() {
+        let a = set(&[1, 2, 3]);
+        let mut reversed = a.validators().to_vec();
+        reversed.reverse();
+        assert_eq!(ValidatorSet::new(reversed).unwrap().hash(), a.hash());
+    }
+
+    #[test]
+    fn rejects_bad_sets() {
+        let key = Keypair::dev("v").public();
+        let dup = vec![Validator { public_key: key, power: 1 }, Validator { public_key: key, power: 2 }];
+        assert_eq!(ValidatorSet::new(dup), Err(ValidatorSetError::Duplicate(key)));
+        assert_eq!(ValidatorSet::new(vec![]), Err(ValidatorSetError::Empty));
+    }
+}

@@ -1,0 +1,1 @@
+//! RocksDB storage: blocks, commits, receipts, and the authenticated state (Jellyfish Merkle tree)

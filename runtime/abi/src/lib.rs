@@ -1,0 +1,1 @@
+//! Contract interfaces: the schema in a wasm custom section, and JSON <-> borsh by that schema

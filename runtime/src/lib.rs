@@ -1,0 +1,1 @@
+//! The wasmtime host: executes transactions and contracts deterministically with gas

@@ -1,0 +1,1 @@
+//! End-to-end tests: real kessai processes driven through the CLI and RPC
