@@ -75,7 +75,8 @@ impl Block {
     }
 
     pub fn txs_root(txs: &[SignedTransaction]) -> Hash {
-        let leaves: Vec<Hash> = txs.iter().map(|tx| merkle::leaf_hash(&borsh::to_vec(tx).expect("encodes"))).collect();
+        let leaves: Vec<Hash> =
+            txs.iter().map(|tx| merkle::leaf_hash(&borsh::to_vec(tx).expect("encodes"))).collect();
         merkle::root_of_leaf_hashes(&leaves)
     }
 

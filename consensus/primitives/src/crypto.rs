@@ -53,10 +53,10 @@ impl PublicKey {
         message: &[u8],
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::MalformedKey(*self))?;
+        let key =
+            VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::MalformedKey(*self))?;
         let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify(&framed(domain, message), &signature)
-            .map_err(|_| SignatureError::Invalid(*self))
+        key.verify(&framed(domain, message), &signature).map_err(|_| SignatureError::Invalid(*self))
     }
 }
 
@@ -181,7 +181,10 @@ mod tests {
     fn dev_keys_are_deterministic_and_distinct() {
         assert_eq!(Keypair::dev("alice").public(), Keypair::dev("alice").public());
         assert_ne!(Keypair::dev("alice").public(), Keypair::dev("bob").public());
-        assert_eq!(Keypair::from_seed(Keypair::dev("x").seed()).public(), Keypair::dev("x").public());
+        assert_eq!(
+            Keypair::from_seed(Keypair::dev("x").seed()).public(),
+            Keypair::dev("x").public()
+        );
     }
 
     #[test]

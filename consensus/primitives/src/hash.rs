@@ -22,9 +22,7 @@ impl Hash {
     /// blake3 of the borsh encoding of `value`: the identity of anything Kessai hashes.
     pub fn of<T: BorshSerialize + ?Sized>(value: &T) -> Hash {
         let mut hasher = blake3::Hasher::new();
-        value
-            .serialize(&mut HashWriter(&mut hasher))
-            .expect("writing to a hasher cannot fail");
+        value.serialize(&mut HashWriter(&mut hasher)).expect("writing to a hasher cannot fail");
         Hash(*hasher.finalize().as_bytes())
     }
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum TxStatus {
     Success,
     /// The transaction was included and its nonce used, but all its state changes were rolled back.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// A contract event: a topic and borsh-encoded data, emitted by `contract`.

@@ -39,26 +39,50 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GovernanceAction {
-    AddMember { key: PublicKey, roles: Vec<Role> },
-    RemoveMember { key: PublicKey },
-    GrantRole { key: PublicKey, role: Role },
-    RevokeRole { key: PublicKey, role: Role },
+    AddMember {
+        key: PublicKey,
+        roles: Vec<Role>,
+    },
+    RemoveMember {
+        key: PublicKey,
+    },
+    GrantRole {
+        key: PublicKey,
+        role: Role,
+    },
+    RevokeRole {
+        key: PublicKey,
+        role: Role,
+    },
     /// Sets a validator's voting power (0 removes it). Takes effect at a later height, announced in
     /// the headers' `next_validators_hash`.
-    SetValidator { validator: Validator },
+    SetValidator {
+        validator: Validator,
+    },
     /// Admits a libp2p peer id (its protobuf-encoded public key bytes) to the network.
-    AdmitPeer { peer_key: Vec<u8> },
+    AdmitPeer {
+        peer_key: Vec<u8>,
+    },
 }
 
 /// What the transaction does.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Payload {
     /// Stores wasm code under its blake3 hash. Needs [`Role::Deployer`].
-    Deploy { code: Vec<u8> },
+    Deploy {
+        code: Vec<u8>,
+    },
     /// Creates a contract from stored code and runs its `init` method with `args`.
-    Instantiate { code_hash: Hash, args: Vec<u8> },
+    Instantiate {
+        code_hash: Hash,
+        args: Vec<u8>,
+    },
     /// Calls `method` of `contract` with borsh-encoded `args`.
-    Call { contract: Address, method: String, args: Vec<u8> },
+    Call {
+        contract: Address,
+        method: String,
+        args: Vec<u8>,
+    },
     Governance(GovernanceAction),
 }
 
@@ -87,7 +111,8 @@ pub struct Transaction {
 
 impl Transaction {
     pub fn sign(self, key: &Keypair) -> SignedTransaction {
-        let signature = key.sign(crate::domain::TRANSACTION, &borsh::to_vec(&self).expect("encodes"));
+        let signature =
+            key.sign(crate::domain::TRANSACTION, &borsh::to_vec(&self).expect("encodes"));
         SignedTransaction { tx: self, signature }
     }
 }

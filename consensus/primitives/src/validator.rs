@@ -149,7 +149,10 @@ mod tests {
             powers
                 .iter()
                 .enumerate()
-                .map(|(i, &power)| Validator { public_key: Keypair::dev(&format!("v{i}")).public(), power })
+                .map(|(i, &power)| Validator {
+                    public_key: Keypair::dev(&format!("v{i}")).public(),
+                    power,
+                })
                 .collect(),
         )
         .unwrap()
@@ -185,7 +188,8 @@ mod tests {
     #[test]
     fn rejects_bad_sets() {
         let key = Keypair::dev("v").public();
-        let dup = vec![Validator { public_key: key, power: 1 }, Validator { public_key: key, power: 2 }];
+        let dup =
+            vec![Validator { public_key: key, power: 1 }, Validator { public_key: key, power: 2 }];
         assert_eq!(ValidatorSet::new(dup), Err(ValidatorSetError::Duplicate(key)));
         assert_eq!(ValidatorSet::new(vec![]), Err(ValidatorSetError::Empty));
     }

@@ -11,14 +11,25 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 pub enum VoteKind {
     Prevote,
     Precommit,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Vote {
     pub chain_id: String,
     pub height: u64,
@@ -193,7 +204,9 @@ pub enum Evidence {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvidenceError {
-    #[error("the two votes are not a conflict (different validator, height, round, kind or same block)")]
+    #[error(
+        "the two votes are not a conflict (different validator, height, round, kind or same block)"
+    )]
     NotConflicting,
     #[error(transparent)]
     BadSignature(#[from] SignatureError),
@@ -237,15 +250,19 @@ mod tests {
     }
 
     fn set_of(keys: &[Keypair]) -> ValidatorSet {
-        ValidatorSet::new(keys.iter().map(|k| Validator { public_key: k.public(), power: 10 }).collect())
-            .unwrap()
+        ValidatorSet::new(
+            keys.iter().map(|k| Validator { public_key: k.public(), power: 10 }).collect(),
+        )
+        .unwrap()
     }
 
     fn commit_by(keys: &[Keypair], block: BlockId) -> Commit {
         let mut commit = Commit { height: 5, round: 1, block, signatures: vec![] };
         for k in keys {
             let vote = commit.precommit_of("c", k.public()).sign(k);
-            commit.signatures.push(CommitSignature { validator: k.public(), signature: vote.signature });
+            commit
+                .signatures
+                .push(CommitSignature { validator: k.public(), signature: vote.signature });
         }
         commit
     }
@@ -277,10 +294,16 @@ mod tests {
         // A signer counted twice.
         let mut doubled = commit_by(&keys[..2], block);
         doubled.signatures.push(doubled.signatures[0].clone());
-        assert!(matches!(doubled.verify("c", 5, &block, &set), Err(CommitError::DuplicateSigner(_))));
+        assert!(matches!(
+            doubled.verify("c", 5, &block, &set),
+            Err(CommitError::DuplicateSigner(_))
+        ));
         // An outsider.
         let outsider = commit_by(&[Keypair::dev("mallory")], block);
-        assert!(matches!(outsider.verify("c", 5, &block, &set), Err(CommitError::UnknownSigner(_))));
+        assert!(matches!(
+            outsider.verify("c", 5, &block, &set),
+            Err(CommitError::UnknownSigner(_))
+        ));
     }
 
     #[test]
