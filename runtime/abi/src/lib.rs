@@ -1,1 +1,228 @@
-//! Contract interfaces: the schema in a wasm custom section, and JSON <-> borsh by that schema
+//! Contract interfaces: the schema a contract carries in its `kessai:abi` wasm custom section, and
+//! the JSON <-> borsh codec driven by it (see `docs/contract-abi.md`, "Interface section"). The CLI,
+//! the RPC and the light client use it to accept and print JSON; the runtime uses it to check a
+//! module's interface at deploy time.
+//!
+//! No I/O: builds for wasm32.
+
+mod error;
+mod schema;
+mod ty;
+mod wasm;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use error::AbiError;
+pub use wasm::custom_section;
+
+use schema::{prefix, Schema};
+use ty::is_identifier;
+
+/// Name of the wasm custom section that carries a contract's interface.
+pub const SECTION: &str = "kessai:abi";
+
+/// Method names that would clash with the module's other exports.
+const RESERVED_EXPORTS: &[&str] = &["memory"];
+
+/// A contract's interface.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Abi {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub types: BTreeMap<String, TypeDef>,
+    pub methods: Vec<Method>,
+    #[serde(default)]
+    pub maps: Vec<MapDef>,
+    #[serde(default)]
+    pub events: Vec<EventDef>,
+}
+
+/// An exported method: its arguments are borsh of the tuple of `args`, its result borsh of `returns`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Method {
+    pub name: String,
+    pub kind: MethodKind,
+    #[serde(default)]
+    pub args: Vec<Field>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    /// Run once, when the contract is instantiated.
+    Init,
+    /// May write; runs in a transaction.
+    Call,
+    /// Read-only; callable through RPC without a transaction.
+    View,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    /// A type expression: `u64`, `vec<Record>`, `tuple<address,bytes<64>>`, …
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// A named type: `{"struct": [fields]}` or `{"enum": [variants]}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeDef {
+    Struct(Vec<Field>),
+    Enum(Vec<Variant>),
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+}
+
+/// A storage map: entry `key` lives under `prefix ‖ borsh(key)`, holding `borsh(value)`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MapDef {
+    pub name: String,
+    /// Taken as its UTF-8 bytes.
+    pub prefix: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// An event the contract emits: `topic`, with `data` as borsh of this type.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct EventDef {
+    pub topic: String,
+    pub data: String,
+}
+
+impl Abi {
+    /// Parses an interface and validates it (see [`Abi::validate`]).
+    pub fn from_json(s: &str) -> Result<Abi, AbiError> {
+        let abi: Abi = serde_json::from_str(s).map_err(|e| AbiError::Json(e.to_string()))?;
+        abi.validate()?;
+        Ok(abi)
+    }
+
+    /// Reads the `kessai:abi` custom section of a wasm module and parses it.
+    pub fn from_wasm(code: &[u8]) -> Result<Abi, AbiError> {
+        let payload = custom_section(code, SECTION)?.ok_or(AbiError::MissingSection)?;
+        let json = std::str::from_utf8(payload)
+            .map_err(|e| AbiError::Json(format!("the section is not UTF-8: {e}")))?;
+        Abi::from_json(json)
+    }
+
+    /// The interface as JSON, as it goes in the custom section.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an Abi always serializes")
+    }
+
+    pub fn method(&self, name: &str) -> Option<&Method> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+
+    /// The `init` method, if the contract has one.
+    pub fn init(&self) -> Option<&Method> {
+        self.methods.iter().find(|m| m.kind == MethodKind::Init)
+    }
+
+    pub fn map(&self, name: &str) -> Option<&MapDef> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+
+    pub fn event(&self, topic: &str) -> Option<&EventDef> {
+        self.events.iter().find(|e| e.topic == topic)
+    }
+
+    /// Checks what [`Abi::from_json`] checks, for an interface built in code:
+    /// - every type expression parses and every named type exists, is a valid identifier other than
+    ///   a built-in name, and is not recursive; nesting is at most 64 deep;
+    /// - structs and variants have distinct field names; enums have 1 to 256 distinct variants;
+    ///   no `vec` of zero-sized elements; no `option<unit>` or `option<option<T>>` (ambiguous JSON);
+    /// - method names are distinct identifiers (they are wasm exports), not `memory`; the one
+    ///   method of kind `init`, if any, is the one named `init`; argument names are distinct;
+    /// - map names are distinct and non-empty, map prefixes non-empty and none a prefix of another
+    ///   (their keys could collide); event topics are distinct and non-empty.
+    pub fn validate(&self) -> Result<(), AbiError> {
+        let mut schema = Schema::new(self);
+        for name in self.types.keys() {
+            schema.resolve_named(name)?;
+        }
+        self.validate_methods(&mut schema)?;
+        self.validate_maps(&mut schema)?;
+        self.validate_events(&mut schema)
+    }
+
+    fn validate_methods(&self, schema: &mut Schema<'_>) -> Result<(), AbiError> {
+        let mut names = BTreeSet::new();
+        for method in &self.methods {
+            let context = format!("method `{}`", method.name);
+            let invalid = |message: &str| AbiError::Invalid(format!("{context}: {message}"));
+            if !is_identifier(&method.name) || RESERVED_EXPORTS.contains(&method.name.as_str()) {
+                return Err(invalid("a method name must be an identifier other than `memory`"));
+            }
+            if !names.insert(method.name.as_str()) {
+                return Err(invalid("duplicate method"));
+            }
+            if (method.kind == MethodKind::Init) != (method.name == "init") {
+                return Err(invalid("the init method is the one named `init`"));
+            }
+            let mut args = BTreeSet::new();
+            for arg in &method.args {
+                let in_arg = |e| prefix(&format!("{context}, arg `{}`", arg.name), e);
+                if !is_identifier(&arg.name) || !args.insert(arg.name.as_str()) {
+                    let message = "argument names must be distinct identifiers";
+                    return Err(in_arg(AbiError::Invalid(message.into())));
+                }
+                schema.resolve(&arg.ty).map_err(in_arg)?;
+            }
+            if let Some(returns) = &method.returns {
+                schema.resolve(returns).map_err(|e| prefix(&format!("{context}, returns"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_maps(&self, schema: &mut Schema<'_>) -> Result<(), AbiError> {
+        for (i, map) in self.maps.iter().enumerate() {
+            let context = format!("map `{}`", map.name);
+            let invalid = |message: String| AbiError::Invalid(format!("{context}: {message}"));
+            if map.name.is_empty() || map.prefix.is_empty() {
+                return Err(invalid("name and prefix must not be empty".into()));
+            }
+            for other in &self.maps[..i] {
+                if other.name == map.name {
+                    return Err(invalid("duplicate map".into()));
+                }
+                if other.prefix.starts_with(&map.prefix) || map.prefix.starts_with(&other.prefix) {
+                    return Err(invalid(format!(
+                        "prefix {:?} overlaps the prefix {:?} of map `{}`",
+                        map.prefix, other.prefix, other.name
+                    )));
+                }
+            }
+            schema.resolve(&map.key).map_err(|e| prefix(&format!("{context}, key"), e))?;
+            schema.resolve(&map.value).map_err(|e| prefix(&format!("{context}, value"), e))?;
+        }
+        Ok(())
+    }
+
+    fn validate_events(&self, schema: &mut Schema<'_>) -> Result<(), AbiError> {
+        let mut topics = BTreeSet::new();
+        for event in &self.events {
+            let context = format!("event `{}`", event.topic);
+            if event.topic.is_empty() || !topics.insert(event.topic.as_str()) {
+                let message = "topics must be distinct and non-empty";
+                return Err(AbiError::Invalid(format!("{context}: {message}")));
+            }
+            schema.resolve(&event.data).map_err(|e| prefix(&format!("{context}, data"), e))?;
+        }
+        Ok(())
+    }
+}
