@@ -5,6 +5,7 @@
 //!
 //! No I/O: builds for wasm32.
 
+mod codec;
 mod error;
 mod schema;
 mod ty;
@@ -13,10 +14,12 @@ mod wasm;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub use error::AbiError;
 pub use wasm::custom_section;
 
+use codec::{Input, Path};
 use schema::{prefix, Schema};
 use ty::is_identifier;
 
@@ -224,5 +227,155 @@ impl Abi {
             schema.resolve(&event.data).map_err(|e| prefix(&format!("{context}, data"), e))?;
         }
         Ok(())
+    }
+}
+
+/// The codec. Every call resolves the types it touches against `types` first, so these work (with
+/// the same checks) on an interface that was built in code and never validated.
+impl Abi {
+    /// JSON arguments → borsh of the tuple of the method's arguments. `args` is an array in
+    /// argument order or an object keyed by argument name (`null` for a method without arguments).
+    pub fn encode_args(&self, method: &str, args: &Value) -> Result<Vec<u8>, AbiError> {
+        let method = self.known_method(method)?;
+        let mut schema = Schema::new(self);
+        let tys =
+            method.args.iter().map(|arg| schema.resolve(&arg.ty)).collect::<Result<Vec<_>, _>>()?;
+        let values = arg_values(&method.args, args)?;
+        let mut out = Vec::new();
+        for ((arg, ty), value) in method.args.iter().zip(&tys).zip(values) {
+            let mut path = Path::new(&format!("args.{}", arg.name));
+            codec::encode(&schema, ty, value, &mut path, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// borsh of a method's arguments → a JSON object keyed by argument name.
+    pub fn decode_args(&self, method: &str, bytes: &[u8]) -> Result<Value, AbiError> {
+        let method = self.known_method(method)?;
+        let mut schema = Schema::new(self);
+        let mut input = Input::new(bytes);
+        let mut object = serde_json::Map::new();
+        for arg in &method.args {
+            let ty = schema.resolve(&arg.ty)?;
+            let mut path = Path::new(&format!("args.{}", arg.name));
+            object.insert(arg.name.clone(), codec::decode(&schema, &ty, &mut input, &mut path)?);
+        }
+        input.finish(&Path::new("args"))?;
+        Ok(Value::Object(object))
+    }
+
+    /// A method's result → JSON. A method without `returns` returns nothing: `null`.
+    pub fn decode_return(&self, method: &str, bytes: &[u8]) -> Result<Value, AbiError> {
+        let method = self.known_method(method)?;
+        let ty = method.returns.as_deref().unwrap_or("unit");
+        self.decode_at("return", ty, bytes)
+    }
+
+    /// JSON → borsh of a method's result (what the contract would `set_return`).
+    pub fn encode_return(&self, method: &str, value: &Value) -> Result<Vec<u8>, AbiError> {
+        let method = self.known_method(method)?;
+        let ty = method.returns.as_deref().unwrap_or("unit");
+        self.encode_at("return", ty, value)
+    }
+
+    /// Storage key of a map entry: prefix bytes ‖ borsh(key).
+    pub fn map_key(&self, map: &str, key: &Value) -> Result<Vec<u8>, AbiError> {
+        let map = self.known_map(map)?;
+        let mut out = map.prefix.as_bytes().to_vec();
+        out.extend(self.encode_at("key", &map.key, key)?);
+        Ok(out)
+    }
+
+    /// A full storage key of a map entry (prefix included) → the entry's key as JSON.
+    pub fn decode_map_key(&self, map: &str, storage_key: &[u8]) -> Result<Value, AbiError> {
+        let map = self.known_map(map)?;
+        let key =
+            storage_key.strip_prefix(map.prefix.as_bytes()).ok_or_else(|| AbiError::Decode {
+                path: "key".into(),
+                message: format!(
+                    "does not start with the prefix {:?} of map `{}`",
+                    map.prefix, map.name
+                ),
+            })?;
+        self.decode_at("key", &map.key, key)
+    }
+
+    pub fn decode_map_value(&self, map: &str, bytes: &[u8]) -> Result<Value, AbiError> {
+        let map = self.known_map(map)?;
+        self.decode_at("value", &map.value, bytes)
+    }
+
+    pub fn encode_map_value(&self, map: &str, value: &Value) -> Result<Vec<u8>, AbiError> {
+        let map = self.known_map(map)?;
+        self.encode_at("value", &map.value, value)
+    }
+
+    pub fn decode_event(&self, topic: &str, bytes: &[u8]) -> Result<Value, AbiError> {
+        let event = self.event(topic).ok_or_else(|| AbiError::UnknownEvent(topic.to_string()))?;
+        self.decode_at("event", &event.data, bytes)
+    }
+
+    /// JSON → borsh of any type expression (`u64`, `vec<Record>`, …).
+    pub fn encode(&self, ty: &str, value: &Value) -> Result<Vec<u8>, AbiError> {
+        self.encode_at("value", ty, value)
+    }
+
+    /// borsh → JSON of any type expression; all of `bytes` must be the one value.
+    pub fn decode(&self, ty: &str, bytes: &[u8]) -> Result<Value, AbiError> {
+        self.decode_at("value", ty, bytes)
+    }
+
+    fn encode_at(&self, root: &str, ty: &str, value: &Value) -> Result<Vec<u8>, AbiError> {
+        let mut schema = Schema::new(self);
+        let ty = schema.resolve(ty)?;
+        let mut out = Vec::new();
+        codec::encode(&schema, &ty, value, &mut Path::new(root), &mut out)?;
+        Ok(out)
+    }
+
+    fn decode_at(&self, root: &str, ty: &str, bytes: &[u8]) -> Result<Value, AbiError> {
+        let mut schema = Schema::new(self);
+        let ty = schema.resolve(ty)?;
+        let mut input = Input::new(bytes);
+        let mut path = Path::new(root);
+        let value = codec::decode(&schema, &ty, &mut input, &mut path)?;
+        input.finish(&path)?;
+        Ok(value)
+    }
+
+    fn known_method(&self, name: &str) -> Result<&Method, AbiError> {
+        self.method(name).ok_or_else(|| AbiError::UnknownMethod(name.to_string()))
+    }
+
+    fn known_map(&self, name: &str) -> Result<&MapDef, AbiError> {
+        self.map(name).ok_or_else(|| AbiError::UnknownMap(name.to_string()))
+    }
+}
+
+/// The JSON value of each argument, in argument order.
+fn arg_values<'v>(args: &[Field], value: &'v Value) -> Result<Vec<&'v Value>, AbiError> {
+    let error = |message: String| AbiError::Encode { path: "args".into(), message };
+    match value {
+        Value::Array(values) if values.len() == args.len() => Ok(values.iter().collect()),
+        Value::Array(values) => {
+            Err(error(format!("expected {} arguments, got {}", args.len(), values.len())))
+        }
+        Value::Object(object) => {
+            if let Some(extra) = object.keys().find(|k| !args.iter().any(|a| a.name == **k)) {
+                return Err(error(format!("unknown argument `{extra}`")));
+            }
+            args.iter()
+                .map(|arg| {
+                    object
+                        .get(&arg.name)
+                        .ok_or_else(|| error(format!("missing argument `{}`", arg.name)))
+                })
+                .collect()
+        }
+        Value::Null if args.is_empty() => Ok(Vec::new()),
+        other => Err(error(format!(
+            "expected an array or an object of arguments, got {}",
+            codec::show(other)
+        ))),
     }
 }

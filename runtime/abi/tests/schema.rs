@@ -89,3 +89,21 @@ fn a_module_without_the_section_is_refused() {
     let wasm = module(&[custom("kessai:abi2", EXAMPLE.as_bytes())]);
     assert_eq!(Abi::from_wasm(&wasm), Err(AbiError::MissingSection));
 }
+
+#[test]
+fn smoke_codec_on_the_example() {
+    use serde_json::json;
+    let abi = Abi::from_json(EXAMPLE).unwrap();
+    let owner = "11".repeat(32);
+    let args = abi.encode_args("create", &json!({"amount": 5})).unwrap();
+    assert_eq!(args, 5u64.to_le_bytes());
+    assert_eq!(abi.encode_args("create", &json!([5])).unwrap(), args);
+    let record = json!({"owner": owner, "amount": 7});
+    let mut bytes = vec![1];
+    bytes.extend([0x11; 32]);
+    bytes.extend(7u64.to_le_bytes());
+    assert_eq!(abi.decode_return("get", &bytes).unwrap(), record);
+    assert_eq!(abi.map_key("records", &json!(3)).unwrap(), b"r/\x03\0\0\0\0\0\0\0");
+    let err = abi.encode_args("create", &json!({"amount": -5})).unwrap_err();
+    assert_eq!(err.to_string(), "args.amount: expected u64, got -5");
+}
