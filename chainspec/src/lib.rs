@@ -1,1 +1,351 @@
-//! Chain specs: validators, members, roles, genesis contracts; presets dev and local
+//! Chain specs: who validates, who may transact with which roles, which contracts exist at genesis,
+//! and the consensus and gas parameters.
+//!
+//! A chain spec is a JSON file. Every node of a chain must start from byte-identical semantics: the
+//! node stores [`ChainSpec::hash`] at genesis and refuses to start with a different spec. Two presets
+//! are embedded: [`ChainSpec::dev`] (one validator, for `kessai dev`) and [`ChainSpec::local`] (four
+//! validators on one machine). Their keys are well-known dev keys ([`Keypair::dev`]): never use them
+//! for a real network.
+
+use kessai_primitives::{Hash, Keypair, PublicKey, Role};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+mod builtin;
+pub use builtin::{builtin_code, BUILTIN_CONTRACTS};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainSpecError {
+    #[error("cannot read chain spec {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("chain spec {path} is not valid JSON for a chain spec: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("unknown chain spec preset {0:?}: expected \"dev\" or \"local\" or a path to a JSON file")]
+    UnknownPreset(String),
+    #[error("invalid chain spec: {0}")]
+    Invalid(String),
+    #[error("contract {name}: cannot read code from {path}: {source}")]
+    Code { name: String, path: PathBuf, source: std::io::Error },
+}
+
+/// Timeouts and block limits of consensus.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusParams {
+    pub timeout_propose_ms: u64,
+    pub timeout_propose_delta_ms: u64,
+    pub timeout_prevote_ms: u64,
+    pub timeout_prevote_delta_ms: u64,
+    pub timeout_precommit_ms: u64,
+    pub timeout_precommit_delta_ms: u64,
+    /// Pause after a block is committed before the next height starts, so that late votes arrive
+    /// and transactions gather.
+    pub timeout_commit_ms: u64,
+    /// A proposer with an empty mempool waits up to this long for a transaction before proposing
+    /// an empty block. Must be below `timeout_propose_ms`.
+    pub empty_block_interval_ms: u64,
+    pub max_block_txs: u32,
+    pub max_block_bytes: u64,
+    pub block_gas_limit: u64,
+    pub max_tx_gas: u64,
+}
+
+impl Default for ConsensusParams {
+    fn default() -> Self {
+        ConsensusParams {
+            timeout_propose_ms: 3000,
+            timeout_propose_delta_ms: 500,
+            timeout_prevote_ms: 1000,
+            timeout_prevote_delta_ms: 500,
+            timeout_precommit_ms: 1000,
+            timeout_precommit_delta_ms: 500,
+            timeout_commit_ms: 300,
+            empty_block_interval_ms: 1000,
+            max_block_txs: 20_000,
+            max_block_bytes: 32 * 1024 * 1024,
+            block_gas_limit: 20_000_000_000,
+            max_tx_gas: 100_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSpec {
+    pub name: String,
+    /// The validator's consensus key; also its libp2p identity.
+    pub public_key: PublicKey,
+    pub power: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    pub name: String,
+    pub public_key: PublicKey,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+/// A non-validating node allowed on the network (its libp2p key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    pub name: String,
+    pub public_key: PublicKey,
+}
+
+/// A contract instantiated at genesis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSpec {
+    /// The name the CLI and RPC accept in place of its address.
+    pub name: String,
+    /// `builtin:NAME` (embedded in the binary, see [`BUILTIN_CONTRACTS`]) or a path to a `.wasm`
+    /// file, relative to the chain spec file.
+    pub code: String,
+    /// Arguments of its `init` method, as JSON by its interface (`null` when it has no `init`).
+    #[serde(default)]
+    pub init: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    pub chain_id: String,
+    /// Time of genesis, ms since the Unix epoch; the first block's time is later.
+    pub genesis_time_ms: u64,
+    #[serde(default)]
+    pub consensus: ConsensusParams,
+    pub validators: Vec<ValidatorSpec>,
+    pub members: Vec<MemberSpec>,
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+    #[serde(default)]
+    pub contracts: Vec<ContractSpec>,
+}
+
+/// Names of the well-known members of the presets, in order; `kessai dev` writes their keys.
+pub const DEV_MEMBERS: &[(&str, &[Role])] = &[
+    ("alice", &[Role::Admin, Role::Deployer]),
+    ("bob", &[Role::Deployer]),
+    ("carol", &[]),
+    ("dave", &[]),
+    ("erin", &[]),
+    ("frank", &[]),
+];
+
+/// 2026-01-01T00:00:00Z.
+const PRESET_GENESIS_TIME_MS: u64 = 1_767_225_600_000;
+
+impl ChainSpec {
+    /// One validator (`validator-0`), dev members, every builtin contract: what `kessai dev` runs.
+    pub fn dev() -> ChainSpec {
+        let mut spec = ChainSpec::preset("kessai-dev", 1);
+        spec.consensus.timeout_commit_ms = 100;
+        spec.consensus.empty_block_interval_ms = 1000;
+        spec
+    }
+
+    /// Four validators on one machine (`kessai testnet init` starts from it).
+    pub fn local() -> ChainSpec {
+        ChainSpec::preset("kessai-local", 4)
+    }
+
+    fn preset(chain_id: &str, validators: usize) -> ChainSpec {
+        let validators = (0..validators)
+            .map(|i| {
+                let name = format!("validator-{i}");
+                ValidatorSpec { public_key: Keypair::dev(&name).public(), name, power: 10 }
+            })
+            .collect();
+        let members = DEV_MEMBERS
+            .iter()
+            .map(|(name, roles)| MemberSpec {
+                name: name.to_string(),
+                public_key: Keypair::dev(name).public(),
+                roles: roles.to_vec(),
+            })
+            .collect();
+        let contracts = builtin::preset_contracts();
+        ChainSpec {
+            chain_id: chain_id.to_string(),
+            genesis_time_ms: PRESET_GENESIS_TIME_MS,
+            consensus: ConsensusParams::default(),
+            validators,
+            members,
+            nodes: vec![],
+            contracts,
+        }
+    }
+
+    /// `dev`, `local`, or a path to a JSON chain spec.
+    pub fn load(name_or_path: &str) -> Result<ChainSpec, ChainSpecError> {
+        let spec = match name_or_path {
+            "dev" => ChainSpec::dev(),
+            "local" => ChainSpec::local(),
+            path if Path::new(path).exists() => ChainSpec::from_file(Path::new(path))?,
+            other if !other.contains(['/', '.']) => {
+                return Err(ChainSpecError::UnknownPreset(other.to_string()))
+            }
+            path => ChainSpec::from_file(Path::new(path))?,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    pub fn from_file(path: &Path) -> Result<ChainSpec, ChainSpecError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ChainSpecError::Read { path: path.into(), source })?;
+        let mut spec: ChainSpec = serde_json::from_str(&text)
+            .map_err(|source| ChainSpecError::Parse { path: path.into(), source })?;
+        spec.resolve_code_paths(path.parent().unwrap_or(Path::new(".")));
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Makes relative `.wasm` paths absolute, so the spec can be used from any directory.
+    fn resolve_code_paths(&mut self, base: &Path) {
+        for contract in &mut self.contracts {
+            if !contract.code.starts_with("builtin:") && Path::new(&contract.code).is_relative() {
+                contract.code = base.join(&contract.code).display().to_string();
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a chain spec serialises")
+    }
+
+    /// Identity of the spec: blake3 of its canonical JSON. Nodes of one chain must agree on it.
+    pub fn hash(&self) -> Hash {
+        Hash::digest(serde_json::to_string(self).expect("serialises").as_bytes())
+    }
+
+    /// Checks everything that can be checked without executing the genesis contracts.
+    pub fn validate(&self) -> Result<(), ChainSpecError> {
+        let invalid = |msg: String| Err(ChainSpecError::Invalid(msg));
+        if self.chain_id.is_empty() || self.chain_id.len() > 64 {
+            return invalid("chain_id must be 1 to 64 characters".into());
+        }
+        if self.validators.is_empty() {
+            return invalid("at least one validator is needed".into());
+        }
+        if let Some(v) = self.validators.iter().find(|v| v.power == 0) {
+            return invalid(format!("validator {} has zero power", v.name));
+        }
+        unique("validator key", self.validators.iter().map(|v| v.public_key.to_hex()))?;
+        unique("validator name", self.validators.iter().map(|v| v.name.clone()))?;
+        unique("member key", self.members.iter().map(|m| m.public_key.to_hex()))?;
+        unique("member name", self.members.iter().map(|m| m.name.clone()))?;
+        unique("contract name", self.contracts.iter().map(|c| c.name.clone()))?;
+        if !self.members.iter().any(|m| m.roles.contains(&Role::Admin)) {
+            return invalid("at least one member needs the admin role (governance)".into());
+        }
+        let c = &self.consensus;
+        if c.empty_block_interval_ms >= c.timeout_propose_ms {
+            return invalid("consensus.empty_block_interval_ms must be below timeout_propose_ms".into());
+        }
+        if c.max_block_txs == 0 || c.max_tx_gas == 0 || c.block_gas_limit < c.max_tx_gas {
+            return invalid("block limits must allow at least one transaction".into());
+        }
+        for contract in &self.contracts {
+            if let Some(name) = contract.code.strip_prefix("builtin:") {
+                if builtin_code(name).is_none() {
+                    return invalid(format!("contract {}: no builtin code {name:?}", contract.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The wasm code of a genesis contract.
+    pub fn contract_code(&self, contract: &ContractSpec) -> Result<Vec<u8>, ChainSpecError> {
+        match contract.code.strip_prefix("builtin:") {
+            Some(name) => builtin_code(name).map(<[u8]>::to_vec).ok_or_else(|| {
+                ChainSpecError::Invalid(format!("contract {}: no builtin code {name:?}", contract.name))
+            }),
+            None => std::fs::read(&contract.code).map_err(|source| ChainSpecError::Code {
+                name: contract.name.clone(),
+                path: contract.code.clone().into(),
+                source,
+            }),
+        }
+    }
+
+    pub fn validator_set(&self) -> kessai_primitives::ValidatorSet {
+        kessai_primitives::ValidatorSet::new(
+            self.validators
+                .iter()
+                .map(|v| kessai_primitives::Validator { public_key: v.public_key, power: v.power })
+                .collect(),
+        )
+        .expect("validated specs have a valid validator set")
+    }
+
+    /// Every key allowed on the network at genesis: validators and listed nodes.
+    pub fn network_keys(&self) -> BTreeSet<PublicKey> {
+        self.validators.iter().map(|v| v.public_key).chain(self.nodes.iter().map(|n| n.public_key)).collect()
+    }
+}
+
+fn unique(what: &str, items: impl Iterator<Item = String>) -> Result<(), ChainSpecError> {
+    let mut seen = BTreeSet::new();
+    for item in items {
+        if !seen.insert(item.clone()) {
+            return Err(ChainSpecError::Invalid(format!("duplicate {what} {item}")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_distinct() {
+        let dev = ChainSpec::dev();
+        dev.validate().unwrap();
+        assert_eq!(dev.validators.len(), 1);
+        let local = ChainSpec::local();
+        local.validate().unwrap();
+        assert_eq!(local.validator_set().len(), 4);
+        assert_ne!(dev.hash(), local.hash());
+    }
+
+    #[test]
+    fn json_round_trip_keeps_the_hash() {
+        let spec = ChainSpec::local();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spec.json");
+        std::fs::write(&path, spec.to_json()).unwrap();
+        assert_eq!(ChainSpec::load(path.to_str().unwrap()).unwrap().hash(), spec.hash());
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_a_reason() {
+        let mut spec = ChainSpec::dev();
+        spec.validators.clear();
+        assert!(spec.validate().unwrap_err().to_string().contains("at least one validator"));
+
+        let mut spec = ChainSpec::dev();
+        spec.members.push(spec.members[1].clone());
+        assert!(spec.validate().unwrap_err().to_string().contains("duplicate member key"));
+
+        let mut spec = ChainSpec::dev();
+        spec.members.iter_mut().for_each(|m| m.roles.clear());
+        assert!(spec.validate().unwrap_err().to_string().contains("admin"));
+
+        let mut spec = ChainSpec::dev();
+        spec.contracts.push(ContractSpec { name: "x".into(), code: "builtin:nope".into(), init: serde_json::Value::Null });
+        assert!(spec.validate().unwrap_err().to_string().contains("no builtin code"));
+
+        assert!(matches!(ChainSpec::load("staging"), Err(ChainSpecError::UnknownPreset(_))));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, r#"{"chain_id": "x", "surprise": 1}"#).unwrap();
+        assert!(matches!(ChainSpec::load(path.to_str().unwrap()), Err(ChainSpecError::Parse { .. })));
+    }
+}

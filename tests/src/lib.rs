@@ -1,1 +1,184 @@
-//! End-to-end tests: real kessai processes driven through the CLI and RPC
+//! Harness for end-to-end tests: starts real `kessai` processes on temporary homes and drives them
+//! only through the CLI and JSON-RPC, as an operator or member would.
+//!
+//! The binary is the one cargo built next to the test executable (`target/debug/kessai`; the
+//! `kessai-node` package's own integration test makes cargo build it in the same run), or `$KESSAI_BIN`.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the `kessai` binary under test.
+pub fn kessai_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("KESSAI_BIN") {
+        return bin.into();
+    }
+    // target/debug/deps/<test> → target/debug/kessai
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("kessai");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p kessai-node` (or `cargo test --workspace`)", bin.display());
+    bin
+}
+
+/// Runs `kessai ARGS` to completion.
+pub fn kessai(args: &[&str]) -> Output {
+    Command::new(kessai_bin()).args(args).env_remove("KESSAI_RPC").env_remove("KESSAI_KEYS").output().expect("run kessai")
+}
+
+/// Runs `kessai ARGS`, requires success, returns stdout.
+pub fn kessai_ok(args: &[&str]) -> String {
+    let out = kessai(args);
+    assert!(
+        out.status.success(),
+        "kessai {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs `kessai ARGS --json`-style commands and parses stdout.
+pub fn kessai_json(args: &[&str]) -> serde_json::Value {
+    let out = kessai_ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("kessai {args:?} printed no JSON ({e}): {out}"))
+}
+
+/// A `kessai dev` (or `kessai node run`) process on its own home.
+pub struct TestNode {
+    pub home: PathBuf,
+    pub rpc: String,
+    child: Option<Child>,
+    args: Vec<String>,
+    log: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestNode {
+    /// Starts `kessai dev` on a fresh temporary home with an OS-chosen RPC port.
+    pub fn dev() -> TestNode {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let home = tmp.path().join("dev");
+        let args = vec!["dev".into(), "--home".into(), home.display().to_string(), "--rpc-addr".into(), "127.0.0.1:0".into()];
+        let mut node = TestNode { home: home.clone(), rpc: String::new(), child: None, args, log: tmp.path().join("node.log"), _tmp: Some(tmp) };
+        node.start().expect("dev node starts");
+        node
+    }
+
+    /// Starts `kessai node run --home HOME` for an already initialised home.
+    pub fn run_home(home: &Path) -> Result<TestNode> {
+        let args = vec!["node".into(), "run".into(), "--home".into(), home.display().to_string(), "--rpc-addr".into(), "127.0.0.1:0".into()];
+        let mut node = TestNode { home: home.into(), rpc: String::new(), child: None, args, log: home.join("node.log"), _tmp: None };
+        node.start()?;
+        Ok(node)
+    }
+
+    pub fn keys_dir(&self) -> String {
+        self.home.join("keys").display().to_string()
+    }
+
+    /// (Re)starts the process and waits until its RPC answers.
+    pub fn start(&mut self) -> Result<()> {
+        let url_file = self.home.join("rpc_url");
+        let _ = std::fs::remove_file(&url_file);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let child = Command::new(kessai_bin())
+            .args(&self.args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("spawn kessai")?;
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(url) = std::fs::read_to_string(&url_file) {
+                self.rpc = url.trim().to_string();
+                break;
+            }
+            if let Some(status) = self.child.as_mut().expect("child").try_wait()? {
+                bail!("kessai exited with {status} before RPC was up:\n{}", self.log_text());
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("RPC did not come up in 60 s:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on unix
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs a CLI command against this node (adds --rpc).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--rpc", &self.rpc]);
+        kessai(&all)
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--rpc", &self.rpc]);
+        kessai_ok(&all)
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--rpc", &self.rpc, "--json"]);
+        kessai_json(&all)
+    }
+
+    /// A signed call as member `key` (a dev key name), with the dev keys directory.
+    pub fn call(&self, key: &str, contract: &str, method: &str, args: &str) -> Output {
+        let keys = self.keys_dir();
+        self.cli(&["tx", "call", contract, method, args, "--key", key, "--keys-dir", &keys, "--json"])
+    }
+
+    pub fn call_ok(&self, key: &str, contract: &str, method: &str, args: &str) -> serde_json::Value {
+        let out = self.call(key, contract, method, args);
+        assert!(out.status.success(), "call {method} {args} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json receipt")
+    }
+
+    pub fn height(&self) -> u64 {
+        self.cli_json(&["status"])["height"].as_u64().expect("height")
+    }
+
+    /// Waits until the chain reaches `height`.
+    pub fn wait_height(&self, height: u64, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        while self.height() < height {
+            if start.elapsed() > timeout {
+                bail!("height {height} not reached in {timeout:?} (at {})", self.height());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// stderr of a finished command, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,28 @@
+//! Contracts embedded in the binary, built from `contracts/` (see `scripts/build-contracts.sh`).
+//!
+//! The artifacts are committed, so building the node needs no wasm toolchain; CI rebuilds them and
+//! checks that they match.
+
+use crate::ContractSpec;
+use kessai_primitives::Keypair;
+use serde_json::json;
+
+/// `(name, wasm)` of every embedded contract.
+pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[(
+    "asset-ownership",
+    include_bytes!("../../contracts/artifacts/asset-ownership.wasm"),
+)];
+
+pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
+    BUILTIN_CONTRACTS.iter().find(|(n, _)| *n == name).map(|(_, code)| *code)
+}
+
+/// The contracts the `dev` and `local` presets instantiate at genesis, administered by alice.
+pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
+    let admin = Keypair::dev("alice").address().to_hex();
+    vec![ContractSpec {
+        name: "asset-ownership".into(),
+        code: "builtin:asset-ownership".into(),
+        init: json!([admin]),
+    }]
+}
