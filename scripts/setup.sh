@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing Kessai needs on a Debian machine (idempotent):
+#  - libclang-dev: rocksdb's bindings are generated with bindgen;
+#  - rustc-web, rust-web-src, lld: Debian's Rust builds the wasm32 contracts (the rustup toolchain
+#    here has no wasm32 target).
+set -euo pipefail
+
+need=()
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+dpkg -s rustc-web >/dev/null 2>&1 || need+=(rustc-web)
+dpkg -s rust-web-src >/dev/null 2>&1 || need+=(rust-web-src)
+dpkg -s lld >/dev/null 2>&1 || need+=(lld)
+dpkg -s cargo-web >/dev/null 2>&1 || need+=(cargo-web)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo (rustup) is required: https://rustup.rs" >&2; exit 1; }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: contract artifacts are reproducible, contract logic tests, formatting,
+# clippy, and the whole test suite (unit, simulation, real RocksDB/wasm, end-to-end processes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target}"
+
+echo "== contracts: rebuild and compare with the committed artifacts" >&2
+scripts/build-contracts.sh --check
+echo "== contracts: native logic tests" >&2
+scripts/test-contracts.sh
+echo "== fmt" >&2
+cargo fmt --all -- --check
+echo "== clippy" >&2
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== tests" >&2
+cargo test --workspace
