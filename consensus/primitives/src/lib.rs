@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod hash;
 pub mod merkle;
 pub mod receipt;
+pub mod state_proof;
 pub mod tx;
 pub mod validator;
 pub mod vote;
@@ -20,6 +21,7 @@ pub use block::{Block, BlockId, Header};
 pub use crypto::{Address, Keypair, PublicKey, Signature, SignatureError};
 pub use hash::Hash;
 pub use receipt::{Event, Receipt, TxStatus};
+pub use state_proof::{ProofError, StateProof};
 pub use tx::{GovernanceAction, Payload, Role, SignedTransaction, Transaction, TxError};
 pub use validator::{Validator, ValidatorSet};
 pub use vote::{
