@@ -29,8 +29,10 @@ pub const SECTION: &str = "kessai:abi";
 /// Method names that would clash with the module's other exports.
 const RESERVED_EXPORTS: &[&str] = &["memory"];
 
-/// A contract's interface.
+/// A contract's interface. Unknown fields are refused everywhere: a misspelt `"arg"` must not
+/// silently leave a method without arguments.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Abi {
     pub name: String,
     pub version: String,
@@ -45,6 +47,7 @@ pub struct Abi {
 
 /// An exported method: its arguments are borsh of the tuple of `args`, its result borsh of `returns`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Method {
     pub name: String,
     pub kind: MethodKind,
@@ -66,6 +69,7 @@ pub enum MethodKind {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Field {
     pub name: String,
     /// A type expression: `u64`, `vec<Record>`, `tuple<address,bytes<64>>`, …
@@ -82,6 +86,7 @@ pub enum TypeDef {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Variant {
     pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,6 +95,7 @@ pub struct Variant {
 
 /// A storage map: entry `key` lives under `prefix ‖ borsh(key)`, holding `borsh(value)`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct MapDef {
     pub name: String,
     /// Taken as its UTF-8 bytes.
@@ -100,6 +106,7 @@ pub struct MapDef {
 
 /// An event the contract emits: `topic`, with `data` as borsh of this type.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct EventDef {
     pub topic: String,
     pub data: String,
