@@ -2,7 +2,7 @@
 //! `abi!`, driven through the test environment as the node would drive it.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use kessai_sdk::test_env::{self, invoke, invoke_json, invoke_view, Abi};
+use kessai_sdk::test_env::{self, abi, invoke, invoke_json, invoke_view};
 use kessai_sdk::{caller, emit, require, Address, Item, Map};
 use serde_json::json;
 
@@ -236,45 +236,34 @@ fn host_limits_trap() {
 
 #[test]
 fn the_abi_matches_the_code() {
-    let abi = Abi::parse(ABI_JSON).unwrap();
+    let abi = abi::parse(ABI_JSON).unwrap();
     test_env::check_methods(&abi, METHODS).unwrap();
     setup();
-    let id = invoke_json(&abi, METHODS, "add", json!([4, "from json", {"Custom": {"name": "t"}}]))
-        .unwrap();
-    assert_eq!(id, json!(1));
+    let args = json!([4, "from json", {"Custom": {"name": "t"}}]);
+    assert_eq!(invoke_json(&abi, METHODS, "add", args), Ok(json!(1)));
     let note = invoke_json(&abi, METHODS, "get", json!({"id": 1})).unwrap();
+    let author = ALICE.to_string();
     assert_eq!(
         note,
-        json!({"author": ALICE.to_string(), "text": "from json", "tag": {"Custom": {"name": "t"}}})
+        json!({"author": author, "text": "from json", "tag": {"Custom": {"name": "t"}}})
     );
-    assert_eq!(invoke_json(&abi, METHODS, "days", json!([0, 10])).unwrap(), json!([[4, 1]]));
-    assert_eq!(invoke_json(&abi, METHODS, "remove", json!([1])).unwrap(), json!(null));
+    assert_eq!(invoke_json(&abi, METHODS, "days", json!([0, 10])), Ok(json!([[4, 1]])));
+    assert_eq!(invoke_json(&abi, METHODS, "remove", json!([1])), Ok(json!(null)));
+    assert_eq!(invoke_json(&abi, METHODS, "remove", json!([1])), Err("no such note".into()));
+    let events = test_env::events_json(&abi);
+    assert_eq!(events[0].0, "added");
+    assert_eq!(events[0].1["text"], json!("from json"));
     // Map keys follow the abi: `prefix ‖ borsh(key)`.
-    assert_eq!(
-        NOTES.storage_key(&7),
-        abi.encode("u64", &json!(7)).map(|k| [b"n/".to_vec(), k].concat()).unwrap()
-    );
+    assert_eq!(abi.map_key("notes", &json!(7)).unwrap(), NOTES.storage_key(&7));
+    let key = abi.map_key("by_day", &json!(["0000000000000004", 1])).unwrap();
+    assert_eq!(key, BY_DAY.storage_key(&(4u64.to_be_bytes(), 1)));
 }
 
 #[test]
-fn the_abi_schema_checker_catches_mistakes() {
-    assert!(Abi::parse(
-        r#"{"methods":[{"name":"a","kind":"call","args":[{"name":"x","type":"Missing"}]}]}"#
-    )
-    .is_err());
-    assert!(Abi::parse(r#"{"methods":[{"name":"a","kind":"write"}]}"#).is_err());
-    assert!(Abi::parse(r#"{"maps":[{"name":"a","prefix":"a","key":"u8","value":"u8"},{"name":"b","prefix":"ab","key":"u8","value":"u8"}]}"#).is_err());
-    let abi = Abi::parse(ABI_JSON).unwrap();
-    assert!(abi.encode("u8", &json!(256)).is_err());
-    assert!(abi.encode("bytes<8>", &json!("00")).is_err());
-    assert_eq!(abi.encode("i16", &json!(-2)).unwrap(), (-2i16).to_le_bytes());
-    assert_eq!(
-        abi.encode("u128", &json!("340282366920938463463374607431768211455")).unwrap(),
-        [0xff; 16]
-    );
-    assert_eq!(abi.decode("i128", &(-5i128).to_le_bytes()).unwrap(), json!("-5"));
-    assert_eq!(abi.decode("option<i32>", &[1, 0xfe, 0xff, 0xff, 0xff]).unwrap(), json!(-2));
-    assert!(abi.decode("u32", &[1, 2, 3, 4, 5]).is_err());
+fn methods_missing_from_the_abi_are_found() {
+    let abi = abi::parse(ABI_JSON).unwrap();
+    let err = test_env::check_methods(&abi, &METHODS[1..]).unwrap_err();
+    assert!(err.contains("only in the abi: [\"init\"]"), "{err}");
 }
 
 #[test]

@@ -28,7 +28,7 @@ use std::string::{String, ToString};
 use std::sync::Once;
 use std::vec::Vec;
 
-pub use abi::{check_methods, invoke_json, Abi};
+pub use abi::{check_methods, events_json, invoke_json, Abi};
 
 /// Limits of contract-abi.md.
 pub const MAX_KEY_LEN: usize = 1024;
