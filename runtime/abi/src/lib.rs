@@ -3,6 +3,29 @@
 //! the RPC and the light client use it to accept and print JSON; the runtime uses it to check a
 //! module's interface at deploy time.
 //!
+//! ```
+//! use kessai_abi::Abi;
+//! use serde_json::json;
+//!
+//! let abi = Abi::from_json(r#"{
+//!   "name": "demo", "version": "0.1.0",
+//!   "methods": [ { "name": "create", "kind": "call",
+//!                  "args": [ { "name": "amount", "type": "u64" } ], "returns": "u128" } ],
+//!   "maps": [ { "name": "records", "prefix": "r/", "key": "u64", "value": "string" } ]
+//! }"#)?;
+//! assert_eq!(abi.encode_args("create", &json!({ "amount": 5 }))?, 5u64.to_le_bytes());
+//! assert_eq!(abi.encode_args("create", &json!(["5"]))?, 5u64.to_le_bytes());
+//! assert_eq!(abi.decode_return("create", &7u128.to_le_bytes())?, json!("7"));
+//! assert_eq!(abi.map_key("records", &json!(1))?, b"r/\x01\0\0\0\0\0\0\0");
+//! let err = abi.encode_args("create", &json!({ "amount": -5 })).unwrap_err();
+//! assert_eq!(err.to_string(), "args.amount: expected u64, got -5");
+//! # Ok::<(), kessai_abi::AbiError>(())
+//! ```
+//!
+//! Output JSON: integers up to 64 bits as numbers, 128-bit ones as decimal strings, bytes as
+//! lowercase hex without `0x`; struct fields are inserted in declaration order, so they print in that
+//! order only where serde_json's `preserve_order` feature is on (alphabetically otherwise).
+//!
 //! No I/O: builds for wasm32.
 
 mod codec;
