@@ -1,1 +1,132 @@
-//! Pure Tendermint consensus state machine: messages and timeouts in, actions out; no I/O, no clock
+//! Pure Tendermint consensus state machine: messages and timeouts in, actions out; no I/O, no clock.
+//!
+//! This crate implements Algorithm 1 of "The latest gossip on BFT consensus" (Buchman, Kwon,
+//! Milosevic, 2018) for one node: propose / prevote / precommit rounds with locking
+//! (lockedValue/lockedRound), valid values (validValue/validRound) re-proposed with a proof-of-lock
+//! round, the f+1 round skip, timeouts that grow with the round, and commit certificates. Voting
+//! power is weighted: "2f+1" means more than two thirds of the set's power
+//! ([`ValidatorSet::is_quorum`](kessai_primitives::ValidatorSet::is_quorum)), "f+1" more than one
+//! third ([`is_one_third`](kessai_primitives::ValidatorSet::is_one_third)).
+//!
+//! [`Consensus`] does no I/O, reads no clock, starts no thread and draws no random number. A
+//! *shell* (the node's consensus task, or the simulation in `tests/simulation.rs`) owns the network,
+//! the timers, the block store and the WAL, and drives the core:
+//!
+//! ```text
+//!   shell ──Input──▶ Consensus::handle ──Vec<Action>──▶ shell performs each action, in order
+//! ```
+//!
+//! # Driving the core
+//!
+//! 1. `Consensus::new(config, Some(key))` for a validator, `None` for a full node (it follows and
+//!    decides, but never signs).
+//! 2. `start_height(h, validators_of_h, &wal_entries_of_h)`: with an empty WAL this starts round 0;
+//!    otherwise it restores what we signed before a crash (see below). Messages of height `h` that
+//!    arrived while `h - 1` was still running are replayed here.
+//! 3. Feed every [`Input`] to [`Consensus::handle`] and perform the returned actions in order.
+//! 4. On [`Action::Decide`], commit the block, then call `start_height(h + 1, ..)` (after a pause
+//!    if you like: messages for `h + 1` are buffered meanwhile). Until then the core ignores inputs
+//!    for `h`.
+//!
+//! The shell may also jump: when block sync shows that heights up to `h'` are committed, call
+//! `start_height(h' + 1, ..)`. Messages for older heights are ignored; messages for the height after
+//! the current one are buffered (at most [`MAX_BUFFERED_INPUTS`]); messages further ahead are
+//! ignored, so it is the shell's job to notice it is behind and sync.
+//!
+//! ## Inputs
+//!
+//! * [`Input::Proposal`] – a proposal *and* the verdict on its block: pass it only once the block
+//!   body has arrived and been checked (executed), with `block_valid` = valid(v). The core checks the
+//!   signature, the chain id and that the signer is the round's proposer
+//!   ([`ValidatorSet::proposer`](kessai_primitives::ValidatorSet::proposer)).
+//! * [`Input::Vote`] – a prevote or precommit from the network. The core checks the signature, the
+//!   chain id and membership, drops duplicates, and counts only a validator's first vote per (round,
+//!   kind); a second, different one yields [`Action::Evidence`] (once).
+//! * [`Input::Timeout`] – a timer set by [`Action::ScheduleTimeout`] fired. Stale timers are ignored,
+//!   so they never need cancelling.
+//! * [`Input::ProposeValue`] – the block the shell built after [`Action::RequestValue`].
+//!
+//! ## Actions
+//!
+//! * [`Action::RequestValue`] – we propose in this round and have no valid value to re-propose:
+//!   build a block and answer with [`Input::ProposeValue`]. While the shell builds, we set no
+//!   propose timer (as in the paper), so the build time is the shell's to choose; the other
+//!   validators' timers still move the round on if it takes too long.
+//! * [`Action::PersistWal`] – write the entry durably (fsync) *before* performing any later action.
+//! * [`Action::Broadcast`] – send our signed proposal (with its block body) or vote to all peers.
+//!   Our own votes are already counted; do not feed them back (it is harmless if you do).
+//! * [`Action::ScheduleTimeout`] – feed `Input::Timeout` back after `after_ms`.
+//! * [`Action::Decide`] – the block is final; `commit` verifies with
+//!   [`Commit::verify`](kessai_primitives::Commit::verify) against the height's validator set. The
+//!   decided block may be one we saw in another round's proposal than the commit's round.
+//! * [`Action::Evidence`] – a validator signed two different votes for one (height, round, kind).
+//!
+//! # The WAL contract
+//!
+//! A validator that signs two different messages for one (height, round, kind) is Byzantine, even
+//! if it only crashed in between. To prevent that:
+//!
+//! * The core emits `PersistWal(entry)` immediately before the `Broadcast` of every message it newly
+//!   signs. The entry holds the signed message and our lock and valid value at that moment
+//!   ([`WalEntry`], borsh-encoded).
+//! * The shell writes the entry durably before performing any later action. A crash after the write
+//!   but before the broadcast is fine; a broadcast without the write is not.
+//! * On restart, the shell passes the entries of the height it restarts at to `start_height`. The
+//!   core then counts its own earlier messages again, restores the lock and valid value, resumes in
+//!   the round and step of its latest signature and re-broadcasts what it signed in that round (not
+//!   persisted again: it is already in the WAL). If it ever has to vote again at a (round, kind) it
+//!   already signed, it re-sends the exact earlier message instead of signing a new one.
+//! * Independently, the core never signs at a (height, round, kind) lexicographically before (or
+//!   equal to) the latest one it signed in this process or found in any entry passed to it.
+//! * Entries of committed heights are no longer needed: the shell may truncate the WAL after a
+//!   decision is committed.
+//!
+//! # What the core expects of the network
+//!
+//! Like the paper, the core assumes gossip: every message of the current height that an honest node
+//! has sent or received eventually reaches every other honest node. The core sends each message
+//! once; the shell's gossip layer must retransmit lost messages and relay other validators' messages
+//! (including earlier rounds' prevotes, which prove a re-proposed value's lock). A node that
+//! falls behind by a height or more must catch up by block sync and `start_height`. The simulation
+//! in `tests/simulation.rs` contains a minimal such shell.
+//!
+//! # Where this differs from the paper
+//!
+//! * Values are block ids; "v is valid" means the shell passed a proposal for `v` at this height
+//!   with `block_valid = true` (or we proposed `v` ourselves). For locking (line 36) and deciding
+//!   (line 49) the block may come from any proposal of the height, not only the round's: safety
+//!   rests on the prevote and precommit quorums, and the block is the same whichever round carried it.
+//! * The f+1 round skip (line 55) counts distinct voters of a round, by power.
+//! * Memory is bounded: messages more than [`MAX_ROUNDS_AHEAD`] rounds ahead are ignored.
+//!
+//! # Example: a one-validator chain
+//!
+//! ```
+//! use kessai_consensus::{Action, Config, Consensus, Input, TimeoutConfig};
+//! use kessai_primitives::{Hash, Keypair, Validator, ValidatorSet};
+//!
+//! let key = Keypair::dev("alice");
+//! let set = ValidatorSet::new(vec![Validator { public_key: key.public(), power: 1 }]).unwrap();
+//! let config = Config { chain_id: "dev".into(), timeouts: TimeoutConfig::default() };
+//! let mut core = Consensus::new(config, Some(key));
+//!
+//! let actions = core.start_height(1, set.clone(), &[]);
+//! assert!(actions.contains(&Action::RequestValue { height: 1, round: 0 }));
+//!
+//! let block = Hash::digest(b"block 1");
+//! let actions = core.handle(Input::ProposeValue { height: 1, round: 0, block });
+//! let Some(Action::Decide { commit, .. }) = actions.last() else { panic!("no decision") };
+//! assert!(commit.verify("dev", 1, &block, &set).is_ok());
+//! ```
+
+mod config;
+mod consensus;
+mod types;
+mod votes;
+
+pub use config::{Config, TimeoutConfig};
+pub use consensus::{Consensus, MAX_BUFFERED_INPUTS, MAX_ROUNDS_AHEAD};
+pub use types::{Action, Input, Message, RoundValue, Step, Timeout, WalEntry};
+
+#[cfg(test)]
+mod tests;

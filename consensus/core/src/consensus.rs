@@ -1,0 +1,735 @@
+//! The Tendermint state machine of one node: [`Consensus`].
+//!
+//! Line numbers in comments ("line 22") refer to Algorithm 1 of "The latest gossip on BFT
+//! consensus" (Buchman, Kwon, Milosevic, 2018).
+
+use crate::config::Config;
+use crate::types::{
+    Action, Input, Message, RoundValue, SignedKind, SignedSlot, Step, Timeout, WalEntry,
+};
+use crate::votes::RoundVotes;
+use kessai_primitives::{
+    BlockId, Commit, Evidence, Hash, Keypair, Proposal, PublicKey, SignedProposal, SignedVote,
+    ValidatorSet, Vote, VoteKind,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use tracing::debug;
+
+/// Votes and proposals for rounds more than this far ahead of ours are ignored. Every validator
+/// can sign messages for any round; without a bound a faulty one could fill our memory. Honest
+/// validators are never this far ahead: timeouts grow with the round, so 1024 rounds take days.
+pub const MAX_ROUNDS_AHEAD: u32 = 1024;
+
+/// How many inputs for the next height are kept until it starts; later ones are dropped.
+pub const MAX_BUFFERED_INPUTS: usize = 4096;
+
+/// How many distinct blocks' validity a height remembers. An equivocating proposer can propose many
+/// blocks for one round; beyond this, its extra proposals are ignored.
+const MAX_KNOWN_BLOCKS: usize = 1024;
+
+/// The consensus state machine of one node. See the crate docs for the protocol between it and
+/// the shell that drives it.
+pub struct Consensus {
+    config: Config,
+    signer: Option<Keypair>,
+    /// The latest (height, round, kind) we signed in this process or found in a WAL: nothing at or
+    /// before it is ever signed again.
+    last_signed: Option<SignedSlot>,
+    /// `None` until the first `start_height`.
+    current: Option<HeightState>,
+    next_height: BufferedInputs,
+}
+
+impl Consensus {
+    /// `signer` None = a full node that follows but never signs. A signer that is not in a
+    /// height's validator set also just follows that height.
+    pub fn new(config: Config, signer: Option<Keypair>) -> Self {
+        Consensus {
+            config,
+            signer,
+            last_signed: None,
+            current: None,
+            next_height: BufferedInputs::default(),
+        }
+    }
+
+    /// Start (or jump to) a height with its validator set; restores from WAL entries written at
+    /// this height if any. Entries of other heights and of other signers are not restored, but no
+    /// message is ever signed at or before the latest slot found in any of our entries.
+    /// Inputs for this height received while the previous one ran are replayed.
+    pub fn start_height(
+        &mut self,
+        height: u64,
+        validators: ValidatorSet,
+        wal: &[WalEntry],
+    ) -> Vec<Action> {
+        let key = self.signer.as_ref().map(Keypair::public);
+        let me = key.filter(|k| validators.get(k).is_some());
+        // Restarting the current height without a process restart: what we signed is in memory.
+        let mut entries = match self.current.take() {
+            Some(old) if old.height == height => old.journal,
+            _ => Vec::new(),
+        };
+        entries.extend(wal.iter().cloned());
+        entries.retain(|e| {
+            Some(e.message.signer()) == key && e.message.chain_id() == self.config.chain_id
+        });
+        for entry in &entries {
+            let slot = entry.message.slot();
+            if self.last_signed.is_none_or(|last| slot > last) {
+                self.last_signed = Some(slot);
+            }
+        }
+        entries.retain(|e| e.height() == height);
+
+        let buffered = self.next_height.take(height);
+        let mut state = HeightState::new(height, validators, me);
+        let mut ctx = Ctx {
+            config: &self.config,
+            key: self.signer.as_ref(),
+            last_signed: &mut self.last_signed,
+            actions: Vec::new(),
+        };
+        if me.is_some() && !entries.is_empty() {
+            state.restore(&mut ctx, entries);
+        } else {
+            state.start_round(&mut ctx, 0);
+        }
+        for input in buffered {
+            state.dispatch(&mut ctx, input);
+        }
+        state.run_rules(&mut ctx);
+        let actions = ctx.actions;
+        self.current = Some(state);
+        actions
+    }
+
+    /// Feeds one input and returns what the shell must do, in order. Before the first
+    /// `start_height` every input is ignored.
+    pub fn handle(&mut self, input: Input) -> Vec<Action> {
+        let Some(state) = self.current.as_mut() else {
+            return Vec::new();
+        };
+        if let Some((chain_id, height)) = message_origin(&input) {
+            if chain_id != self.config.chain_id {
+                debug!(chain_id, "ignoring a message of another chain");
+                return Vec::new();
+            }
+            if height == state.height + 1 {
+                self.next_height.push(height, input);
+                return Vec::new();
+            }
+            if height != state.height {
+                return Vec::new();
+            }
+        }
+        if state.step == Step::Commit {
+            return Vec::new();
+        }
+        let mut ctx = Ctx {
+            config: &self.config,
+            key: self.signer.as_ref(),
+            last_signed: &mut self.last_signed,
+            actions: Vec::new(),
+        };
+        state.dispatch(&mut ctx, input);
+        state.run_rules(&mut ctx);
+        ctx.actions
+    }
+
+    /// The current height; 0 before the first `start_height`.
+    pub fn height(&self) -> u64 {
+        self.current.as_ref().map_or(0, |s| s.height)
+    }
+
+    pub fn round(&self) -> u32 {
+        self.current.as_ref().map_or(0, |s| s.round)
+    }
+
+    /// The current step; `Propose` before the first `start_height`.
+    pub fn step(&self) -> Step {
+        self.current.as_ref().map_or(Step::Propose, |s| s.step)
+    }
+
+    /// The value we are locked on at this height, and the round of its polka.
+    pub fn locked(&self) -> Option<RoundValue> {
+        self.current.as_ref().and_then(|s| s.locked)
+    }
+
+    /// The latest value we saw a polka for at this height: what we re-propose as proposer.
+    pub fn valid(&self) -> Option<RoundValue> {
+        self.current.as_ref().and_then(|s| s.valid)
+    }
+
+    /// The validator set of the current height.
+    pub fn validators(&self) -> Option<&ValidatorSet> {
+        self.current.as_ref().map(|s| &s.validators)
+    }
+}
+
+/// The chain id and height of a message input; `None` for timeouts and values.
+fn message_origin(input: &Input) -> Option<(&str, u64)> {
+    match input {
+        Input::Proposal { proposal, .. } => {
+            Some((&proposal.proposal.chain_id, proposal.proposal.height))
+        }
+        Input::Vote(vote) => Some((&vote.vote.chain_id, vote.vote.height)),
+        Input::Timeout(_) | Input::ProposeValue { .. } => None,
+    }
+}
+
+/// Messages for the next height that arrived before it started (other nodes decided first).
+#[derive(Default)]
+struct BufferedInputs {
+    height: u64,
+    inputs: Vec<Input>,
+    seen: BTreeSet<Hash>,
+}
+
+impl BufferedInputs {
+    fn push(&mut self, height: u64, input: Input) {
+        if height != self.height {
+            *self = BufferedInputs { height, ..BufferedInputs::default() };
+        }
+        if self.inputs.len() >= MAX_BUFFERED_INPUTS {
+            debug!(height, "next-height buffer full; dropping a message");
+            return;
+        }
+        let id = match &input {
+            Input::Proposal { proposal, block_valid } => Hash::of(&(proposal, block_valid)),
+            Input::Vote(vote) => Hash::of(vote),
+            Input::Timeout(_) | Input::ProposeValue { .. } => return,
+        };
+        if self.seen.insert(id) {
+            self.inputs.push(input);
+        }
+    }
+
+    /// The inputs buffered for `height`; the buffer is emptied either way.
+    fn take(&mut self, height: u64) -> Vec<Input> {
+        let buffered = std::mem::take(self);
+        if buffered.height == height {
+            buffered.inputs
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// What the rules of one height need besides the height's own state.
+struct Ctx<'a> {
+    config: &'a Config,
+    key: Option<&'a Keypair>,
+    last_signed: &'a mut Option<SignedSlot>,
+    actions: Vec<Action>,
+}
+
+impl Ctx<'_> {
+    fn may_sign(&self, slot: SignedSlot) -> bool {
+        self.last_signed.is_none_or(|last| slot > last)
+    }
+}
+
+/// The "for the first time" guards of the current round, reset by `start_round`.
+#[derive(Default)]
+struct RoundFlags {
+    /// We asked the shell for a block and have not proposed yet.
+    awaiting_value: bool,
+    /// Line 36 ran in this round.
+    polka_handled: bool,
+    /// Line 34 ran in this round.
+    prevote_timeout_scheduled: bool,
+    /// Line 47 ran in this round.
+    precommit_timeout_scheduled: bool,
+}
+
+/// Everything the core knows about the height it is deciding.
+struct HeightState {
+    height: u64,
+    validators: ValidatorSet,
+    /// Our key, when we have one and it is in this height's set: only then do we sign.
+    me: Option<PublicKey>,
+    round: u32,
+    step: Step,
+    locked: Option<RoundValue>,
+    valid: Option<RoundValue>,
+    /// The first proposal of each round from that round's proposer, and whether its block is valid.
+    proposals: BTreeMap<u32, (SignedProposal, bool)>,
+    /// Validity (as judged by the shell) of every block proposed at this height by a legitimate
+    /// proposer. A block is "known valid" when it is here with `true`.
+    blocks: BTreeMap<BlockId, bool>,
+    votes: BTreeMap<u32, RoundVotes>,
+    /// What we signed at this height, by (round, kind): sent again instead of signing anew.
+    signed: BTreeMap<(u32, SignedKind), Message>,
+    /// The WAL entries of this height (restored and new), kept to survive a `start_height` of the
+    /// same height.
+    journal: Vec<WalEntry>,
+    evidence_reported: BTreeSet<(PublicKey, u32, SignedKind)>,
+    flags: RoundFlags,
+}
+
+impl HeightState {
+    fn new(height: u64, validators: ValidatorSet, me: Option<PublicKey>) -> Self {
+        HeightState {
+            height,
+            validators,
+            me,
+            round: 0,
+            step: Step::Propose,
+            locked: None,
+            valid: None,
+            proposals: BTreeMap::new(),
+            blocks: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            journal: Vec::new(),
+            evidence_reported: BTreeSet::new(),
+            flags: RoundFlags::default(),
+        }
+    }
+
+    /// Rebuilds the state after a crash from what we signed at this height: our messages count
+    /// again, the lock and valid value come back, and we resume in the round and step of our last
+    /// signature, saying again what we said in that round.
+    fn restore(&mut self, ctx: &mut Ctx, entries: Vec<WalEntry>) {
+        for entry in &entries {
+            let slot = entry.message.slot();
+            self.signed.entry((slot.round, slot.kind)).or_insert_with(|| entry.message.clone());
+            // Lock and valid value only move to later rounds within a height.
+            self.locked = later(self.locked, entry.locked);
+            self.valid = later(self.valid, entry.valid);
+        }
+        for message in self.signed.values() {
+            match message {
+                Message::Proposal(p) => {
+                    // We only ever propose blocks the shell built or validated.
+                    self.blocks.entry(p.proposal.block).or_insert(true);
+                    self.proposals.entry(p.proposal.round).or_insert_with(|| (p.clone(), true));
+                }
+                Message::Vote(v) => {
+                    let round = self.votes.entry(v.vote.round).or_default();
+                    if round.of_kind(v.vote.kind).get(&v.vote.validator).is_none() {
+                        round.insert(v.clone(), self.validators.power_of(&v.vote.validator));
+                    }
+                }
+            }
+        }
+        self.journal = entries;
+        let Some((&(round, kind), _)) = self.signed.last_key_value() else {
+            return self.start_round(ctx, 0);
+        };
+        self.round = round;
+        self.flags = RoundFlags::default();
+        self.step = match kind {
+            SignedKind::Proposal => Step::Propose,
+            SignedKind::Prevote => Step::Prevote,
+            SignedKind::Precommit => Step::Precommit,
+        };
+        // In the propose step only if we proposed: our own proposal moves us on, no timer needed.
+        // Peers may never have received these if we crashed right after persisting them.
+        for message in self.signed.range((round, SignedKind::Proposal)..).map(|(_, m)| m) {
+            ctx.actions.push(Action::Broadcast(message.clone()));
+        }
+    }
+
+    fn dispatch(&mut self, ctx: &mut Ctx, input: Input) {
+        match input {
+            Input::Proposal { proposal, block_valid } => self.on_proposal(proposal, block_valid),
+            Input::Vote(vote) => self.on_vote(ctx, vote),
+            Input::Timeout(timeout) => self.on_timeout(ctx, timeout),
+            Input::ProposeValue { height, round, block } => {
+                self.on_propose_value(ctx, height, round, block)
+            }
+        }
+    }
+
+    // ---- inputs -------------------------------------------------------------------------------
+
+    fn on_proposal(&mut self, signed: SignedProposal, block_valid: bool) {
+        let p = &signed.proposal;
+        if p.round > self.round.saturating_add(MAX_ROUNDS_AHEAD) {
+            debug!(round = p.round, "ignoring a proposal too far ahead");
+            return;
+        }
+        if self.validators.proposer(self.height, p.round).public_key != p.proposer {
+            debug!(round = p.round, proposer = %p.proposer, "ignoring a proposal from a non-proposer");
+            return;
+        }
+        if p.pol_round.is_some_and(|vr| vr >= p.round) {
+            debug!(round = p.round, "ignoring a proposal whose proof-of-lock round is not earlier");
+            return;
+        }
+        match self.proposals.get(&p.round) {
+            Some((first, _)) if first.proposal == *p => {}
+            Some(_) => {
+                // The proposer equivocates. Its first proposal stays the round's proposal, but the
+                // rest of the network may lock on or decide this block, so remember its validity.
+                if self.blocks.len() < MAX_KNOWN_BLOCKS && signed.verify().is_ok() {
+                    self.blocks.entry(p.block).or_insert(block_valid);
+                }
+            }
+            None => {
+                if signed.verify().is_err() {
+                    debug!(round = p.round, "ignoring a proposal with a bad signature");
+                    return;
+                }
+                self.blocks.entry(p.block).or_insert(block_valid);
+                self.proposals.insert(p.round, (signed, block_valid));
+            }
+        }
+    }
+
+    fn on_vote(&mut self, ctx: &mut Ctx, signed: SignedVote) {
+        let vote = &signed.vote;
+        let power = self.validators.power_of(&vote.validator);
+        if power == 0 {
+            debug!(validator = %vote.validator, "ignoring a vote from a non-validator");
+            return;
+        }
+        if vote.round > self.round.saturating_add(MAX_ROUNDS_AHEAD) {
+            debug!(round = vote.round, "ignoring a vote too far ahead");
+            return;
+        }
+        let first =
+            self.votes.get(&vote.round).and_then(|r| r.of_kind(vote.kind).get(&vote.validator));
+        if let Some(first) = first {
+            if first.vote == *vote {
+                return; // a duplicate: already counted
+            }
+            let offence = (vote.validator, vote.round, SignedKind::from(vote.kind));
+            if self.evidence_reported.contains(&offence) || signed.verify().is_err() {
+                return;
+            }
+            self.evidence_reported.insert(offence);
+            let evidence = Evidence::DuplicateVote { first: first.clone(), second: signed };
+            ctx.actions.push(Action::Evidence(evidence));
+            return;
+        }
+        if signed.verify().is_err() {
+            debug!(validator = %vote.validator, "ignoring a vote with a bad signature");
+            return;
+        }
+        self.votes.entry(vote.round).or_default().insert(signed, power);
+    }
+
+    /// Lines 57, 61 and 65.
+    fn on_timeout(&mut self, ctx: &mut Ctx, timeout: Timeout) {
+        if timeout.height != self.height || timeout.round != self.round {
+            return;
+        }
+        match timeout.step {
+            Step::Propose if self.step == Step::Propose => {
+                self.sign_vote(ctx, VoteKind::Prevote, None);
+                self.step = Step::Prevote;
+            }
+            Step::Prevote if self.step == Step::Prevote => {
+                self.sign_vote(ctx, VoteKind::Precommit, None);
+                self.step = Step::Precommit;
+            }
+            Step::Precommit => {
+                if let Some(next) = self.round.checked_add(1) {
+                    self.start_round(ctx, next);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_propose_value(&mut self, ctx: &mut Ctx, height: u64, round: u32, block: BlockId) {
+        let expected = height == self.height && round == self.round && self.step == Step::Propose;
+        if !expected || !self.flags.awaiting_value {
+            debug!(height, round, "ignoring a value for a round we are not proposing in");
+            return;
+        }
+        // A polka seen while the shell was building wins over the fresh block (line 16).
+        match self.valid {
+            Some(valid) => self.propose(ctx, valid.block, Some(valid.round)),
+            None => self.propose(ctx, block, None),
+        }
+    }
+
+    // ---- rules --------------------------------------------------------------------------------
+
+    /// Applies the "upon" rules until none fires. Each firing changes the state so that it cannot
+    /// fire again (a step moves on, a round starts, a first-time flag is set), so this ends.
+    fn run_rules(&mut self, ctx: &mut Ctx) {
+        while self.step != Step::Commit && self.apply_one_rule(ctx) {}
+    }
+
+    fn apply_one_rule(&mut self, ctx: &mut Ctx) -> bool {
+        self.decide_on_precommit_quorum(ctx)
+            || self.skip_to_future_round(ctx)
+            || self.prevote_on_proposal(ctx)
+            || self.precommit_on_polka(ctx)
+            || self.precommit_nil_on_nil_polka(ctx)
+            || self.schedule_prevote_timeout(ctx)
+            || self.schedule_precommit_timeout(ctx)
+    }
+
+    /// Line 49: +2/3 precommits for a block in any round, and the block is known valid. (The paper
+    /// asks for the round's proposal; what matters is that we have the block and it is valid, and
+    /// we accept it from any proposal at this height. Agreement rests on the precommit quorum.)
+    fn decide_on_precommit_quorum(&mut self, ctx: &mut Ctx) -> bool {
+        let decided = self.votes.iter().find_map(|(&round, votes)| {
+            votes
+                .precommits
+                .blocks()
+                .find(|&(block, power)| self.validators.is_quorum(power) && self.is_valid(block))
+                .map(|(block, _)| (round, block))
+        });
+        let Some((round, block)) = decided else {
+            return false;
+        };
+        let signatures = self.votes[&round].precommits.signatures_for(block);
+        let commit = Commit { height: self.height, round, block, signatures };
+        self.step = Step::Commit;
+        ctx.actions.push(Action::Decide { height: self.height, round, block, commit });
+        true
+    }
+
+    /// Line 55: messages from more than a third of the power in a later round mean at least one
+    /// honest validator is there: join it (the highest such round).
+    fn skip_to_future_round(&mut self, ctx: &mut Ctx) -> bool {
+        let Some(next) = self.round.checked_add(1) else {
+            return false;
+        };
+        let target = self
+            .votes
+            .range(next..)
+            .rev()
+            .find(|(_, votes)| self.validators.is_one_third(votes.voters_power()))
+            .map(|(&round, _)| round);
+        match target {
+            Some(round) => {
+                self.start_round(ctx, round);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lines 22 and 28: prevote on the round's proposal.
+    fn prevote_on_proposal(&mut self, ctx: &mut Ctx) -> bool {
+        if self.step != Step::Propose {
+            return false;
+        }
+        let Some((signed, block_valid)) = self.proposals.get(&self.round) else {
+            return false;
+        };
+        let (block, block_valid) = (signed.proposal.block, *block_valid);
+        let acceptable = match signed.proposal.pol_round {
+            // Line 22: a fresh value; acceptable unless we are locked on another.
+            None => self.locked.is_none_or(|lock| lock.block == block),
+            // Line 28: a re-proposed value; wait for its proof of lock (or the propose timeout).
+            // Acceptable if we locked no later than that polka, or on this very value.
+            Some(pol_round) => {
+                if !self.has_polka(pol_round, block) {
+                    return false;
+                }
+                self.locked.is_none_or(|lock| lock.round <= pol_round || lock.block == block)
+            }
+        };
+        let choice = (block_valid && acceptable).then_some(block);
+        self.sign_vote(ctx, VoteKind::Prevote, choice);
+        self.step = Step::Prevote;
+        true
+    }
+
+    /// Line 36: a polka for a valid block in this round. In the prevote step we lock on it and
+    /// precommit it; in any later step we only remember it as the valid value.
+    fn precommit_on_polka(&mut self, ctx: &mut Ctx) -> bool {
+        if self.flags.polka_handled || !matches!(self.step, Step::Prevote | Step::Precommit) {
+            return false;
+        }
+        let Some(votes) = self.votes.get(&self.round) else {
+            return false;
+        };
+        let polka = votes
+            .prevotes
+            .blocks()
+            .find(|&(block, power)| self.validators.is_quorum(power) && self.is_valid(block));
+        let Some((block, _)) = polka else {
+            return false;
+        };
+        self.flags.polka_handled = true;
+        let value = RoundValue { block, round: self.round };
+        self.valid = Some(value);
+        if self.step == Step::Prevote {
+            self.locked = Some(value);
+            self.sign_vote(ctx, VoteKind::Precommit, Some(block));
+            self.step = Step::Precommit;
+        }
+        true
+    }
+
+    /// Line 44: +2/3 prevotes for nil.
+    fn precommit_nil_on_nil_polka(&mut self, ctx: &mut Ctx) -> bool {
+        if self.step != Step::Prevote {
+            return false;
+        }
+        let nil_power = self.votes.get(&self.round).map_or(0, |v| v.prevotes.power_for(None));
+        if !self.validators.is_quorum(nil_power) {
+            return false;
+        }
+        self.sign_vote(ctx, VoteKind::Precommit, None);
+        self.step = Step::Precommit;
+        true
+    }
+
+    /// Line 34: +2/3 prevotes for anything; give the round a little longer to agree.
+    fn schedule_prevote_timeout(&mut self, ctx: &mut Ctx) -> bool {
+        if self.step != Step::Prevote || self.flags.prevote_timeout_scheduled {
+            return false;
+        }
+        let power = self.votes.get(&self.round).map_or(0, |v| v.prevotes.total_power());
+        if !self.validators.is_quorum(power) {
+            return false;
+        }
+        self.flags.prevote_timeout_scheduled = true;
+        self.schedule(ctx, Step::Prevote);
+        true
+    }
+
+    /// Line 47: +2/3 precommits for anything; if they do not converge, the next round follows.
+    fn schedule_precommit_timeout(&mut self, ctx: &mut Ctx) -> bool {
+        if self.flags.precommit_timeout_scheduled {
+            return false;
+        }
+        let power = self.votes.get(&self.round).map_or(0, |v| v.precommits.total_power());
+        if !self.validators.is_quorum(power) {
+            return false;
+        }
+        self.flags.precommit_timeout_scheduled = true;
+        self.schedule(ctx, Step::Precommit);
+        true
+    }
+
+    // ---- actions ------------------------------------------------------------------------------
+
+    /// Line 11: StartRound. The proposer re-proposes its valid value or asks the shell for a block;
+    /// everyone else waits for the proposal, at most the propose timeout.
+    fn start_round(&mut self, ctx: &mut Ctx, round: u32) {
+        self.round = round;
+        self.step = Step::Propose;
+        self.flags = RoundFlags::default();
+        let our_turn =
+            self.me.is_some_and(|me| self.validators.proposer(self.height, round).public_key == me);
+        if our_turn {
+            match self.valid {
+                Some(valid) => self.propose(ctx, valid.block, Some(valid.round)),
+                None => {
+                    self.flags.awaiting_value = true;
+                    ctx.actions.push(Action::RequestValue { height: self.height, round });
+                }
+            }
+        }
+        // As in the paper, a proposer that proposed (or is building) sets no propose timer: its
+        // own proposal moves it on, and the shell's build time is not cut short.
+        let proposing = self.flags.awaiting_value
+            || (our_turn && self.signed.contains_key(&(round, SignedKind::Proposal)));
+        if !proposing {
+            self.schedule(ctx, Step::Propose);
+        }
+    }
+
+    fn propose(&mut self, ctx: &mut Ctx, block: BlockId, pol_round: Option<u32>) {
+        self.flags.awaiting_value = false;
+        let Some(key) = ctx.key.filter(|_| self.me.is_some()) else {
+            return;
+        };
+        if let Some(earlier) = self.signed.get(&(self.round, SignedKind::Proposal)) {
+            ctx.actions.push(Action::Broadcast(earlier.clone()));
+            return;
+        }
+        let slot =
+            SignedSlot { height: self.height, round: self.round, kind: SignedKind::Proposal };
+        if !ctx.may_sign(slot) {
+            debug!(?slot, "not proposing: we already signed a later message");
+            return;
+        }
+        let proposal = Proposal {
+            chain_id: ctx.config.chain_id.clone(),
+            height: self.height,
+            round: self.round,
+            pol_round,
+            block,
+            proposer: key.public(),
+        }
+        .sign(key);
+        self.record_signed(ctx, Message::Proposal(proposal.clone()));
+        self.blocks.entry(block).or_insert(true);
+        self.proposals.entry(self.round).or_insert((proposal, true));
+    }
+
+    /// Signs (or, if we already did at this slot, re-sends) our vote and counts it.
+    fn sign_vote(&mut self, ctx: &mut Ctx, kind: VoteKind, block: Option<BlockId>) {
+        let (Some(key), Some(me)) = (ctx.key, self.me) else {
+            return;
+        };
+        let round = self.round;
+        if let Some(earlier) = self.signed.get(&(round, SignedKind::from(kind))) {
+            ctx.actions.push(Action::Broadcast(earlier.clone()));
+            return;
+        }
+        // A vote of ours we did not sign in this process nor find in the WAL (a lost WAL, or our
+        // key in use elsewhere): repeating it is the only thing that does not make it worse.
+        if let Some(earlier) = self.votes.get(&round).and_then(|v| v.of_kind(kind).get(&me)) {
+            ctx.actions.push(Action::Broadcast(Message::Vote(earlier.clone())));
+            return;
+        }
+        let slot = SignedSlot { height: self.height, round, kind: SignedKind::from(kind) };
+        if !ctx.may_sign(slot) {
+            debug!(?slot, "not voting: we already signed a later message");
+            return;
+        }
+        let vote = Vote {
+            chain_id: ctx.config.chain_id.clone(),
+            height: self.height,
+            round,
+            kind,
+            block,
+            validator: me,
+        }
+        .sign(key);
+        self.record_signed(ctx, Message::Vote(vote.clone()));
+        let power = self.validators.power_of(&me);
+        self.votes.entry(round).or_default().insert(vote, power);
+    }
+
+    /// The WAL contract: persist, then broadcast.
+    fn record_signed(&mut self, ctx: &mut Ctx, message: Message) {
+        let slot = message.slot();
+        let entry = WalEntry { message: message.clone(), locked: self.locked, valid: self.valid };
+        self.journal.push(entry.clone());
+        ctx.actions.push(Action::PersistWal(entry));
+        ctx.actions.push(Action::Broadcast(message.clone()));
+        self.signed.insert((slot.round, slot.kind), message);
+        *ctx.last_signed = Some(slot);
+    }
+
+    fn schedule(&self, ctx: &mut Ctx, step: Step) {
+        let timeout = Timeout { height: self.height, round: self.round, step };
+        let after_ms = ctx.config.timeouts.duration_ms(step, self.round);
+        ctx.actions.push(Action::ScheduleTimeout { timeout, after_ms });
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    fn is_valid(&self, block: BlockId) -> bool {
+        self.blocks.get(&block) == Some(&true)
+    }
+
+    fn has_polka(&self, round: u32, block: BlockId) -> bool {
+        self.votes
+            .get(&round)
+            .is_some_and(|v| self.validators.is_quorum(v.prevotes.power_for(Some(block))))
+    }
+}
+
+/// The value of the later round of two.
+fn later(a: Option<RoundValue>, b: Option<RoundValue>) -> Option<RoundValue> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.round > x.round { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}

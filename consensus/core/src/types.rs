@@ -1,0 +1,176 @@
+//! What goes into the core ([`Input`]), what comes out ([`Action`]), and what the shell keeps in
+//! its write-ahead log ([`WalEntry`]).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use kessai_primitives::{
+    BlockId, Commit, Evidence, PublicKey, SignatureError, SignedProposal, SignedVote, VoteKind,
+};
+
+/// Where the core is within a round. Ordered: `Propose < Prevote < Precommit < Commit`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub enum Step {
+    /// Waiting for the round's proposal (or, as proposer, for the shell's block).
+    Propose,
+    /// Prevoted; waiting for +2/3 prevotes.
+    Prevote,
+    /// Precommitted; waiting for +2/3 precommits.
+    Precommit,
+    /// The height is decided; waiting for the shell to call `start_height` for the next one.
+    Commit,
+}
+
+/// A timer the shell runs for the core: after `after_ms` of [`Action::ScheduleTimeout`] it feeds
+/// [`Input::Timeout`] back. Stale timeouts (another height, round or step) are ignored, so the shell
+/// never needs to cancel one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct Timeout {
+    pub height: u64,
+    pub round: u32,
+    pub step: Step,
+}
+
+/// A consensus message as it travels between nodes.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Message {
+    Proposal(SignedProposal),
+    Vote(SignedVote),
+}
+
+impl Message {
+    pub fn chain_id(&self) -> &str {
+        match self {
+            Message::Proposal(p) => &p.proposal.chain_id,
+            Message::Vote(v) => &v.vote.chain_id,
+        }
+    }
+
+    pub fn height(&self) -> u64 {
+        match self {
+            Message::Proposal(p) => p.proposal.height,
+            Message::Vote(v) => v.vote.height,
+        }
+    }
+
+    pub fn round(&self) -> u32 {
+        match self {
+            Message::Proposal(p) => p.proposal.round,
+            Message::Vote(v) => v.vote.round,
+        }
+    }
+
+    /// The validator that signed the message.
+    pub fn signer(&self) -> PublicKey {
+        match self {
+            Message::Proposal(p) => p.proposal.proposer,
+            Message::Vote(v) => v.vote.validator,
+        }
+    }
+
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        match self {
+            Message::Proposal(p) => p.verify(),
+            Message::Vote(v) => v.verify(),
+        }
+    }
+
+    /// Which of a validator's (at most) three signatures of a round this is.
+    pub(crate) fn slot(&self) -> SignedSlot {
+        let kind = match self {
+            Message::Proposal(_) => SignedKind::Proposal,
+            Message::Vote(v) => SignedKind::from(v.vote.kind),
+        };
+        SignedSlot { height: self.height(), round: self.round(), kind }
+    }
+}
+
+/// Everything the shell tells the core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A proposal whose block body the shell has already received and validated (executed);
+    /// `block_valid` is the result of valid(v). The shell must not pass a proposal before it has the
+    /// body: the core treats the block as available from then on (it may prevote, lock and decide it).
+    Proposal { proposal: SignedProposal, block_valid: bool },
+    /// A vote from the network. Our own votes need not be fed back: the core counts them itself.
+    Vote(SignedVote),
+    /// A timer scheduled by [`Action::ScheduleTimeout`] expired.
+    Timeout(Timeout),
+    /// The shell's answer to [`Action::RequestValue`]: the id of a block it built for (height, round).
+    /// Ignored when the core has moved on (another round, or it already prevoted).
+    ProposeValue { height: u64, round: u32, block: BlockId },
+}
+
+/// Everything the core asks the shell to do, in the order it must be done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+// `Evidence` carries two signed votes; boxing it would only cost an allocation per rare event.
+#[allow(clippy::large_enum_variant)]
+pub enum Action {
+    /// We are the proposer and have no valid value: the shell must build a block and answer with
+    /// [`Input::ProposeValue`]. If it takes longer than the propose timeout, the round moves on.
+    RequestValue { height: u64, round: u32 },
+    /// Durably record this before executing any later action (double-sign guard). Emitted
+    /// immediately before the [`Action::Broadcast`] of every message the core newly signs.
+    PersistWal(WalEntry),
+    /// Send our own signed proposal or vote to every peer (for a proposal, with its block body).
+    Broadcast(Message),
+    /// Feed `Input::Timeout(timeout)` back after `after_ms` milliseconds.
+    ScheduleTimeout { timeout: Timeout, after_ms: u64 },
+    /// The block is final. `commit` has > 2/3 precommit signatures from the height's validator set
+    /// and verifies with [`Commit::verify`]. The core then stays in [`Step::Commit`] until the shell
+    /// calls `start_height` for the next height.
+    Decide { height: u64, round: u32, block: BlockId, commit: Commit },
+    /// A validator signed two different votes for the same (height, round, kind). Reported once per
+    /// (validator, round, kind); only the first vote counts.
+    Evidence(Evidence),
+}
+
+/// A value together with the round in which the core saw +2/3 prevotes for it: the paper's
+/// lockedValue/lockedRound and validValue/validRound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct RoundValue {
+    pub block: BlockId,
+    pub round: u32,
+}
+
+/// One record of the consensus write-ahead log: a message the core signed, with the lock and
+/// valid value at the moment it signed it. Enough to restore, after a crash at any point, a core
+/// that never contradicts what it already said (see the crate docs, "The WAL contract").
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct WalEntry {
+    pub message: Message,
+    pub locked: Option<RoundValue>,
+    pub valid: Option<RoundValue>,
+}
+
+impl WalEntry {
+    pub fn height(&self) -> u64 {
+        self.message.height()
+    }
+}
+
+/// The kinds of message a validator signs in a round, in the order it signs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum SignedKind {
+    Proposal,
+    Prevote,
+    Precommit,
+}
+
+impl From<VoteKind> for SignedKind {
+    fn from(kind: VoteKind) -> Self {
+        match kind {
+            VoteKind::Prevote => SignedKind::Prevote,
+            VoteKind::Precommit => SignedKind::Precommit,
+        }
+    }
+}
+
+/// Position of a signed message in a validator's history. Ordered lexicographically by (height,
+/// round, kind): the core only ever signs at a slot after the last one it signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct SignedSlot {
+    pub height: u64,
+    pub round: u32,
+    pub kind: SignedKind,
+}
