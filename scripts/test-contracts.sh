@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the native tests of the contracts workspace (contracts/): the SDK's test environment stands
+# in for the node, so contract logic runs with the host toolchain (rustup's cargo, or Debian's).
+# The real wasm modules are exercised by the node's tests.
+set -euo pipefail
+cd "$(dirname "$0")/../contracts"
+cargo_bin="$(command -v cargo || echo /usr/bin/cargo)"
+"$cargo_bin" test --workspace "$@"
