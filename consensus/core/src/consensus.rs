@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::types::{
     Action, Input, Message, RoundValue, SignedKind, SignedSlot, Step, Timeout, WalEntry,
 };
-use crate::votes::RoundVotes;
+use crate::votes::{RoundVotes, MAX_VERSIONS_PER_VOTER};
 use kessai_primitives::{
     BlockId, Commit, Evidence, Hash, Keypair, Proposal, PublicKey, SignedProposal, SignedVote,
     ValidatorSet, Vote, VoteKind,
@@ -71,8 +71,11 @@ impl Consensus {
             _ => Vec::new(),
         };
         entries.extend(wal.iter().cloned());
+        let mut seen = BTreeSet::new();
         entries.retain(|e| {
-            Some(e.message.signer()) == key && e.message.chain_id() == self.config.chain_id
+            Some(e.message.signer()) == key
+                && e.message.chain_id() == self.config.chain_id
+                && seen.insert(Hash::of(&e.message))
         });
         for entry in &entries {
             let slot = entry.message.slot();
@@ -308,7 +311,7 @@ impl HeightState {
                 }
                 Message::Vote(v) => {
                     let round = self.votes.entry(v.vote.round).or_default();
-                    if round.of_kind(v.vote.kind).get(&v.vote.validator).is_none() {
+                    if round.of_kind(v.vote.kind).first(&v.vote.validator).is_none() {
                         round.insert(v.clone(), self.validators.power_of(&v.vote.validator));
                     }
                 }
@@ -390,24 +393,29 @@ impl HeightState {
             debug!(round = vote.round, "ignoring a vote too far ahead");
             return;
         }
-        let first =
-            self.votes.get(&vote.round).and_then(|r| r.of_kind(vote.kind).get(&vote.validator));
-        if let Some(first) = first {
-            if first.vote == *vote {
-                return; // a duplicate: already counted
-            }
-            let offence = (vote.validator, vote.round, SignedKind::from(vote.kind));
-            if self.evidence_reported.contains(&offence) || signed.verify().is_err() {
-                return;
-            }
-            self.evidence_reported.insert(offence);
-            let evidence = Evidence::DuplicateVote { first: first.clone(), second: signed };
-            ctx.actions.push(Action::Evidence(evidence));
+        let versions = self
+            .votes
+            .get(&vote.round)
+            .map_or(&[][..], |r| r.of_kind(vote.kind).versions(&vote.validator));
+        if versions.iter().any(|v| v.vote == *vote) {
+            return; // a duplicate: already counted
+        }
+        if versions.len() >= MAX_VERSIONS_PER_VOTER {
+            debug!(validator = %vote.validator, "ignoring yet another conflicting vote");
             return;
         }
         if signed.verify().is_err() {
             debug!(validator = %vote.validator, "ignoring a vote with a bad signature");
             return;
+        }
+        // A second, different vote: evidence (once), and it counts for its own value (see VoteSet).
+        if let Some(first) = versions.first() {
+            let offence = (vote.validator, vote.round, SignedKind::from(vote.kind));
+            if self.evidence_reported.insert(offence) {
+                let evidence =
+                    Evidence::DuplicateVote { first: first.clone(), second: signed.clone() };
+                ctx.actions.push(Action::Evidence(evidence));
+            }
         }
         self.votes.entry(vote.round).or_default().insert(signed, power);
     }
@@ -673,7 +681,7 @@ impl HeightState {
         }
         // A vote of ours we did not sign in this process nor find in the WAL (a lost WAL, or our
         // key in use elsewhere): repeating it is the only thing that does not make it worse.
-        if let Some(earlier) = self.votes.get(&round).and_then(|v| v.of_kind(kind).get(&me)) {
+        if let Some(earlier) = self.votes.get(&round).and_then(|v| v.of_kind(kind).first(&me)) {
             ctx.actions.push(Action::Broadcast(Message::Vote(earlier.clone())));
             return;
         }

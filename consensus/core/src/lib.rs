@@ -40,8 +40,8 @@
 //!   signature, the chain id and that the signer is the round's proposer
 //!   ([`ValidatorSet::proposer`](kessai_primitives::ValidatorSet::proposer)).
 //! * [`Input::Vote`] – a prevote or precommit from the network. The core checks the signature, the
-//!   chain id and membership, drops duplicates, and counts only a validator's first vote per (round,
-//!   kind); a second, different one yields [`Action::Evidence`] (once).
+//!   chain id and membership, and drops duplicates. A second, different vote of one validator for one
+//!   (round, kind) yields [`Action::Evidence`] (once); see "Where this differs" for how it counts.
 //! * [`Input::Timeout`] – a timer set by [`Action::ScheduleTimeout`] fired. Stale timers are ignored,
 //!   so they never need cancelling.
 //! * [`Input::ProposeValue`] – the block the shell built after [`Action::RequestValue`].
@@ -96,7 +96,14 @@
 //!   with `block_valid = true` (or we proposed `v` ourselves). For locking (line 36) and deciding
 //!   (line 49) the block may come from any proposal of the height, not only the round's: safety
 //!   rests on the prevote and precommit quorums, and the block is the same whichever round carried it.
-//! * The f+1 round skip (line 55) counts distinct voters of a round, by power.
+//! * An equivocating validator's power counts once in "+2/3 of anything" (lines 34, 47) and in the
+//!   f+1 round skip (line 55), but each of its (at most 4) different votes counts for its own value,
+//!   as the paper counts messages per value. Counting only its first vote would be simpler but lets
+//!   it hide a real polka from part of the network: those nodes could never accept the value
+//!   re-proposed with that proof of lock, the validators locked on it never unlock, and the height
+//!   stalls (the simulation found this). Safety is unaffected: two +2/3 quorums for different
+//!   values still share an honest validator, who never votes twice.
+//! * The f+1 round skip (line 55) counts validators that voted in the round, by power.
 //! * Memory is bounded: messages more than [`MAX_ROUNDS_AHEAD`] rounds ahead are ignored.
 //!
 //! # Example: a one-validator chain

@@ -121,7 +121,7 @@ pub enum Action {
     /// calls `start_height` for the next height.
     Decide { height: u64, round: u32, block: BlockId, commit: Commit },
     /// A validator signed two different votes for the same (height, round, kind). Reported once per
-    /// (validator, round, kind); only the first vote counts.
+    /// (validator, round, kind), with the first vote received and the first conflicting one.
     Evidence(Evidence),
 }
 

@@ -3,24 +3,49 @@
 use kessai_primitives::{BlockId, CommitSignature, PublicKey, SignedVote, VoteKind};
 use std::collections::BTreeMap;
 
-/// The votes of one kind in one round: at most one per validator (the first one received).
+/// How many different votes of one validator for one (round, kind) are kept. Only a faulty
+/// validator signs more than one; a bound keeps it from filling our memory.
+pub(crate) const MAX_VERSIONS_PER_VOTER: usize = 4;
+
+/// The votes of one kind in one round.
+///
+/// An honest validator casts one vote per (round, kind). A faulty one may sign several, sending
+/// each to different peers; we keep the first few and count each *for its own value*, like the
+/// paper counts messages from distinct processes per value. Counting only the first would let an
+/// equivocator hide a real polka from us forever (we would never accept a value re-proposed with
+/// its proof of lock, and the validators locked on it would never move). Quorum intersection still
+/// holds: two quorums for different values overlap in more than a third of the power, so in an
+/// honest validator, who never votes twice. Power counted "for anything" counts each validator once.
 #[derive(Default, Debug)]
 pub(crate) struct VoteSet {
-    votes: BTreeMap<PublicKey, SignedVote>,
-    /// Power behind each value (`None` = nil).
+    /// Each validator's votes, first received first.
+    votes: BTreeMap<PublicKey, Vec<SignedVote>>,
+    /// Power behind each value (`None` = nil), each validator counted once per value.
     power_by_block: BTreeMap<Option<BlockId>, u64>,
+    /// Power of the distinct validators that voted at all.
     total_power: u64,
 }
 
 impl VoteSet {
-    pub fn get(&self, validator: &PublicKey) -> Option<&SignedVote> {
-        self.votes.get(validator)
+    /// The first vote received from `validator`.
+    pub fn first(&self, validator: &PublicKey) -> Option<&SignedVote> {
+        self.votes.get(validator).and_then(|v| v.first())
     }
 
+    /// Every vote received from `validator`, first first.
+    pub fn versions(&self, validator: &PublicKey) -> &[SignedVote] {
+        self.votes.get(validator).map_or(&[], Vec::as_slice)
+    }
+
+    /// Counts `vote` with `power`. The caller has checked that this validator has no vote for the
+    /// same value yet and fewer than [`MAX_VERSIONS_PER_VOTER`] votes.
     fn insert(&mut self, vote: SignedVote, power: u64) {
         *self.power_by_block.entry(vote.vote.block).or_default() += power;
-        self.total_power += power;
-        self.votes.insert(vote.vote.validator, vote);
+        let versions = self.votes.entry(vote.vote.validator).or_default();
+        if versions.is_empty() {
+            self.total_power += power;
+        }
+        versions.push(vote);
     }
 
     /// Power of the votes for `block` (`None` = nil).
@@ -28,7 +53,7 @@ impl VoteSet {
         self.power_by_block.get(&block).copied().unwrap_or(0)
     }
 
-    /// Power of all votes, whatever their value.
+    /// Power of all validators that voted, whatever their value.
     pub fn total_power(&self) -> u64 {
         self.total_power
     }
@@ -42,7 +67,7 @@ impl VoteSet {
     pub fn signatures_for(&self, block: BlockId) -> Vec<CommitSignature> {
         self.votes
             .values()
-            .filter(|v| v.vote.block == Some(block))
+            .filter_map(|versions| versions.iter().find(|v| v.vote.block == Some(block)))
             .map(|v| CommitSignature { validator: v.vote.validator, signature: v.signature })
             .collect()
     }
@@ -67,8 +92,7 @@ impl RoundVotes {
         }
     }
 
-    /// Counts `vote` with `power`. The caller has checked that the validator has no vote of this
-    /// kind in this round yet.
+    /// Counts `vote` with `power` (see [`VoteSet::insert`] for what the caller checks).
     pub fn insert(&mut self, vote: SignedVote, power: u64) {
         let validator = vote.vote.validator;
         if self.voters.insert(validator, power).is_none() {
@@ -112,5 +136,26 @@ mod tests {
         assert_eq!(round.voters_power(), 5);
         assert_eq!(round.precommits.signatures_for(a).len(), 1);
         assert_eq!(round.prevotes.blocks().collect::<Vec<_>>(), vec![(a, 3)]);
+    }
+
+    #[test]
+    fn an_equivocator_counts_once_for_anything_and_once_per_value() {
+        let (a, b) = (Hash::digest(b"a"), Hash::digest(b"b"));
+        let mut round = RoundVotes::default();
+        round.insert(vote("x", VoteKind::Precommit, Some(a)), 2);
+        round.insert(vote("x", VoteKind::Precommit, Some(b)), 2);
+        round.insert(vote("y", VoteKind::Precommit, Some(b)), 1);
+        let precommits = &round.precommits;
+        assert_eq!(precommits.total_power(), 3);
+        assert_eq!((precommits.power_for(Some(a)), precommits.power_for(Some(b))), (2, 3));
+        let x = Keypair::dev("x").public();
+        assert_eq!(precommits.first(&x).unwrap().vote.block, Some(a));
+        assert_eq!(precommits.versions(&x).len(), 2);
+        // A commit for b carries x's vote for b, not its first one.
+        let signatures = precommits.signatures_for(b);
+        assert_eq!(signatures.len(), 2);
+        let of_x = signatures.iter().find(|s| s.validator == x).unwrap();
+        assert_eq!(of_x.signature, precommits.versions(&x)[1].signature);
+        assert_eq!(round.voters_power(), 3);
     }
 }
