@@ -80,7 +80,8 @@ pub struct Keypair {
 }
 
 impl Keypair {
-    /// A fresh key from the operating system's random source.
+    /// A fresh key from the operating system's random source (feature `keygen`, on by default).
+    #[cfg(feature = "keygen")]
     pub fn generate() -> Keypair {
         Keypair { signing: SigningKey::generate(&mut rand_core::OsRng) }
     }
