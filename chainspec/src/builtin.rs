@@ -8,10 +8,11 @@ use kessai_primitives::Keypair;
 use serde_json::json;
 
 /// `(name, wasm)` of every embedded contract.
-pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[(
-    "asset-ownership",
-    include_bytes!("../../contracts/artifacts/asset-ownership.wasm"),
-)];
+pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[
+    ("asset-ownership", include_bytes!("../../contracts/artifacts/asset-ownership.wasm")),
+    ("netting", include_bytes!("../../contracts/artifacts/netting.wasm")),
+    ("clearing", include_bytes!("../../contracts/artifacts/clearing.wasm")),
+];
 
 pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
     BUILTIN_CONTRACTS.iter().find(|(n, _)| *n == name).map(|(_, code)| *code)
@@ -20,9 +21,24 @@ pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
 /// The contracts the `dev` and `local` presets instantiate at genesis, administered by alice.
 pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
     let admin = Keypair::dev("alice").address().to_hex();
-    vec![ContractSpec {
-        name: "asset-ownership".into(),
-        code: "builtin:asset-ownership".into(),
-        init: json!([admin]),
-    }]
+    vec![
+        ContractSpec {
+            name: "asset-ownership".into(),
+            code: "builtin:asset-ownership".into(),
+            init: json!([admin]),
+        },
+        // (admin): alice funds and withdraws settlement balances.
+        ContractSpec {
+            name: "netting".into(),
+            code: "builtin:netting".into(),
+            init: json!([admin]),
+        },
+        // (clearing_system, fiat, lock_timeout_blocks): alice is the clearing system; it registers
+        // the exchanges.
+        ContractSpec {
+            name: "clearing".into(),
+            code: "builtin:clearing".into(),
+            init: json!([admin, "JPY", 100]),
+        },
+    ]
 }
