@@ -12,6 +12,7 @@ pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[
     ("asset-ownership", include_bytes!("../../contracts/artifacts/asset-ownership.wasm")),
     ("netting", include_bytes!("../../contracts/artifacts/netting.wasm")),
     ("clearing", include_bytes!("../../contracts/artifacts/clearing.wasm")),
+    ("notes", include_bytes!("../../contracts/artifacts/notes.wasm")),
 ];
 
 pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
@@ -39,6 +40,13 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             name: "clearing".into(),
             code: "builtin:clearing".into(),
             init: json!([admin, "JPY", 100]),
+        },
+        // (issuer, credit rule): alice is the issuer and credits members' deposits; the spec's
+        // rule, an issuance must be less than the deposit balance.
+        ContractSpec {
+            name: "notes".into(),
+            code: "builtin:notes".into(),
+            init: json!([admin, "LessThanBalance"]),
         },
     ]
 }
