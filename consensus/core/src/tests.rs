@@ -760,3 +760,103 @@ fn restarting_the_same_height_in_process_keeps_what_was_signed() {
     assert_eq!(node.step(), Step::Prevote);
     assert!(signs_nothing(&node.handle(timeout(0, Step::Propose))));
 }
+
+// ---- several nodes ---------------------------------------------------------------------------
+
+fn messages(actions: &[Action]) -> Vec<Message> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Broadcast(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn input(message: &Message) -> Input {
+    match message {
+        Message::Proposal(p) => Input::Proposal { proposal: p.clone(), block_valid: true },
+        Message::Vote(v) => Input::Vote(v.clone()),
+    }
+}
+
+/// Our vote of `kind` in `actions`.
+fn vote_in(actions: &[Action], kind: VoteKind) -> Message {
+    messages(actions)
+        .into_iter()
+        .find(|m| matches!(m, Message::Vote(v) if v.vote.kind == kind))
+        .unwrap_or_else(|| panic!("no {kind:?} in {actions:?}"))
+}
+
+fn decisions(actions: &[Action]) -> Vec<BlockId> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Decide { block, .. } => Some(*block),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The attack locks exist for. A Byzantine validator D shows its votes for v only to some honest
+/// validators: A decides v in round 0, B is locked on v, C never saw the polka. In round 1, D
+/// proposes w. Without B's lock, B, C and D would decide w too.
+#[test]
+fn locks_keep_a_split_network_from_deciding_twice() {
+    let f = Fixture::new(4);
+    let (v, w) = (block("v"), block("w"));
+    let d = f.proposer(H, 1).clone();
+    let a_key = f.proposer(H, 0).clone();
+    let rest: Vec<Keypair> =
+        f.others(&d).into_iter().filter(|k| k.public() != a_key.public()).collect();
+    let (mut a, _) = f.start(Some(&a_key));
+    let (mut b, _) = f.start(Some(&rest[0]));
+    let (mut c, _) = f.start(Some(&rest[1]));
+
+    // Round 0: A proposes v; B gets the proposal, C does not and times out.
+    let a0 = a.handle(Input::ProposeValue { height: H, round: 0, block: v });
+    let proposal_v = messages(&a0)[0].clone();
+    let b0 = b.handle(input(&proposal_v));
+    let c0 = c.handle(timeout(0, Step::Propose));
+    let (a_pv, b_pv, c_pv) = (
+        vote_in(&a0, VoteKind::Prevote),
+        vote_in(&b0, VoteKind::Prevote),
+        vote_in(&c0, VoteKind::Prevote),
+    );
+    // D prevotes v to A and B, nil to C: A and B see a polka and lock, C does not.
+    let mut a1 = feed(&mut a, [input(&b_pv), input(&c_pv), prevote(&d, 0, Some(v))]);
+    let b1 = feed(&mut b, [input(&a_pv), input(&c_pv), prevote(&d, 0, Some(v))]);
+    let mut c1 = feed(&mut c, [input(&a_pv), input(&b_pv), prevote(&d, 0, None)]);
+    c1.extend(c.handle(timeout(0, Step::Prevote)));
+    assert_eq!(b.locked(), Some(RoundValue { block: v, round: 0 }));
+    assert_eq!(c.locked(), None);
+    let (a_pc, b_pc, c_pc) = (
+        vote_in(&a1, VoteKind::Precommit),
+        vote_in(&b1, VoteKind::Precommit),
+        vote_in(&c1, VoteKind::Precommit),
+    );
+    // D precommits v to A only: A decides v; B and C see two precommits for v and move on.
+    a1 = feed(&mut a, [input(&b_pc), input(&c_pc), precommit(&d, 0, Some(v))]);
+    assert_eq!(decisions(&a1), vec![v]);
+    let mut later = feed(&mut b, [input(&a_pc), input(&c_pc), precommit(&d, 0, None)]);
+    later.extend(feed(&mut c, [input(&a_pc), input(&b_pc), precommit(&d, 0, None)]));
+    later.extend(b.handle(timeout(0, Step::Precommit)));
+    later.extend(c.handle(timeout(0, Step::Precommit)));
+    assert_eq!((b.round(), c.round()), (1, 1));
+
+    // Round 1: D proposes w and votes for it everywhere; A is unreachable.
+    let b2 = b.handle(proposal(&d, 1, None, w));
+    let c2 = c.handle(proposal(&d, 1, None, w));
+    let (b_pv1, c_pv1) = (vote_in(&b2, VoteKind::Prevote), vote_in(&c2, VoteKind::Prevote));
+    assert_eq!(our_votes(&b2), vec![(1, VoteKind::Prevote, None)], "B is locked on v");
+    later.extend(b2);
+    later.extend(c2);
+    later.extend(feed(&mut b, [input(&c_pv1), prevote(&d, 1, Some(w))]));
+    later.extend(feed(&mut c, [input(&b_pv1), prevote(&d, 1, Some(w))]));
+    later.extend(feed(&mut b, [precommit(&d, 1, Some(w))]));
+    later.extend(feed(&mut c, [precommit(&d, 1, Some(w))]));
+    for node in [&mut b, &mut c] {
+        later.extend(node.handle(timeout(1, Step::Prevote)));
+    }
+    assert!(decisions(&later).iter().all(|&block| block == v), "decided twice: {later:?}");
+}

@@ -101,6 +101,11 @@ struct Scenario {
     gst_ms: u64,
     /// Chance that an honest proposer's block is invalid (a buggy block builder).
     honest_invalid_rate: f64,
+    /// Byzantine validators coordinate to split views instead of misbehaving at random.
+    splitters: bool,
+    /// Before GST, an honest validator that decides is sometimes cut off for a while, so the
+    /// precommits that convinced it reach the others late (if at all before they move on).
+    isolate_deciders: bool,
     /// Test hook: audit Byzantine validators like honest ones (their double-signing must be caught).
     audit_byzantine: bool,
 }
@@ -156,6 +161,8 @@ impl Scenario {
             gst_ms = gst_ms.max(c.at_ms + c.down_ms + 500);
         }
         let honest_invalid_rate = if rng.gen_bool(0.1) { 0.2 } else { 0.0 };
+        let splitters = rng.gen_bool(0.5);
+        let isolate_deciders = rng.gen_bool(0.3);
         Scenario {
             seed,
             powers,
@@ -167,6 +174,8 @@ impl Scenario {
             crash,
             gst_ms,
             honest_invalid_rate,
+            splitters,
+            isolate_deciders,
             audit_byzantine: false,
         }
     }
@@ -240,6 +249,11 @@ struct Node {
     pool: BTreeMap<u64, Vec<(Hash, Message)>>,
     /// Crash at the next batch of actions, part way through it.
     crash_armed: bool,
+    /// The first proposal seen for each (height, round): what a splitter votes for.
+    proposals_seen: BTreeMap<(u64, u32), BlockId>,
+    /// A splitter's audiences per (height, round): who sees its prevote for the proposal, and
+    /// (a subset of them) who sees its precommit for it. Everyone else gets nil.
+    audiences: BTreeMap<(u64, u32), (Vec<usize>, Vec<usize>)>,
     // Audit, not node state.
     last_persisted: Option<(u64, u32, u8)>,
     persisted: BTreeSet<Hash>,
@@ -370,6 +384,8 @@ impl Sim {
             seen: BTreeSet::new(),
             pool: BTreeMap::new(),
             crash_armed: false,
+            proposals_seen: BTreeMap::new(),
+            audiences: BTreeMap::new(),
             last_persisted: None,
             persisted: BTreeSet::new(),
         }
@@ -508,6 +524,10 @@ impl Sim {
                     return Ok(());
                 }
                 self.remember(to, id, &message);
+                if let Message::Proposal(p) = &message {
+                    let p = &p.proposal;
+                    self.nodes[to].proposals_seen.entry((p.height, p.round)).or_insert(p.block);
+                }
                 let input = match message {
                     Message::Vote(vote) => Input::Vote(vote),
                     Message::Proposal(proposal) => {
@@ -672,6 +692,7 @@ impl Sim {
                 if height > current {
                     return Err(format!("node {i} decided height {height} at {current}"));
                 }
+                self.maybe_isolate(i);
                 self.commit(i, height, block, commit, COMMIT_PAUSE_MS)?;
             }
             Action::Evidence(evidence) => {
@@ -750,6 +771,15 @@ impl Sim {
         Ok(())
     }
 
+    fn maybe_isolate(&mut self, i: usize) {
+        if !self.sc.isolate_deciders || self.now >= self.sc.gst_ms || !self.rng.gen_bool(0.5) {
+            return;
+        }
+        let until_ms = (self.now + self.rng.gen_range(200..=3_000)).min(self.sc.gst_ms);
+        let side = (0..self.nodes.len()).map(|j| j == i).collect();
+        self.sc.partitions.push(Partition { from_ms: self.now, until_ms, side });
+    }
+
     fn start_next_height(&mut self, i: usize, life: u32) -> Result<(), String> {
         let node = &mut self.nodes[i];
         let next = node.height();
@@ -809,6 +839,9 @@ impl Sim {
     fn misbehave(&mut self, i: usize, message: Message) -> Result<(), String> {
         let mut peers = self.peers(i);
         peers.shuffle(&mut self.rng);
+        if self.sc.splitters {
+            return self.split(i, message, &peers);
+        }
         match self.rng.gen_range(0..100) {
             0..=39 => self.broadcast(i, &message, &peers)?,
             40..=74 => {
@@ -853,6 +886,43 @@ impl Sim {
             self.broadcast(i, &Message::Vote(vote), &peers)?;
         }
         Ok(())
+    }
+
+    /// The coordinated attack locks exist for: vote for the round's proposal whatever our lock
+    /// says, but only to some peers (nil to the others), with the precommit shown to fewer peers
+    /// than the prevote, so that some honest validators decide a value, some only lock on it and
+    /// the rest see nothing; and as proposer, offer a fresh value instead of the valid one.
+    fn split(&mut self, i: usize, message: Message, peers: &[usize]) -> Result<(), String> {
+        let key = self.nodes[i].key.clone().expect("validators have keys");
+        let signed = match message {
+            Message::Vote(signed) => signed,
+            Message::Proposal(signed) => {
+                let mut p = signed.proposal;
+                if p.pol_round.is_some() && self.rng.gen_bool(0.5) {
+                    p = Proposal { block: self.build(i, p.height, p.round), pol_round: None, ..p };
+                }
+                self.nodes[i].proposals_seen.entry((p.height, p.round)).or_insert(p.block);
+                return self.broadcast(i, &Message::Proposal(p.sign(&key)), peers);
+            }
+        };
+        let vote = &signed.vote;
+        if !self.nodes[i].audiences.contains_key(&(vote.height, vote.round)) {
+            let prevoters = self.rng.gen_range(1..=peers.len());
+            let precommitters = self.rng.gen_range(1..=prevoters);
+            let audience = (peers[..prevoters].to_vec(), peers[..precommitters].to_vec());
+            self.nodes[i].audiences.insert((vote.height, vote.round), audience);
+        }
+        let (prevoters, precommitters) = &self.nodes[i].audiences[&(vote.height, vote.round)];
+        let audience = match vote.kind {
+            VoteKind::Prevote => prevoters.clone(),
+            VoteKind::Precommit => precommitters.clone(),
+        };
+        let rest: Vec<usize> = peers.iter().copied().filter(|p| !audience.contains(p)).collect();
+        let backed = self.nodes[i].proposals_seen.get(&(vote.height, vote.round)).copied();
+        let yes = Vote { block: backed.or(vote.block), ..vote.clone() }.sign(&key);
+        let nil = Vote { block: None, ..vote.clone() }.sign(&key);
+        self.broadcast(i, &Message::Vote(yes), &audience)?;
+        self.broadcast(i, &Message::Vote(nil), &rest)
     }
 
     fn conflicting(&mut self, i: usize, message: &Message) -> Message {
