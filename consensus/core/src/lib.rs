@@ -102,7 +102,10 @@
 //!   it hide a real polka from part of the network: those nodes could never accept the value
 //!   re-proposed with that proof of lock, the validators locked on it never unlock, and the height
 //!   stalls (the simulation found this). Safety is unaffected: two +2/3 quorums for different
-//!   values still share an honest validator, who never votes twice.
+//!   values still share an honest validator, who never votes twice. The bound of 4 leaves a gap:
+//!   a validator that sends a node more than 4 versions before the one that completes a polka can
+//!   still hide it from that node (Tendermint-Go closes this with peers' +2/3 claims,
+//!   `VoteSetMaj23`, which Kessai's gossip does not have yet).
 //! * The f+1 round skip (line 55) counts validators that voted in the round, by power.
 //! * Memory is bounded: messages more than [`MAX_ROUNDS_AHEAD`] rounds ahead are ignored.
 //!

@@ -1,8 +1,11 @@
 //! Deterministic simulation of a network of Kessai validators, each a real [`Consensus`] core.
 //!
 //! Every run is derived from one seed: the validator set (4–7 validators, equal or weighted power),
-//! up to f Byzantine validators that equivocate (different signed votes and proposals to different
-//! peers) or stay silent, message loss, delays (and so reordering), partitions that heal, a full
+//! up to f Byzantine validators — either random (equivocate with different signed votes and
+//! proposals to different peers, send to some peers only, stay silent, vote in future rounds,
+//! propose out of turn) or coordinated splitters (back every proposal to part of the network and
+//! nil to the rest, precommit to fewer peers than they prevote to, propose fresh values) — message
+//! loss, delays (and so reordering), partitions that heal, deciders cut off for a while, a full
 //! node that follows, invalid blocks, and an honest validator that crashes — possibly between
 //! persisting a WAL entry and broadcasting it — and restarts from its WAL. Time is virtual.
 //!
@@ -20,6 +23,10 @@
 //!   broadcasts a message of its own that is not in its WAL;
 //! * evidence verifies and names only Byzantine validators;
 //! * liveness: after GST, every honest node decides the next heights within `LIVENESS_BOUND_MS`.
+//!
+//! Random search reliably catches broken thresholds, a missing WAL write, double signing after a
+//! restart and liveness bugs; it does not reliably reach the narrow split that a missing lock
+//! check needs (see `locks_keep_a_split_network_from_deciding_twice` in the unit tests for that).
 //!
 //! `KESSAI_SIM_SEEDS=N` runs N seeds (default 2000); `KESSAI_SIM_SEED=N` runs only seed N, and
 //! `KESSAI_SIM_TRACE=1` with it prints every event.
