@@ -1,1 +1,143 @@
-//! The wasmtime host: executes transactions and contracts deterministically with gas
+//! The wasmtime host: executes transactions and contracts deterministically with gas.
+//!
+//! [`Runtime`] owns a wasmtime engine configured for determinism (fuel metering, canonical NaNs, no
+//! threads/SIMD/memory64/GC; see [`config`](RuntimeConfig)) and a cache of compiled contract
+//! modules keyed by code hash. It reads the chain's state through [`StateView`] and never writes
+//! it: [`Runtime::execute_block`] returns the receipts and the [`WriteSet`] for the node to commit.
+//! The chain's own keys (members, nonces, code, contracts, validators…) are encoded and read in
+//! [`system`]. The contract interface it implements is `docs/contract-abi.md`.
+//!
+//! Execution runs on a thread of the runtime's own with a stack sized for the deepest call chain
+//! (each nested contract call gets wasmtime's full wasm stack allowance), so callers may invoke the
+//! runtime from any thread, including async workers with small stacks.
+
+mod config;
+mod error;
+mod execute;
+mod failure;
+pub mod gas;
+mod genesis;
+mod host;
+mod module;
+mod state;
+pub mod system;
+
+pub use config::RuntimeConfig;
+pub use error::{CallError, DeployError, RuntimeError, StateError, TxRejection};
+pub use execute::{BlockContext, ExecutedBlock};
+pub use genesis::{genesis_writes, GenesisContract, GenesisSpec};
+pub use state::{EmptyState, Entry, StateView, WriteSet};
+
+use failure::{Failure, Stop};
+use host::HostState;
+use kessai_abi::{Abi, MethodKind};
+use kessai_primitives::{Address, Hash};
+use lru::LruCache;
+use module::Contract;
+use parking_lot::Mutex;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use wasmtime::{Engine, Linker};
+
+/// The contract runtime. Cheap to clone; clones share the engine and the module cache.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RuntimeConfig,
+    engine: Engine,
+    linker: Linker<HostState>,
+    /// Compiled modules by code hash. Code under a hash never changes, so an entry is never stale;
+    /// whether the code exists in a given state is always checked against that state.
+    cache: Mutex<LruCache<Hash, Arc<Contract>>>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        config.check()?;
+        let engine = config::engine(&config)?;
+        let mut linker = Linker::new(&engine);
+        host::define(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let capacity = NonZeroUsize::new(config.module_cache_capacity).expect("checked above");
+        let cache = Mutex::new(LruCache::new(capacity));
+        Ok(Runtime { inner: Arc::new(Inner { config, engine, linker, cache }) })
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Validates wasm for deploy (`docs/contract-abi.md`, "Module shape"): it compiles with the
+    /// allowed proposals only, exports `memory`, imports only `kessai` host functions with their
+    /// exact signatures, has no start function, carries a parseable `kessai:abi` section, and
+    /// exports every method of that interface as `() -> ()`. Returns the interface. The compiled
+    /// module is cached, so deploying and then instantiating compiles once.
+    pub fn validate_code(&self, code: &[u8]) -> Result<Abi, DeployError> {
+        let contract = self.compile(code)?;
+        let abi = contract.abi.clone();
+        self.inner.cache.lock().put(Hash::digest(code), Arc::new(contract));
+        Ok(abi)
+    }
+
+    fn compile(&self, code: &[u8]) -> Result<Contract, DeployError> {
+        module::compile(&self.inner.engine, &self.inner.linker, &self.inner.config, code)
+    }
+
+    /// The compiled contract of `code_hash`, from the cache or compiled from the code in `state`.
+    /// The caller must know that the code exists in `state` (a contract's code always does).
+    pub(crate) fn load(
+        &self,
+        state: &impl StateView,
+        code_hash: &Hash,
+    ) -> Result<Arc<Contract>, Stop> {
+        if let Some(contract) = self.inner.cache.lock().get(code_hash) {
+            return Ok(contract.clone());
+        }
+        let code = system::code(state, code_hash)?.ok_or(Failure::NoCode(*code_hash))?;
+        // Compiled outside the lock: two threads may compile the same code, which is harmless.
+        let contract = self
+            .compile(&code)
+            .map_err(|e| Failure::Trap(format!("stored code {code_hash} does not load: {e}")))?;
+        let contract = Arc::new(contract);
+        self.inner.cache.lock().put(*code_hash, contract.clone());
+        Ok(contract)
+    }
+
+    /// The contract at `address` and the kind of its callable `method`.
+    pub(crate) fn resolve(
+        &self,
+        state: &impl StateView,
+        address: &Address,
+        method: &str,
+    ) -> Result<(Arc<Contract>, MethodKind), Stop> {
+        let info = system::contract_info(state, address)?.ok_or(Failure::NoContract(*address))?;
+        let contract = self.load(state, &info.code_hash)?;
+        let kind = contract.callable(method).ok_or_else(|| Failure::NoMethod(method.into()))?;
+        Ok((contract, kind))
+    }
+
+    /// Runs `work` on a thread whose stack fits the deepest chain of contract calls.
+    pub(crate) fn on_execution_thread<R: Send>(
+        &self,
+        work: impl FnOnce() -> R + Send,
+    ) -> Result<R, RuntimeError> {
+        let stack = self.inner.config.execution_stack_bytes();
+        std::thread::scope(|scope| {
+            let thread = std::thread::Builder::new()
+                .name("kessai-runtime".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, work)
+                .map_err(RuntimeError::Thread)?;
+            match thread.join() {
+                Ok(result) => Ok(result),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! What a contract call costs once its module is compiled and cached.
+//!
+//! `cargo bench -p kessai-runtime --bench call`
+//!
+//! - `execute_block/write_call`: a block of 100 transactions, each calling a method that does one
+//!   storage write; reported per transaction. This is everything a transaction costs in a block:
+//!   signature check, nonce and membership reads, the call and the receipt.
+//! - `tx/verify_signature`: the ed25519 check alone, for the same transaction. The call's own cost
+//!   is the first number minus this one.
+//! - `execute_block/empty`: a block without transactions (the execution thread and the end-of-block
+//!   validator rotation).
+//! - `view/read_call`: one read-only call through `Runtime::view`, including its execution thread.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use kessai_primitives::{
+    Address, Keypair, Payload, Role, SignedTransaction, Transaction, Validator, ValidatorSet,
+};
+use kessai_runtime::{
+    genesis_writes, system, BlockContext, Entry, GenesisContract, GenesisSpec, Runtime,
+    RuntimeConfig, StateError, StateView,
+};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+const COUNTER_WAT: &str = r#"
+(module
+  (import "kessai" "storage_set" (func $storage_set (param i32 i32 i32 i32)))
+  (import "kessai" "storage_get" (func $storage_get (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "count")
+  (data (i32.const 16) "\01\00\00\00\00\00\00\00")
+  ;; One storage write.
+  (func (export "bump")
+    (call $storage_set (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 8)))
+  ;; One storage read.
+  (func (export "read")
+    (drop (call $storage_get (i32.const 0) (i32.const 5)))))
+"#;
+
+const COUNTER_ABI: &str = r#"{"name":"counter","version":"0.1.0","methods":[
+  {"name":"bump","kind":"call"},{"name":"read","kind":"view"}]}"#;
+
+const CHAIN: &str = "kessai-bench";
+const BLOCK_TXS: u64 = 100;
+
+#[derive(Default)]
+struct MemState(BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl StateView for MemState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError> {
+        Ok(self
+            .0
+            .range::<[u8], _>((Bound::Included(from.max(prefix)), Bound::Unbounded))
+            .next()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone())))
+    }
+}
+
+fn counter_code() -> Vec<u8> {
+    let mut code = wat::parse_str(COUNTER_WAT).unwrap();
+    let name = kessai_abi::SECTION.as_bytes();
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(COUNTER_ABI.as_bytes());
+    code.push(0);
+    let mut size = section.len() as u32;
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        code.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    code.extend_from_slice(&section);
+    code
+}
+
+fn setup() -> (Runtime, MemState, Address, Keypair) {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let member = Keypair::dev("bench");
+    let spec = GenesisSpec {
+        chain_id: CHAIN.into(),
+        time_ms: 0,
+        members: vec![(member.public(), vec![Role::Admin])],
+        validators: ValidatorSet::new(vec![Validator { public_key: member.public(), power: 1 }])
+            .unwrap(),
+        contracts: vec![GenesisContract {
+            name: "counter".into(),
+            code: counter_code(),
+            init_args: vec![],
+        }],
+    };
+    let (writes, names) = genesis_writes(&runtime, &spec).unwrap();
+    let mut state = MemState::default();
+    for (key, value) in writes {
+        state.0.insert(key, value.unwrap());
+    }
+    (runtime, state, names[0].1, member)
+}
+
+fn ctx() -> BlockContext {
+    BlockContext { chain_id: CHAIN.into(), height: 1, time_ms: 1, block_gas_limit: u64::MAX }
+}
+
+fn bump(member: &Keypair, contract: Address, nonce: u64) -> SignedTransaction {
+    Transaction {
+        chain_id: CHAIN.into(),
+        signer: member.public(),
+        nonce,
+        gas_limit: 1_000_000,
+        payload: Payload::Call { contract, method: "bump".into(), args: vec![] },
+    }
+    .sign(member)
+}
+
+fn bench(c: &mut Criterion) {
+    let (runtime, state, counter, member) = setup();
+    let txs: Vec<SignedTransaction> = (0..BLOCK_TXS).map(|n| bump(&member, counter, n)).collect();
+    let executed = runtime.execute_block(&state, &ctx(), &txs).unwrap();
+    assert!(executed.receipts.iter().all(|r| r.is_success()), "{:?}", executed.receipts[0]);
+    assert!(executed.writes.contains_key(&system::flat_key(&counter, b"count")));
+
+    let mut group = c.benchmark_group("execute_block");
+    group.throughput(Throughput::Elements(BLOCK_TXS));
+    group.bench_function("write_call", |b| {
+        b.iter(|| runtime.execute_block(&state, &ctx(), &txs).unwrap())
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("empty", |b| {
+        b.iter(|| runtime.execute_block(&state, &ctx(), &[]).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("tx");
+    group.bench_function("verify_signature", |b| {
+        b.iter_batched(
+            || txs[0].clone(),
+            |tx| tx.verify_signature().unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("id", |b| b.iter(|| txs[0].id()));
+    group.finish();
+
+    let mut group = c.benchmark_group("view");
+    group.bench_function("read_call", |b| {
+        b.iter(|| runtime.view(&state, &ctx(), counter, "read", &[]).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,102 @@
+//! Runtime limits and the deterministic wasmtime configuration.
+
+use crate::RuntimeError;
+use wasmtime::{Config, Engine, WasmFeatures};
+
+/// Limits of contract execution. [`Default`] gives the values of `docs/contract-abi.md`; every node
+/// of a chain must run with the same values, or they will disagree on which transactions fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Linear memory of one instance (16 MiB = 256 pages).
+    pub max_memory_bytes: usize,
+    /// Elements of the one table an instance may have.
+    pub max_table_elements: u64,
+    /// The most gas one transaction may ask for. The default (100 M) matches the chain spec's
+    /// default; it bounds a deployment to about 900 KiB of code (100 gas per byte).
+    pub max_tx_gas: u64,
+    /// Gas of one read-only call (RPC `contract_view`).
+    pub max_view_gas: u64,
+    /// Contract frames on the call stack of one transaction (the called contract counts as one).
+    pub max_call_depth: usize,
+    /// Native stack available to the wasm code of one call frame. Running out traps with
+    /// "call stack exhausted".
+    pub max_wasm_stack_bytes: usize,
+    /// Compiled modules kept, by code hash (least recently used ones are dropped).
+    pub module_cache_capacity: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_memory_bytes: 16 * 1024 * 1024,
+            max_table_elements: 10_000,
+            max_tx_gas: 100_000_000,
+            max_view_gas: 100_000_000,
+            max_call_depth: 8,
+            max_wasm_stack_bytes: 512 * 1024,
+            module_cache_capacity: 256,
+        }
+    }
+}
+
+/// Native stack reserved for the host's own frames between two nested wasm frames, and below the
+/// first one.
+const HOST_STACK_PER_FRAME: usize = 256 * 1024;
+const HOST_STACK_BASE: usize = 2 * 1024 * 1024;
+
+impl RuntimeConfig {
+    pub(crate) fn check(&self) -> Result<(), RuntimeError> {
+        let fail = |m: &str| Err(RuntimeError::Config(m.to_string()));
+        if self.max_memory_bytes == 0 || !self.max_memory_bytes.is_multiple_of(WASM_PAGE) {
+            return fail("max_memory_bytes must be a positive multiple of the 64 KiB wasm page");
+        }
+        if self.max_call_depth == 0 || self.max_call_depth > 64 {
+            return fail("max_call_depth must be between 1 and 64");
+        }
+        if self.max_wasm_stack_bytes < 64 * 1024 {
+            return fail("max_wasm_stack_bytes must be at least 64 KiB");
+        }
+        if self.module_cache_capacity == 0 {
+            return fail("module_cache_capacity must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The native stack an execution thread needs: each nested call frame gets a fresh store, and
+    /// wasmtime gives each its own `max_wasm_stack_bytes`.
+    pub(crate) fn execution_stack_bytes(&self) -> usize {
+        HOST_STACK_BASE + self.max_call_depth * (self.max_wasm_stack_bytes + HOST_STACK_PER_FRAME)
+    }
+}
+
+pub(crate) const WASM_PAGE: usize = 64 * 1024;
+
+/// The wasm proposals a contract may use: MVP + bulk-memory, mutable-global, sign-ext,
+/// multi-value, reference-types (`docs/contract-abi.md`), and saturating float-to-int, which Rust
+/// emits for wasm32 by default and which is deterministic. Floats are allowed: NaNs are
+/// canonicalised.
+fn allowed_features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::FLOATS
+}
+
+/// An engine that runs the same module to the same result on every node: fuel metering, canonical
+/// NaNs, no threads, no SIMD (relaxed or not), no memory64, no GC, no component model, no tail
+/// calls, no multi-memory.
+pub(crate) fn engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
+    let mut wasm = Config::new();
+    let allowed = allowed_features();
+    wasm.wasm_features(WasmFeatures::all().difference(allowed), false)
+        .wasm_features(allowed, true)
+        .consume_fuel(true)
+        .cranelift_nan_canonicalization(true)
+        .wasm_backtrace_max_frames(None)
+        .max_wasm_stack(config.max_wasm_stack_bytes)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    Engine::new(&wasm).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
+}

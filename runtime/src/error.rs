@@ -1,0 +1,98 @@
+//! The runtime's errors, one type per question a caller asks.
+//!
+//! A contract failing is not an error of the runtime: it is a receipt with status `failed`. These
+//! types are for what the caller must handle itself: the state could not be read ([`StateError`],
+//! [`RuntimeError`]), code was refused at deploy ([`DeployError`]), a view call failed
+//! ([`CallError`]) or a transaction was refused at the mempool ([`TxRejection`]).
+
+use kessai_primitives::{Address, PublicKey, Role};
+
+/// The state behind a [`crate::StateView`] could not be read (I/O error, corrupt value). Never the
+/// outcome of a contract: execution stops and the caller gets it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state read failed: {0}")]
+pub struct StateError(pub String);
+
+/// Why the runtime could not do its job at all (as opposed to a transaction failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("invalid runtime configuration: {0}")]
+    Config(String),
+    #[error("cannot set up the wasm engine: {0}")]
+    Engine(String),
+    #[error("cannot start the execution thread: {0}")]
+    Thread(std::io::Error),
+    #[error("genesis: {0}")]
+    Genesis(String),
+}
+
+/// Why code was refused at deploy time: each variant names the rule of `docs/contract-abi.md`
+/// ("Module shape") that the module breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    #[error("not a valid wasm module (MVP + bulk-memory, mutable-global, sign-ext, multi-value, reference-types, saturating float-to-int): {0}")]
+    Invalid(String),
+    #[error("the module must export its linear memory as `memory`")]
+    NoMemoryExport,
+    #[error("export `{name}` must be a function () -> (), it is {found}")]
+    BadExport { name: String, found: String },
+    #[error("import `{module}::{name}` is not allowed: a contract imports only the functions of module `kessai` listed in contract-abi.md")]
+    ForbiddenImport { module: String, name: String },
+    #[error("import `kessai::{name}` has signature {found}, expected {expected}")]
+    ImportSignature { name: String, expected: String, found: String },
+    #[error("the module has a start function; contracts must not (put set-up code in `init`)")]
+    StartFunction,
+    #[error("the module has no `{}` custom section", kessai_abi::SECTION)]
+    MissingAbi,
+    #[error("the `kessai:abi` custom section is invalid: {0}")]
+    BadAbi(String),
+    #[error("the interface lists method `{0}` but the module does not export it")]
+    MethodNotExported(String),
+    #[error("the module asks for {pages} pages of memory at start; the limit is {limit} pages")]
+    MemoryTooLarge { pages: u64, limit: u64 },
+    #[error("the module has {0} tables; at most 1 is allowed")]
+    TooManyTables(usize),
+    #[error("the module's table starts with {elements} elements; the limit is {limit}")]
+    TableTooLarge { elements: u64, limit: u64 },
+}
+
+/// Why a read-only call (RPC `contract_view`) gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("no contract at {0}")]
+    NoContract(Address),
+    #[error("no method {0}")]
+    NoMethod(String),
+    #[error("method {0} is not a view method; call it in a transaction")]
+    NotView(String),
+    /// The contract trapped, aborted, ran out of gas, tried to write… (the same reasons as a
+    /// failed transaction's receipt).
+    #[error("view call failed: {0}")]
+    Failed(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The runtime could not run the call at all (no execution thread).
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// Why the mempool must not accept a transaction (see [`crate::Runtime::check_tx`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxRejection {
+    #[error("signer {0} is not a member of the consortium")]
+    NotMember(PublicKey),
+    #[error("nonce {got} is already used: the signer's next nonce is {expected}")]
+    NonceUsed { expected: u64, got: u64 },
+    #[error("nonce {got} leaves a gap: the signer's next nonce is {expected}")]
+    NonceGap { expected: u64, got: u64 },
+    #[error("gas limit {limit} is below the transaction's intrinsic cost {needed}")]
+    GasLimitTooLow { limit: u64, needed: u64 },
+    #[error("gas limit {limit} is above the per-transaction maximum {max}")]
+    GasLimitTooHigh { limit: u64, max: u64 },
+    #[error("signer {signer} lacks the {role:?} role this transaction needs")]
+    MissingRole { signer: PublicKey, role: Role },
+    #[error(transparent)]
+    State(#[from] StateError),
+}

@@ -1,0 +1,509 @@
+//! Transactions and blocks: validity, gas, payloads, receipts, and the validator-set rotation at the
+//! end of a block.
+//!
+//! Two kinds of bad transaction reach a block, and they end differently:
+//! - **Invalid** — bad signature, wrong chain, gas limit above the maximum, signer not a member,
+//!   nonce not the signer's next: the transaction is skipped. Its receipt is `failed` with reason
+//!   `invalid: …`, it uses no gas and changes **nothing**, not even the nonce. A proposer should
+//!   never include one (the mempool refuses them); if a faulty or replaying proposer does, bumping
+//!   the nonce would let a replayed or forged transaction burn a member's nonce, and charging gas
+//!   would let anyone spend a member's gas without its signature.
+//! - **Failed** — a valid transaction whose execution fails (trap, abort, out of gas, missing role,
+//!   no such method…): every write and event is dropped, but the nonce is used and the gas spent is
+//!   charged to the block.
+
+use crate::failure::{Failure, Stop};
+use crate::host::{Env, Frame, World};
+use crate::module::Contract;
+use crate::state::{BaseState, Overlay};
+use crate::system::{self, encode, ContractInfo};
+use crate::{gas, CallError, Runtime, RuntimeError, StateError, StateView, TxRejection, WriteSet};
+use kessai_abi::MethodKind;
+use kessai_primitives::{
+    Address, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role, SignedTransaction,
+    Transaction, TxStatus, ValidatorSet,
+};
+
+/// The block being executed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    pub chain_id: String,
+    pub height: u64,
+    /// Block time, ms since the Unix epoch: what contracts see as `block_time_ms`.
+    pub time_ms: u64,
+    /// The most gas all of the block's transactions may use together.
+    pub block_gas_limit: u64,
+}
+
+/// What executing a block produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutedBlock {
+    /// One per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// Every write of the block, for the store to commit atomically.
+    pub writes: WriteSet,
+    /// The sum of the receipts' gas.
+    pub gas_used: u64,
+}
+
+/// Longest libp2p public key `AdmitPeer` accepts.
+const MAX_PEER_KEY: usize = 1024;
+
+impl Runtime {
+    /// Executes a block's transactions in order over `state`; returns their receipts and the
+    /// combined write set (see the module documentation for invalid vs failed transactions). After
+    /// the transactions, the validator changes scheduled for the next height are applied: the set
+    /// that signed this block becomes `validators/current`, and `validators/next` (which signs the
+    /// next block) takes the changes of `validators/pending/<height + 1>`.
+    ///
+    /// An error means the state could not be read: the block's outcome is unknown.
+    pub fn execute_block(
+        &self,
+        state: &dyn StateView,
+        ctx: &BlockContext,
+        txs: &[SignedTransaction],
+    ) -> Result<ExecutedBlock, RuntimeError> {
+        self.on_execution_thread(|| {
+            BaseState::scoped(state, |base| BlockExecution::new(self, ctx, base).run(txs))
+        })?
+    }
+
+    /// Read-only call of a view method against `state` (RPC `contract_view`). The method sees
+    /// `caller` = [`Address::SYSTEM`] and `signer` = the all-zero key, the block of `ctx`, and
+    /// [`crate::RuntimeConfig::max_view_gas`]; any write, event or call into a non-view method traps.
+    pub fn view(
+        &self,
+        state: &dyn StateView,
+        ctx: &BlockContext,
+        contract: Address,
+        method: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
+        self.on_execution_thread(|| {
+            BaseState::scoped(state, |base| self.view_on(base, ctx, contract, method, args))
+        })
+        .map_err(|e| CallError::Runtime(e.to_string()))?
+    }
+
+    fn view_on(
+        &self,
+        base: BaseState,
+        ctx: &BlockContext,
+        contract: Address,
+        method: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
+        let env = Env { height: ctx.height, time_ms: ctx.time_ms, signer: PublicKey::default() };
+        let mut world = World::new(base, env);
+        let (code, kind) =
+            self.resolve(&world.state, &contract, method).map_err(|stop| match stop {
+                Stop::Fatal(e) => CallError::State(e),
+                Stop::Failed(Failure::NoContract(address)) => CallError::NoContract(address),
+                Stop::Failed(Failure::NoMethod(method)) => CallError::NoMethod(method),
+                Stop::Failed(other) => CallError::Failed(other.to_string()),
+            })?;
+        if kind != MethodKind::View {
+            return Err(CallError::NotView(method.to_string()));
+        }
+        let frame = Frame { contract, caller: Address::SYSTEM, view: true, input: args.to_vec() };
+        let outcome = world.run(self, &code, method, frame, self.config().max_view_gas);
+        outcome.result.map_err(|stop| match stop {
+            Stop::Fatal(e) => CallError::State(e),
+            Stop::Failed(failure) => CallError::Failed(failure.to_string()),
+        })
+    }
+
+    /// Checks a transaction against `state` before it enters the mempool: the signer is a member,
+    /// its nonce is the signer's next one after the `pending_from_signer` transactions already
+    /// pooled, its gas limit covers the intrinsic cost and is within the per-transaction maximum,
+    /// and the signer has the role the payload needs. The stateless checks (chain id, size,
+    /// signature) are [`SignedTransaction::check_stateless`]'s.
+    pub fn check_tx(
+        &self,
+        state: &dyn StateView,
+        tx: &SignedTransaction,
+        pending_from_signer: u64,
+    ) -> Result<(), TxRejection> {
+        let signer = tx.tx.signer;
+        let roles = system::member_roles(state, &signer)?.ok_or(TxRejection::NotMember(signer))?;
+        let expected = system::nonce(state, &signer)?.saturating_add(pending_from_signer);
+        let got = tx.tx.nonce;
+        if got < expected {
+            return Err(TxRejection::NonceUsed { expected, got });
+        }
+        if got > expected {
+            return Err(TxRejection::NonceGap { expected, got });
+        }
+        let (limit, needed, max) = (tx.tx.gas_limit, gas::intrinsic(tx), self.config().max_tx_gas);
+        if limit < needed {
+            return Err(TxRejection::GasLimitTooLow { limit, needed });
+        }
+        if limit > max {
+            return Err(TxRejection::GasLimitTooHigh { limit, max });
+        }
+        match required_role(&tx.tx.payload) {
+            Some(role) if !roles.contains(&role) => Err(TxRejection::MissingRole { signer, role }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn required_role(payload: &Payload) -> Option<Role> {
+    match payload {
+        Payload::Deploy { .. } => Some(Role::Deployer),
+        Payload::Governance(_) => Some(Role::Admin),
+        Payload::Instantiate { .. } | Payload::Call { .. } => None,
+    }
+}
+
+/// Gas of one transaction: what it may use and what it used.
+struct Meter {
+    limit: u64,
+    used: u64,
+}
+
+impl Meter {
+    fn remaining(&self) -> u64 {
+        self.limit - self.used
+    }
+
+    fn charge(&mut self, amount: u64) -> Result<(), Failure> {
+        if amount > self.remaining() {
+            self.used = self.limit;
+            return Err(Failure::OutOfGas);
+        }
+        self.used += amount;
+        Ok(())
+    }
+}
+
+/// What a successful transaction leaves in its receipt.
+#[derive(Default)]
+struct Applied {
+    return_data: Vec<u8>,
+    created: Option<Address>,
+}
+
+struct BlockExecution<'a> {
+    runtime: &'a Runtime,
+    ctx: &'a BlockContext,
+    world: World,
+    gas_used: u64,
+}
+
+impl<'a> BlockExecution<'a> {
+    fn new(runtime: &'a Runtime, ctx: &'a BlockContext, base: BaseState) -> Self {
+        let env = Env { height: ctx.height, time_ms: ctx.time_ms, signer: PublicKey::default() };
+        BlockExecution { runtime, ctx, world: World::new(base, env), gas_used: 0 }
+    }
+
+    fn run(mut self, txs: &[SignedTransaction]) -> Result<ExecutedBlock, RuntimeError> {
+        let receipts = txs.iter().map(|tx| self.execute(tx)).collect::<Result<Vec<_>, _>>()?;
+        rotate_validators(&mut self.world.state, self.ctx.height)?;
+        Ok(ExecutedBlock {
+            receipts,
+            writes: self.world.state.into_writes(),
+            gas_used: self.gas_used,
+        })
+    }
+
+    fn execute(&mut self, signed: &SignedTransaction) -> Result<Receipt, StateError> {
+        let tx_id = signed.id();
+        let tx = &signed.tx;
+        let (roles, nonce) = match self.admit(signed)? {
+            Ok(admitted) => admitted,
+            Err(reason) => return Ok(failed_receipt(tx_id, format!("invalid: {reason}"), 0)),
+        };
+        let block_gas_left = self.ctx.block_gas_limit.saturating_sub(self.gas_used);
+        let mut meter = Meter { limit: tx.gas_limit.min(block_gas_left), used: 0 };
+        self.world.env.signer = tx.signer;
+        self.world.events.clear();
+        self.world.stack.clear();
+
+        let result = match self.apply(signed, &roles, &mut meter) {
+            Ok(applied) => Ok(applied),
+            Err(Stop::Fatal(error)) => return Err(error),
+            Err(Stop::Failed(Failure::OutOfGas)) if meter.limit < tx.gas_limit => {
+                Err(Failure::BlockGasLimit(block_gas_left))
+            }
+            Err(Stop::Failed(failure)) => Err(failure),
+        };
+        let receipt = match result {
+            Ok(applied) => {
+                self.world.state.commit_tx();
+                Receipt {
+                    tx_id,
+                    status: TxStatus::Success,
+                    gas_used: meter.used,
+                    return_data: applied.return_data,
+                    events: std::mem::take(&mut self.world.events),
+                    created: applied.created,
+                }
+            }
+            Err(failure) => {
+                self.world.state.discard_tx();
+                self.world.events.clear();
+                failed_receipt(tx_id, failure.to_string(), meter.used)
+            }
+        };
+        // Valid transactions use their nonce whatever happened.
+        self.world.state.set(system::nonce_key(&tx.signer), encode(&(nonce + 1)));
+        self.world.state.commit_tx();
+        self.gas_used += meter.used;
+        Ok(receipt)
+    }
+
+    /// The signer's roles and nonce, or why the transaction is invalid.
+    fn admit(
+        &self,
+        signed: &SignedTransaction,
+    ) -> Result<Result<(Vec<Role>, u64), String>, StateError> {
+        let tx = &signed.tx;
+        if let Err(e) = signed.check_stateless(&self.ctx.chain_id) {
+            return Ok(Err(e.to_string()));
+        }
+        let max = self.runtime.config().max_tx_gas;
+        if tx.gas_limit > max {
+            return Ok(Err(format!("gas limit {} is above the maximum {max}", tx.gas_limit)));
+        }
+        let state = &self.world.state;
+        let Some(roles) = system::member_roles(state, &tx.signer)? else {
+            return Ok(Err(format!("signer {} is not a member", tx.signer)));
+        };
+        let expected = system::nonce(state, &tx.signer)?;
+        if tx.nonce != expected {
+            return Ok(Err(format!(
+                "nonce {} but the signer's next nonce is {expected}",
+                tx.nonce
+            )));
+        }
+        Ok(Ok((roles, expected)))
+    }
+
+    fn apply(
+        &mut self,
+        signed: &SignedTransaction,
+        roles: &[Role],
+        meter: &mut Meter,
+    ) -> Result<Applied, Stop> {
+        meter.charge(gas::intrinsic(signed))?;
+        if let Some(role) = required_role(&signed.tx.payload) {
+            if !roles.contains(&role) {
+                return Err(Failure::MissingRole(role).into());
+            }
+        }
+        let tx = &signed.tx;
+        match &tx.payload {
+            Payload::Deploy { code } => self.deploy(code),
+            Payload::Instantiate { code_hash, args } => {
+                self.instantiate(tx, code_hash, args, meter)
+            }
+            Payload::Call { contract, method, args } => {
+                let (code, kind) = self.runtime.resolve(&self.world.state, contract, method)?;
+                let frame = Frame {
+                    contract: *contract,
+                    caller: tx.signer.to_address(),
+                    view: kind == MethodKind::View,
+                    input: args.clone(),
+                };
+                let return_data = self.run_frame(&code, method, frame, meter)?;
+                Ok(Applied { return_data, created: None })
+            }
+            Payload::Governance(action) => {
+                govern(&mut self.world.state, self.ctx.height, action)?;
+                Ok(Applied::default())
+            }
+        }
+    }
+
+    fn deploy(&mut self, code: &[u8]) -> Result<Applied, Stop> {
+        self.runtime.validate_code(code).map_err(Failure::InvalidCode)?;
+        let code_hash = Hash::digest(code);
+        self.world.state.set(system::code_key(&code_hash), code.to_vec());
+        Ok(Applied { return_data: Vec::new(), created: Some(Address(code_hash.0)) })
+    }
+
+    fn instantiate(
+        &mut self,
+        tx: &Transaction,
+        code_hash: &Hash,
+        args: &[u8],
+        meter: &mut Meter,
+    ) -> Result<Applied, Stop> {
+        // The module cache may know code this state does not have (deployed on another fork, or in
+        // a proposal that was never committed): existence is always checked against the state.
+        if system::code(&self.world.state, code_hash)?.is_none() {
+            return Err(Failure::NoCode(*code_hash).into());
+        }
+        let creator = tx.signer.to_address();
+        let address = system::contract_address(&creator, tx.nonce);
+        let code = self.runtime.load(&self.world.state, code_hash)?;
+        let return_data = create_contract(
+            self.runtime,
+            &mut self.world,
+            ContractInfo { code_hash: *code_hash, creator, created_at_height: self.ctx.height },
+            address,
+            &code,
+            args,
+            meter,
+        )?;
+        Ok(Applied { return_data, created: Some(address) })
+    }
+
+    fn run_frame(
+        &mut self,
+        contract: &Contract,
+        method: &str,
+        frame: Frame,
+        meter: &mut Meter,
+    ) -> Result<Vec<u8>, Stop> {
+        run_metered(self.runtime, &mut self.world, contract, method, frame, meter)
+    }
+}
+
+fn run_metered(
+    runtime: &Runtime,
+    world: &mut World,
+    contract: &Contract,
+    method: &str,
+    frame: Frame,
+    meter: &mut Meter,
+) -> Result<Vec<u8>, Stop> {
+    let fuel = meter.remaining();
+    let outcome = world.run(runtime, contract, method, frame, fuel);
+    meter.used += fuel.saturating_sub(outcome.fuel_left);
+    outcome.result
+}
+
+/// Records a new contract at `address` and runs its `init` (if it exports one) with `args`,
+/// called by the creator. Shared by `Instantiate` and genesis.
+fn create_contract(
+    runtime: &Runtime,
+    world: &mut World,
+    info: ContractInfo,
+    address: Address,
+    code: &Contract,
+    args: &[u8],
+    meter: &mut Meter,
+) -> Result<Vec<u8>, Stop> {
+    if system::contract_info(&world.state, &address)?.is_some() {
+        return Err(Failure::ContractExists(address).into());
+    }
+    let creator = info.creator;
+    world.state.set(system::contract_key(&address), encode(&info));
+    if !code.has_init {
+        if !args.is_empty() {
+            return Err(Failure::NoInit.into());
+        }
+        return Ok(Vec::new());
+    }
+    let frame = Frame { contract: address, caller: creator, view: false, input: args.to_vec() };
+    run_metered(runtime, world, code, "init", frame, meter)
+}
+
+/// Instantiates a chain-spec contract at genesis: creator [`Address::SYSTEM`], its own gas.
+pub(crate) fn genesis_contract(
+    runtime: &Runtime,
+    world: &mut World,
+    code_hash: Hash,
+    address: Address,
+    args: &[u8],
+) -> Result<(), Stop> {
+    let code = runtime.load(&world.state, &code_hash)?;
+    let info = ContractInfo { code_hash, creator: Address::SYSTEM, created_at_height: 0 };
+    let mut meter = Meter { limit: runtime.config().max_tx_gas, used: 0 };
+    create_contract(runtime, world, info, address, &code, args, &mut meter).map(drop)
+}
+
+fn failed_receipt(tx_id: Hash, reason: String, gas_used: u64) -> Receipt {
+    Receipt {
+        tx_id,
+        status: TxStatus::Failed { reason },
+        gas_used,
+        return_data: Vec::new(),
+        events: Vec::new(),
+        created: None,
+    }
+}
+
+/// Sorted, without duplicates: one encoding per set of roles.
+pub(crate) fn canonical_roles(roles: &[Role]) -> Vec<Role> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result<(), Stop> {
+    let refuse = |message: String| Stop::Failed(Failure::Governance(message));
+    match action {
+        GovernanceAction::AddMember { key, roles } => {
+            if system::member_roles(state, key)?.is_some() {
+                return Err(refuse(format!("{key} is already a member")));
+            }
+            state.set(system::member_key(key), encode(&canonical_roles(roles)));
+        }
+        GovernanceAction::RemoveMember { key } => {
+            if system::member_roles(state, key)?.is_none() {
+                return Err(refuse(format!("{key} is not a member")));
+            }
+            state.remove(system::member_key(key));
+        }
+        GovernanceAction::GrantRole { key, role } | GovernanceAction::RevokeRole { key, role } => {
+            let roles = system::member_roles(state, key)?
+                .ok_or_else(|| refuse(format!("{key} is not a member")))?;
+            let mut roles: Vec<Role> = roles.into_iter().filter(|r| r != role).collect();
+            if matches!(action, GovernanceAction::GrantRole { .. }) {
+                roles.push(*role);
+            }
+            state.set(system::member_key(key), encode(&canonical_roles(&roles)));
+        }
+        GovernanceAction::SetValidator { validator } => {
+            // Effective two heights on: the next block's signers are already fixed by this one.
+            let at = height + 2;
+            let mut changes = system::pending_validators(state, at)?.unwrap_or_default();
+            changes.retain(|v| v.public_key != validator.public_key);
+            changes.push(validator.clone());
+            state.set(system::pending_validators_key(at), encode(&changes));
+        }
+        GovernanceAction::AdmitPeer { peer_key } => {
+            if peer_key.is_empty() || peer_key.len() > MAX_PEER_KEY {
+                return Err(refuse(format!(
+                    "a peer key must be 1 to {MAX_PEER_KEY} bytes, got {}",
+                    peer_key.len()
+                )));
+            }
+            state.set(system::peer_key(peer_key), encode(&()));
+        }
+    }
+    Ok(())
+}
+
+/// End of block `height`: the set that signed it becomes `validators/current`; the changes
+/// scheduled for `height + 1` are applied to `validators/next`. A change that would leave no
+/// validator is dropped whole (the chain cannot go on without signers).
+fn rotate_validators(state: &mut Overlay, height: u64) -> Result<(), StateError> {
+    let Some(next) = system::next_validators(state)? else {
+        return Ok(()); // a state without validators (no genesis): nothing to rotate
+    };
+    if system::current_validators(state)?.as_ref() != Some(&next) {
+        state.set(system::current_validators_key(), encode(&next));
+    }
+    if let Some(changes) = system::pending_validators(state, height + 1)? {
+        state.remove(system::pending_validators_key(height + 1));
+        let mut validators = next.validators().to_vec();
+        for change in changes {
+            validators.retain(|v| v.public_key != change.public_key);
+            validators.push(change);
+        }
+        match ValidatorSet::new(validators) {
+            Ok(updated) if updated != next => {
+                state.set(system::next_validators_key(), encode(&updated))
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(height, "validator changes dropped: {e}"),
+        }
+    }
+    state.commit_tx();
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! The runtime's integration tests: real wasm (written in WAT) executed by the real engine over an
+//! in-memory committed state.
+
+mod common;
+
+mod calls;
+mod deploy;
+mod failures;
+mod host;
+mod storage;
+mod transactions;
