@@ -220,7 +220,7 @@ kessai_sdk::methods! {
     pub fn reclaim(member: Address, serial: u64) -> Res<u64> {
         let by = caller();
         if by != member && Some(by) != ISSUER.get() {
-            return Err("only the issuing member or the issuer may reclaim a note's collateral".into());
+            return Err("unauthorised: only the issuing member or the issuer may reclaim a note's collateral".into());
         }
         let record = outstanding(&member, serial)?;
         let now = block_time_ms();

@@ -420,7 +420,10 @@ fn expired_notes_are_not_redeemed_and_their_collateral_is_reclaimed() {
     assert!(err.starts_with(&std::format!("the note expired at {}", note.expiry_ms)), "{err}");
     // Only the member or the issuer.
     let err = call::<_, u64>(BOB, reclaim, (USER, 1u64)).unwrap_err();
-    assert_eq!(err, "only the issuing member or the issuer may reclaim a note's collateral");
+    assert_eq!(
+        err,
+        "unauthorised: only the issuing member or the issuer may reclaim a note's collateral"
+    );
     assert_eq!(call::<_, u64>(USER, reclaim, (USER, 1u64)), Ok(25_000));
     assert_eq!(bal(USER), 100_000);
     assert_eq!(totals_now(), Totals { supply: 100_000, collateral: 0 });
