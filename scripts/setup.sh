@@ -20,4 +20,14 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# rustc-web's linker for wasm32 is /usr/bin/rust-lld, a link to a versioned lld (e.g. lld-22) that
+# the plain `lld` package does not provide: install the package the link names.
+lld_pkg=$(readlink /usr/bin/rust-lld 2>/dev/null || true)
+if [ -n "$lld_pkg" ] && ! command -v "$lld_pkg" >/dev/null 2>&1; then
+  echo "setup: installing $lld_pkg (rust-lld)" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$lld_pkg" >/dev/null
+fi
+
 command -v cargo >/dev/null || { echo "setup: cargo (rustup) is required: https://rustup.rs" >&2; exit 1; }

@@ -182,3 +182,31 @@ impl Drop for TestNode {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Submits raw transaction bytes over JSON-RPC; returns the id or the node's error message.
+pub fn submit_raw(rpc: &str, bytes: &[u8]) -> Result<kessai_primitives::Hash, String> {
+    use kessai_node::rpc::KessaiApiClient;
+    let client = kessai_node::rpc::client(rpc).map_err(|e| e.to_string())?;
+    block_on(client.submit_tx(hex::encode(bytes))).map(|s| s.tx_id).map_err(|e| match e {
+        kessai_node::rpc::ClientError::Call(obj) => obj.message().to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// The next nonce of a dev member.
+pub fn next_nonce(rpc: &str, key: &kessai_primitives::Keypair) -> u64 {
+    use kessai_node::rpc::KessaiApiClient;
+    let client = kessai_node::rpc::client(rpc).expect("client");
+    block_on(client.account(key.public())).expect("account").next_nonce
+}
+
+/// Waits for a transaction's receipt.
+pub fn wait_receipt(rpc: &str, id: kessai_primitives::Hash) -> kessai_primitives::Receipt {
+    let client = kessai_node::rpc::client(rpc).expect("client");
+    let info = block_on(kessai_node::commands::wait_for(&client, id, Duration::from_secs(60))).expect("committed");
+    info.receipt.expect("receipt")
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}

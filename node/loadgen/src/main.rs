@@ -1,0 +1,253 @@
+//! `kessai-loadgen`: drives a node with signed `asset-ownership.create` calls and reports committed
+//! transactions per second and submit-to-commit latency.
+//!
+//! Setup (signed by the dev admin `alice`): N fresh accounts are admitted as members and registered
+//! as providers; `carol` is registered as the intermediary that owns the records. Then every account
+//! submits its pre-signed calls in nonce order, in batches (`kessai_submitTxs`), one submitter task
+//! per group of accounts so an account's nonces never race each other.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use kessai_node::keyfile::load_signer;
+use kessai_node::rpc::{self, KessaiApiClient};
+use kessai_primitives::{GovernanceAction, Hash, Keypair, Payload, SignedTransaction, Transaction};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Parser, Debug)]
+#[command(about = "Submit signed asset-ownership calls to a Kessai node and measure throughput")]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    rpc: String,
+    /// Directory with the dev keys (alice.json, carol.json).
+    #[arg(long)]
+    keys_dir: PathBuf,
+    /// Number of sending accounts.
+    #[arg(long, default_value_t = 32)]
+    accounts: usize,
+    /// Total transactions to send.
+    #[arg(long, default_value_t = 50_000)]
+    txs: usize,
+    /// Transactions per `submitTxs` request.
+    #[arg(long, default_value_t = 250)]
+    batch: usize,
+    /// Concurrent submitter tasks.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let client = rpc::client(&args.rpc)?;
+    let status = client.status().await.context("cannot reach the node")?;
+    let chain_id = status.chain_id.clone();
+    let admin = load_signer("alice", Some(&args.keys_dir))?;
+    let intermediary = load_signer("carol", Some(&args.keys_dir))?;
+    let contract = client.contract("asset-ownership".into()).await?;
+    let abi = contract.abi.clone();
+
+    let run_id = now_ms();
+    let senders: Vec<Keypair> =
+        (0..args.accounts).map(|i| Keypair::dev(&format!("loadgen-{run_id}-{i}"))).collect();
+
+    // Setup, signed by the admin in one nonce run.
+    let mut nonce = client.account(admin.public()).await?.next_nonce;
+    let mut setup = Vec::new();
+    let mut sign_admin = |payload: Payload| {
+        let tx = Transaction { chain_id: chain_id.clone(), signer: admin.public(), nonce, gas_limit: 10_000_000, payload }.sign(&admin);
+        nonce += 1;
+        tx
+    };
+    let call = |method: &str, json: serde_json::Value| -> Result<Payload> {
+        Ok(Payload::Call { contract: contract.address, method: method.into(), args: abi.encode_args(method, &json)? })
+    };
+    setup.push(sign_admin(call("register_intermediary", serde_json::json!([intermediary.address().to_string(), "carol"]))?));
+    for (i, s) in senders.iter().enumerate() {
+        setup.push(sign_admin(Payload::Governance(GovernanceAction::AddMember { key: s.public(), roles: vec![] })));
+        setup.push(sign_admin(call("register_provider", serde_json::json!([s.address().to_string(), format!("producer-{i}")]))?));
+    }
+    let ids = submit_all(&client, &setup).await?;
+    wait_committed(&client, *ids.last().expect("setup txs")).await?;
+    for id in &ids {
+        let info = client.tx(*id).await?;
+        if !info.receipt.as_ref().is_some_and(|r| r.is_success()) {
+            bail!("setup transaction {id} failed: {:?}", info.receipt);
+        }
+    }
+
+    // Pre-sign every call, so the measurement is the node's work, not ours.
+    let per_account = args.txs.div_ceil(args.accounts);
+    let base_time = now_ms() - 3_600_000;
+    let owner = intermediary.address().to_string();
+    let mut plan: Vec<Vec<(SignedTransaction, String)>> = Vec::new();
+    for sender in &senders {
+        let mut txs = Vec::with_capacity(per_account);
+        for n in 0..per_account {
+            let args_json = serde_json::json!([sender.address().to_string(), base_time + n as u64, 10 + (n % 90) as u64, "Solar", owner, null]);
+            let payload = call("create", args_json)?;
+            let tx = Transaction { chain_id: chain_id.clone(), signer: sender.public(), nonce: n as u64, gas_limit: 5_000_000, payload }.sign(sender);
+            let hex = hex::encode(borsh::to_vec(&tx)?);
+            txs.push((tx, hex));
+        }
+        plan.push(txs);
+    }
+    let total: usize = plan.iter().map(Vec::len).sum();
+    let start_height = client.status().await?.height;
+
+    // Submit: submitter task k owns accounts k, k + C, k + 2C, …
+    let progress = indicatif::ProgressBar::new(total as u64);
+    let submit_times: Arc<sampling::SubmitTimes> = Arc::new(sampling::SubmitTimes::default());
+    let plan = Arc::new(plan);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..args.concurrency.min(args.accounts) {
+        let client = rpc::client(&args.rpc)?;
+        let plan = plan.clone();
+        let progress = progress.clone();
+        let times = submit_times.clone();
+        let (batch, concurrency) = (args.batch, args.concurrency);
+        tasks.push(tokio::spawn(async move {
+            let mine: Vec<usize> = (k..plan.len()).step_by(concurrency).collect();
+            let mut cursors = vec![0usize; mine.len()];
+            loop {
+                // Interleave the task's accounts, each in nonce order.
+                let mut chunk = Vec::new();
+                for (slot, &acct) in mine.iter().enumerate() {
+                    let take = (batch / mine.len()).max(1);
+                    let end = (cursors[slot] + take).min(plan[acct].len());
+                    chunk.extend((cursors[slot]..end).map(|i| (slot, acct, i)));
+                }
+                if chunk.is_empty() {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let hexes: Vec<String> = chunk.iter().map(|&(_, a, i)| plan[a][i].1.clone()).collect();
+                let sent_at = now_ms();
+                let outcomes = client.submit_txs(hexes).await?;
+                let mut accepted = 0;
+                for (&(slot, a, i), outcome) in chunk.iter().zip(&outcomes) {
+                    match &outcome.error {
+                        None => {
+                            if i == cursors[slot] {
+                                cursors[slot] += 1;
+                                accepted += 1;
+                                if i % 100 == 0 {
+                                    times.record(plan[a][i].0.id(), sent_at);
+                                }
+                            }
+                        }
+                        Some(e) if e.contains("full") || e.contains("skips ahead") => {}
+                        Some(e) => anyhow::bail!("tx rejected: {e}"),
+                    }
+                }
+                progress.inc(accepted);
+                if accepted == 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let submitted_in = started.elapsed();
+    progress.finish_and_clear();
+
+    // Wait until every account's last nonce is committed.
+    let last_ids: Vec<Hash> = plan.iter().filter_map(|txs| txs.last().map(|t| t.0.id())).collect();
+    for id in &last_ids {
+        wait_committed(&client, *id).await?;
+    }
+    let end_height = client.status().await?.height;
+
+    // Throughput from block times: committed loadgen txs between the first and last block.
+    let mut committed = 0usize;
+    let mut first_time = None;
+    let mut last_time = 0;
+    let mut block_times: HashMap<u64, u64> = HashMap::new();
+    for h in (start_height + 1)..=end_height {
+        let block = client.block(h).await?;
+        block_times.insert(h, block.header.time_ms);
+        if !block.tx_ids.is_empty() {
+            committed += block.tx_ids.len();
+            first_time.get_or_insert(block.header.time_ms);
+            last_time = block.header.time_ms;
+        }
+    }
+    let first_submit = submit_times.first();
+    let span_ms = last_time.saturating_sub(first_submit.unwrap_or(first_time.unwrap_or(last_time))).max(1);
+    let tps = committed as f64 * 1000.0 / span_ms as f64;
+
+    // Latency of sampled txs: block time minus submit time (same machine clock).
+    let mut latencies = Vec::new();
+    for (id, sent) in submit_times.all() {
+        if let Some(h) = client.tx(id).await?.height {
+            latencies.push(block_times.get(&h).copied().unwrap_or(sent).saturating_sub(sent));
+        }
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    let report = serde_json::json!({
+        "txs": total, "committed": committed, "blocks": end_height - start_height,
+        "submit_seconds": submitted_in.as_secs_f64(), "span_ms": span_ms, "committed_tps": tps,
+        "latency_ms_p50": pct(0.5), "latency_ms_p99": pct(0.99),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{committed} txs committed in {} blocks over {:.2} s: {tps:.0} tx/s; submit-to-commit p50 {} ms, p99 {} ms",
+            end_height - start_height,
+            span_ms as f64 / 1000.0,
+            pct(0.5),
+            pct(0.99)
+        );
+    }
+    Ok(())
+}
+
+async fn submit_all(client: &rpc::HttpClient, txs: &[SignedTransaction]) -> Result<Vec<Hash>> {
+    let hexes = txs.iter().map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))).collect();
+    let outcomes = client.submit_txs(hexes).await?;
+    outcomes
+        .into_iter()
+        .map(|o| match (o.tx_id, o.error) {
+            (Some(id), None) => Ok(id),
+            (_, e) => bail!("setup transaction rejected: {}", e.unwrap_or_default()),
+        })
+        .collect()
+}
+
+async fn wait_committed(client: &rpc::HttpClient, id: Hash) -> Result<()> {
+    kessai_node::commands::wait_for(client, id, Duration::from_secs(300)).await.map(|_| ())
+}
+
+/// Submit times of sampled transactions.
+mod sampling {
+    use kessai_primitives::Hash;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct SubmitTimes(Mutex<Vec<(Hash, u64)>>);
+
+    impl SubmitTimes {
+        pub fn record(&self, id: Hash, at: u64) {
+            self.0.lock().expect("not poisoned").push((id, at));
+        }
+        pub fn first(&self) -> Option<u64> {
+            self.0.lock().expect("not poisoned").iter().map(|(_, t)| *t).min()
+        }
+        pub fn all(&self) -> Vec<(Hash, u64)> {
+            self.0.lock().expect("not poisoned").clone()
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The chain as the node sees it: the store, the runtime and the spec, and the three things done
+//! with blocks — build one (proposer), check one (every validator), commit one.
+//!
+//! Execution is immediate: a block's header carries the state root after its own transactions, so
+//! building and checking both execute the transactions; the result is kept as a [`ExecutedProposal`]
+//! and committed as is once consensus decides.
+
+use anyhow::{anyhow, bail, Context, Result};
+use kessai_abi::Abi;
+use kessai_chainspec::ChainSpec;
+use kessai_primitives::{
+    merkle, Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt,
+    SignedTransaction, ValidatorSet,
+};
+use kessai_runtime::{system, BlockContext, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView};
+use kessai_store::{PreparedState, Store};
+use std::sync::Arc;
+
+/// The latest committed state of a store, as the runtime reads it.
+pub struct LatestState<'a>(pub &'a Store);
+
+impl StateView for LatestState<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, kessai_runtime::StateError> {
+        self.0.get(key).map_err(|e| kessai_runtime::StateError(e.to_string()))
+    }
+
+    fn next_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, kessai_runtime::StateError> {
+        self.0.next_from(prefix, from).map_err(|e| kessai_runtime::StateError(e.to_string()))
+    }
+}
+
+/// A block with the outcome of executing it, ready to commit.
+pub struct ExecutedProposal {
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub prepared: PreparedState,
+}
+
+pub struct Chain {
+    pub store: Store,
+    pub runtime: Runtime,
+    pub spec: ChainSpec,
+}
+
+/// Marker in the store's genesis metadata: the hash of the chain spec it was created from.
+#[derive(borsh::BorshSerialize, borsh::BorshDeserialize)]
+struct GenesisMeta {
+    chain_spec_hash: Hash,
+}
+
+impl Chain {
+    /// Opens the store under `data_dir`, writing genesis if it is new, and checks that an existing
+    /// store belongs to this chain spec.
+    pub fn open(spec: ChainSpec, data_dir: &std::path::Path) -> Result<Arc<Chain>> {
+        let store = Store::open(data_dir).with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+        let runtime = Runtime::new(RuntimeConfig::default())?;
+        let chain = Chain { store, runtime, spec };
+        match chain.store.latest_height()? {
+            None => chain.write_genesis()?,
+            Some(_) => chain.check_genesis()?,
+        }
+        Ok(Arc::new(chain))
+    }
+
+    fn write_genesis(&self) -> Result<()> {
+        let spec = &self.spec;
+        let mut contracts = Vec::new();
+        for c in &spec.contracts {
+            let code = spec.contract_code(c)?;
+            let abi = Abi::from_wasm(&code).with_context(|| format!("genesis contract {}", c.name))?;
+            let init_args = match abi.method("init") {
+                Some(_) => abi.encode_args("init", &c.init).with_context(|| format!("genesis contract {}: init", c.name))?,
+                None if c.init.is_null() => vec![],
+                None => bail!("genesis contract {} has no init method but the spec gives init arguments", c.name),
+            };
+            contracts.push(GenesisContract { name: c.name.clone(), code, init_args });
+        }
+        let genesis = GenesisSpec {
+            chain_id: spec.chain_id.clone(),
+            time_ms: spec.genesis_time_ms,
+            members: spec.members.iter().map(|m| (m.public_key, m.roles.clone())).collect(),
+            validators: spec.validator_set(),
+            contracts,
+        };
+        let (writes, _names) = kessai_runtime::genesis_writes(&self.runtime, &genesis)?;
+        let prepared = self.store.prepare_state(0, &writes)?;
+        let meta = borsh::to_vec(&GenesisMeta { chain_spec_hash: spec.hash() })?;
+        self.store.commit_genesis(prepared, &meta)?;
+        tracing::info!(chain_id = %spec.chain_id, state_root = %self.store.state_root(0)?.unwrap_or_default(), "genesis written");
+        Ok(())
+    }
+
+    fn check_genesis(&self) -> Result<()> {
+        let meta = self.store.genesis_meta()?.context("the database has no genesis record")?;
+        let meta: GenesisMeta = borsh::from_slice(&meta).context("unreadable genesis record")?;
+        if meta.chain_spec_hash != self.spec.hash() {
+            bail!(
+                "the database was created from another chain spec (hash {}, this one is {}); refusing to start",
+                meta.chain_spec_hash,
+                self.spec.hash()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.spec.chain_id
+    }
+
+    /// Height of the last committed block (0 = genesis only).
+    pub fn height(&self) -> u64 {
+        self.store.latest_height().ok().flatten().unwrap_or(0)
+    }
+
+    pub fn latest_header(&self) -> Option<Header> {
+        let h = self.height();
+        if h == 0 {
+            return None;
+        }
+        self.store.header(h).ok().flatten()
+    }
+
+    pub fn state(&self) -> LatestState<'_> {
+        LatestState(&self.store)
+    }
+
+    /// The validator set that signs the block at `height` (the "next" set recorded by the block below).
+    pub fn validators_for(&self, height: u64) -> Result<ValidatorSet> {
+        let latest = self.height();
+        if height != latest + 1 {
+            bail!("validator set requested for height {height}, the node is at {latest}");
+        }
+        system::next_validators(&self.state())?.ok_or_else(|| anyhow!("no validator set in state"))
+    }
+
+    fn block_context(&self, height: u64, time_ms: u64) -> BlockContext {
+        BlockContext {
+            chain_id: self.spec.chain_id.clone(),
+            height,
+            time_ms,
+            block_gas_limit: self.spec.consensus.block_gas_limit,
+        }
+    }
+
+    /// A block time strictly after the parent's, and otherwise the wall clock.
+    pub fn next_block_time(&self) -> u64 {
+        let parent_time = self.latest_header().map_or(self.spec.genesis_time_ms, |h| h.time_ms);
+        now_ms().max(parent_time + 1)
+    }
+
+    /// Proposer side: executes `txs` on the latest state and assembles the block.
+    pub fn build_block(
+        &self,
+        proposer: PublicKey,
+        txs: Vec<SignedTransaction>,
+        last_commit: Option<Commit>,
+        evidence: Vec<Evidence>,
+    ) -> Result<ExecutedProposal> {
+        let height = self.height() + 1;
+        let time_ms = self.next_block_time();
+        let validators = self.validators_for(height)?;
+        let executed = self.runtime.execute_block(&self.state(), &self.block_context(height, time_ms), &txs)?;
+        let prepared = self.store.prepare_state(height, &executed.writes)?;
+        let next_validators = self.next_validators_after(&executed.writes)?;
+        let header = Header {
+            chain_id: self.spec.chain_id.clone(),
+            height,
+            time_ms,
+            parent: self.latest_header().map_or(Hash::ZERO, |h| h.id()),
+            proposer,
+            txs_root: Block::txs_root(&txs),
+            receipts_root: receipts_root(&executed.receipts),
+            state_root: prepared.root,
+            validators_hash: validators.hash(),
+            next_validators_hash: next_validators.hash(),
+            last_commit_hash: Block::last_commit_hash(&last_commit),
+            evidence_hash: Block::evidence_hash(&evidence),
+        };
+        let block = Block { header, txs, last_commit, evidence };
+        Ok(ExecutedProposal { block, receipts: executed.receipts, prepared })
+    }
+
+    /// The validator set after a block's writes: the block's own `validators/next` if it changed it.
+    fn next_validators_after(&self, writes: &kessai_store::WriteSet) -> Result<ValidatorSet> {
+        match writes.get(&system::next_validators_key()) {
+            Some(Some(bytes)) => Ok(borsh::from_slice(bytes)?),
+            _ => system::next_validators(&self.state())?.ok_or_else(|| anyhow!("no validator set in state")),
+        }
+    }
+
+    /// Validator side: re-executes a proposed block and checks every root its header claims.
+    pub fn check_block(&self, block: Block) -> Result<ExecutedProposal> {
+        let height = self.height() + 1;
+        let header = &block.header;
+        if header.chain_id != self.spec.chain_id {
+            bail!("block is for chain {}", header.chain_id);
+        }
+        if header.height != height {
+            bail!("block height {} but the next height is {height}", header.height);
+        }
+        let parent = self.latest_header();
+        if header.parent != parent.as_ref().map_or(Hash::ZERO, |h| h.id()) {
+            bail!("block does not extend the latest block");
+        }
+        let parent_time = parent.map_or(self.spec.genesis_time_ms, |h| h.time_ms);
+        if header.time_ms <= parent_time {
+            bail!("block time {} is not after its parent's {parent_time}", header.time_ms);
+        }
+        if header.time_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
+            bail!("block time {} is too far in the future", header.time_ms);
+        }
+        block.check_shape()?;
+        if block.txs.len() > self.spec.consensus.max_block_txs as usize {
+            bail!("block has {} transactions; the limit is {}", block.txs.len(), self.spec.consensus.max_block_txs);
+        }
+        for ev in &block.evidence {
+            ev.verify()?;
+        }
+        if header.validators_hash != self.validators_for(height)?.hash() {
+            bail!("validators_hash does not match the validator set");
+        }
+        let rebuilt = self.build_with(header, &block)?;
+        Ok(ExecutedProposal { block, receipts: rebuilt.0, prepared: rebuilt.1 })
+    }
+
+    fn build_with(&self, header: &Header, block: &Block) -> Result<(Vec<Receipt>, PreparedState)> {
+        let executed =
+            self.runtime.execute_block(&self.state(), &self.block_context(header.height, header.time_ms), &block.txs)?;
+        if receipts_root(&executed.receipts) != header.receipts_root {
+            bail!("receipts_root does not match re-execution");
+        }
+        let prepared = self.store.prepare_state(header.height, &executed.writes)?;
+        if prepared.root != header.state_root {
+            bail!("state_root does not match re-execution");
+        }
+        if self.next_validators_after(&executed.writes)?.hash() != header.next_validators_hash {
+            bail!("next_validators_hash does not match re-execution");
+        }
+        Ok((executed.receipts, prepared))
+    }
+
+    /// Commits a decided block with its commit certificate, atomically.
+    pub fn commit(&self, proposal: ExecutedProposal, commit: &Commit) -> Result<()> {
+        self.store.commit_block(&proposal.block, commit, &proposal.receipts, proposal.prepared)?;
+        Ok(())
+    }
+
+    /// The address of a contract given by name (from the chain spec) or hex address.
+    pub fn resolve_contract(&self, name_or_address: &str) -> Result<Address> {
+        if let Ok(address) = name_or_address.parse::<Address>() {
+            return Ok(address);
+        }
+        system::contract_by_name(&self.state(), name_or_address)?
+            .ok_or_else(|| anyhow!("no contract named {name_or_address:?} (give a name from the chain spec or a 64-hex address)"))
+    }
+
+    /// A contract's interface, read from its stored code.
+    pub fn contract_abi(&self, contract: &Address) -> Result<Abi> {
+        let info = system::contract_info(&self.state(), contract)?
+            .ok_or_else(|| anyhow!("no contract at {contract}"))?;
+        let code = system::code(&self.state(), &info.code_hash)?
+            .ok_or_else(|| anyhow!("code {} of contract {contract} is missing", info.code_hash))?;
+        Ok(Abi::from_wasm(&code)?)
+    }
+}
+
+/// Validators accept block times at most this far ahead of their own clock.
+const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
+
+pub fn receipts_root(receipts: &[Receipt]) -> Hash {
+    let leaves: Vec<Hash> =
+        receipts.iter().map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes"))).collect();
+    merkle::root_of_leaf_hashes(&leaves)
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub type ProposalId = BlockId;

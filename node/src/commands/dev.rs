@@ -1,0 +1,51 @@
+//! `kessai dev`: a one-validator chain on the embedded `dev` spec, ready to use.
+
+use crate::cli::DevArgs;
+use crate::home::{Home, NodeConfig};
+use crate::keyfile::KeyFile;
+use anyhow::{Context, Result};
+use kessai_chainspec::{ChainSpec, DEV_MEMBERS};
+use kessai_primitives::Keypair;
+use std::path::PathBuf;
+
+/// `$HOME/.kessai/dev`, or `.kessai-dev` when there is no home directory.
+pub fn default_dev_home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".kessai-dev"), |h| PathBuf::from(h).join(".kessai/dev"))
+}
+
+pub async fn run(args: DevArgs) -> Result<()> {
+    let root = args.home.unwrap_or_else(default_dev_home);
+    let home = Home::new(&root);
+    if args.reset && root.exists() {
+        std::fs::remove_dir_all(home.data_dir()).ok();
+    }
+    let spec = ChainSpec::dev();
+    let config = NodeConfig { rpc_addr: args.rpc_addr, ..NodeConfig::default() };
+    if !home.is_initialised() {
+        home.initialise(&spec, &KeyFile::new("validator-0", &Keypair::dev("validator-0")), &config)?;
+    } else {
+        home.save_config(&config)?;
+    }
+    write_member_keys(&home)?;
+    let keys_dir = home.keys_dir();
+    crate::service::node::run(&home, config, |rpc_addr| {
+        eprintln!(
+            "\nKessai dev chain {} is running.\n  RPC:  http://{rpc_addr}\n  keys: {} ({})\n  try:  kessai status --rpc http://{rpc_addr}\n",
+            spec.chain_id,
+            keys_dir.display(),
+            DEV_MEMBERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        );
+    })
+    .await
+}
+
+/// Writes the well-known dev member keys, so `--key alice` works out of the box.
+fn write_member_keys(home: &Home) -> Result<()> {
+    for (name, _) in DEV_MEMBERS {
+        let path = home.keys_dir().join(format!("{name}.json"));
+        if !path.exists() {
+            KeyFile::new(name, &Keypair::dev(name)).write(&path).context("writing dev keys")?;
+        }
+    }
+    Ok(())
+}

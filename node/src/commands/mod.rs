@@ -1,0 +1,36 @@
+//! What each subcommand does.
+
+mod dev;
+mod init;
+mod keys;
+mod output;
+mod query;
+pub mod swap;
+pub mod tx;
+
+use crate::cli::{Cli, Command, NodeCommand};
+use crate::home::Home;
+use anyhow::Result;
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Dev(args) => dev::run(args).await,
+        Command::Node(NodeCommand::Run(args)) => {
+            let home = Home::new(&args.home);
+            let mut config = home.load_config()?;
+            if let Some(addr) = args.rpc_addr {
+                config.rpc_addr = addr;
+            }
+            crate::service::node::run(&home, config, |_| {}).await
+        }
+        Command::Keys(command) => keys::run(command),
+        Command::Tx(command) => tx::run(command).await,
+        Command::Query(command) => query::run(command).await,
+        Command::Status(args) => query::status(args.rpc).await,
+        Command::Swap(command) => swap::run(command).await,
+    }
+}
+
+pub use dev::default_dev_home;
+pub use tx::{submit, wait_for};

@@ -1,0 +1,134 @@
+//! `kessai query` and `kessai status`: reads over RPC. `query state` also checks the proof it gets
+//! against the state root of the block header it names.
+
+use super::output;
+use super::tx::rpc_error;
+use crate::cli::{QueryCommand, RpcArgs};
+use crate::keyfile::load_signer;
+use crate::rpc::{self, KessaiApiClient};
+use anyhow::{bail, Context, Result};
+use kessai_primitives::{Hash, PublicKey};
+
+pub async fn status(rpc: RpcArgs) -> Result<()> {
+    let client = rpc::client(&rpc.rpc)?;
+    let status = client.status().await.map_err(rpc_error).with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
+    output::print(rpc.json, &status, |s| {
+        format!(
+            "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}",
+            s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
+            s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing
+        )
+    });
+    Ok(())
+}
+
+fn parse_json(text: Option<&str>) -> Result<serde_json::Value> {
+    match text {
+        None => Ok(serde_json::Value::Array(vec![])),
+        Some(t) => serde_json::from_str(t).with_context(|| format!("not valid JSON: {t}")),
+    }
+}
+
+pub async fn run(command: QueryCommand) -> Result<()> {
+    match command {
+        QueryCommand::View { contract, method, args, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let result = client.view(contract, method, parse_json(args.as_deref())?).await.map_err(rpc_error)?;
+            output::print(rpc.json, &result, |r| r.decoded.to_string());
+        }
+        QueryCommand::State { contract, map, key, height, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let key: serde_json::Value = serde_json::from_str(&key)
+                .or_else(|_| Ok::<_, anyhow::Error>(serde_json::Value::String(key.clone())))?;
+            let entry = client.map_entry(contract, map, key, height).await.map_err(rpc_error)?;
+            let read = &entry.read;
+            let header = client.header(read.height).await.map_err(rpc_error);
+            // Genesis (height 0) has no header; its root comes from the node alone.
+            let root = match header {
+                Ok(h) => h.state_root,
+                Err(_) if read.height == 0 => read.state_root,
+                Err(e) => return Err(e),
+            };
+            let flat_key = hex::decode(&read.key)?;
+            let value = read.value.as_deref().map(hex::decode).transpose()?;
+            read.proof
+                .verify(root, &flat_key, value.as_deref())
+                .context("the node's proof does NOT verify against the header's state root")?;
+            let out = serde_json::json!({
+                "contract": entry.contract, "map": entry.map, "value": entry.decoded,
+                "height": read.height, "state_root": root, "proof_verified": true,
+                "raw": read,
+            });
+            output::print(rpc.json, &out, |_| {
+                format!(
+                    "{} (height {}, state root {}; proof of {} verified)",
+                    entry.decoded,
+                    read.height,
+                    root,
+                    if value.is_some() { "inclusion" } else { "absence" }
+                )
+            });
+        }
+        QueryCommand::Tx { tx_id, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let id: Hash = tx_id.parse().context("a transaction id is 64 hex characters")?;
+            let info = client.tx(id).await.map_err(rpc_error)?;
+            output::print(rpc.json, &info, |i| serde_json::to_string_pretty(i).expect("serialisable"));
+        }
+        QueryCommand::Block { height, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let block = client.block(height).await.map_err(rpc_error)?;
+            output::print(rpc.json, &block, |b| {
+                format!("block {} hash {}\n{} txs, state root {}, time {}", b.header.height, b.hash, b.tx_ids.len(), b.header.state_root, b.header.time_ms)
+            });
+        }
+        QueryCommand::Header { height, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let header = client.header(height).await.map_err(rpc_error)?;
+            output::print(rpc.json, &header, |h| serde_json::to_string_pretty(h).expect("serialisable"));
+        }
+        QueryCommand::Commit { height, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let commit = client.commit(height).await.map_err(rpc_error)?;
+            output::print(rpc.json, &commit, |c| {
+                format!("commit of height {} round {} for {} with {} signatures", c.height, c.round, c.block, c.signatures.len())
+            });
+        }
+        QueryCommand::Account { key, keys_dir, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let public_key = match key.parse::<PublicKey>() {
+                Ok(k) => k,
+                Err(_) => {
+                    let dir = keys_dir.unwrap_or_else(|| super::default_dev_home().join("keys"));
+                    load_signer(&key, Some(&dir))?.public()
+                }
+            };
+            let info = client.account(public_key).await.map_err(rpc_error)?;
+            output::print(rpc.json, &info, |a| {
+                format!("{}: member {} roles {:?} nonce {}", a.public_key, a.member, a.roles, a.nonce)
+            });
+        }
+        QueryCommand::Contract { contract, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let info = client.contract(contract).await.map_err(rpc_error)?;
+            output::print(rpc.json, &info, |c| {
+                let methods: Vec<String> = c.abi.methods.iter().map(|m| format!("{} ({:?})", m.name, m.kind)).collect();
+                format!("{} {} at {}\ncode {}\nmethods: {}", c.abi.name, c.abi.version, c.address, c.code_hash, methods.join(", "))
+            });
+        }
+        QueryCommand::Events { contract, from, to, limit, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            if to.is_some_and(|t| t < from) {
+                bail!("--to must not be below --from");
+            }
+            let events = client.events(contract, from, to, limit).await.map_err(rpc_error)?;
+            output::print(rpc.json, &events, |evs| {
+                evs.iter()
+                    .map(|e| format!("height {} tx {} {}: {}", e.height, e.tx_id, e.event.topic, e.decoded.clone().unwrap_or_else(|| hex::encode(&e.event.data).into())))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}

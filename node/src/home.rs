@@ -1,0 +1,130 @@
+//! The node's home directory: what lives where.
+//!
+//! ```text
+//! HOME/
+//!   config.json      node settings (addresses, peers): NodeConfig
+//!   chainspec.json   the chain spec this node was initialised with
+//!   node_key.json    the node's ed25519 key: consensus key of a validator, and libp2p identity
+//!   data/            RocksDB (blocks, state) and consensus.wal
+//!   keys/            member keys written by `kessai dev` (never used by the node itself)
+//! ```
+
+use crate::keyfile::KeyFile;
+use anyhow::{bail, Context, Result};
+use kessai_chainspec::ChainSpec;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings that differ from node to node of one chain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// JSON-RPC listen address. Loopback by default: RPC is for the operator and local tools.
+    pub rpc_addr: SocketAddr,
+    /// libp2p listen address (multiaddr).
+    #[serde(default = "default_p2p_addr")]
+    pub p2p_addr: String,
+    /// Peers to dial at start (multiaddrs with /p2p/ peer ids).
+    #[serde(default)]
+    pub bootnodes: Vec<String>,
+    /// Prometheus metrics listen address; none disables the endpoint.
+    #[serde(default)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Whether this node signs (it must be in the validator set too).
+    #[serde(default = "default_true")]
+    pub validator: bool,
+}
+
+fn default_p2p_addr() -> String {
+    "/ip4/127.0.0.1/tcp/0".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            rpc_addr: "127.0.0.1:8545".parse().expect("valid"),
+            p2p_addr: default_p2p_addr(),
+            bootnodes: vec![],
+            metrics_addr: None,
+            validator: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    pub fn new(root: impl Into<PathBuf>) -> Home {
+        Home { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+    pub fn chainspec_path(&self) -> PathBuf {
+        self.root.join("chainspec.json")
+    }
+    pub fn node_key_path(&self) -> PathBuf {
+        self.root.join("node_key.json")
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    pub fn wal_path(&self) -> PathBuf {
+        self.data_dir().join("consensus.wal")
+    }
+    pub fn keys_dir(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.chainspec_path().exists() && self.node_key_path().exists()
+    }
+
+    /// Writes a fresh home. Refuses to overwrite an initialised one: its keys and data are precious.
+    pub fn initialise(&self, spec: &ChainSpec, node_key: &KeyFile, config: &NodeConfig) -> Result<()> {
+        if self.is_initialised() {
+            bail!("{} is already initialised; use another --home or remove it first", self.root.display());
+        }
+        std::fs::create_dir_all(self.data_dir())
+            .with_context(|| format!("cannot create {}", self.data_dir().display()))?;
+        std::fs::write(self.chainspec_path(), spec.to_json())?;
+        std::fs::write(self.config_path(), serde_json::to_string_pretty(config)?)?;
+        node_key.write(&self.node_key_path())?;
+        Ok(())
+    }
+
+    pub fn load_config(&self) -> Result<NodeConfig> {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}; run `kessai init` first", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a valid node config", path.display()))
+    }
+
+    pub fn save_config(&self, config: &NodeConfig) -> Result<()> {
+        std::fs::write(self.config_path(), serde_json::to_string_pretty(config)?)?;
+        Ok(())
+    }
+
+    pub fn load_chainspec(&self) -> Result<ChainSpec> {
+        if !self.chainspec_path().exists() {
+            bail!("{} has no chainspec.json; run `kessai init` first", self.root.display());
+        }
+        Ok(ChainSpec::from_file(&self.chainspec_path())?)
+    }
+
+    pub fn load_node_key(&self) -> Result<KeyFile> {
+        KeyFile::read(&self.node_key_path())
+    }
+}

@@ -1,0 +1,213 @@
+//! Transactions waiting for a block.
+//!
+//! A transaction is admitted only after the checks a block would make — signature, chain id, size,
+//! membership and nonce — so what is gossiped and proposed is almost always executable. Per account,
+//! pending transactions form a gap-free run of nonces starting at the account's committed nonce: a
+//! replayed or skipped nonce is refused at the door with the nonce expected.
+
+use crate::chain::Chain;
+use kessai_primitives::{Hash, PublicKey, SignedTransaction, TxError};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+#[derive(Debug, Clone, Copy)]
+pub struct MempoolLimits {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    /// Pending transactions one account may have at once.
+    pub max_per_account: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits { max_txs: 100_000, max_bytes: 256 * 1024 * 1024, max_per_account: 10_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    #[error("transaction {0} is already pending")]
+    Duplicate(Hash),
+    #[error("nonce {got} was already used; the next nonce of {account} is {expected}")]
+    NonceUsed { account: PublicKey, got: u64, expected: u64 },
+    #[error("nonce {got} skips ahead; the next nonce of {account} is {expected}")]
+    NonceGap { account: PublicKey, got: u64, expected: u64 },
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("mempool is full ({0}); try again after the next block")]
+    Full(&'static str),
+}
+
+struct Entry {
+    tx: SignedTransaction,
+    id: Hash,
+    size: usize,
+}
+
+#[derive(Default)]
+struct Pool {
+    /// Per account, pending transactions by nonce (contiguous).
+    accounts: BTreeMap<PublicKey, VecDeque<Entry>>,
+    ids: HashSet<Hash>,
+    bytes: usize,
+}
+
+impl Pool {
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+pub struct Mempool {
+    pool: Mutex<Pool>,
+    limits: MempoolLimits,
+    /// Wakes the block producer when the pool goes from empty to non-empty.
+    notify: tokio::sync::Notify,
+}
+
+impl Mempool {
+    pub fn new(limits: MempoolLimits) -> Mempool {
+        Mempool { pool: Mutex::new(Pool::default()), limits, notify: tokio::sync::Notify::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pool.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.pool.lock().ids.contains(id)
+    }
+
+    /// The nonce after the account's last pending transaction, if it has any.
+    pub fn pending_nonce(&self, account: &PublicKey) -> Option<u64> {
+        self.pool.lock().accounts.get(account).and_then(|q| q.back()).map(|e| e.tx.tx.nonce + 1)
+    }
+
+    /// Resolves when a transaction arrives in an empty pool.
+    pub async fn wait_for_tx(&self) {
+        let notified = self.notify.notified();
+        if !self.is_empty() {
+            return;
+        }
+        notified.await
+    }
+
+    /// Decodes wire bytes and admits the transaction.
+    pub fn admit_bytes(&self, chain: &Chain, bytes: &[u8]) -> Result<Hash, AdmitError> {
+        let tx = SignedTransaction::decode(bytes)?;
+        self.admit(chain, tx)
+    }
+
+    /// Runs every check and queues the transaction. Returns its id.
+    pub fn admit(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
+        tx.check_stateless(chain.chain_id())?;
+        let id = tx.id();
+        let size = borsh::object_length(&tx).expect("encodes");
+        let signer = tx.tx.signer;
+        let state = chain.state();
+        let committed_nonce = kessai_runtime::system::nonce(&state, &signer)
+            .map_err(|e| AdmitError::Rejected(e.to_string()))?;
+
+        let mut pool = self.pool.lock();
+        if pool.ids.contains(&id) {
+            return Err(AdmitError::Duplicate(id));
+        }
+        if pool.len() >= self.limits.max_txs {
+            return Err(AdmitError::Full("too many transactions"));
+        }
+        if pool.bytes + size > self.limits.max_bytes {
+            return Err(AdmitError::Full("too many bytes"));
+        }
+        let queue = pool.accounts.get(&signer);
+        let pending = queue.map_or(0, VecDeque::len);
+        if pending >= self.limits.max_per_account {
+            return Err(AdmitError::Full("too many transactions from this account"));
+        }
+        // While a block commits, the committed nonce may already include pending transactions that
+        // are not yet pruned: the last pending nonce is then the better guide.
+        let expected = queue.and_then(|q| q.back()).map_or(committed_nonce, |e| e.tx.tx.nonce + 1).max(committed_nonce);
+        if tx.tx.nonce < expected {
+            return Err(AdmitError::NonceUsed { account: signer, got: tx.tx.nonce, expected });
+        }
+        if tx.tx.nonce > expected {
+            return Err(AdmitError::NonceGap { account: signer, got: tx.tx.nonce, expected });
+        }
+        chain
+            .runtime
+            .check_tx(&state, &tx, expected - committed_nonce)
+            .map_err(|e| AdmitError::Rejected(e.to_string()))?;
+
+        let was_empty = pool.len() == 0;
+        pool.ids.insert(id);
+        pool.bytes += size;
+        pool.accounts.entry(signer).or_default().push_back(Entry { tx, id, size });
+        drop(pool);
+        if was_empty {
+            self.notify.notify_waiters();
+        }
+        Ok(id)
+    }
+
+    /// Up to `max_txs` / `max_bytes` of transactions for a block: accounts in turn, each account's
+    /// transactions in nonce order, so a block never holds a nonce gap.
+    pub fn reap(&self, max_txs: usize, max_bytes: usize) -> Vec<SignedTransaction> {
+        let pool = self.pool.lock();
+        let mut cursors: Vec<_> = pool.accounts.values().map(|q| q.iter().peekable()).collect();
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        loop {
+            let mut progressed = false;
+            for cursor in cursors.iter_mut() {
+                let Some(entry) = cursor.peek() else { continue };
+                if out.len() >= max_txs || bytes + entry.size > max_bytes {
+                    return out;
+                }
+                bytes += entry.size;
+                out.push(entry.tx.clone());
+                cursor.next();
+                progressed = true;
+            }
+            if !progressed {
+                return out;
+            }
+        }
+    }
+
+    /// After a block: drops what it committed and whatever the new state makes stale (used nonces,
+    /// signers no longer members).
+    pub fn update(&self, chain: &Chain, committed: &[SignedTransaction]) {
+        let committed_ids: HashSet<Hash> = committed.iter().map(SignedTransaction::id).collect();
+        let state = chain.state();
+        let mut pool = self.pool.lock();
+        let mut removed: Vec<(Hash, usize)> = Vec::new();
+        let accounts: Vec<PublicKey> = pool.accounts.keys().copied().collect();
+        let mut nonce_cache: HashMap<PublicKey, u64> = HashMap::new();
+        for account in accounts {
+            let nonce = *nonce_cache
+                .entry(account)
+                .or_insert_with(|| kessai_runtime::system::nonce(&state, &account).unwrap_or(0));
+            let member = kessai_runtime::system::member_roles(&state, &account).ok().flatten().is_some();
+            let queue = pool.accounts.get_mut(&account).expect("listed");
+            queue.retain(|e| {
+                let keep = member && e.tx.tx.nonce >= nonce && !committed_ids.contains(&e.id);
+                if !keep {
+                    removed.push((e.id, e.size));
+                }
+                keep
+            });
+            if queue.is_empty() {
+                pool.accounts.remove(&account);
+            }
+        }
+        for (id, size) in removed {
+            pool.ids.remove(&id);
+            pool.bytes -= size;
+        }
+    }
+}

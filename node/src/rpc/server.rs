@@ -1,0 +1,303 @@
+//! The JSON-RPC server: reads go straight to the store, transactions to the mempool.
+
+use super::api::*;
+use crate::chain::Chain;
+use crate::mempool::{AdmitError, Mempool};
+use crate::service::consensus::ConsensusStatus;
+use crate::service::network::{NetworkHandle, NetworkMessage};
+use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use kessai_primitives::merkle::{self, InclusionProof};
+use kessai_primitives::{Address, Commit, Hash, Header, PublicKey, ValidatorSet};
+use kessai_runtime::system;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// JSON-RPC error codes (beyond the standard ones).
+pub mod codes {
+    /// The request is well-formed but refers to something that does not exist.
+    pub const NOT_FOUND: i32 = -32004;
+    /// A transaction was refused by the mempool.
+    pub const TX_REJECTED: i32 = -32010;
+    /// Bad parameters (bad hex, JSON arguments that do not match the interface…).
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// A view call failed in the contract.
+    pub const CALL_FAILED: i32 = -32020;
+    pub const INTERNAL: i32 = -32603;
+}
+
+fn error(code: i32, message: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.to_string(), None::<()>)
+}
+
+fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    error(codes::INTERNAL, e)
+}
+
+fn bad_params(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    error(codes::INVALID_PARAMS, e)
+}
+
+fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
+    error(codes::NOT_FOUND, what)
+}
+
+fn decode_hex(what: &str, s: &str) -> RpcResult<Vec<u8>> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| bad_params(format!("{what} is not hex: {e}")))
+}
+
+pub struct RpcContext {
+    pub chain: Arc<Chain>,
+    pub mempool: Arc<Mempool>,
+    pub network: NetworkHandle,
+    pub consensus: watch::Receiver<ConsensusStatus>,
+    pub node_key: PublicKey,
+    pub validator: bool,
+    pub peers: Arc<parking_lot::RwLock<Vec<String>>>,
+    pub syncing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+pub async fn start(addr: SocketAddr, ctx: RpcContext) -> anyhow::Result<(SocketAddr, ServerHandle)> {
+    let server = Server::builder()
+        .max_request_body_size(64 * 1024 * 1024)
+        .max_response_body_size(64 * 1024 * 1024)
+        .max_connections(1024)
+        .build(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {addr}: {e}"))?;
+    let local = server.local_addr()?;
+    let handle = server.start(Arc::new(ctx).into_rpc());
+    Ok((local, handle))
+}
+
+impl RpcContext {
+    fn admit(&self, hex_tx: &str) -> Result<Hash, ErrorObjectOwned> {
+        let bytes = decode_hex("tx", hex_tx)?;
+        match self.mempool.admit_bytes(&self.chain, &bytes) {
+            Ok(id) => {
+                if let Ok(tx) = kessai_primitives::SignedTransaction::decode(&bytes) {
+                    self.network.publish(NetworkMessage::Tx(tx));
+                }
+                Ok(id)
+            }
+            Err(AdmitError::Duplicate(id)) => Ok(id),
+            Err(e) => Err(error(codes::TX_REJECTED, e)),
+        }
+    }
+
+    fn header_at(&self, height: u64) -> RpcResult<Header> {
+        self.chain.store.header(height).map_err(internal)?.ok_or_else(|| not_found(format!("no block at height {height}")))
+    }
+
+    fn resolve(&self, contract: &str) -> RpcResult<Address> {
+        self.chain.resolve_contract(contract).map_err(|e| not_found(e))
+    }
+
+    fn read_state(&self, key: Vec<u8>, height: Option<u64>) -> RpcResult<StateRead> {
+        let latest = self.chain.height();
+        let height = height.unwrap_or(latest);
+        if height > latest {
+            return Err(not_found(format!("height {height} is above the latest height {latest}")));
+        }
+        let state_root = self.chain.store.state_root(height).map_err(internal)?.ok_or_else(|| not_found(format!("no state at height {height}")))?;
+        let (value, proof) = self.chain.store.get_with_proof(&key, height).map_err(internal)?;
+        Ok(StateRead { height, state_root, key: hex::encode(&key), value: value.map(hex::encode), proof })
+    }
+}
+
+#[async_trait]
+impl KessaiApiServer for Arc<RpcContext> {
+    async fn status(&self) -> RpcResult<Status> {
+        let height = self.chain.height();
+        let header = self.chain.latest_header();
+        let consensus = self.consensus.borrow().clone();
+        Ok(Status {
+            chain_id: self.chain.spec.chain_id.clone(),
+            genesis_hash: self.chain.spec.hash(),
+            node_key: self.node_key,
+            validator: self.validator,
+            height,
+            hash: header.as_ref().map_or(Hash::ZERO, Header::id),
+            state_root: self.chain.store.state_root(height).map_err(internal)?.unwrap_or_default(),
+            time_ms: header.map_or(self.chain.spec.genesis_time_ms, |h| h.time_ms),
+            consensus_height: consensus.height,
+            consensus_round: consensus.round,
+            consensus_step: consensus.step,
+            peers: self.peers.read().clone(),
+            syncing: self.syncing.load(std::sync::atomic::Ordering::Relaxed),
+            mempool_size: self.mempool.len(),
+        })
+    }
+
+    async fn submit_tx(&self, tx: String) -> RpcResult<Submitted> {
+        Ok(Submitted { tx_id: self.admit(&tx)? })
+    }
+
+    async fn submit_txs(&self, txs: Vec<String>) -> RpcResult<Vec<BatchOutcome>> {
+        Ok(txs
+            .iter()
+            .map(|tx| match self.admit(tx) {
+                Ok(id) => BatchOutcome { tx_id: Some(id), error: None },
+                Err(e) => BatchOutcome { tx_id: None, error: Some(e.message().to_string()) },
+            })
+            .collect())
+    }
+
+    async fn tx(&self, tx_id: Hash) -> RpcResult<TxInfo> {
+        let unknown = TxInfo {
+            tx_id,
+            state: TxState::Unknown,
+            height: None,
+            index: None,
+            receipt: None,
+            receipt_proof: None,
+            tx_proof: None,
+            tx: None,
+        };
+        let Some((height, index)) = self.chain.store.tx_location(&tx_id).map_err(internal)? else {
+            let state = if self.mempool.contains(&tx_id) { TxState::Pending } else { TxState::Unknown };
+            return Ok(TxInfo { state, ..unknown });
+        };
+        let block = self.chain.store.block(height).map_err(internal)?.ok_or_else(|| internal("indexed block is missing"))?;
+        let receipts = self.chain.store.receipts(height).map_err(internal)?.unwrap_or_default();
+        let i = index as usize;
+        let tx_leaves: Vec<Hash> = block.txs.iter().map(|t| merkle::leaf_hash(&borsh::to_vec(t).expect("encodes"))).collect();
+        let receipt_leaves: Vec<Hash> =
+            receipts.iter().map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes"))).collect();
+        Ok(TxInfo {
+            tx_id,
+            state: TxState::Committed,
+            height: Some(height),
+            index: Some(index),
+            receipt: receipts.get(i).cloned(),
+            receipt_proof: InclusionProof::build(&receipt_leaves, i),
+            tx_proof: InclusionProof::build(&tx_leaves, i),
+            tx: block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
+        })
+    }
+
+    async fn account(&self, public_key: PublicKey) -> RpcResult<AccountInfo> {
+        let state = self.chain.state();
+        let nonce = system::nonce(&state, &public_key).map_err(internal)?;
+        let roles = system::member_roles(&state, &public_key).map_err(internal)?;
+        let pending = self.mempool.pending_nonce(&public_key);
+        Ok(AccountInfo {
+            public_key,
+            member: roles.is_some(),
+            roles: roles.unwrap_or_default(),
+            nonce,
+            next_nonce: pending.map_or(nonce, |n| n.max(nonce)),
+        })
+    }
+
+    async fn contract(&self, contract: String) -> RpcResult<ContractInfo> {
+        let address = self.resolve(&contract)?;
+        let info = system::contract_info(&self.chain.state(), &address)
+            .map_err(internal)?
+            .ok_or_else(|| not_found(format!("no contract at {address}")))?;
+        let abi = self.chain.contract_abi(&address).map_err(internal)?;
+        Ok(ContractInfo { address, code_hash: info.code_hash, creator: info.creator, abi })
+    }
+
+    async fn view(&self, contract: String, method: String, args: serde_json::Value) -> RpcResult<ViewResult> {
+        let address = self.resolve(&contract)?;
+        let abi = self.chain.contract_abi(&address).map_err(internal)?;
+        let encoded = abi.encode_args(&method, &args).map_err(bad_params)?;
+        let ctx = kessai_runtime::BlockContext {
+            chain_id: self.chain.spec.chain_id.clone(),
+            height: self.chain.height(),
+            time_ms: self.chain.latest_header().map_or(self.chain.spec.genesis_time_ms, |h| h.time_ms),
+            block_gas_limit: self.chain.spec.consensus.max_tx_gas,
+        };
+        let result = self
+            .chain
+            .runtime
+            .view(&self.chain.state(), &ctx, address, &method, &encoded)
+            .map_err(|e| error(codes::CALL_FAILED, e))?;
+        let decoded = abi.decode_return(&method, &result).map_err(internal)?;
+        Ok(ViewResult { result: hex::encode(result), decoded })
+    }
+
+    async fn state(&self, key: String, height: Option<u64>) -> RpcResult<StateRead> {
+        let key = decode_hex("key", &key)?;
+        self.read_state(key, height)
+    }
+
+    async fn map_entry(
+        &self,
+        contract: String,
+        map: String,
+        key: serde_json::Value,
+        height: Option<u64>,
+    ) -> RpcResult<MapEntry> {
+        let address = self.resolve(&contract)?;
+        let abi = self.chain.contract_abi(&address).map_err(internal)?;
+        let storage_key = abi.map_key(&map, &key).map_err(bad_params)?;
+        let mut flat = address.0.to_vec();
+        flat.extend_from_slice(&storage_key);
+        let read = self.read_state(flat, height)?;
+        let decoded = match &read.value {
+            Some(v) => abi.decode_map_value(&map, &hex::decode(v).map_err(internal)?).map_err(internal)?,
+            None => serde_json::Value::Null,
+        };
+        Ok(MapEntry { contract: address, map, decoded, read })
+    }
+
+    async fn header(&self, height: u64) -> RpcResult<Header> {
+        self.header_at(height)
+    }
+
+    async fn block(&self, height: u64) -> RpcResult<BlockInfo> {
+        let block = self.chain.store.block(height).map_err(internal)?.ok_or_else(|| not_found(format!("no block at height {height}")))?;
+        Ok(BlockInfo {
+            hash: block.id(),
+            tx_ids: block.txs.iter().map(|t| t.id()).collect(),
+            last_commit: block.last_commit.clone(),
+            evidence: block.evidence.len(),
+            raw: hex::encode(borsh::to_vec(&block).expect("encodes")),
+            header: block.header,
+        })
+    }
+
+    async fn commit(&self, height: u64) -> RpcResult<Commit> {
+        self.chain.store.commit(height).map_err(internal)?.ok_or_else(|| not_found(format!("no commit for height {height}")))
+    }
+
+    async fn validators(&self, height: u64) -> RpcResult<ValidatorSet> {
+        if height == 0 || height > self.chain.height() + 1 {
+            return Err(not_found(format!("no validator set for height {height}")));
+        }
+        // The set that signs block h is the `next` set in the state after block h - 1.
+        let (value, _) =
+            self.chain.store.get_with_proof(&system::next_validators_key(), height - 1).map_err(internal)?;
+        let bytes = value.ok_or_else(|| internal("validator set missing from state"))?;
+        borsh::from_slice(&bytes).map_err(internal)
+    }
+
+    async fn events(
+        &self,
+        contract: String,
+        from_height: u64,
+        to_height: Option<u64>,
+        limit: Option<u32>,
+    ) -> RpcResult<Vec<EventInfo>> {
+        let address = self.resolve(&contract)?;
+        let abi = self.chain.contract_abi(&address).ok();
+        let to = to_height.unwrap_or(u64::MAX);
+        let limit = limit.unwrap_or(1000).min(10_000) as usize;
+        let events = self.chain.store.events(address, from_height, to, limit).map_err(internal)?;
+        Ok(events
+            .into_iter()
+            .map(|(height, tx_id, event)| {
+                let decoded = abi.as_ref().and_then(|abi| abi.decode_event(&event.topic, &event.data).ok());
+                EventInfo { height, tx_id, event, decoded }
+            })
+            .collect())
+    }
+
+    async fn chain_spec(&self) -> RpcResult<serde_json::Value> {
+        serde_json::to_value(&self.chain.spec).map_err(internal)
+    }
+}

@@ -1,0 +1,348 @@
+//! The async shell around the pure consensus core (`kessai-consensus`).
+//!
+//! The core decides; this task does everything with side effects: it builds blocks when the core
+//! asks for a value, checks (re-executes) proposed blocks, writes the WAL before anything signed
+//! leaves the process, sends messages to the network, runs timers, and commits decided blocks.
+//!
+//! A one-validator chain (`kessai dev`) runs the same code: the core proposes, votes and decides on
+//! its own votes, and the network is simply empty.
+
+use crate::chain::{Chain, ExecutedProposal};
+use crate::mempool::Mempool;
+use crate::service::network::{NetworkHandle, NetworkMessage};
+use crate::wal::Wal;
+use anyhow::{Context, Result};
+use kessai_consensus::{Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry};
+use kessai_primitives::{Block, BlockId, Commit, Evidence, Keypair, SignedProposal};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Proposals (and block bodies) kept while waiting for their body or their height.
+const MAX_WAITING_PROPOSALS: usize = 64;
+
+/// What the outside world tells the consensus task.
+#[derive(Debug)]
+pub enum Event {
+    /// A consensus message with, for proposals, the block it proposes.
+    FromPeer(NetworkMessage),
+    Timeout(Timeout),
+    /// The proposer's deferred block build is due (see `empty_block_interval_ms`).
+    BuildDue { height: u64, round: u32 },
+    /// `timeout_commit` after a decision has passed: start the next height.
+    NextHeight,
+}
+
+/// Height and round as observed by RPC and metrics.
+#[derive(Clone, Debug, Default)]
+pub struct ConsensusStatus {
+    pub height: u64,
+    pub round: u32,
+    pub step: String,
+}
+
+pub struct ConsensusTask {
+    chain: Arc<Chain>,
+    mempool: Arc<Mempool>,
+    network: NetworkHandle,
+    core: Consensus,
+    wal: Wal,
+    signer: Option<Keypair>,
+    events_tx: mpsc::Sender<Event>,
+    events: mpsc::Receiver<Event>,
+    /// Blocks we built or received and executed, by id, for the current height.
+    executed: HashMap<BlockId, ExecutedProposal>,
+    /// Block bodies received before their proposal could be checked.
+    bodies: HashMap<BlockId, Block>,
+    /// Proposals waiting for their block body.
+    waiting_proposals: Vec<SignedProposal>,
+    /// Commit of the previous height, carried in the next block.
+    last_commit: Option<Commit>,
+    evidence_pool: Vec<Evidence>,
+    status: watch::Sender<ConsensusStatus>,
+    /// Notified after each committed block (RPC subscribers, the sync service).
+    committed: tokio::sync::broadcast::Sender<u64>,
+}
+
+pub struct ConsensusHandles {
+    pub events: mpsc::Sender<Event>,
+    pub status: watch::Receiver<ConsensusStatus>,
+    pub committed: tokio::sync::broadcast::Sender<u64>,
+}
+
+impl ConsensusTask {
+    pub fn new(
+        chain: Arc<Chain>,
+        mempool: Arc<Mempool>,
+        network: NetworkHandle,
+        signer: Option<Keypair>,
+        wal_path: &std::path::Path,
+    ) -> Result<(ConsensusTask, ConsensusHandles)> {
+        let params = &chain.spec.consensus;
+        let config = Config {
+            chain_id: chain.spec.chain_id.clone(),
+            timeouts: TimeoutConfig {
+                propose_ms: params.timeout_propose_ms,
+                propose_delta_ms: params.timeout_propose_delta_ms,
+                prevote_ms: params.timeout_prevote_ms,
+                prevote_delta_ms: params.timeout_prevote_delta_ms,
+                precommit_ms: params.timeout_precommit_ms,
+                precommit_delta_ms: params.timeout_precommit_delta_ms,
+            },
+        };
+        let core = Consensus::new(config, signer.clone());
+        let wal = Wal::open(wal_path)?;
+        let (events_tx, events) = mpsc::channel(10_000);
+        let (status, status_rx) = watch::channel(ConsensusStatus::default());
+        let (committed, _) = tokio::sync::broadcast::channel(64);
+        let last_commit = match chain.height() {
+            0 => None,
+            h => chain.store.commit(h)?,
+        };
+        let handles = ConsensusHandles { events: events_tx.clone(), status: status_rx, committed: committed.clone() };
+        let task = ConsensusTask {
+            chain,
+            mempool,
+            network,
+            core,
+            wal,
+            signer,
+            events_tx,
+            events,
+            executed: HashMap::new(),
+            bodies: HashMap::new(),
+            waiting_proposals: Vec::new(),
+            last_commit,
+            evidence_pool: Vec::new(),
+            status,
+            committed,
+        };
+        Ok((task, handles))
+    }
+
+    /// Runs until the event channel closes.
+    pub async fn run(mut self) -> Result<()> {
+        self.start_next_height(true)?;
+        while let Some(event) = self.events.recv().await {
+            self.handle(event).await?;
+        }
+        Ok(())
+    }
+
+    fn start_next_height(&mut self, restoring: bool) -> Result<()> {
+        let height = self.chain.height() + 1;
+        let validators = self.chain.validators_for(height)?;
+        let wal_entries = if restoring { self.wal_entries_for(height)? } else { Vec::new() };
+        if !wal_entries.is_empty() {
+            tracing::info!(height, entries = wal_entries.len(), "restoring consensus from the WAL");
+        }
+        self.executed.clear();
+        self.bodies.retain(|_, block| block.header.height == height);
+        self.waiting_proposals.retain(|p| p.proposal.height == height);
+        let actions = self.core.start_height(height, validators, &wal_entries);
+        self.publish_status();
+        self.apply(actions)?;
+        self.check_waiting_proposals()
+    }
+
+    fn wal_entries_for(&self, height: u64) -> Result<Vec<WalEntry>> {
+        let mut entries = Vec::new();
+        for record in self.wal.records()? {
+            let entry: WalEntry = borsh::from_slice(&record).context("unreadable consensus WAL record")?;
+            if entry.height() == height {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn handle(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::Timeout(timeout) => {
+                let actions = self.core.handle(Input::Timeout(timeout));
+                self.apply(actions)?;
+            }
+            Event::BuildDue { height, round } => self.build_and_propose(height, round)?,
+            Event::NextHeight => self.start_next_height(false)?,
+            Event::FromPeer(msg) => self.on_peer_message(msg)?,
+        }
+        self.publish_status();
+        Ok(())
+    }
+
+    fn on_peer_message(&mut self, msg: NetworkMessage) -> Result<()> {
+        match msg {
+            NetworkMessage::Vote(vote) => {
+                let actions = self.core.handle(Input::Vote(vote));
+                self.apply(actions)?;
+            }
+            NetworkMessage::Proposal { proposal, block } => {
+                let height = proposal.proposal.height;
+                // Proposals for the next height arrive during `timeout_commit`: keep them (and
+                // their blocks) until that height starts. Anything else is stale or too far ahead.
+                if height != self.core.height() && height != self.core.height() + 1 {
+                    return Ok(());
+                }
+                if self.waiting_proposals.len() >= MAX_WAITING_PROPOSALS {
+                    return Ok(());
+                }
+                if let Some(block) = block {
+                    if self.bodies.len() < MAX_WAITING_PROPOSALS {
+                        self.bodies.insert(block.id(), *block);
+                    }
+                }
+                self.waiting_proposals.push(proposal);
+                self.check_waiting_proposals()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds the core every proposal whose block body we have, after checking the block.
+    fn check_waiting_proposals(&mut self) -> Result<()> {
+        let waiting = std::mem::take(&mut self.waiting_proposals);
+        for proposal in waiting {
+            if proposal.proposal.height != self.core.height() {
+                if proposal.proposal.height > self.core.height() {
+                    self.waiting_proposals.push(proposal);
+                }
+                continue;
+            }
+            let id = proposal.proposal.block;
+            let valid = if self.executed.contains_key(&id) {
+                true
+            } else if let Some(block) = self.bodies.remove(&id) {
+                match self.chain.check_block(block) {
+                    Ok(executed) => {
+                        self.executed.insert(id, executed);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(block = %id, error = %e, "proposed block is invalid");
+                        false
+                    }
+                }
+            } else {
+                self.waiting_proposals.push(proposal);
+                continue;
+            };
+            let actions = self.core.handle(Input::Proposal { proposal, block_valid: valid });
+            self.apply(actions)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, actions: Vec<Action>) -> Result<()> {
+        for action in actions {
+            self.apply_one(action)?;
+        }
+        Ok(())
+    }
+
+    fn apply_one(&mut self, action: Action) -> Result<()> {
+        match action {
+            Action::RequestValue { height, round } => self.schedule_build(height, round),
+            Action::PersistWal(entry) => self.wal.append(&borsh::to_vec(&entry)?)?,
+            Action::Broadcast(message) => self.broadcast(message),
+            Action::ScheduleTimeout { timeout, after_ms } => {
+                let events = self.events_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                    let _ = events.send(Event::Timeout(timeout)).await;
+                });
+            }
+            Action::Decide { height, round, block, commit } => self.decide(height, round, block, commit)?,
+            Action::Evidence(evidence) => {
+                tracing::warn!(offender = %evidence.offender(), "equivocation detected");
+                self.network.publish(NetworkMessage::Evidence(evidence.clone()));
+                if !self.evidence_pool.contains(&evidence) {
+                    self.evidence_pool.push(evidence);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The proposer builds at once when transactions are waiting, otherwise after
+    /// `empty_block_interval_ms` or as soon as one arrives, whichever is first.
+    fn schedule_build(&mut self, height: u64, round: u32) {
+        let events = self.events_tx.clone();
+        let mempool = self.mempool.clone();
+        let wait = Duration::from_millis(self.chain.spec.consensus.empty_block_interval_ms);
+        if !mempool.is_empty() {
+            let _ = events.try_send(Event::BuildDue { height, round });
+            return;
+        }
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(wait, mempool.wait_for_tx()).await;
+            let _ = events.send(Event::BuildDue { height, round }).await;
+        });
+    }
+
+    fn build_and_propose(&mut self, height: u64, round: u32) -> Result<()> {
+        if height != self.core.height() || round != self.core.round() {
+            return Ok(()); // the round moved on while we waited
+        }
+        let signer = self.signer.as_ref().context("only a validator builds blocks")?;
+        let limits = &self.chain.spec.consensus;
+        let txs = self.mempool.reap(limits.max_block_txs as usize, limits.max_block_bytes as usize / 2);
+        let started = std::time::Instant::now();
+        let executed = self.chain.build_block(
+            signer.public(),
+            txs,
+            self.last_commit.clone(),
+            self.evidence_pool.clone(),
+        )?;
+        let id = executed.block.id();
+        tracing::debug!(height, round, txs = executed.block.txs.len(), elapsed_ms = started.elapsed().as_millis() as u64, "built block");
+        self.executed.insert(id, executed);
+        let actions = self.core.handle(Input::ProposeValue { height, round, block: id });
+        self.apply(actions)
+    }
+
+    fn broadcast(&mut self, message: Message) {
+        match message {
+            Message::Vote(vote) => self.network.publish(NetworkMessage::Vote(vote)),
+            Message::Proposal(proposal) => {
+                let block = self.executed.get(&proposal.proposal.block).map(|e| Box::new(e.block.clone()));
+                self.network.publish(NetworkMessage::Proposal { proposal, block });
+            }
+        }
+    }
+
+    fn decide(&mut self, height: u64, round: u32, block: BlockId, commit: Commit) -> Result<()> {
+        let Some(executed) = self.executed.remove(&block) else {
+            // Decided on a block we never received: the sync service will fetch it.
+            tracing::warn!(height, %block, "decided a block whose body is missing");
+            return Ok(());
+        };
+        let txs = executed.block.txs.clone();
+        let evidence = executed.block.evidence.clone();
+        self.chain.commit(executed, &commit).with_context(|| format!("committing block {height}"))?;
+        self.wal.reset()?;
+        self.mempool.update(&self.chain, &txs);
+        self.evidence_pool.retain(|e| !evidence.contains(e));
+        tracing::info!(height, round, %block, txs = txs.len(), "committed block");
+        self.last_commit = Some(commit);
+        let _ = self.committed.send(height);
+        self.network.publish(NetworkMessage::Committed { height });
+        // Wait timeout_commit before the next height, so late votes land and transactions gather;
+        // messages for the next height that arrive meanwhile are buffered by the core.
+        let pause = Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms);
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(pause).await;
+            let _ = events.send(Event::NextHeight).await;
+        });
+        Ok(())
+    }
+
+    fn publish_status(&self) {
+        let _ = self.status.send(ConsensusStatus {
+            height: self.core.height(),
+            round: self.core.round(),
+            step: format!("{:?}", self.core.step()),
+        });
+    }
+}

@@ -1,0 +1,5 @@
+//! Long-running services of a node and how they are wired together.
+
+pub mod consensus;
+pub mod network;
+pub mod node;
