@@ -198,7 +198,12 @@ impl<'a> BlockExecution<'a> {
     }
 
     fn run(mut self, txs: &[SignedTransaction]) -> Result<ExecutedBlock, RuntimeError> {
-        let receipts = txs.iter().map(|tx| self.execute(tx)).collect::<Result<Vec<_>, _>>()?;
+        let checks = stateless_checks(&self.ctx.chain_id, txs);
+        let receipts = txs
+            .iter()
+            .zip(checks)
+            .map(|(tx, check)| self.execute(tx, check))
+            .collect::<Result<Vec<_>, _>>()?;
         rotate_validators(&mut self.world.state, self.ctx.height)?;
         Ok(ExecutedBlock {
             receipts,
@@ -207,10 +212,18 @@ impl<'a> BlockExecution<'a> {
         })
     }
 
-    fn execute(&mut self, signed: &SignedTransaction) -> Result<Receipt, StateError> {
+    fn execute(
+        &mut self,
+        signed: &SignedTransaction,
+        stateless: Result<(), String>,
+    ) -> Result<Receipt, StateError> {
         let tx_id = signed.id();
         let tx = &signed.tx;
-        let (roles, nonce) = match self.admit(signed)? {
+        let admitted = match stateless {
+            Ok(()) => self.admit(signed)?,
+            Err(reason) => Err(reason),
+        };
+        let (roles, nonce) = match admitted {
             Ok(admitted) => admitted,
             Err(reason) => return Ok(failed_receipt(tx_id, format!("invalid: {reason}"), 0)),
         };
@@ -253,15 +266,13 @@ impl<'a> BlockExecution<'a> {
         Ok(receipt)
     }
 
-    /// The signer's roles and nonce, or why the transaction is invalid.
+    /// The signer's roles and nonce, or why the transaction is invalid (after the stateless
+    /// checks).
     fn admit(
         &self,
         signed: &SignedTransaction,
     ) -> Result<Result<(Vec<Role>, u64), String>, StateError> {
         let tx = &signed.tx;
-        if let Err(e) = signed.check_stateless(&self.ctx.chain_id) {
-            return Ok(Err(e.to_string()));
-        }
         let max = self.runtime.config().max_tx_gas;
         if tx.gas_limit > max {
             return Ok(Err(format!("gas limit {} is above the maximum {max}", tx.gas_limit)));
@@ -413,6 +424,13 @@ pub(crate) fn genesis_contract(
     let info = ContractInfo { code_hash, creator: Address::SYSTEM, created_at_height: 0 };
     let mut meter = Meter { limit: runtime.config().max_tx_gas, used: 0 };
     create_contract(runtime, world, info, address, &code, args, &mut meter).map(drop)
+}
+
+/// The chain id, size and signature checks of every transaction, on all cores: they depend on
+/// nothing but the transaction, and the signatures are most of what a block costs.
+fn stateless_checks(chain_id: &str, txs: &[SignedTransaction]) -> Vec<Result<(), String>> {
+    use rayon::prelude::*;
+    txs.par_iter().map(|tx| tx.check_stateless(chain_id).map_err(|e| e.to_string())).collect()
 }
 
 fn failed_receipt(tx_id: Hash, reason: String, gas_used: u64) -> Receipt {

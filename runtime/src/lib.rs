@@ -141,3 +141,24 @@ impl Runtime {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_is_shareable_across_threads() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Runtime>();
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let refused =
+            |config: RuntimeConfig| matches!(Runtime::new(config), Err(RuntimeError::Config(_)));
+        assert!(refused(RuntimeConfig { max_memory_bytes: 1000, ..RuntimeConfig::default() }));
+        assert!(refused(RuntimeConfig { max_call_depth: 0, ..RuntimeConfig::default() }));
+        assert!(refused(RuntimeConfig { module_cache_capacity: 0, ..RuntimeConfig::default() }));
+        assert!(Runtime::new(RuntimeConfig::default()).is_ok());
+    }
+}
