@@ -13,6 +13,8 @@ pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[
     ("netting", include_bytes!("../../contracts/artifacts/netting.wasm")),
     ("clearing", include_bytes!("../../contracts/artifacts/clearing.wasm")),
     ("notes", include_bytes!("../../contracts/artifacts/notes.wasm")),
+    ("power-ledger", include_bytes!("../../contracts/artifacts/power-ledger.wasm")),
+    ("value-certificate", include_bytes!("../../contracts/artifacts/value-certificate.wasm")),
 ];
 
 pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
@@ -47,6 +49,20 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             name: "notes".into(),
             code: "builtin:notes".into(),
             init: json!([admin, "LessThanBalance"]),
+        },
+        // (admin, min_timeout_ms, min_margin_ms): alice issues power information. Dev-chain
+        // hash-lock timeouts are seconds (10 s minimum, the two legs' deadlines 5 s apart at
+        // least); a production chain would set hours.
+        ContractSpec {
+            name: "power-ledger".into(),
+            code: "builtin:power-ledger".into(),
+            init: json!([admin, 10_000, 5_000]),
+        },
+        // (admin, min_timeout_ms, min_margin_ms): alice issues value certificates.
+        ContractSpec {
+            name: "value-certificate".into(),
+            code: "builtin:value-certificate".into(),
+            init: json!([admin, 10_000, 5_000]),
         },
     ]
 }
