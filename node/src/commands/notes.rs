@@ -97,8 +97,19 @@ pub enum NotesCommand {
 
 pub async fn run(command: NotesCommand) -> Result<()> {
     match command {
-        NotesCommand::NewTerminal { name, terminals_dir, json } => new_terminal(&name, terminals_dir, json),
-        NotesCommand::Issue { amount, terminal, terminals_dir, valid_for, out, contract, signer, rpc } => {
+        NotesCommand::NewTerminal { name, terminals_dir, json } => {
+            new_terminal(&name, terminals_dir, json)
+        }
+        NotesCommand::Issue {
+            amount,
+            terminal,
+            terminals_dir,
+            valid_for,
+            out,
+            contract,
+            signer,
+            rpc,
+        } => {
             let terminal = read_terminal(&terminal, terminals_dir)?;
             let valid_for_ms = parse_duration_ms(&valid_for)?;
             issue(amount, &terminal, valid_for_ms, out, &contract, signer, rpc).await
@@ -116,8 +127,10 @@ pub async fn run(command: NotesCommand) -> Result<()> {
 
 /// `~/.kessai/terminals`, or `.kessai-terminals` without a home directory.
 fn default_terminals_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map_or_else(|| PathBuf::from(".kessai-terminals"), |h| PathBuf::from(h).join(".kessai/terminals"))
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".kessai-terminals"),
+        |h| PathBuf::from(h).join(".kessai/terminals"),
+    )
 }
 
 fn terminal_path(name: &str, dir: Option<PathBuf>) -> PathBuf {
@@ -129,7 +142,10 @@ fn terminal_path(name: &str, dir: Option<PathBuf>) -> PathBuf {
 }
 
 fn new_terminal(name: &str, dir: Option<PathBuf>, as_json: bool) -> Result<()> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || name.starts_with('.')
+    {
         bail!("a terminal name is letters, digits, '-', '_' and '.' (not first), like phone-1");
     }
     let path = dir.unwrap_or_else(default_terminals_dir).join(format!("{name}.json"));
@@ -141,7 +157,10 @@ fn new_terminal(name: &str, dir: Option<PathBuf>, as_json: bool) -> Result<()> {
     })?;
     let value = json!({ "terminal": name, "path": path });
     output::print(as_json, &value, |_| {
-        format!("terminal {name}: key written to {} (mode 0600); it never leaves this machine", path.display())
+        format!(
+            "terminal {name}: key written to {} (mode 0600); it never leaves this machine",
+            path.display()
+        )
     });
     Ok(())
 }
@@ -149,7 +168,10 @@ fn new_terminal(name: &str, dir: Option<PathBuf>, as_json: bool) -> Result<()> {
 fn read_terminal(name: &str, dir: Option<PathBuf>) -> Result<TerminalKey> {
     let path = terminal_path(name, dir);
     let file = TerminalKeyFile::read(&path).with_context(|| {
-        format!("cannot read terminal key {} (create it with `kessai notes new-terminal {name}`)", path.display())
+        format!(
+            "cannot read terminal key {} (create it with `kessai notes new-terminal {name}`)",
+            path.display()
+        )
     })?;
     Ok(file.key()?)
 }
@@ -158,7 +180,9 @@ fn read_terminal(name: &str, dir: Option<PathBuf>) -> Result<TerminalKey> {
 fn read_note(arg: &str) -> Result<Note> {
     let text = if arg == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading the note from standard input")?
-    } else if !arg.trim().to_ascii_uppercase().starts_with(kessai_notes::TEXT_SCHEME) && Path::new(arg).is_file() {
+    } else if !arg.trim().to_ascii_uppercase().starts_with(kessai_notes::TEXT_SCHEME)
+        && Path::new(arg).is_file()
+    {
         std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?
     } else {
         arg.to_string()
@@ -171,7 +195,9 @@ fn parse_duration_ms(text: &str) -> Result<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().with_context(|| format!("{text:?} is not a duration like 90s, 10m, 1h or 2d"))?;
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("{text:?} is not a duration like 90s, 10m, 1h or 2d"))?;
     let unit_ms = match unit {
         "" | "ms" => 1,
         "s" => 1_000,
@@ -180,7 +206,10 @@ fn parse_duration_ms(text: &str) -> Result<u64> {
         "d" => 86_400_000,
         _ => bail!("{text:?}: the unit is ms, s, m, h or d"),
     };
-    number.checked_mul(unit_ms).filter(|ms| *ms > 0).with_context(|| format!("{text:?} is not a usable duration"))
+    number
+        .checked_mul(unit_ms)
+        .filter(|ms| *ms > 0)
+        .with_context(|| format!("{text:?} is not a usable duration"))
 }
 
 /// A member's address from a public key (hex) or a key file NAME / path.
@@ -188,8 +217,13 @@ fn resolve_address(spec: &str, keys_dir: &Path) -> Result<Address> {
     if let Ok(address) = spec.parse::<Address>() {
         return Ok(address);
     }
-    let path = if Path::new(spec).is_file() { PathBuf::from(spec) } else { keys_dir.join(format!("{spec}.json")) };
-    let file = KeyFile::read(&path).with_context(|| format!("{spec:?} is neither a public key (64 hex) nor a key name"))?;
+    let path = if Path::new(spec).is_file() {
+        PathBuf::from(spec)
+    } else {
+        keys_dir.join(format!("{spec}.json"))
+    };
+    let file = KeyFile::read(&path)
+        .with_context(|| format!("{spec:?} is neither a public key (64 hex) nor a key name"))?;
     Ok(file.public_key.to_address())
 }
 
@@ -198,7 +232,8 @@ fn keys_dir(signer: &SignerArgs) -> PathBuf {
 }
 
 async fn view(client: &HttpClient, contract: &str, method: &str, args: Value) -> Result<Value> {
-    let result = client.view(contract.to_string(), method.to_string(), args).await.map_err(rpc_error)?;
+    let result =
+        client.view(contract.to_string(), method.to_string(), args).await.map_err(rpc_error)?;
     Ok(result.decoded)
 }
 
@@ -218,7 +253,11 @@ async fn call(
     let info = submit(client, &waiting, payload).await?;
     let receipt = info.receipt.as_ref().context("the node returned no receipt")?;
     if let TxStatus::Failed { reason } = &receipt.status {
-        bail!("{method} failed (tx {}, height {}): {reason}", info.tx_id, info.height.unwrap_or_default());
+        bail!(
+            "{method} failed (tx {}, height {}): {reason}",
+            info.tx_id,
+            info.height.unwrap_or_default()
+        );
     }
     let result = abi.decode_return(method, &receipt.return_data)?;
     Ok((info, result))
@@ -246,7 +285,11 @@ async fn issue(
     rpc: RpcArgs,
 ) -> Result<()> {
     let client = rpc::client(&rpc.rpc)?;
-    let info = client.contract(contract.to_string()).await.map_err(rpc_error).context("looking up the notes contract")?;
+    let info = client
+        .contract(contract.to_string())
+        .await
+        .map_err(rpc_error)
+        .context("looking up the notes contract")?;
     let member = load_signer(&signer.key, Some(&keys_dir(&signer)))?.public().to_address();
     let status = client.status().await.map_err(rpc_error).context("cannot reach the node")?;
     // The serial the contract will assign if the issuance is accepted; the note must carry it.
@@ -287,18 +330,24 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file =
+        options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Where a note stands on the ledger.
 async fn ledger_status(client: &HttpClient, note: &Note) -> Result<(&'static str, String)> {
     let contract = hex::encode(note.contract);
-    client.contract(contract.clone()).await.map_err(rpc_error).context("the note's contract is not on this chain")?;
+    client
+        .contract(contract.clone())
+        .await
+        .map_err(rpc_error)
+        .context("the note's contract is not on this chain")?;
     let user = hex::encode(note.user);
     let record = view(client, &contract, "note", json!([user, note.serial])).await?;
     if record.is_null() {
-        let next = view(client, &contract, "next_serial", json!([user])).await?.as_u64().unwrap_or(0);
+        let next =
+            view(client, &contract, "next_serial", json!([user])).await?.as_u64().unwrap_or(0);
         return Ok(if note.serial >= 1 && note.serial < next {
             ("settled", "already settled: redeemed or reclaimed".into())
         } else {
@@ -307,17 +356,36 @@ async fn ledger_status(client: &HttpClient, note: &Note) -> Result<(&'static str
     }
     let commitment = record["commitment"].as_str().unwrap_or_default();
     if commitment != hex::encode(note.commitment()) {
-        return Ok(("not_genuine", "NOT genuine: it does not match the ledger's commitment".into()));
+        return Ok((
+            "not_genuine",
+            "NOT genuine: it does not match the ledger's commitment".into(),
+        ));
     }
     let now = client.status().await.map_err(rpc_error)?.time_ms;
     Ok(if now >= note.expiry_ms {
-        ("expired", format!("expired (block time {now}): only the issuing member can reclaim its collateral"))
+        (
+            "expired",
+            format!(
+                "expired (block time {now}): only the issuing member can reclaim its collateral"
+            ),
+        )
     } else {
-        ("outstanding", format!("genuine and outstanding: redeemable for {} more seconds", (note.expiry_ms - now) / 1000))
+        (
+            "outstanding",
+            format!(
+                "genuine and outstanding: redeemable for {} more seconds",
+                (note.expiry_ms - now) / 1000
+            ),
+        )
     })
 }
 
-async fn show(note: &Note, offline: bool, terminal: Option<&TerminalKey>, rpc: RpcArgs) -> Result<()> {
+async fn show(
+    note: &Note,
+    offline: bool,
+    terminal: Option<&TerminalKey>,
+    rpc: RpcArgs,
+) -> Result<()> {
     let status = if offline {
         None
     } else {
@@ -351,14 +419,24 @@ async fn show(note: &Note, offline: bool, terminal: Option<&TerminalKey>, rpc: R
             text += &format!("\nledger: {why}");
         }
         if let Some(made) = made_by_terminal {
-            text += if made { "\nterminal: made by this terminal" } else { "\nterminal: NOT made by this terminal" };
+            text += if made {
+                "\nterminal: made by this terminal"
+            } else {
+                "\nterminal: NOT made by this terminal"
+            };
         }
         text
     });
     Ok(())
 }
 
-async fn redeem(note: &Note, payee: Option<String>, force: bool, signer: SignerArgs, rpc: RpcArgs) -> Result<()> {
+async fn redeem(
+    note: &Note,
+    payee: Option<String>,
+    force: bool,
+    signer: SignerArgs,
+    rpc: RpcArgs,
+) -> Result<()> {
     let client = rpc::client(&rpc.rpc)?;
     let keys_dir = keys_dir(&signer);
     let redeemer = load_signer(&signer.key, Some(&keys_dir))?.public().to_address();
@@ -367,7 +445,11 @@ async fn redeem(note: &Note, payee: Option<String>, force: bool, signer: SignerA
         None => redeemer,
     };
     let contract = hex::encode(note.contract);
-    let info = client.contract(contract.clone()).await.map_err(rpc_error).context("the note's contract is not on this chain")?;
+    let info = client
+        .contract(contract.clone())
+        .await
+        .map_err(rpc_error)
+        .context("the note's contract is not on this chain")?;
     if !force {
         let (state, why) = ledger_status(&client, note).await?;
         if state != "outstanding" {
@@ -379,13 +461,15 @@ async fn redeem(note: &Note, payee: Option<String>, force: bool, signer: SignerA
     let hash = hex::encode(note.redeem_hash(&payee.0));
     let pending = view(&client, &contract, "redeem_commit", json!([redeemer, hash])).await?;
     let commit = if pending.is_null() {
-        let (tx, _) = call(&client, &info.abi, info.address, &signer, "commit_redeem", json!([hash])).await?;
+        let (tx, _) =
+            call(&client, &info.abi, info.address, &signer, "commit_redeem", json!([hash])).await?;
         Some(tx)
     } else {
         None
     };
     let args = json!([note.to_abi_json(), payee]);
-    let (reveal, amount) = call(&client, &info.abi, info.address, &signer, "reveal_redeem", args).await?;
+    let (reveal, amount) =
+        call(&client, &info.abi, info.address, &signer, "reveal_redeem", args).await?;
     let value = json!({
         "amount": amount,
         "payee": payee,
@@ -396,7 +480,12 @@ async fn redeem(note: &Note, payee: Option<String>, force: bool, signer: SignerA
     });
     output::print(rpc.json, &value, |_| {
         let committed = match &commit {
-            Some(tx) => format!("committed in tx {} at height {} (gas {})", tx.tx_id, tx.height.unwrap_or_default(), gas(tx)),
+            Some(tx) => format!(
+                "committed in tx {} at height {} (gas {})",
+                tx.tx_id,
+                tx.height.unwrap_or_default(),
+                gas(tx)
+            ),
             None => format!("used the pending commitment {hash}"),
         };
         format!(
