@@ -1,7 +1,7 @@
 //! Runtime limits and the deterministic wasmtime configuration.
 
 use crate::RuntimeError;
-use wasmtime::{Config, Engine, WasmFeatures};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmFeatures};
 
 /// Limits of contract execution. [`Default`] gives the values of `docs/contract-abi.md`; every node
 /// of a chain must run with the same values, or they will disagree on which transactions fail.
@@ -23,6 +23,11 @@ pub struct RuntimeConfig {
     pub max_wasm_stack_bytes: usize,
     /// Compiled modules kept, by code hash (least recently used ones are dropped).
     pub module_cache_capacity: usize,
+    /// Block executions (and genesis) that may run at once; more wait their turn.
+    pub concurrent_blocks: usize,
+    /// View calls that may run at once; more wait their turn. Kept apart from blocks so that views
+    /// never delay a block.
+    pub concurrent_views: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -35,6 +40,8 @@ impl Default for RuntimeConfig {
             max_call_depth: 8,
             max_wasm_stack_bytes: 512 * 1024,
             module_cache_capacity: 256,
+            concurrent_blocks: 2,
+            concurrent_views: 4,
         }
     }
 }
@@ -59,6 +66,9 @@ impl RuntimeConfig {
         if self.module_cache_capacity == 0 {
             return fail("module_cache_capacity must be at least 1");
         }
+        if self.concurrent_blocks == 0 || self.concurrent_views == 0 {
+            return fail("concurrent_blocks and concurrent_views must be at least 1");
+        }
         Ok(())
     }
 
@@ -70,6 +80,28 @@ impl RuntimeConfig {
 }
 
 pub(crate) const WASM_PAGE: usize = 64 * 1024;
+
+/// Instance slots of the pool: every running execution has at most `max_call_depth` frames, each
+/// one instance, and executions are limited to `concurrent_blocks + concurrent_views` — so a slot
+/// is always free and instantiation never fails for want of one (which would make a transaction's
+/// outcome depend on load).
+fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
+    let slots = (config.concurrent_blocks + config.concurrent_views) * config.max_call_depth;
+    let slots = u32::try_from(slots).unwrap_or(u32::MAX);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(slots)
+        .total_memories(slots)
+        .total_tables(slots)
+        .total_component_instances(0)
+        .max_memories_per_module(1)
+        .max_tables_per_module(1)
+        .max_memory_size(config.max_memory_bytes)
+        .table_elements(usize::try_from(config.max_table_elements).unwrap_or(usize::MAX))
+        // Reset small memories with a memset rather than a system call.
+        .linear_memory_keep_resident(1024 * 1024)
+        .table_keep_resident(64 * 1024);
+    pool
+}
 
 /// The wasm proposals a contract may use: MVP + bulk-memory, mutable-global, sign-ext,
 /// multi-value, reference-types (`docs/contract-abi.md`), and saturating float-to-int, which Rust
@@ -97,6 +129,7 @@ pub(crate) fn engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         .cranelift_nan_canonicalization(true)
         .wasm_backtrace_max_frames(None)
         .max_wasm_stack(config.max_wasm_stack_bytes)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(config)));
     Engine::new(&wasm).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
 }

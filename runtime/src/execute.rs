@@ -17,7 +17,9 @@ use crate::host::{Env, Frame, World};
 use crate::module::Contract;
 use crate::state::{BaseState, Overlay};
 use crate::system::{self, encode, ContractInfo};
-use crate::{gas, CallError, Runtime, RuntimeError, StateError, StateView, TxRejection, WriteSet};
+use crate::{
+    gas, CallError, Lane, Runtime, RuntimeError, StateError, StateView, TxRejection, WriteSet,
+};
 use kessai_abi::MethodKind;
 use kessai_primitives::{
     Address, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role, SignedTransaction,
@@ -63,7 +65,7 @@ impl Runtime {
         ctx: &BlockContext,
         txs: &[SignedTransaction],
     ) -> Result<ExecutedBlock, RuntimeError> {
-        self.on_execution_thread(|| {
+        self.on_execution_thread(Lane::Block, || {
             BaseState::scoped(state, |base| BlockExecution::new(self, ctx, base).run(txs))
         })?
     }
@@ -79,7 +81,7 @@ impl Runtime {
         method: &str,
         args: &[u8],
     ) -> Result<Vec<u8>, CallError> {
-        self.on_execution_thread(|| {
+        self.on_execution_thread(Lane::View, || {
             BaseState::scoped(state, |base| self.view_on(base, ctx, contract, method, args))
         })
         .map_err(|e| CallError::Runtime(e.to_string()))?

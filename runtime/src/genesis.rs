@@ -36,8 +36,9 @@ pub fn genesis_writes(
     runtime: &Runtime,
     spec: &GenesisSpec,
 ) -> Result<(WriteSet, Vec<(String, Address)>), RuntimeError> {
-    runtime
-        .on_execution_thread(|| BaseState::scoped(&EmptyState, |base| build(runtime, spec, base)))?
+    runtime.on_execution_thread(crate::Lane::Block, || {
+        BaseState::scoped(&EmptyState, |base| build(runtime, spec, base))
+    })?
 }
 
 fn build(

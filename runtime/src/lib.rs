@@ -34,7 +34,7 @@ use kessai_abi::{Abi, MethodKind};
 use kessai_primitives::{Address, Hash};
 use lru::LruCache;
 use module::Contract;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use wasmtime::{Engine, Linker};
@@ -52,6 +52,47 @@ struct Inner {
     /// Compiled modules by code hash. Code under a hash never changes, so an entry is never stale;
     /// whether the code exists in a given state is always checked against that state.
     cache: Mutex<LruCache<Hash, Arc<Contract>>>,
+    blocks: Gate,
+    views: Gate,
+}
+
+/// Which executions an execution waits behind.
+#[derive(Clone, Copy)]
+pub(crate) enum Lane {
+    /// Block execution and genesis.
+    Block,
+    View,
+}
+
+/// Lets at most `limit` executions run at once: the instance pool is sized for that many.
+struct Gate {
+    running: Mutex<usize>,
+    freed: Condvar,
+    limit: usize,
+}
+
+impl Gate {
+    fn new(limit: usize) -> Gate {
+        Gate { running: Mutex::new(0), freed: Condvar::new(), limit }
+    }
+
+    fn enter(&self) -> GateGuard<'_> {
+        let mut running = self.running.lock();
+        while *running >= self.limit {
+            self.freed.wait(&mut running);
+        }
+        *running += 1;
+        GateGuard(self)
+    }
+}
+
+struct GateGuard<'a>(&'a Gate);
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.running.lock() -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl Runtime {
@@ -62,7 +103,9 @@ impl Runtime {
         host::define(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let capacity = NonZeroUsize::new(config.module_cache_capacity).expect("checked above");
         let cache = Mutex::new(LruCache::new(capacity));
-        Ok(Runtime { inner: Arc::new(Inner { config, engine, linker, cache }) })
+        let (blocks, views) =
+            (Gate::new(config.concurrent_blocks), Gate::new(config.concurrent_views));
+        Ok(Runtime { inner: Arc::new(Inner { config, engine, linker, cache, blocks, views }) })
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -122,11 +165,17 @@ impl Runtime {
         Ok((contract, kind))
     }
 
-    /// Runs `work` on a thread whose stack fits the deepest chain of contract calls.
+    /// Runs `work` on a thread whose stack fits the deepest chain of contract calls, once its lane
+    /// has room.
     pub(crate) fn on_execution_thread<R: Send>(
         &self,
+        lane: Lane,
         work: impl FnOnce() -> R + Send,
     ) -> Result<R, RuntimeError> {
+        let _turn = match lane {
+            Lane::Block => self.inner.blocks.enter(),
+            Lane::View => self.inner.views.enter(),
+        };
         let stack = self.inner.config.execution_stack_bytes();
         std::thread::scope(|scope| {
             let thread = std::thread::Builder::new()

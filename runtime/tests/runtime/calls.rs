@@ -120,3 +120,51 @@ fn a_view_may_call_views_only() {
     assert_eq!(failure(&receipt), "trap: a view call cannot call a non-view method");
     assert_eq!(chain.storage(b, b"k"), Some(b"v".to_vec()));
 }
+
+/// `call_view` arguments nested so that contracts[0] reaches `get("k")` of the last contract.
+fn view_chain(contracts: &[Address]) -> Vec<u8> {
+    let (last, rest) = contracts.split_last().unwrap();
+    let mut args = call_args(*last, "get", &bytes(b"k"));
+    for contract in rest.iter().skip(1).rev() {
+        args = call_args(*contract, "call_view", &args);
+    }
+    args
+}
+
+#[test]
+fn concurrent_executions_always_find_an_instance_slot() {
+    let mut chain = Chain::new();
+    let code = kitchen();
+    let contracts: Vec<Address> = (0..8).map(|_| chain.create(&code, vec![])).collect();
+    assert_success(&chain.call(contracts[7], "set", args(&[b"k", b"v"])));
+    let ctx = chain.context(chain.height);
+    let view_args = view_chain(&contracts);
+    let block = [chain.tx(&alice(), call(contracts[0], "call", chain_call(&contracts)))];
+    let mut expected = vec![1];
+    expected.extend(bytes(b"v"));
+
+    // More views and blocks at once than the runtime runs concurrently, each 8 frames deep:
+    // the extra ones wait for a turn instead of failing for want of an instance.
+    std::thread::scope(|scope| {
+        for _ in 0..10 {
+            scope.spawn(|| {
+                for _ in 0..3 {
+                    let got = chain.runtime.view(
+                        &chain.state,
+                        &ctx,
+                        contracts[0],
+                        "call_view",
+                        &view_args,
+                    );
+                    assert_eq!(got.as_ref(), Ok(&expected));
+                }
+            });
+        }
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let executed = chain.execute(&block);
+                assert_success(&executed.receipts[0]);
+            });
+        }
+    });
+}
