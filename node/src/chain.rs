@@ -12,7 +12,9 @@ use kessai_primitives::{
     merkle, Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt,
     SignedTransaction, ValidatorSet,
 };
-use kessai_runtime::{system, BlockContext, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView};
+use kessai_runtime::{
+    system, BlockContext, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView,
+};
 use kessai_store::{PreparedState, Store};
 use std::sync::Arc;
 
@@ -56,10 +58,11 @@ impl Chain {
     /// Opens the store under `data_dir`, writing genesis if it is new, and checks that an existing
     /// store belongs to this chain spec.
     pub fn open(spec: ChainSpec, data_dir: &std::path::Path) -> Result<Arc<Chain>> {
-        let store = Store::open(data_dir).with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+        let store = Store::open(data_dir)
+            .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig::default())?;
         let chain = Chain { store, runtime, spec };
-        match chain.store.latest_height()? {
+        match chain.store.latest_height() {
             None => chain.write_genesis()?,
             Some(_) => chain.check_genesis()?,
         }
@@ -71,11 +74,17 @@ impl Chain {
         let mut contracts = Vec::new();
         for c in &spec.contracts {
             let code = spec.contract_code(c)?;
-            let abi = Abi::from_wasm(&code).with_context(|| format!("genesis contract {}", c.name))?;
+            let abi =
+                Abi::from_wasm(&code).with_context(|| format!("genesis contract {}", c.name))?;
             let init_args = match abi.method("init") {
-                Some(_) => abi.encode_args("init", &c.init).with_context(|| format!("genesis contract {}: init", c.name))?,
+                Some(_) => abi
+                    .encode_args("init", &c.init)
+                    .with_context(|| format!("genesis contract {}: init", c.name))?,
                 None if c.init.is_null() => vec![],
-                None => bail!("genesis contract {} has no init method but the spec gives init arguments", c.name),
+                None => bail!(
+                    "genesis contract {} has no init method but the spec gives init arguments",
+                    c.name
+                ),
             };
             contracts.push(GenesisContract { name: c.name.clone(), code, init_args });
         }
@@ -113,7 +122,7 @@ impl Chain {
 
     /// Height of the last committed block (0 = genesis only).
     pub fn height(&self) -> u64 {
-        self.store.latest_height().ok().flatten().unwrap_or(0)
+        self.store.latest_height().unwrap_or(0)
     }
 
     pub fn latest_header(&self) -> Option<Header> {
@@ -163,7 +172,11 @@ impl Chain {
         let height = self.height() + 1;
         let time_ms = self.next_block_time();
         let validators = self.validators_for(height)?;
-        let executed = self.runtime.execute_block(&self.state(), &self.block_context(height, time_ms), &txs)?;
+        let executed = self.runtime.execute_block(
+            &self.state(),
+            &self.block_context(height, time_ms),
+            &txs,
+        )?;
         let prepared = self.store.prepare_state(height, &executed.writes)?;
         let next_validators = self.next_validators_after(&executed.writes)?;
         let header = Header {
@@ -188,7 +201,8 @@ impl Chain {
     fn next_validators_after(&self, writes: &kessai_store::WriteSet) -> Result<ValidatorSet> {
         match writes.get(&system::next_validators_key()) {
             Some(Some(bytes)) => Ok(borsh::from_slice(bytes)?),
-            _ => system::next_validators(&self.state())?.ok_or_else(|| anyhow!("no validator set in state")),
+            _ => system::next_validators(&self.state())?
+                .ok_or_else(|| anyhow!("no validator set in state")),
         }
     }
 
@@ -215,7 +229,11 @@ impl Chain {
         }
         block.check_shape()?;
         if block.txs.len() > self.spec.consensus.max_block_txs as usize {
-            bail!("block has {} transactions; the limit is {}", block.txs.len(), self.spec.consensus.max_block_txs);
+            bail!(
+                "block has {} transactions; the limit is {}",
+                block.txs.len(),
+                self.spec.consensus.max_block_txs
+            );
         }
         for ev in &block.evidence {
             ev.verify()?;
@@ -228,8 +246,11 @@ impl Chain {
     }
 
     fn build_with(&self, header: &Header, block: &Block) -> Result<(Vec<Receipt>, PreparedState)> {
-        let executed =
-            self.runtime.execute_block(&self.state(), &self.block_context(header.height, header.time_ms), &block.txs)?;
+        let executed = self.runtime.execute_block(
+            &self.state(),
+            &self.block_context(header.height, header.time_ms),
+            &block.txs,
+        )?;
         if receipts_root(&executed.receipts) != header.receipts_root {
             bail!("receipts_root does not match re-execution");
         }

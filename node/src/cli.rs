@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "kessai", version, about = "Kessai: a permissioned settlement chain node with BFT consensus and wasm contracts")]
+#[command(
+    name = "kessai",
+    version,
+    about = "Kessai: a permissioned settlement chain node with BFT consensus and wasm contracts"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

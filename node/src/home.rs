@@ -93,9 +93,17 @@ impl Home {
     }
 
     /// Writes a fresh home. Refuses to overwrite an initialised one: its keys and data are precious.
-    pub fn initialise(&self, spec: &ChainSpec, node_key: &KeyFile, config: &NodeConfig) -> Result<()> {
+    pub fn initialise(
+        &self,
+        spec: &ChainSpec,
+        node_key: &KeyFile,
+        config: &NodeConfig,
+    ) -> Result<()> {
         if self.is_initialised() {
-            bail!("{} is already initialised; use another --home or remove it first", self.root.display());
+            bail!(
+                "{} is already initialised; use another --home or remove it first",
+                self.root.display()
+            );
         }
         std::fs::create_dir_all(self.data_dir())
             .with_context(|| format!("cannot create {}", self.data_dir().display()))?;
@@ -109,7 +117,8 @@ impl Home {
         let path = self.config_path();
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}; run `kessai init` first", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a valid node config", path.display()))
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid node config", path.display()))
     }
 
     pub fn save_config(&self, config: &NodeConfig) -> Result<()> {

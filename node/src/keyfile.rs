@@ -16,7 +16,11 @@ pub struct KeyFile {
 
 impl KeyFile {
     pub fn new(name: &str, key: &Keypair) -> KeyFile {
-        KeyFile { name: name.to_string(), public_key: key.public(), secret_key: hex::encode(key.seed()) }
+        KeyFile {
+            name: name.to_string(),
+            public_key: key.public(),
+            secret_key: hex::encode(key.seed()),
+        }
     }
 
     pub fn keypair(&self) -> Result<Keypair> {
@@ -32,10 +36,10 @@ impl KeyFile {
     }
 
     pub fn read(path: &Path) -> Result<KeyFile> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
-        let file: KeyFile =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a key file", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read key file {}", path.display()))?;
+        let file: KeyFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a key file", path.display()))?;
         file.keypair().with_context(|| format!("key file {}", path.display()))?;
         Ok(file)
     }
@@ -74,5 +78,8 @@ pub fn load_signer(spec: &str, keys_dir: Option<&Path>) -> Result<Keypair> {
             return KeyFile::read(&named)?.keypair();
         }
     }
-    bail!("no key file {spec:?}{}", keys_dir.map(|d| format!(" (nor {}/{spec}.json)", d.display())).unwrap_or_default())
+    bail!(
+        "no key file {spec:?}{}",
+        keys_dir.map(|d| format!(" (nor {}/{spec}.json)", d.display())).unwrap_or_default()
+    )
 }

@@ -131,7 +131,10 @@ impl Mempool {
         }
         // While a block commits, the committed nonce may already include pending transactions that
         // are not yet pruned: the last pending nonce is then the better guide.
-        let expected = queue.and_then(|q| q.back()).map_or(committed_nonce, |e| e.tx.tx.nonce + 1).max(committed_nonce);
+        let expected = queue
+            .and_then(|q| q.back())
+            .map_or(committed_nonce, |e| e.tx.tx.nonce + 1)
+            .max(committed_nonce);
         if tx.tx.nonce < expected {
             return Err(AdmitError::NonceUsed { account: signer, got: tx.tx.nonce, expected });
         }
@@ -192,7 +195,8 @@ impl Mempool {
             let nonce = *nonce_cache
                 .entry(account)
                 .or_insert_with(|| kessai_runtime::system::nonce(&state, &account).unwrap_or(0));
-            let member = kessai_runtime::system::member_roles(&state, &account).ok().flatten().is_some();
+            let member =
+                kessai_runtime::system::member_roles(&state, &account).ok().flatten().is_some();
             let queue = pool.accounts.get_mut(&account).expect("listed");
             queue.retain(|e| {
                 let keep = member && e.tx.tx.nonce >= nonce && !committed_ids.contains(&e.id);

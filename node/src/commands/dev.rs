@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 /// `$HOME/.kessai/dev`, or `.kessai-dev` when there is no home directory.
 pub fn default_dev_home() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".kessai-dev"), |h| PathBuf::from(h).join(".kessai/dev"))
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".kessai-dev"), |h| PathBuf::from(h).join(".kessai/dev"))
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
@@ -22,7 +23,11 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let spec = ChainSpec::dev();
     let config = NodeConfig { rpc_addr: args.rpc_addr, ..NodeConfig::default() };
     if !home.is_initialised() {
-        home.initialise(&spec, &KeyFile::new("validator-0", &Keypair::dev("validator-0")), &config)?;
+        home.initialise(
+            &spec,
+            &KeyFile::new("validator-0", &Keypair::dev("validator-0")),
+            &config,
+        )?;
     } else {
         home.save_config(&config)?;
     }

@@ -17,7 +17,9 @@ pub fn run(command: KeysCommand) -> Result<()> {
             let key = Keypair::generate();
             KeyFile::new(&name, &key).write(&path)?;
             let value = json!({"name": name, "public_key": key.public(), "file": path});
-            output::print(json, &value, |_| format!("{} {}\nwritten to {}", name, key.public(), path.display()));
+            output::print(json, &value, |_| {
+                format!("{} {}\nwritten to {}", name, key.public(), path.display())
+            });
         }
         KeysCommand::Show { key, dir, json } => {
             let dir = dir.unwrap_or_else(|| super::default_dev_home().join("keys"));

@@ -11,7 +11,11 @@ use kessai_primitives::{Hash, PublicKey};
 
 pub async fn status(rpc: RpcArgs) -> Result<()> {
     let client = rpc::client(&rpc.rpc)?;
-    let status = client.status().await.map_err(rpc_error).with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
+    let status = client
+        .status()
+        .await
+        .map_err(rpc_error)
+        .with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
     output::print(rpc.json, &status, |s| {
         format!(
             "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}",
@@ -33,7 +37,10 @@ pub async fn run(command: QueryCommand) -> Result<()> {
     match command {
         QueryCommand::View { contract, method, args, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
-            let result = client.view(contract, method, parse_json(args.as_deref())?).await.map_err(rpc_error)?;
+            let result = client
+                .view(contract, method, parse_json(args.as_deref())?)
+                .await
+                .map_err(rpc_error)?;
             output::print(rpc.json, &result, |r| r.decoded.to_string());
         }
         QueryCommand::State { contract, map, key, height, rpc } => {
@@ -73,25 +80,42 @@ pub async fn run(command: QueryCommand) -> Result<()> {
             let client = rpc::client(&rpc.rpc)?;
             let id: Hash = tx_id.parse().context("a transaction id is 64 hex characters")?;
             let info = client.tx(id).await.map_err(rpc_error)?;
-            output::print(rpc.json, &info, |i| serde_json::to_string_pretty(i).expect("serialisable"));
+            output::print(rpc.json, &info, |i| {
+                serde_json::to_string_pretty(i).expect("serialisable")
+            });
         }
         QueryCommand::Block { height, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
             let block = client.block(height).await.map_err(rpc_error)?;
             output::print(rpc.json, &block, |b| {
-                format!("block {} hash {}\n{} txs, state root {}, time {}", b.header.height, b.hash, b.tx_ids.len(), b.header.state_root, b.header.time_ms)
+                format!(
+                    "block {} hash {}\n{} txs, state root {}, time {}",
+                    b.header.height,
+                    b.hash,
+                    b.tx_ids.len(),
+                    b.header.state_root,
+                    b.header.time_ms
+                )
             });
         }
         QueryCommand::Header { height, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
             let header = client.header(height).await.map_err(rpc_error)?;
-            output::print(rpc.json, &header, |h| serde_json::to_string_pretty(h).expect("serialisable"));
+            output::print(rpc.json, &header, |h| {
+                serde_json::to_string_pretty(h).expect("serialisable")
+            });
         }
         QueryCommand::Commit { height, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
             let commit = client.commit(height).await.map_err(rpc_error)?;
             output::print(rpc.json, &commit, |c| {
-                format!("commit of height {} round {} for {} with {} signatures", c.height, c.round, c.block, c.signatures.len())
+                format!(
+                    "commit of height {} round {} for {} with {} signatures",
+                    c.height,
+                    c.round,
+                    c.block,
+                    c.signatures.len()
+                )
             });
         }
         QueryCommand::Account { key, keys_dir, rpc } => {
@@ -105,15 +129,26 @@ pub async fn run(command: QueryCommand) -> Result<()> {
             };
             let info = client.account(public_key).await.map_err(rpc_error)?;
             output::print(rpc.json, &info, |a| {
-                format!("{}: member {} roles {:?} nonce {}", a.public_key, a.member, a.roles, a.nonce)
+                format!(
+                    "{}: member {} roles {:?} nonce {}",
+                    a.public_key, a.member, a.roles, a.nonce
+                )
             });
         }
         QueryCommand::Contract { contract, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
             let info = client.contract(contract).await.map_err(rpc_error)?;
             output::print(rpc.json, &info, |c| {
-                let methods: Vec<String> = c.abi.methods.iter().map(|m| format!("{} ({:?})", m.name, m.kind)).collect();
-                format!("{} {} at {}\ncode {}\nmethods: {}", c.abi.name, c.abi.version, c.address, c.code_hash, methods.join(", "))
+                let methods: Vec<String> =
+                    c.abi.methods.iter().map(|m| format!("{} ({:?})", m.name, m.kind)).collect();
+                format!(
+                    "{} {} at {}\ncode {}\nmethods: {}",
+                    c.abi.name,
+                    c.abi.version,
+                    c.address,
+                    c.code_hash,
+                    methods.join(", ")
+                )
             });
         }
         QueryCommand::Events { contract, from, to, limit, rpc } => {
@@ -124,7 +159,15 @@ pub async fn run(command: QueryCommand) -> Result<()> {
             let events = client.events(contract, from, to, limit).await.map_err(rpc_error)?;
             output::print(rpc.json, &events, |evs| {
                 evs.iter()
-                    .map(|e| format!("height {} tx {} {}: {}", e.height, e.tx_id, e.event.topic, e.decoded.clone().unwrap_or_else(|| hex::encode(&e.event.data).into())))
+                    .map(|e| {
+                        format!(
+                            "height {} tx {} {}: {}",
+                            e.height,
+                            e.tx_id,
+                            e.event.topic,
+                            e.decoded.clone().unwrap_or_else(|| hex::encode(&e.event.data).into())
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -206,7 +206,8 @@ fn parse_secret(text: &str) -> Result<[u8; 32]> {
 }
 
 fn signer_key(signer: &SignerArgs) -> Result<Keypair> {
-    let keys_dir = signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"));
+    let keys_dir =
+        signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"));
     load_signer(&signer.key, Some(&keys_dir))
 }
 
@@ -287,7 +288,9 @@ impl Leg {
     fn summary(&self) -> String {
         let status = match self.status {
             LegStatus::Active => "active".to_string(),
-            LegStatus::Claimed { preimage, .. } => format!("claimed with R = {}", hex::encode(preimage)),
+            LegStatus::Claimed { preimage, .. } => {
+                format!("claimed with R = {}", hex::encode(preimage))
+            }
             LegStatus::Withdrawn { .. } => "withdrawn".to_string(),
         };
         format!(
@@ -328,7 +331,9 @@ impl LegKind {
         match contract_name {
             "power-ledger" => Ok(LegKind::Burn),
             "value-certificate" => Ok(LegKind::Transfer),
-            other => bail!("{other} is not a hash-lock contract (power-ledger or value-certificate)"),
+            other => {
+                bail!("{other} is not a hash-lock contract (power-ledger or value-certificate)")
+            }
         }
     }
 
@@ -412,7 +417,11 @@ struct Chain {
 impl Chain {
     async fn connect(url: &str, contract: &str, pinned_validators: Option<Hash>) -> Result<Chain> {
         let client = rpc::client(url)?;
-        let status = client.status().await.map_err(rpc_error).with_context(|| format!("cannot reach {url}"))?;
+        let status = client
+            .status()
+            .await
+            .map_err(rpc_error)
+            .with_context(|| format!("cannot reach {url}"))?;
         let info = client.contract(contract.to_string()).await.map_err(rpc_error)?;
         let kind = LegKind::of(&info.abi.name)?;
         let chain = Chain {
@@ -436,7 +445,9 @@ impl Chain {
         let (value, _) = self.verified(&read, &key).await?;
         let named: Address = match value {
             Some(bytes) => borsh::from_slice(&bytes).context("name entry does not decode")?,
-            None => bail!("{name} is not a contract name on chain {} (proved absent)", self.chain_id),
+            None => {
+                bail!("{name} is not a contract name on chain {} (proved absent)", self.chain_id)
+            }
         };
         ensure!(named == address, "the node says {name} is {address}, its state proves {named}");
         Ok(())
@@ -464,13 +475,18 @@ impl Chain {
 
     /// The value of `flat_key` in `read`, once its proof checks against a header whose commit
     /// checks against its validator set.
-    async fn verified(&self, read: &StateRead, flat_key: &[u8]) -> Result<(Option<Vec<u8>>, ProofReport)> {
+    async fn verified(
+        &self,
+        read: &StateRead,
+        flat_key: &[u8],
+    ) -> Result<(Option<Vec<u8>>, ProofReport)> {
         ensure!(
             hex::decode(&read.key).ok().as_deref() == Some(flat_key),
             "the node proved another key than the one asked for"
         );
         let (header, report) = self.verified_header(read.height).await?;
-        let value = read.value.as_deref().map(hex::decode).transpose().context("value is not hex")?;
+        let value =
+            read.value.as_deref().map(hex::decode).transpose().context("value is not hex")?;
         read.proof
             .verify(header.state_root, flat_key, value.as_deref())
             .context("the state proof does NOT verify against the header's state root")?;
@@ -488,9 +504,16 @@ impl Chain {
             self.chain_id
         );
         let set = self.client.validators(height).await.map_err(rpc_error)?;
-        ensure!(set.hash() == header.validators_hash, "the validator set is not the one the header names");
+        ensure!(
+            set.hash() == header.validators_hash,
+            "the validator set is not the one the header names"
+        );
         if let Some(pinned) = self.pinned_validators {
-            ensure!(set.hash() == pinned, "height {height} is signed by validator set {}, not the pinned {pinned}", set.hash());
+            ensure!(
+                set.hash() == pinned,
+                "height {height} is signed by validator set {}, not the pinned {pinned}",
+                set.hash()
+            );
         }
         let commit = self.client.commit(height).await.map_err(rpc_error)?;
         let signed_power = commit
@@ -514,8 +537,19 @@ impl Chain {
 
     /// Claims `leg` with `secret` as `key`: checks what the contract will check, signs the claim
     /// message, submits and waits for the receipt.
-    async fn claim(&self, leg: &Leg, secret: [u8; 32], key: &Keypair, signer: &SignerArgs) -> Result<Completed> {
-        ensure!(leg.lock.opens(&secret), "the secret does not open the lock of {} {}", self.kind.leg_name(), leg.id);
+    async fn claim(
+        &self,
+        leg: &Leg,
+        secret: [u8; 32],
+        key: &Keypair,
+        signer: &SignerArgs,
+    ) -> Result<Completed> {
+        ensure!(
+            leg.lock.opens(&secret),
+            "the secret does not open the lock of {} {}",
+            self.kind.leg_name(),
+            leg.id
+        );
         ensure!(
             leg.claimant == key.address(),
             "{} {} can be claimed by {}, not by {} ({})",
@@ -527,8 +561,12 @@ impl Chain {
         );
         match leg.status {
             LegStatus::Active => {}
-            LegStatus::Claimed { .. } => bail!("{} {} is already completed", self.kind.leg_name(), leg.id),
-            LegStatus::Withdrawn { .. } => bail!("{} {} was withdrawn", self.kind.leg_name(), leg.id),
+            LegStatus::Claimed { .. } => {
+                bail!("{} {} is already completed", self.kind.leg_name(), leg.id)
+            }
+            LegStatus::Withdrawn { .. } => {
+                bail!("{} {} was withdrawn", self.kind.leg_name(), leg.id)
+            }
         }
         let message = ClaimMessage {
             action: self.kind.action(),
@@ -541,11 +579,17 @@ impl Chain {
         };
         let signature = key.sign(CLAIM_DOMAIN, &borsh::to_vec(&message)?);
         let args = borsh::to_vec(&(leg.id, secret, signature.0))?;
-        let payload = Payload::Call { contract: self.address, method: self.kind.claim_method().into(), args };
+        let payload =
+            Payload::Call { contract: self.address, method: self.kind.claim_method().into(), args };
         let info = submit(&self.client, signer, payload).await?;
         let receipt = info.receipt.clone().context("no receipt (submitted with --no-wait?)")?;
         if let kessai_primitives::TxStatus::Failed { reason } = &receipt.status {
-            bail!("{} of {} {} failed: {reason}", self.kind.claim_method(), self.kind.leg_name(), leg.id);
+            bail!(
+                "{} of {} {} failed: {reason}",
+                self.kind.claim_method(),
+                self.kind.leg_name(),
+                leg.id
+            );
         }
         Ok(Completed {
             chain_id: self.chain_id.clone(),
@@ -623,7 +667,12 @@ impl Watch {
             key.address()
         );
         if target_leg.status != LegStatus::Active {
-            bail!("{} {} on {} is not active", self.target.kind.leg_name(), self.to_request, self.target.chain_id);
+            bail!(
+                "{} {} on {} is not active",
+                self.target.kind.leg_name(),
+                self.to_request,
+                self.target.chain_id
+            );
         }
         self.say(json!({"event": "watching", "source": self.source.url, "chain": self.source.chain_id,
             "request": self.request, "target_chain": self.target.chain_id, "to_request": self.to_request,
@@ -633,7 +682,10 @@ impl Watch {
             self.target.kind.leg_name(), self.to_request, self.target.chain_id, target_leg.deadline_ms));
 
         let revealed = self.wait_for_secret(&target_leg).await?;
-        ensure!(source_leg.lock.opens(&revealed.secret), "the revealed secret does not open the lock");
+        ensure!(
+            source_leg.lock.opens(&revealed.secret),
+            "the revealed secret does not open the lock"
+        );
         // The event is one node's word; the proved state at its height must say the same.
         let (proved, proof) = self.source.leg(self.request, Some(revealed.height)).await?;
         ensure!(
@@ -682,9 +734,15 @@ impl Watch {
                 };
             }
             // The leg could have been withdrawn instead, or the window could be closing.
-            let (now, (source_now, _)) = (self.target.now_ms().await?, self.source.leg(self.request, None).await?);
+            let (now, (source_now, _)) =
+                (self.target.now_ms().await?, self.source.leg(self.request, None).await?);
             if let LegStatus::Withdrawn { .. } = source_now.status {
-                bail!("{} {} on {} was withdrawn: R will not be revealed there", self.source.kind.leg_name(), self.request, self.source.chain_id);
+                bail!(
+                    "{} {} on {} was withdrawn: R will not be revealed there",
+                    self.source.kind.leg_name(),
+                    self.request,
+                    self.source.chain_id
+                );
             }
             ensure!(
                 now < target_leg.deadline_ms,

@@ -15,10 +15,12 @@ pub async fn run(command: TxCommand) -> Result<()> {
         TxCommand::Deploy { wasm, init, signer, rpc } => deploy(wasm, init, signer, rpc).await,
         TxCommand::Call { contract, method, args, signer, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
-            let info = client.contract(contract.clone()).await.context("looking up the contract")?;
+            let info =
+                client.contract(contract.clone()).await.context("looking up the contract")?;
             let args = parse_json_arg(args.as_deref())?;
             let encoded = info.abi.encode_args(&method, &args)?;
-            let payload = Payload::Call { contract: info.address, method: method.clone(), args: encoded };
+            let payload =
+                Payload::Call { contract: info.address, method: method.clone(), args: encoded };
             let receipt = submit(&client, &signer, payload).await?;
             report(&rpc, &receipt, Some((&info.abi, method.as_str())))
         }
@@ -34,13 +36,21 @@ pub async fn run(command: TxCommand) -> Result<()> {
 fn parse_json_arg(text: Option<&str>) -> Result<serde_json::Value> {
     match text {
         None => Ok(serde_json::Value::Array(vec![])),
-        Some(t) => serde_json::from_str(t).with_context(|| format!("arguments are not valid JSON: {t}")),
+        Some(t) => {
+            serde_json::from_str(t).with_context(|| format!("arguments are not valid JSON: {t}"))
+        }
     }
 }
 
-async fn deploy(wasm: std::path::PathBuf, init: Option<String>, signer: SignerArgs, rpc: RpcArgs) -> Result<()> {
+async fn deploy(
+    wasm: std::path::PathBuf,
+    init: Option<String>,
+    signer: SignerArgs,
+    rpc: RpcArgs,
+) -> Result<()> {
     let code = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let abi = Abi::from_wasm(&code).with_context(|| format!("{} is not a Kessai contract", wasm.display()))?;
+    let abi = Abi::from_wasm(&code)
+        .with_context(|| format!("{} is not a Kessai contract", wasm.display()))?;
     let init_args = match (abi.method("init"), init) {
         (Some(_), init) => abi.encode_args("init", &parse_json_arg(init.as_deref())?)?,
         (None, None) => vec![],
@@ -48,19 +58,26 @@ async fn deploy(wasm: std::path::PathBuf, init: Option<String>, signer: SignerAr
     };
     let client = rpc::client(&rpc.rpc)?;
     let code_hash = kessai_primitives::Hash::digest(&code);
-    let stored = submit(&client, &SignerArgs { no_wait: false, ..signer.clone() }, Payload::Deploy { code }).await?;
+    let stored =
+        submit(&client, &SignerArgs { no_wait: false, ..signer.clone() }, Payload::Deploy { code })
+            .await?;
     ensure_success(&stored)?;
-    let receipt = submit(&client, &signer, Payload::Instantiate { code_hash, args: init_args }).await?;
+    let receipt =
+        submit(&client, &signer, Payload::Instantiate { code_hash, args: init_args }).await?;
     report(&rpc, &receipt, None)
 }
 
 fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, RpcArgs)> {
-    let key = |s: &str| s.parse::<PublicKey>().with_context(|| format!("{s:?} is not a public key (64 hex)"));
+    let key = |s: &str| {
+        s.parse::<PublicKey>().with_context(|| format!("{s:?} is not a public key (64 hex)"))
+    };
     Ok(match gov {
         GovCommand::AddMember { public_key, roles, signer, rpc } => {
             let roles = roles
                 .iter()
-                .map(|r| serde_json::from_value::<Role>(serde_json::Value::String(r.to_lowercase())))
+                .map(|r| {
+                    serde_json::from_value::<Role>(serde_json::Value::String(r.to_lowercase()))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .context("roles are admin and deployer")?;
             (GovernanceAction::AddMember { key: key(&public_key)?, roles }, signer, rpc)
@@ -69,7 +86,9 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
             (GovernanceAction::RemoveMember { key: key(&public_key)? }, signer, rpc)
         }
         GovCommand::SetValidator { public_key, power, signer, rpc } => (
-            GovernanceAction::SetValidator { validator: Validator { public_key: key(&public_key)?, power } },
+            GovernanceAction::SetValidator {
+                validator: Validator { public_key: key(&public_key)?, power },
+            },
             signer,
             rpc,
         ),
@@ -82,7 +101,8 @@ pub async fn submit(
     signer: &SignerArgs,
     payload: Payload,
 ) -> Result<TxInfo> {
-    let keys_dir = signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"));
+    let keys_dir =
+        signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"));
     let key = load_signer(&signer.key, Some(&keys_dir))?;
     let status = client.status().await.context("cannot reach the node")?;
     let account = client.account(key.public()).await?;
@@ -118,7 +138,9 @@ pub async fn wait_for(
             TxState::Unknown if start.elapsed() > Duration::from_secs(5) => {
                 bail!("transaction {tx_id} is neither pending nor committed (dropped from the mempool)")
             }
-            _ if start.elapsed() > timeout => bail!("transaction {tx_id} not committed after {timeout:?}"),
+            _ if start.elapsed() > timeout => {
+                bail!("transaction {tx_id} not committed after {timeout:?}")
+            }
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -126,7 +148,9 @@ pub async fn wait_for(
 
 fn ensure_success(info: &TxInfo) -> Result<()> {
     match &info.receipt {
-        Some(r) if !r.is_success() => bail!("transaction {} failed: {}", info.tx_id, failure_reason(r)),
+        Some(r) if !r.is_success() => {
+            bail!("transaction {} failed: {}", info.tx_id, failure_reason(r))
+        }
         _ => Ok(()),
     }
 }
@@ -155,7 +179,15 @@ fn report(rpc: &RpcArgs, info: &TxInfo, method: Option<(&Abi, &str)>) -> Result<
         let mut text = format!("tx {} ", info.tx_id);
         match (&info.receipt, info.height) {
             (Some(r), Some(h)) => {
-                text += &format!("committed at height {h}: {} (gas {})", if r.is_success() { "success".into() } else { format!("FAILED: {}", failure_reason(r)) }, r.gas_used);
+                text += &format!(
+                    "committed at height {h}: {} (gas {})",
+                    if r.is_success() {
+                        "success".into()
+                    } else {
+                        format!("FAILED: {}", failure_reason(r))
+                    },
+                    r.gas_used
+                );
                 if let Some(addr) = r.created {
                     text += &format!("\ncreated {addr}");
                 }

@@ -5,8 +5,8 @@
 
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
-use kessai_primitives::{Address, Commit, Event, Hash, Header, PublicKey, Receipt, ValidatorSet};
 use kessai_primitives::state_proof::StateProof;
+use kessai_primitives::{Address, Commit, Event, Hash, Header, PublicKey, Receipt, ValidatorSet};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -156,7 +156,12 @@ pub trait KessaiApi {
 
     /// Runs a view method on the latest state. `args` is JSON by the contract's interface.
     #[method(name = "view")]
-    async fn view(&self, contract: String, method: String, args: serde_json::Value) -> RpcResult<ViewResult>;
+    async fn view(
+        &self,
+        contract: String,
+        method: String,
+        args: serde_json::Value,
+    ) -> RpcResult<ViewResult>;
 
     /// Reads a raw flat key (hex) with its proof against the state root at `height` (default latest).
     #[method(name = "state")]

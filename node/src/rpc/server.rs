@@ -45,7 +45,8 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
 }
 
 fn decode_hex(what: &str, s: &str) -> RpcResult<Vec<u8>> {
-    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| bad_params(format!("{what} is not hex: {e}")))
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map_err(|e| bad_params(format!("{what} is not hex: {e}")))
 }
 
 pub struct RpcContext {
@@ -59,11 +60,17 @@ pub struct RpcContext {
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
 }
 
-pub async fn start(addr: SocketAddr, ctx: RpcContext) -> anyhow::Result<(SocketAddr, ServerHandle)> {
-    let server = Server::builder()
+pub async fn start(
+    addr: SocketAddr,
+    ctx: RpcContext,
+) -> anyhow::Result<(SocketAddr, ServerHandle)> {
+    let config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(64 * 1024 * 1024)
         .max_response_body_size(64 * 1024 * 1024)
         .max_connections(1024)
+        .build();
+    let server = Server::builder()
+        .set_config(config)
         .build(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {addr}: {e}"))?;
@@ -88,7 +95,11 @@ impl RpcContext {
     }
 
     fn header_at(&self, height: u64) -> RpcResult<Header> {
-        self.chain.store.header(height).map_err(internal)?.ok_or_else(|| not_found(format!("no block at height {height}")))
+        self.chain
+            .store
+            .header(height)
+            .map_err(internal)?
+            .ok_or_else(|| not_found(format!("no block at height {height}")))
     }
 
     fn resolve(&self, contract: &str) -> RpcResult<Address> {
@@ -101,9 +112,20 @@ impl RpcContext {
         if height > latest {
             return Err(not_found(format!("height {height} is above the latest height {latest}")));
         }
-        let state_root = self.chain.store.state_root(height).map_err(internal)?.ok_or_else(|| not_found(format!("no state at height {height}")))?;
+        let state_root = self
+            .chain
+            .store
+            .state_root(height)
+            .map_err(internal)?
+            .ok_or_else(|| not_found(format!("no state at height {height}")))?;
         let (value, proof) = self.chain.store.get_with_proof(&key, height).map_err(internal)?;
-        Ok(StateRead { height, state_root, key: hex::encode(&key), value: value.map(hex::encode), proof })
+        Ok(StateRead {
+            height,
+            state_root,
+            key: hex::encode(&key),
+            value: value.map(hex::encode),
+            proof,
+        })
     }
 }
 
@@ -157,15 +179,27 @@ impl KessaiApiServer for Arc<RpcContext> {
             tx: None,
         };
         let Some((height, index)) = self.chain.store.tx_location(&tx_id).map_err(internal)? else {
-            let state = if self.mempool.contains(&tx_id) { TxState::Pending } else { TxState::Unknown };
+            let state =
+                if self.mempool.contains(&tx_id) { TxState::Pending } else { TxState::Unknown };
             return Ok(TxInfo { state, ..unknown });
         };
-        let block = self.chain.store.block(height).map_err(internal)?.ok_or_else(|| internal("indexed block is missing"))?;
+        let block = self
+            .chain
+            .store
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| internal("indexed block is missing"))?;
         let receipts = self.chain.store.receipts(height).map_err(internal)?.unwrap_or_default();
         let i = index as usize;
-        let tx_leaves: Vec<Hash> = block.txs.iter().map(|t| merkle::leaf_hash(&borsh::to_vec(t).expect("encodes"))).collect();
-        let receipt_leaves: Vec<Hash> =
-            receipts.iter().map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes"))).collect();
+        let tx_leaves: Vec<Hash> = block
+            .txs
+            .iter()
+            .map(|t| merkle::leaf_hash(&borsh::to_vec(t).expect("encodes")))
+            .collect();
+        let receipt_leaves: Vec<Hash> = receipts
+            .iter()
+            .map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes")))
+            .collect();
         Ok(TxInfo {
             tx_id,
             state: TxState::Committed,
@@ -201,14 +235,22 @@ impl KessaiApiServer for Arc<RpcContext> {
         Ok(ContractInfo { address, code_hash: info.code_hash, creator: info.creator, abi })
     }
 
-    async fn view(&self, contract: String, method: String, args: serde_json::Value) -> RpcResult<ViewResult> {
+    async fn view(
+        &self,
+        contract: String,
+        method: String,
+        args: serde_json::Value,
+    ) -> RpcResult<ViewResult> {
         let address = self.resolve(&contract)?;
         let abi = self.chain.contract_abi(&address).map_err(internal)?;
         let encoded = abi.encode_args(&method, &args).map_err(bad_params)?;
         let ctx = kessai_runtime::BlockContext {
             chain_id: self.chain.spec.chain_id.clone(),
             height: self.chain.height(),
-            time_ms: self.chain.latest_header().map_or(self.chain.spec.genesis_time_ms, |h| h.time_ms),
+            time_ms: self
+                .chain
+                .latest_header()
+                .map_or(self.chain.spec.genesis_time_ms, |h| h.time_ms),
             block_gas_limit: self.chain.spec.consensus.max_tx_gas,
         };
         let result = self
@@ -239,7 +281,9 @@ impl KessaiApiServer for Arc<RpcContext> {
         flat.extend_from_slice(&storage_key);
         let read = self.read_state(flat, height)?;
         let decoded = match &read.value {
-            Some(v) => abi.decode_map_value(&map, &hex::decode(v).map_err(internal)?).map_err(internal)?,
+            Some(v) => {
+                abi.decode_map_value(&map, &hex::decode(v).map_err(internal)?).map_err(internal)?
+            }
             None => serde_json::Value::Null,
         };
         Ok(MapEntry { contract: address, map, decoded, read })
@@ -250,7 +294,12 @@ impl KessaiApiServer for Arc<RpcContext> {
     }
 
     async fn block(&self, height: u64) -> RpcResult<BlockInfo> {
-        let block = self.chain.store.block(height).map_err(internal)?.ok_or_else(|| not_found(format!("no block at height {height}")))?;
+        let block = self
+            .chain
+            .store
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| not_found(format!("no block at height {height}")))?;
         Ok(BlockInfo {
             hash: block.id(),
             tx_ids: block.txs.iter().map(|t| t.id()).collect(),
@@ -262,7 +311,11 @@ impl KessaiApiServer for Arc<RpcContext> {
     }
 
     async fn commit(&self, height: u64) -> RpcResult<Commit> {
-        self.chain.store.commit(height).map_err(internal)?.ok_or_else(|| not_found(format!("no commit for height {height}")))
+        self.chain
+            .store
+            .commit(height)
+            .map_err(internal)?
+            .ok_or_else(|| not_found(format!("no commit for height {height}")))
     }
 
     async fn validators(&self, height: u64) -> RpcResult<ValidatorSet> {
@@ -270,8 +323,11 @@ impl KessaiApiServer for Arc<RpcContext> {
             return Err(not_found(format!("no validator set for height {height}")));
         }
         // The set that signs block h is the `next` set in the state after block h - 1.
-        let (value, _) =
-            self.chain.store.get_with_proof(&system::next_validators_key(), height - 1).map_err(internal)?;
+        let (value, _) = self
+            .chain
+            .store
+            .get_with_proof(&system::next_validators_key(), height - 1)
+            .map_err(internal)?;
         let bytes = value.ok_or_else(|| internal("validator set missing from state"))?;
         borsh::from_slice(&bytes).map_err(internal)
     }
@@ -291,7 +347,8 @@ impl KessaiApiServer for Arc<RpcContext> {
         Ok(events
             .into_iter()
             .map(|(height, tx_id, event)| {
-                let decoded = abi.as_ref().and_then(|abi| abi.decode_event(&event.topic, &event.data).ok());
+                let decoded =
+                    abi.as_ref().and_then(|abi| abi.decode_event(&event.topic, &event.data).ok());
                 EventInfo { height, tx_id, event, decoded }
             })
             .collect())

@@ -12,7 +12,9 @@ use crate::mempool::Mempool;
 use crate::service::network::{NetworkHandle, NetworkMessage};
 use crate::wal::Wal;
 use anyhow::{Context, Result};
-use kessai_consensus::{Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry};
+use kessai_consensus::{
+    Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry,
+};
 use kessai_primitives::{Block, BlockId, Commit, Evidence, Keypair, SignedProposal};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +31,10 @@ pub enum Event {
     FromPeer(NetworkMessage),
     Timeout(Timeout),
     /// The proposer's deferred block build is due (see `empty_block_interval_ms`).
-    BuildDue { height: u64, round: u32 },
+    BuildDue {
+        height: u64,
+        round: u32,
+    },
     /// `timeout_commit` after a decision has passed: start the next height.
     NextHeight,
 }
@@ -100,7 +105,11 @@ impl ConsensusTask {
             0 => None,
             h => chain.store.commit(h)?,
         };
-        let handles = ConsensusHandles { events: events_tx.clone(), status: status_rx, committed: committed.clone() };
+        let handles = ConsensusHandles {
+            events: events_tx.clone(),
+            status: status_rx,
+            committed: committed.clone(),
+        };
         let task = ConsensusTask {
             chain,
             mempool,
@@ -149,7 +158,8 @@ impl ConsensusTask {
     fn wal_entries_for(&self, height: u64) -> Result<Vec<WalEntry>> {
         let mut entries = Vec::new();
         for record in self.wal.records()? {
-            let entry: WalEntry = borsh::from_slice(&record).context("unreadable consensus WAL record")?;
+            let entry: WalEntry =
+                borsh::from_slice(&record).context("unreadable consensus WAL record")?;
             if entry.height() == height {
                 entries.push(entry);
             }
@@ -195,6 +205,13 @@ impl ConsensusTask {
                 self.waiting_proposals.push(proposal);
                 self.check_waiting_proposals()?;
             }
+            NetworkMessage::Evidence(evidence) => {
+                if evidence.verify().is_ok() && !self.evidence_pool.contains(&evidence) {
+                    self.evidence_pool.push(evidence);
+                }
+            }
+            // Transactions go to the mempool and commits to the sync service, not here.
+            NetworkMessage::Tx(_) | NetworkMessage::Committed { .. } => {}
         }
         Ok(())
     }
@@ -252,7 +269,9 @@ impl ConsensusTask {
                     let _ = events.send(Event::Timeout(timeout)).await;
                 });
             }
-            Action::Decide { height, round, block, commit } => self.decide(height, round, block, commit)?,
+            Action::Decide { height, round, block, commit } => {
+                self.decide(height, round, block, commit)?
+            }
             Action::Evidence(evidence) => {
                 tracing::warn!(offender = %evidence.offender(), "equivocation detected");
                 self.network.publish(NetworkMessage::Evidence(evidence.clone()));
@@ -286,7 +305,8 @@ impl ConsensusTask {
         }
         let signer = self.signer.as_ref().context("only a validator builds blocks")?;
         let limits = &self.chain.spec.consensus;
-        let txs = self.mempool.reap(limits.max_block_txs as usize, limits.max_block_bytes as usize / 2);
+        let txs =
+            self.mempool.reap(limits.max_block_txs as usize, limits.max_block_bytes as usize / 2);
         let started = std::time::Instant::now();
         let executed = self.chain.build_block(
             signer.public(),
@@ -295,7 +315,13 @@ impl ConsensusTask {
             self.evidence_pool.clone(),
         )?;
         let id = executed.block.id();
-        tracing::debug!(height, round, txs = executed.block.txs.len(), elapsed_ms = started.elapsed().as_millis() as u64, "built block");
+        tracing::debug!(
+            height,
+            round,
+            txs = executed.block.txs.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "built block"
+        );
         self.executed.insert(id, executed);
         let actions = self.core.handle(Input::ProposeValue { height, round, block: id });
         self.apply(actions)
@@ -305,7 +331,8 @@ impl ConsensusTask {
         match message {
             Message::Vote(vote) => self.network.publish(NetworkMessage::Vote(vote)),
             Message::Proposal(proposal) => {
-                let block = self.executed.get(&proposal.proposal.block).map(|e| Box::new(e.block.clone()));
+                let block =
+                    self.executed.get(&proposal.proposal.block).map(|e| Box::new(e.block.clone()));
                 self.network.publish(NetworkMessage::Proposal { proposal, block });
             }
         }
@@ -319,7 +346,9 @@ impl ConsensusTask {
         };
         let txs = executed.block.txs.clone();
         let evidence = executed.block.evidence.clone();
-        self.chain.commit(executed, &commit).with_context(|| format!("committing block {height}"))?;
+        self.chain
+            .commit(executed, &commit)
+            .with_context(|| format!("committing block {height}"))?;
         self.wal.reset()?;
         self.mempool.update(&self.chain, &txs);
         self.evidence_pool.retain(|e| !evidence.contains(e));

@@ -12,11 +12,16 @@ use tokio::sync::mpsc;
 pub enum NetworkMessage {
     Tx(SignedTransaction),
     /// A proposal and, from its proposer, the block it proposes.
-    Proposal { proposal: SignedProposal, block: Option<Box<Block>> },
+    Proposal {
+        proposal: SignedProposal,
+        block: Option<Box<Block>>,
+    },
     Vote(SignedVote),
     Evidence(Evidence),
     /// A node committed this height (peers behind it start syncing).
-    Committed { height: u64 },
+    Committed {
+        height: u64,
+    },
 }
 
 #[derive(Clone, Default)]

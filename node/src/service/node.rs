@@ -11,7 +11,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Runs the node in `home` until SIGINT/SIGTERM. `ready` is called once RPC listens.
-pub async fn run(home: &Home, config: NodeConfig, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
+pub async fn run(
+    home: &Home,
+    config: NodeConfig,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<()> {
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
     let chain = Chain::open(spec, &home.data_dir())?;
@@ -21,15 +25,22 @@ pub async fn run(home: &Home, config: NodeConfig, ready: impl FnOnce(std::net::S
         tracing::info!(key = %node_key.public(), "the node key is not in the validator set: running as a full node");
     }
     if validators.len() > 1 && config.bootnodes.is_empty() {
-        tracing::warn!("more than one validator but no bootnodes: this node will not reach its peers");
+        tracing::warn!(
+            "more than one validator but no bootnodes: this node will not reach its peers"
+        );
     }
     tracing::info!(chain_id = %chain.chain_id(), height = chain.height(), validator = is_validator, "starting node");
 
     let mempool = Arc::new(Mempool::new(MempoolLimits::default()));
     let network = NetworkHandle::disconnected();
     let signer = is_validator.then(|| node_key.clone());
-    let (consensus, handles) =
-        ConsensusTask::new(chain.clone(), mempool.clone(), network.clone(), signer, &home.wal_path())?;
+    let (consensus, handles) = ConsensusTask::new(
+        chain.clone(),
+        mempool.clone(),
+        network.clone(),
+        signer,
+        &home.wal_path(),
+    )?;
 
     let ctx = rpc::server::RpcContext {
         chain: chain.clone(),
