@@ -1,0 +1,473 @@
+//! [`Store`]: the RocksDB database of one node.
+
+use crate::error::StoreError;
+use crate::keys;
+use crate::tree::{write_prepared, PreparedState, TreeStore};
+use crate::{KeyValue, WriteSet};
+use borsh::{BorshDeserialize, BorshSerialize};
+use kessai_primitives::{Address, Block, Commit, Event, Hash, Header, Receipt, StateProof};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How the database is opened.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `fsync` the write-ahead log before a commit returns (default `true`).
+    ///
+    /// The WAL is always on, so a committed block survives the process being killed (`kill -9`)
+    /// either way: the write is in the OS page cache. `sync` is what makes it survive a power loss
+    /// or kernel crash too, at the cost of one `fsync` per block. A validator that signed a
+    /// precommit for the next height must not forget this block: keep `true` on validators.
+    pub sync: bool,
+    /// Bytes of RocksDB block cache shared by all column families.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { sync: true, cache_bytes: 128 << 20 }
+    }
+}
+
+/// The node's database: blocks, commits, receipts, indices, and the authenticated state.
+///
+/// Cheap to clone (an `Arc` inside); all methods take `&self`. Reads run concurrently with
+/// commits; commits are serialised, and each is one atomic RocksDB write batch.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DB,
+    path: PathBuf,
+    sync: bool,
+    /// The latest committed height, or [`NO_HEIGHT`] before genesis. Written only under
+    /// `commit_lock`, after the batch that commits the height is durable.
+    latest: AtomicU64,
+    commit_lock: Mutex<()>,
+}
+
+const NO_HEIGHT: u64 = u64::MAX;
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("latest_height", &self.latest_height())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` with the default [`StoreConfig`].
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, &StoreConfig::default())
+    }
+
+    pub fn open_with(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+        let cache = Cache::new_lru_cache(config.cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        let mut cf_options = Options::default();
+        cf_options.set_block_based_table_factory(&table);
+        cf_options.set_compression_type(DBCompressionType::Lz4);
+
+        let mut db_options = cf_options.clone();
+        db_options.create_if_missing(true);
+        db_options.create_missing_column_families(true);
+        db_options.set_keep_log_file_num(4);
+        let families =
+            keys::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options.clone()));
+        let db = DB::open_cf_descriptors(&db_options, path, families)?;
+
+        let latest = match db.get_cf(cf(&db, keys::META), keys::meta::LATEST_HEIGHT)? {
+            Some(bytes) => decode_u64(&bytes, "latest height")?,
+            None => NO_HEIGHT,
+        };
+        check_format(&db, latest == NO_HEIGHT)?;
+        tracing::debug!(path = %path.display(), latest, "opened store");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                path: path.to_path_buf(),
+                sync: config.sync,
+                latest: AtomicU64::new(latest),
+                commit_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn db(&self) -> &DB {
+        &self.inner.db
+    }
+
+    /// The latest committed height: `None` before genesis, `Some(0)` after genesis only.
+    pub fn latest_height(&self) -> Option<u64> {
+        match self.inner.latest.load(Ordering::Acquire) {
+            NO_HEIGHT => None,
+            height => Some(height),
+        }
+    }
+
+    fn next_version(&self) -> u64 {
+        self.latest_height().map_or(0, |h| h + 1)
+    }
+
+    // ---- state updates ----
+
+    /// Computes the state root of `version` = the latest state plus `writes`, writing nothing.
+    ///
+    /// `version` must be the next height (0 for genesis). A proposer calls this to fill in its
+    /// header's `state_root`; a validator to check a proposal's. Several states may be prepared for
+    /// the same version (competing proposals); at most one is committed.
+    pub fn prepare_state(
+        &self,
+        version: u64,
+        writes: &WriteSet,
+    ) -> Result<PreparedState, StoreError> {
+        let expected = self.next_version();
+        if version != expected {
+            return Err(StoreError::WrongHeight { expected, got: version });
+        }
+        if let Some(key) = writes.keys().find(|key| key.len() < 32) {
+            return Err(StoreError::KeyWithoutNamespace(hex::encode(key)));
+        }
+        TreeStore::new(self.db()).prepare(version, writes)
+    }
+
+    /// Commits the genesis state (version 0) with `genesis_meta`, opaque bytes the node wants back
+    /// from [`Store::genesis_meta`] (e.g. the chain spec it started from).
+    pub fn commit_genesis(
+        &self,
+        prepared: PreparedState,
+        genesis_meta: &[u8],
+    ) -> Result<(), StoreError> {
+        let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.latest_height().is_some() {
+            return Err(StoreError::GenesisExists);
+        }
+        if prepared.version() != 0 {
+            return Err(StoreError::PreparedForOtherVersion {
+                expected: 0,
+                prepared: prepared.version(),
+            });
+        }
+        let db = self.db();
+        let mut batch = WriteBatch::default();
+        write_prepared(db, &mut batch, &prepared);
+        let meta = cf(db, keys::META);
+        batch.put_cf(meta, keys::meta::GENESIS, genesis_meta);
+        batch.put_cf(meta, keys::meta::LATEST_HEIGHT, keys::height(0));
+        self.write(batch)?;
+        self.inner.latest.store(0, Ordering::Release);
+        tracing::info!(root = %prepared.root, keys = prepared.writes().len(), "committed genesis");
+        Ok(())
+    }
+
+    /// Commits a finalised block with its commit, its receipts (one per transaction, in order) and
+    /// its prepared state, in one atomic write: after a crash the store is at this block or at the
+    /// previous one, never in between.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        commit: &Commit,
+        receipts: &[Receipt],
+        prepared: PreparedState,
+    ) -> Result<(), StoreError> {
+        let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let height = block.height();
+        self.check_block(block, commit, receipts, &prepared)?;
+
+        let db = self.db();
+        let mut batch = WriteBatch::default();
+        let at = keys::height(height);
+        batch.put_cf(cf(db, keys::HEADERS), at, encode(&block.header));
+        batch.put_cf(cf(db, keys::BLOCKS), at, encode(block));
+        batch.put_cf(cf(db, keys::COMMITS), at, encode(commit));
+        batch.put_cf(cf(db, keys::RECEIPTS), at, encode(receipts));
+        let (tx_index, events) = (cf(db, keys::TX_INDEX), cf(db, keys::EVENTS));
+        for (index, receipt) in (0u32..).zip(receipts) {
+            batch.put_cf(tx_index, keys::tx(&receipt.tx_id), encode(&(height, index)));
+            for (event_index, event) in (0u32..).zip(&receipt.events) {
+                let key = keys::event(&event.contract, height, index, event_index);
+                batch.put_cf(events, key, encode(&(receipt.tx_id, event)));
+            }
+        }
+        write_prepared(db, &mut batch, &prepared);
+        batch.put_cf(cf(db, keys::META), keys::meta::LATEST_HEIGHT, at);
+        self.write(batch)?;
+        self.inner.latest.store(height, Ordering::Release);
+        tracing::debug!(
+            height,
+            txs = block.txs.len(),
+            writes = prepared.writes().len(),
+            "committed block"
+        );
+        Ok(())
+    }
+
+    /// Everything that must hold before a block is written; checked under the commit lock.
+    fn check_block(
+        &self,
+        block: &Block,
+        commit: &Commit,
+        receipts: &[Receipt],
+        prepared: &PreparedState,
+    ) -> Result<(), StoreError> {
+        let height = block.height();
+        let Some(latest) = self.latest_height() else {
+            return Err(StoreError::WrongHeight { expected: 0, got: height });
+        };
+        if height != latest + 1 {
+            return Err(StoreError::WrongHeight { expected: latest + 1, got: height });
+        }
+        if prepared.version() != height {
+            return Err(StoreError::PreparedForOtherVersion {
+                expected: height,
+                prepared: prepared.version(),
+            });
+        }
+        if block.header.state_root != prepared.root {
+            return Err(StoreError::StateRootMismatch {
+                header: block.header.state_root,
+                prepared: prepared.root,
+            });
+        }
+        if commit.height != height || commit.block != block.id() {
+            return Err(StoreError::CommitMismatch { height: commit.height, block: commit.block });
+        }
+        if receipts.len() != block.txs.len() {
+            return Err(StoreError::ReceiptsMismatch(format!(
+                "{} receipts for {} transactions",
+                receipts.len(),
+                block.txs.len()
+            )));
+        }
+        if let Some(index) = block.txs.iter().zip(receipts).position(|(tx, r)| tx.id() != r.tx_id) {
+            return Err(StoreError::ReceiptsMismatch(format!(
+                "receipt {index} is for another transaction"
+            )));
+        }
+        if height >= 2 {
+            let parent = self.header(height - 1)?.ok_or_else(|| StoreError::Corrupt {
+                what: "header",
+                reason: format!("no header at committed height {}", height - 1),
+            })?;
+            if block.header.parent != parent.id() {
+                return Err(StoreError::WrongParent {
+                    height,
+                    expected: parent.id(),
+                    got: block.header.parent,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(self.inner.sync);
+        options.disable_wal(false);
+        self.db().write_opt(batch, &options)?;
+        Ok(())
+    }
+
+    // ---- chain reads ----
+
+    pub fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
+        self.get_decoded(keys::HEADERS, &keys::height(height), "header")
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        self.get_decoded(keys::BLOCKS, &keys::height(height), "block")
+    }
+
+    pub fn commit(&self, height: u64) -> Result<Option<Commit>, StoreError> {
+        self.get_decoded(keys::COMMITS, &keys::height(height), "commit")
+    }
+
+    /// The receipts of the block at `height`, in transaction order.
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
+        self.get_decoded(keys::RECEIPTS, &keys::height(height), "receipts")
+    }
+
+    /// Where a committed transaction is: `(height, index in the block)`.
+    pub fn tx_location(&self, tx_id: &Hash) -> Result<Option<(u64, u32)>, StoreError> {
+        self.get_decoded(keys::TX_INDEX, keys::tx(tx_id), "tx location")
+    }
+
+    pub fn receipt(&self, tx_id: &Hash) -> Result<Option<Receipt>, StoreError> {
+        let Some((height, index)) = self.tx_location(tx_id)? else { return Ok(None) };
+        let receipts = self.receipts(height)?.ok_or_else(|| StoreError::Corrupt {
+            what: "receipts",
+            reason: format!("tx index points at height {height}, which has no receipts"),
+        })?;
+        let receipt =
+            receipts.into_iter().nth(index as usize).ok_or_else(|| StoreError::Corrupt {
+                what: "receipts",
+                reason: format!("tx index points at receipt {index} of height {height}"),
+            })?;
+        Ok(Some(receipt))
+    }
+
+    /// Events emitted by `contract` in blocks `from_height..=to_height`, in chain order, at most
+    /// `limit`: `(height, tx id, event)`.
+    pub fn events(
+        &self,
+        contract: Address,
+        from_height: u64,
+        to_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Hash, Event)>, StoreError> {
+        let mut found = Vec::new();
+        if from_height > to_height || limit == 0 {
+            return Ok(found);
+        }
+        let start = keys::event(&contract, from_height, 0, 0);
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        for item in self.db().iterator_cf(cf(self.db(), keys::EVENTS), mode) {
+            let (key, value) = item?;
+            if !key.starts_with(&contract.0) {
+                break;
+            }
+            let height = keys::event_height(&key).ok_or_else(|| StoreError::Corrupt {
+                what: "event key",
+                reason: format!("{} bytes", key.len()),
+            })?;
+            if height > to_height {
+                break;
+            }
+            let (tx_id, event) = decode::<(Hash, Event)>(&value, "event")?;
+            found.push((height, tx_id, event));
+            if found.len() == limit {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The bytes given to [`Store::commit_genesis`].
+    pub fn genesis_meta(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db().get_cf(cf(self.db(), keys::META), keys::meta::GENESIS)?)
+    }
+
+    // ---- state reads ----
+
+    /// The state root after block `height` (0: the genesis state); `None` if not committed.
+    pub fn state_root(&self, height: u64) -> Result<Option<Hash>, StoreError> {
+        if self.latest_height().is_none_or(|latest| height > latest) {
+            return Ok(None);
+        }
+        TreeStore::new(self.db()).root(height)
+    }
+
+    /// The latest value of a flat key.
+    pub fn get(&self, flat_key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db().get_cf(cf(self.db(), keys::STATE), flat_key)?)
+    }
+
+    /// The value of a flat key after block `height` (no proof; one seek in the value history).
+    pub fn get_at(&self, flat_key: &[u8], height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_committed(height)?;
+        TreeStore::new(self.db()).get_at(flat_key, height)
+    }
+
+    /// The smallest key `k ≥ from` that starts with `prefix`, and its value, in the latest state.
+    pub fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<KeyValue>, StoreError> {
+        // Every key with the prefix is ≥ the prefix itself, so starting below it changes nothing.
+        let start = from.max(prefix);
+        let mut iter = self.db().raw_iterator_cf(cf(self.db(), keys::STATE));
+        iter.seek(start);
+        iter.status()?;
+        Ok(match (iter.key(), iter.value()) {
+            (Some(key), Some(value)) if key.starts_with(prefix) => {
+                Some((key.to_vec(), value.to_vec()))
+            }
+            _ => None,
+        })
+    }
+
+    /// The value of a flat key after block `height` and the proof of it (inclusion, or absence
+    /// when `None`) against [`Store::state_root`]`(height)`.
+    pub fn get_with_proof(
+        &self,
+        flat_key: &[u8],
+        height: u64,
+    ) -> Result<(Option<Vec<u8>>, StateProof), StoreError> {
+        self.check_committed(height)?;
+        TreeStore::new(self.db()).get_with_proof(flat_key, height)
+    }
+
+    fn check_committed(&self, height: u64) -> Result<(), StoreError> {
+        let latest = self.latest_height();
+        if latest.is_none_or(|latest| height > latest) {
+            return Err(StoreError::NotCommitted { requested: height, latest });
+        }
+        Ok(())
+    }
+
+    fn get_decoded<T: BorshDeserialize>(
+        &self,
+        family: &str,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.db().get_pinned_cf(cf(self.db(), family), key)? {
+            Some(bytes) => decode(&bytes, what).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Refuses a database written with another layout; stamps a new one with this layout.
+fn check_format(db: &DB, is_new: bool) -> Result<(), StoreError> {
+    let meta = cf(db, keys::META);
+    match db.get_cf(meta, keys::meta::FORMAT)? {
+        Some(bytes) => {
+            let found = bytes.try_into().map(u32::from_be_bytes).unwrap_or(0);
+            if found != keys::FORMAT_VERSION {
+                return Err(StoreError::Format { expected: keys::FORMAT_VERSION, found });
+            }
+        }
+        None if is_new => {
+            db.put_cf(meta, keys::meta::FORMAT, keys::FORMAT_VERSION.to_be_bytes())?
+        }
+        None => return Err(StoreError::Format { expected: keys::FORMAT_VERSION, found: 0 }),
+    }
+    Ok(())
+}
+
+pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
+    db.cf_handle(name).expect("every column family is created when the store is opened")
+}
+
+pub(crate) fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("encoding to memory cannot fail")
+}
+
+pub(crate) fn decode<T: BorshDeserialize>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StoreError> {
+    borsh::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
+}
+
+fn decode_u64(bytes: &[u8], what: &'static str) -> Result<u64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        what,
+        reason: format!("{} bytes, not 8", bytes.len()),
+    })?;
+    Ok(u64::from_be_bytes(array))
+}

@@ -1,0 +1,133 @@
+//! The Jellyfish Merkle tree over RocksDB: jmt's [`TreeReader`] on the `jmt_nodes` and `jmt_values`
+//! column families, and the computation of a version's update batch without writing it.
+
+use crate::error::StoreError;
+use crate::keys;
+use crate::WriteSet;
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, Version};
+use kessai_primitives::state_proof::{key_hash, Blake3Hasher};
+use kessai_primitives::{Hash, StateProof};
+use rocksdb::{WriteBatch, DB};
+
+/// The new state of one version, computed but not written: its root, the writes, and the tree nodes
+/// and value history that [`crate::Store::commit_block`] (or `commit_genesis`) will store with it.
+#[derive(Debug, Clone)]
+pub struct PreparedState {
+    /// The state root after the writes: the header's `state_root`.
+    pub root: Hash,
+    version: u64,
+    writes: WriteSet,
+    batch: TreeUpdateBatch,
+}
+
+impl PreparedState {
+    /// The version (block height; 0 for genesis) this state is for.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn writes(&self) -> &WriteSet {
+        &self.writes
+    }
+}
+
+/// Read access to the tree's column families.
+pub(crate) struct TreeStore<'a> {
+    db: &'a DB,
+}
+
+impl<'a> TreeStore<'a> {
+    pub fn new(db: &'a DB) -> Self {
+        TreeStore { db }
+    }
+
+    fn tree(&self) -> JellyfishMerkleTree<'_, Self, Blake3Hasher> {
+        JellyfishMerkleTree::new(self)
+    }
+
+    /// Computes the root and update batch of `version` = the committed `version - 1` plus `writes`.
+    /// The caller guarantees that `version - 1` is the latest committed version.
+    pub fn prepare(&self, version: u64, writes: &WriteSet) -> Result<PreparedState, StoreError> {
+        let value_set = writes.iter().map(|(key, value)| (key_hash(key), value.clone()));
+        let (root, batch) =
+            self.tree().put_value_set(value_set, version).map_err(StoreError::Tree)?;
+        Ok(PreparedState { root: Hash(root.0), version, writes: writes.clone(), batch })
+    }
+
+    pub fn root(&self, version: u64) -> Result<Option<Hash>, StoreError> {
+        let root = self.tree().get_root_hash_option(version).map_err(StoreError::Tree)?;
+        Ok(root.map(|r| Hash(r.0)))
+    }
+
+    /// The value of `flat_key` at `version` (which must be committed) and its proof.
+    pub fn get_with_proof(
+        &self,
+        flat_key: &[u8],
+        version: u64,
+    ) -> Result<(Option<Vec<u8>>, StateProof), StoreError> {
+        let (value, proof) =
+            self.tree().get_with_proof(key_hash(flat_key), version).map_err(StoreError::Tree)?;
+        Ok((value, StateProof(proof)))
+    }
+
+    /// The value of `flat_key` at `version`, from the value history (no tree walk).
+    pub fn get_at(&self, flat_key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.value_at(version, key_hash(flat_key))
+    }
+
+    fn value_at(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        let cf = crate::store::cf(self.db, keys::JMT_VALUES);
+        let mut iter = self.db.raw_iterator_cf(cf);
+        iter.seek_for_prev(keys::jmt_value(&key_hash, max_version));
+        iter.status()?;
+        match (iter.key(), iter.value()) {
+            (Some(key), Some(value)) if key.starts_with(&key_hash.0) => {
+                crate::store::decode::<Option<Vec<u8>>>(value, "jmt value")
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl TreeReader for TreeStore<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let cf = crate::store::cf(self.db, keys::JMT_NODES);
+        match self.db.get_pinned_cf(cf, keys::jmt_node(node_key))? {
+            Some(bytes) => Ok(Some(crate::store::decode(&bytes, "jmt node")?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self.value_at(max_version, key_hash)?)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only jmt's state-sync restore uses this; Kessai does not restore trees that way (yet).
+        anyhow::bail!("get_rightmost_leaf is not supported by the Kessai store")
+    }
+}
+
+/// Adds everything `prepared` changes to `batch`: the flat state and the tree's nodes and values.
+pub(crate) fn write_prepared(db: &DB, batch: &mut WriteBatch, prepared: &PreparedState) {
+    let state = crate::store::cf(db, keys::STATE);
+    for (key, value) in &prepared.writes {
+        match value {
+            Some(value) => batch.put_cf(state, key, value),
+            None => batch.delete_cf(state, key),
+        }
+    }
+    let nodes = crate::store::cf(db, keys::JMT_NODES);
+    for (node_key, node) in prepared.batch.node_batch.nodes() {
+        batch.put_cf(nodes, keys::jmt_node(node_key), crate::store::encode(node));
+    }
+    let values = crate::store::cf(db, keys::JMT_VALUES);
+    for ((version, key_hash), value) in prepared.batch.node_batch.values() {
+        batch.put_cf(values, keys::jmt_value(key_hash, *version), crate::store::encode(value));
+    }
+}

@@ -1,0 +1,125 @@
+//! Random write sets over several versions: every proof verifies, and the root depends only on the
+//! state, not on how the writes were split into versions.
+
+mod common;
+
+use common::*;
+use kessai_primitives::Hash;
+use kessai_store::{Store, WriteSet};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use tempfile::TempDir;
+
+/// A small key universe (two namespaces × 12 keys) so that versions overwrite and delete each
+/// other's keys; values may be empty.
+fn flat_key() -> impl Strategy<Value = Vec<u8>> {
+    (1u8..=2, 0u8..12).prop_map(|(ns, k)| key(ns, &format!("k{k}")))
+}
+
+fn write_set() -> impl Strategy<Value = WriteSet> {
+    let value = prop_oneof![
+        1 => Just(None),
+        3 => proptest::collection::vec(any::<u8>(), 0..6).prop_map(Some),
+    ];
+    proptest::collection::btree_map(flat_key(), value, 0..10)
+}
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn apply(model: &mut Model, writes: &WriteSet) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+}
+
+/// Commits `versions[0]` as genesis and the rest as blocks; returns the model state after each.
+fn commit_all(store: &Store, versions: &[WriteSet]) -> Vec<Model> {
+    let mut model = Model::new();
+    let mut states = Vec::new();
+    for (version, writes) in versions.iter().enumerate() {
+        if version == 0 {
+            commit_genesis(store, writes);
+        } else {
+            commit_next(store, writes, vec![]);
+        }
+        apply(&mut model, writes);
+        states.push(model.clone());
+    }
+    states
+}
+
+/// The root of a fresh store whose genesis is exactly `state`.
+fn fresh_root(state: &Model) -> Hash {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let writes: WriteSet = state.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    commit_genesis(&store, &writes)
+}
+
+fn walk_latest_state(store: &Store) -> Model {
+    let mut found = Model::new();
+    let mut from = Vec::new();
+    while let Some((k, v)) = store.next_from(b"", &from).unwrap() {
+        from = k.clone();
+        from.push(0);
+        found.insert(k, v);
+    }
+    found
+}
+
+/// 40 cases by default (each opens a few RocksDB databases); `PROPTEST_CASES=N` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_proof_verifies_and_roots_are_history_independent(
+        versions in proptest::collection::vec(write_set(), 1..6),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let dir = TempDir::new().unwrap();
+        let store = open(dir.path());
+        let states = commit_all(&store, &versions);
+        let universe: Vec<Vec<u8>> =
+            (1..=2).flat_map(|ns| (0..12).map(move |k| key(ns, &format!("k{k}")))).collect();
+
+        for (version, state) in states.iter().enumerate() {
+            let version = version as u64;
+            let root = store.state_root(version).unwrap().unwrap();
+            for k in &universe {
+                let want = state.get(k);
+                let (value, proof) = store.get_with_proof(k, version).unwrap();
+                prop_assert_eq!(value.as_ref(), want);
+                prop_assert_eq!(store.get_at(k, version).unwrap(), want.cloned());
+                prop_assert!(proof.verify(root, k, want.map(Vec::as_slice)).is_ok());
+                let forged = match want {
+                    Some(v) => [v.as_slice(), b"!"].concat(),
+                    None => b"present".to_vec(),
+                };
+                prop_assert!(proof.verify(root, k, Some(&forged)).is_err());
+                if want.is_some() {
+                    prop_assert!(proof.verify(root, k, None).is_err());
+                }
+            }
+            // The same state has the same root, however it was reached.
+            prop_assert_eq!(root, fresh_root(state));
+        }
+
+        let last = states.last().unwrap();
+        prop_assert_eq!(&walk_latest_state(&store), last);
+
+        // The final state written as two versions, split anywhere, ends at the same root.
+        let all: Vec<_> = last.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let at = split.index(all.len() + 1);
+        let dir = TempDir::new().unwrap();
+        let other = open(dir.path());
+        commit_all(&other, &[all[..at].iter().cloned().collect(), all[at..].iter().cloned().collect()]);
+        prop_assert_eq!(other.state_root(1).unwrap(), store.state_root(states.len() as u64 - 1).unwrap());
+    }
+}
