@@ -18,13 +18,22 @@ pub fn kessai_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("kessai");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p kessai-node` (or `cargo test --workspace`)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p kessai-node` (or `cargo test --workspace`)",
+        bin.display()
+    );
     bin
 }
 
 /// Runs `kessai ARGS` to completion.
 pub fn kessai(args: &[&str]) -> Output {
-    Command::new(kessai_bin()).args(args).env_remove("KESSAI_RPC").env_remove("KESSAI_KEYS").output().expect("run kessai")
+    Command::new(kessai_bin())
+        .args(args)
+        .env_remove("KESSAI_RPC")
+        .env_remove("KESSAI_KEYS")
+        .output()
+        .expect("run kessai")
 }
 
 /// Runs `kessai ARGS`, requires success, returns stdout.
@@ -43,7 +52,8 @@ pub fn kessai_ok(args: &[&str]) -> String {
 /// Runs `kessai ARGS --json`-style commands and parses stdout.
 pub fn kessai_json(args: &[&str]) -> serde_json::Value {
     let out = kessai_ok(args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("kessai {args:?} printed no JSON ({e}): {out}"))
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("kessai {args:?} printed no JSON ({e}): {out}"))
 }
 
 /// A `kessai dev` (or `kessai node run`) process on its own home.
@@ -61,18 +71,95 @@ impl TestNode {
     pub fn dev() -> TestNode {
         let tmp = tempfile::tempdir().expect("temp dir");
         let home = tmp.path().join("dev");
-        let args = vec!["dev".into(), "--home".into(), home.display().to_string(), "--rpc-addr".into(), "127.0.0.1:0".into()];
-        let mut node = TestNode { home: home.clone(), rpc: String::new(), child: None, args, log: tmp.path().join("node.log"), _tmp: Some(tmp) };
+        let args = vec![
+            "dev".into(),
+            "--home".into(),
+            home.display().to_string(),
+            "--rpc-addr".into(),
+            "127.0.0.1:0".into(),
+        ];
+        let mut node = TestNode {
+            home: home.clone(),
+            rpc: String::new(),
+            child: None,
+            args,
+            log: tmp.path().join("node.log"),
+            _tmp: Some(tmp),
+        };
         node.start().expect("dev node starts");
         node
     }
 
     /// Starts `kessai node run --home HOME` for an already initialised home.
     pub fn run_home(home: &Path) -> Result<TestNode> {
-        let args = vec!["node".into(), "run".into(), "--home".into(), home.display().to_string(), "--rpc-addr".into(), "127.0.0.1:0".into()];
-        let mut node = TestNode { home: home.into(), rpc: String::new(), child: None, args, log: home.join("node.log"), _tmp: None };
+        let args = vec![
+            "node".into(),
+            "run".into(),
+            "--home".into(),
+            home.display().to_string(),
+            "--rpc-addr".into(),
+            "127.0.0.1:0".into(),
+        ];
+        let mut node = TestNode {
+            home: home.into(),
+            rpc: String::new(),
+            child: None,
+            args,
+            log: home.join("node.log"),
+            _tmp: None,
+        };
         node.start()?;
         Ok(node)
+    }
+
+    /// Starts a second, independent chain on this machine: `source`'s chain spec under the chain id
+    /// `chain_id` (validator-0 validates it too), with a copy of `source`'s dev member keys.
+    pub fn with_chain_id(source: &TestNode, chain_id: &str) -> TestNode {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let home = tmp.path().join("node");
+        let spec_text =
+            std::fs::read_to_string(source.home.join("chainspec.json")).expect("source chain spec");
+        let mut spec: serde_json::Value =
+            serde_json::from_str(&spec_text).expect("chain spec is JSON");
+        spec["chain_id"] = chain_id.into();
+        let spec_path = tmp.path().join("chainspec.json");
+        std::fs::write(&spec_path, spec.to_string()).expect("write chain spec");
+        let (home_arg, spec_arg) = (home.display().to_string(), spec_path.display().to_string());
+        kessai_ok(&[
+            "init",
+            "--home",
+            &home_arg,
+            "--chain",
+            &spec_arg,
+            "--dev-key",
+            "validator-0",
+            "--rpc-addr",
+            "127.0.0.1:0",
+        ]);
+        std::fs::create_dir_all(home.join("keys")).expect("keys dir");
+        for entry in std::fs::read_dir(source.home.join("keys")).expect("source keys") {
+            let path = entry.expect("key file").path();
+            std::fs::copy(&path, home.join("keys").join(path.file_name().expect("name")))
+                .expect("copy key");
+        }
+        let args = vec![
+            "node".into(),
+            "run".into(),
+            "--home".into(),
+            home_arg,
+            "--rpc-addr".into(),
+            "127.0.0.1:0".into(),
+        ];
+        let mut node = TestNode {
+            home,
+            rpc: String::new(),
+            child: None,
+            args,
+            log: tmp.path().join("node.log"),
+            _tmp: Some(tmp),
+        };
+        node.start().expect("second chain starts");
+        node
     }
 
     pub fn keys_dir(&self) -> String {
@@ -143,12 +230,34 @@ impl TestNode {
     /// A signed call as member `key` (a dev key name), with the dev keys directory.
     pub fn call(&self, key: &str, contract: &str, method: &str, args: &str) -> Output {
         let keys = self.keys_dir();
-        self.cli(&["tx", "call", contract, method, args, "--key", key, "--keys-dir", &keys, "--json"])
+        self.cli(&[
+            "tx",
+            "call",
+            contract,
+            method,
+            args,
+            "--key",
+            key,
+            "--keys-dir",
+            &keys,
+            "--json",
+        ])
     }
 
-    pub fn call_ok(&self, key: &str, contract: &str, method: &str, args: &str) -> serde_json::Value {
+    pub fn call_ok(
+        &self,
+        key: &str,
+        contract: &str,
+        method: &str,
+        args: &str,
+    ) -> serde_json::Value {
         let out = self.call(key, contract, method, args);
-        assert!(out.status.success(), "call {method} {args} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "call {method} {args} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("json receipt")
     }
 
@@ -203,7 +312,8 @@ pub fn next_nonce(rpc: &str, key: &kessai_primitives::Keypair) -> u64 {
 /// Waits for a transaction's receipt.
 pub fn wait_receipt(rpc: &str, id: kessai_primitives::Hash) -> kessai_primitives::Receipt {
     let client = kessai_node::rpc::client(rpc).expect("client");
-    let info = block_on(kessai_node::commands::wait_for(&client, id, Duration::from_secs(60))).expect("committed");
+    let info = block_on(kessai_node::commands::wait_for(&client, id, Duration::from_secs(60)))
+        .expect("committed");
     info.receipt.expect("receipt")
 }
 

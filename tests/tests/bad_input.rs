@@ -1,6 +1,8 @@
 //! Bad input at the node's door: every case gets a clear error, and nothing already stored is lost.
 
-use kessai_primitives::{Address, GovernanceAction, Keypair, Payload, SignedTransaction, Transaction, TxStatus};
+use kessai_primitives::{
+    Address, GovernanceAction, Keypair, Payload, SignedTransaction, Transaction, TxStatus,
+};
 use kessai_tests::{next_nonce, submit_raw, wait_receipt, TestNode};
 use serde_json::json;
 
@@ -12,7 +14,10 @@ fn call_tx(key: &Keypair, nonce: u64) -> Transaction {
         signer: key.public(),
         nonce,
         gas_limit: 10_000_000,
-        payload: Payload::Governance(GovernanceAction::GrantRole { key: Keypair::dev("dave").public(), role: kessai_primitives::Role::Deployer }),
+        payload: Payload::Governance(GovernanceAction::GrantRole {
+            key: Keypair::dev("dave").public(),
+            role: kessai_primitives::Role::Deployer,
+        }),
     }
 }
 
@@ -91,13 +96,25 @@ fn deploy(node: &TestNode, code: Vec<u8>) -> Result<Address, String> {
     let alice = Keypair::dev("alice");
     let nonce = next_nonce(&node.rpc, &alice);
     let code_hash = kessai_primitives::Hash::digest(&code);
-    let deploy = Transaction { chain_id: CHAIN.into(), signer: alice.public(), nonce, gas_limit: 90_000_000, payload: Payload::Deploy { code } };
+    let deploy = Transaction {
+        chain_id: CHAIN.into(),
+        signer: alice.public(),
+        nonce,
+        gas_limit: 90_000_000,
+        payload: Payload::Deploy { code },
+    };
     let id = submit_raw(&node.rpc, &bytes(&deploy.sign(&alice)))?;
     let receipt = wait_receipt(&node.rpc, id);
     if let TxStatus::Failed { reason } = receipt.status {
         return Err(reason);
     }
-    let inst = Transaction { chain_id: CHAIN.into(), signer: alice.public(), nonce: nonce + 1, gas_limit: 10_000_000, payload: Payload::Instantiate { code_hash, args: vec![] } };
+    let inst = Transaction {
+        chain_id: CHAIN.into(),
+        signer: alice.public(),
+        nonce: nonce + 1,
+        gas_limit: 10_000_000,
+        payload: Payload::Instantiate { code_hash, args: vec![] },
+    };
     let receipt = wait_receipt(&node.rpc, submit_raw(&node.rpc, &bytes(&inst.sign(&alice)))?);
     match receipt.status {
         TxStatus::Success => Ok(receipt.created.expect("address")),
@@ -129,11 +146,19 @@ fn hostile_wasm_fails_its_own_transaction_never_the_node() {
     let err = deploy(&node, with_abi(r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))) (memory (export "memory") 1) (func (export "run")))"#, abi(&["run"]))).unwrap_err();
     assert!(err.contains("import"), "{err}");
     // An interface method that is not exported.
-    let err = deploy(&node, with_abi(r#"(module (memory (export "memory") 1))"#, abi(&["run"]))).unwrap_err();
+    let err = deploy(&node, with_abi(r#"(module (memory (export "memory") 1))"#, abi(&["run"])))
+        .unwrap_err();
     assert!(err.contains("run"), "{err}");
 
     // Loops forever: out of gas.
-    let looping = deploy(&node, with_abi(r#"(module (memory (export "memory") 1) (func (export "run") (loop (br 0))))"#, abi(&["run"]))).unwrap();
+    let looping = deploy(
+        &node,
+        with_abi(
+            r#"(module (memory (export "memory") 1) (func (export "run") (loop (br 0))))"#,
+            abi(&["run"]),
+        ),
+    )
+    .unwrap();
     match call(&node, looping, "run") {
         TxStatus::Failed { reason } => assert!(reason.contains("out of gas"), "{reason}"),
         other => panic!("{other:?}"),

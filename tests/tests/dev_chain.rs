@@ -12,9 +12,24 @@ fn addr(name: &str) -> String {
 
 /// alice (admin) registers bob as a solar producer and carol and dave as intermediaries.
 fn register_parties(node: &TestNode) {
-    node.call_ok("alice", "asset-ownership", "register_provider", &json!([addr("bob"), "Aa solar"]).to_string());
-    node.call_ok("alice", "asset-ownership", "register_intermediary", &json!([addr("carol"), "Da"]).to_string());
-    node.call_ok("alice", "asset-ownership", "register_intermediary", &json!([addr("dave"), "Db"]).to_string());
+    node.call_ok(
+        "alice",
+        "asset-ownership",
+        "register_provider",
+        &json!([addr("bob"), "Aa solar"]).to_string(),
+    );
+    node.call_ok(
+        "alice",
+        "asset-ownership",
+        "register_intermediary",
+        &json!([addr("carol"), "Da"]).to_string(),
+    );
+    node.call_ok(
+        "alice",
+        "asset-ownership",
+        "register_intermediary",
+        &json!([addr("dave"), "Db"]).to_string(),
+    );
 }
 
 fn now_ms() -> u64 {
@@ -44,36 +59,57 @@ fn asset_ownership_worked_example_through_the_cli() {
 
     // Aa (bob) produces 10 kWh of solar power at 9:00; the record is created with Db (dave) as owner.
     let t = now_ms() - 60_000;
-    let created = node.call_ok("bob", "asset-ownership", "create", &json!([addr("bob"), t, 10, "Solar", addr("dave"), null]).to_string());
+    let created = node.call_ok(
+        "bob",
+        "asset-ownership",
+        "create",
+        &json!([addr("bob"), t, 10, "Solar", addr("dave"), null]).to_string(),
+    );
     let id = created["result"].as_u64().expect("create returns the asset id");
 
     // Db → Da: NotYet → NotYet, owner Db → Da.
     node.call_ok("dave", "asset-ownership", "transfer", &json!([id, addr("carol")]).to_string());
-    let record = node.cli_json(&["query", "view", "asset-ownership", "get", &json!([id]).to_string()]);
+    let record =
+        node.cli_json(&["query", "view", "asset-ownership", "get", &json!([id]).to_string()]);
     assert_eq!(record["decoded"]["owner"], json!(addr("carol")));
     assert_eq!(record["decoded"]["status"], json!("NotYet"));
 
     // Only the current owner moves a record: dave no longer owns it.
-    let out = node.call("dave", "asset-ownership", "transfer", &json!([id, addr("dave")]).to_string());
+    let out =
+        node.call("dave", "asset-ownership", "transfer", &json!([id, addr("dave")]).to_string());
     assert!(!out.status.success());
     assert!(stderr(&out).contains("failed"), "{}", stderr(&out));
 
     // Da → Ca (erin, the consumer): NotYet → Completed, owner Da → Ca.
-    node.call_ok("carol", "asset-ownership", "final_transfer", &json!([id, addr("erin"), 10]).to_string());
-    let status = node.cli_json(&["query", "view", "asset-ownership", "status", &json!([id]).to_string()]);
+    node.call_ok(
+        "carol",
+        "asset-ownership",
+        "final_transfer",
+        &json!([id, addr("erin"), 10]).to_string(),
+    );
+    let status =
+        node.cli_json(&["query", "view", "asset-ownership", "status", &json!([id]).to_string()]);
     assert_eq!(status["decoded"], json!("Completed"));
 
     // A completed record never moves again.
-    let out = node.call("erin", "asset-ownership", "transfer", &json!([id, addr("carol")]).to_string());
+    let out =
+        node.call("erin", "asset-ownership", "transfer", &json!([id, addr("carol")]).to_string());
     assert!(!out.status.success());
 
     // The consumer's transfers within the period (for a production-method certificate).
-    let transfers = node.cli_json(&["query", "view", "asset-ownership", "transfers_to", &json!([addr("erin"), t - 1, now_ms() + 60_000]).to_string()]);
+    let transfers = node.cli_json(&[
+        "query",
+        "view",
+        "asset-ownership",
+        "transfers_to",
+        &json!([addr("erin"), t - 1, now_ms() + 60_000]).to_string(),
+    ]);
     assert_eq!(transfers["decoded"].as_array().unwrap().len(), 1, "{transfers}");
 
     // Events are indexed by contract.
     let events = node.cli_json(&["query", "events", "asset-ownership"]);
-    let topics: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["event"]["topic"].as_str().unwrap()).collect();
+    let topics: Vec<&str> =
+        events.as_array().unwrap().iter().map(|e| e["event"]["topic"].as_str().unwrap()).collect();
     assert!(topics.contains(&"created") && topics.contains(&"final_transferred"), "{topics:?}");
 }
 
@@ -82,9 +118,22 @@ fn state_reads_come_with_proofs_of_inclusion_and_absence() {
     let node = TestNode::dev();
     register_parties(&node);
     let contract = node.cli_json(&["query", "contract", "asset-ownership"]);
-    let map = contract["abi"]["maps"].as_array().unwrap().iter().find(|m| m["key"] == "u64").expect("a map keyed by asset id")["name"].as_str().unwrap().to_string();
+    let map = contract["abi"]["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "u64")
+        .expect("a map keyed by asset id")["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t = now_ms() - 60_000;
-    let created = node.call_ok("bob", "asset-ownership", "create", &json!([addr("bob"), t, 7, "Wind", addr("carol"), null]).to_string());
+    let created = node.call_ok(
+        "bob",
+        "asset-ownership",
+        "create",
+        &json!([addr("bob"), t, 7, "Wind", addr("carol"), null]).to_string(),
+    );
     let id = created["result"].as_u64().unwrap();
 
     let present = node.cli_json(&["query", "state", "asset-ownership", &map, &id.to_string()]);
@@ -102,12 +151,19 @@ fn kill_9_and_restart_keeps_every_committed_block_and_receipt() {
     let t = now_ms() - 60_000;
     let mut tx_ids = Vec::new();
     for i in 0..3u64 {
-        let r = node.call_ok("bob", "asset-ownership", "create", &json!([addr("bob"), t + i, 5, "Solar", addr("carol"), null]).to_string());
+        let r = node.call_ok(
+            "bob",
+            "asset-ownership",
+            "create",
+            &json!([addr("bob"), t + i, 5, "Solar", addr("carol"), null]).to_string(),
+        );
         tx_ids.push(r["tx_id"].as_str().unwrap().to_string());
     }
     let before = node.cli_json(&["status"]);
     let height = before["height"].as_u64().unwrap();
-    let root = node.cli_json(&["query", "block", "--height", &height.to_string()])["header"]["state_root"].clone();
+    let root = node.cli_json(&["query", "block", "--height", &height.to_string()])["header"]
+        ["state_root"]
+        .clone();
 
     node.kill9();
     node.start().expect("restarts");
@@ -123,7 +179,12 @@ fn kill_9_and_restart_keeps_every_committed_block_and_receipt() {
     }
     // And the chain goes on from there.
     node.wait_height(height + 2, Duration::from_secs(30)).unwrap();
-    let r = node.call_ok("bob", "asset-ownership", "create", &json!([addr("bob"), t + 10, 5, "Solar", addr("carol"), null]).to_string());
+    let r = node.call_ok(
+        "bob",
+        "asset-ownership",
+        "create",
+        &json!([addr("bob"), t + 10, 5, "Solar", addr("carol"), null]).to_string(),
+    );
     assert!(r["result"].as_u64().is_some());
 }
 
@@ -135,7 +196,8 @@ fn member_mistakes_get_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no_such_method"), "{}", stderr(&out));
     // JSON arguments that do not match the interface.
-    let out = node.call("alice", "asset-ownership", "register_provider", r#"["not-an-address", 5]"#);
+    let out =
+        node.call("alice", "asset-ownership", "register_provider", r#"["not-an-address", 5]"#);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("args"), "{}", stderr(&out));
     // Not JSON at all.
@@ -145,11 +207,31 @@ fn member_mistakes_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().to_str().unwrap();
     kessai_tests::kessai_ok(&["keys", "new", "mallory", "--dir", keys]);
-    let out = node.cli(&["tx", "call", "asset-ownership", "register_provider", "[]", "--key", "mallory", "--keys-dir", keys]);
+    let mallory_args = json!([addr("mallory"), "m"]).to_string();
+    let out = node.cli(&[
+        "tx",
+        "call",
+        "asset-ownership",
+        "register_provider",
+        &mallory_args,
+        "--key",
+        "mallory",
+        "--keys-dir",
+        keys,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a member"), "{}", stderr(&out));
     // A non-admin cannot govern.
-    let out = node.cli(&["tx", "gov", "add-member", &Keypair::dev("x").public().to_string(), "--key", "bob", "--keys-dir", &node.keys_dir()]);
+    let out = node.cli(&[
+        "tx",
+        "gov",
+        "add-member",
+        &Keypair::dev("x").public().to_string(),
+        "--key",
+        "bob",
+        "--keys-dir",
+        &node.keys_dir(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).to_lowercase().contains("admin"), "{}", stderr(&out));
     let _: Value = node.cli_json(&["status"]);
