@@ -64,17 +64,37 @@ async fn main() -> Result<()> {
     let mut nonce = client.account(admin.public()).await?.next_nonce;
     let mut setup = Vec::new();
     let mut sign_admin = |payload: Payload| {
-        let tx = Transaction { chain_id: chain_id.clone(), signer: admin.public(), nonce, gas_limit: 10_000_000, payload }.sign(&admin);
+        let tx = Transaction {
+            chain_id: chain_id.clone(),
+            signer: admin.public(),
+            nonce,
+            gas_limit: 10_000_000,
+            payload,
+        }
+        .sign(&admin);
         nonce += 1;
         tx
     };
     let call = |method: &str, json: serde_json::Value| -> Result<Payload> {
-        Ok(Payload::Call { contract: contract.address, method: method.into(), args: abi.encode_args(method, &json)? })
+        Ok(Payload::Call {
+            contract: contract.address,
+            method: method.into(),
+            args: abi.encode_args(method, &json)?,
+        })
     };
-    setup.push(sign_admin(call("register_intermediary", serde_json::json!([intermediary.address().to_string(), "carol"]))?));
+    setup.push(sign_admin(call(
+        "register_intermediary",
+        serde_json::json!([intermediary.address().to_string(), "carol"]),
+    )?));
     for (i, s) in senders.iter().enumerate() {
-        setup.push(sign_admin(Payload::Governance(GovernanceAction::AddMember { key: s.public(), roles: vec![] })));
-        setup.push(sign_admin(call("register_provider", serde_json::json!([s.address().to_string(), format!("producer-{i}")]))?));
+        setup.push(sign_admin(Payload::Governance(GovernanceAction::AddMember {
+            key: s.public(),
+            roles: vec![],
+        })));
+        setup.push(sign_admin(call(
+            "register_provider",
+            serde_json::json!([s.address().to_string(), format!("producer-{i}")]),
+        )?));
     }
     let ids = submit_all(&client, &setup).await?;
     wait_committed(&client, *ids.last().expect("setup txs")).await?;
@@ -93,9 +113,23 @@ async fn main() -> Result<()> {
     for sender in &senders {
         let mut txs = Vec::with_capacity(per_account);
         for n in 0..per_account {
-            let args_json = serde_json::json!([sender.address().to_string(), base_time + n as u64, 10 + (n % 90) as u64, "Solar", owner, null]);
+            let args_json = serde_json::json!([
+                sender.address().to_string(),
+                base_time + n as u64,
+                10 + (n % 90) as u64,
+                "Solar",
+                owner,
+                null
+            ]);
             let payload = call("create", args_json)?;
-            let tx = Transaction { chain_id: chain_id.clone(), signer: sender.public(), nonce: n as u64, gas_limit: 5_000_000, payload }.sign(sender);
+            let tx = Transaction {
+                chain_id: chain_id.clone(),
+                signer: sender.public(),
+                nonce: n as u64,
+                gas_limit: 5_000_000,
+                payload,
+            }
+            .sign(sender);
             let hex = hex::encode(borsh::to_vec(&tx)?);
             txs.push((tx, hex));
         }
@@ -130,7 +164,8 @@ async fn main() -> Result<()> {
                 if chunk.is_empty() {
                     return Ok::<(), anyhow::Error>(());
                 }
-                let hexes: Vec<String> = chunk.iter().map(|&(_, a, i)| plan[a][i].1.clone()).collect();
+                let hexes: Vec<String> =
+                    chunk.iter().map(|&(_, a, i)| plan[a][i].1.clone()).collect();
                 let sent_at = now_ms();
                 let outcomes = client.submit_txs(hexes).await?;
                 let mut accepted = 0;
@@ -184,7 +219,8 @@ async fn main() -> Result<()> {
         }
     }
     let first_submit = submit_times.first();
-    let span_ms = last_time.saturating_sub(first_submit.unwrap_or(first_time.unwrap_or(last_time))).max(1);
+    let span_ms =
+        last_time.saturating_sub(first_submit.unwrap_or(first_time.unwrap_or(last_time))).max(1);
     let tps = committed as f64 * 1000.0 / span_ms as f64;
 
     // Latency of sampled txs: block time minus submit time (same machine clock).
@@ -195,7 +231,8 @@ async fn main() -> Result<()> {
         }
     }
     latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    let pct =
+        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
     let report = serde_json::json!({
         "txs": total, "committed": committed, "blocks": end_height - start_height,
         "submit_seconds": submitted_in.as_secs_f64(), "span_ms": span_ms, "committed_tps": tps,
