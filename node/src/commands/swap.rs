@@ -440,7 +440,7 @@ impl Chain {
 
     /// The contract's name resolves to `address` in the proved state (`name/ ‖ name`).
     async fn check_name(&self, name: &str, address: Address) -> Result<()> {
-        let key = system::flat_key(&Address::SYSTEM, &system::name_key(name));
+        let key = system::name_key(name); // already a flat key under Address::SYSTEM
         let read = self.client.state(hex::encode(&key), None).await.map_err(rpc_error)?;
         let (value, _) = self.verified(&read, &key).await?;
         let named: Address = match value {
