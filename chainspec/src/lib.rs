@@ -21,7 +21,9 @@ pub enum ChainSpecError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("chain spec {path} is not valid JSON for a chain spec: {source}")]
     Parse { path: PathBuf, source: serde_json::Error },
-    #[error("unknown chain spec preset {0:?}: expected \"dev\" or \"local\" or a path to a JSON file")]
+    #[error(
+        "unknown chain spec preset {0:?}: expected \"dev\" or \"local\" or a path to a JSON file"
+    )]
     UnknownPreset(String),
     #[error("invalid chain spec: {0}")]
     Invalid(String),
@@ -245,7 +247,9 @@ impl ChainSpec {
         }
         let c = &self.consensus;
         if c.empty_block_interval_ms >= c.timeout_propose_ms {
-            return invalid("consensus.empty_block_interval_ms must be below timeout_propose_ms".into());
+            return invalid(
+                "consensus.empty_block_interval_ms must be below timeout_propose_ms".into(),
+            );
         }
         if c.max_block_txs == 0 || c.max_tx_gas == 0 || c.block_gas_limit < c.max_tx_gas {
             return invalid("block limits must allow at least one transaction".into());
@@ -253,7 +257,10 @@ impl ChainSpec {
         for contract in &self.contracts {
             if let Some(name) = contract.code.strip_prefix("builtin:") {
                 if builtin_code(name).is_none() {
-                    return invalid(format!("contract {}: no builtin code {name:?}", contract.name));
+                    return invalid(format!(
+                        "contract {}: no builtin code {name:?}",
+                        contract.name
+                    ));
                 }
             }
         }
@@ -264,7 +271,10 @@ impl ChainSpec {
     pub fn contract_code(&self, contract: &ContractSpec) -> Result<Vec<u8>, ChainSpecError> {
         match contract.code.strip_prefix("builtin:") {
             Some(name) => builtin_code(name).map(<[u8]>::to_vec).ok_or_else(|| {
-                ChainSpecError::Invalid(format!("contract {}: no builtin code {name:?}", contract.name))
+                ChainSpecError::Invalid(format!(
+                    "contract {}: no builtin code {name:?}",
+                    contract.name
+                ))
             }),
             None => std::fs::read(&contract.code).map_err(|source| ChainSpecError::Code {
                 name: contract.name.clone(),
@@ -286,7 +296,11 @@ impl ChainSpec {
 
     /// Every key allowed on the network at genesis: validators and listed nodes.
     pub fn network_keys(&self) -> BTreeSet<PublicKey> {
-        self.validators.iter().map(|v| v.public_key).chain(self.nodes.iter().map(|n| n.public_key)).collect()
+        self.validators
+            .iter()
+            .map(|v| v.public_key)
+            .chain(self.nodes.iter().map(|n| n.public_key))
+            .collect()
     }
 }
 
@@ -339,13 +353,20 @@ mod tests {
         assert!(spec.validate().unwrap_err().to_string().contains("admin"));
 
         let mut spec = ChainSpec::dev();
-        spec.contracts.push(ContractSpec { name: "x".into(), code: "builtin:nope".into(), init: serde_json::Value::Null });
+        spec.contracts.push(ContractSpec {
+            name: "x".into(),
+            code: "builtin:nope".into(),
+            init: serde_json::Value::Null,
+        });
         assert!(spec.validate().unwrap_err().to_string().contains("no builtin code"));
 
         assert!(matches!(ChainSpec::load("staging"), Err(ChainSpecError::UnknownPreset(_))));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.json");
         std::fs::write(&path, r#"{"chain_id": "x", "surprise": 1}"#).unwrap();
-        assert!(matches!(ChainSpec::load(path.to_str().unwrap()), Err(ChainSpecError::Parse { .. })));
+        assert!(matches!(
+            ChainSpec::load(path.to_str().unwrap()),
+            Err(ChainSpecError::Parse { .. })
+        ));
     }
 }

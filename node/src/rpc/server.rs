@@ -103,7 +103,7 @@ impl RpcContext {
     }
 
     fn resolve(&self, contract: &str) -> RpcResult<Address> {
-        self.chain.resolve_contract(contract).map_err(|e| not_found(e))
+        self.chain.resolve_contract(contract).map_err(not_found)
     }
 
     fn read_state(&self, key: Vec<u8>, height: Option<u64>) -> RpcResult<StateRead> {

@@ -27,8 +27,8 @@ const MAX_WAITING_PROPOSALS: usize = 64;
 /// What the outside world tells the consensus task.
 #[derive(Debug)]
 pub enum Event {
-    /// A consensus message with, for proposals, the block it proposes.
-    FromPeer(NetworkMessage),
+    /// A consensus message with, for proposals, the block it proposes (boxed: it is large).
+    FromPeer(Box<NetworkMessage>),
     Timeout(Timeout),
     /// The proposer's deferred block build is due (see `empty_block_interval_ms`).
     BuildDue {
@@ -175,7 +175,7 @@ impl ConsensusTask {
             }
             Event::BuildDue { height, round } => self.build_and_propose(height, round)?,
             Event::NextHeight => self.start_next_height(false)?,
-            Event::FromPeer(msg) => self.on_peer_message(msg)?,
+            Event::FromPeer(msg) => self.on_peer_message(*msg)?,
         }
         self.publish_status();
         Ok(())
