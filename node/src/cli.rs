@@ -33,6 +33,9 @@ pub enum Command {
     /// Read chain data over RPC.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Notes (JP7005000B2): terminal keys, issuance, redemption by commit-reveal.
+    #[command(subcommand)]
+    Notes(crate::commands::notes::NotesCommand),
     /// Show a node's status.
     Status(StatusArgs),
     /// Cross-chain hash-lock swaps (power ledger and value certificates): secrets, legs, claims,

@@ -3,6 +3,7 @@
 mod dev;
 mod init;
 mod keys;
+pub mod notes;
 mod output;
 mod query;
 pub mod swap;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command).await,
         Command::Query(command) => query::run(command).await,
+        Command::Notes(command) => notes::run(command).await,
         Command::Status(args) => query::status(args.rpc).await,
         Command::Swap(command) => swap::run(command).await,
     }
