@@ -58,7 +58,7 @@ contract_names() {
 }
 
 for name in "${only[@]}"; do
-  all_contract_names "$root/contracts" | grep -qx "$name" || { echo "build-contracts: no contract $name" >&2; exit 2; }
+  all_contract_names "$root/contracts" | grep -x "$name" >/dev/null || { echo "build-contracts: no contract $name" >&2; exit 2; }
 done
 
 # build CONTRACTS_DIR TARGET_DIR: builds every contract of the workspace for wasm32.
@@ -192,7 +192,7 @@ done
 for committed in "$contracts"/artifacts/*.wasm; do
   [ -e "$committed" ] && [ ${#only[@]} -eq 0 ] || continue
   name="$(basename "$committed" .wasm)"
-  if ! all_contract_names "$contracts" | tr _ - | grep -qx "$name"; then
+  if ! all_contract_names "$contracts" | tr _ - | grep -x "$name" >/dev/null; then
     echo "build-contracts: ${committed#"$root"/} belongs to no contract" >&2
     status=1
   fi
