@@ -107,7 +107,9 @@ fn events_are_indexed_by_contract_and_height() {
     let topics: Vec<_> = all.iter().map(|(h, id, e)| (*h, *id, e.topic.as_str())).collect();
     assert_eq!(topics, vec![(1, tx1, "first"), (1, tx1, "second")]);
     assert_eq!(store.events(contract(7), 0, u64::MAX, 1).unwrap().len(), 1, "limit");
-    assert!(store.events(contract(7), 2, 3, 100).unwrap().is_empty(), "range");
+    assert!(store.events(contract(7), 2, 3, 100).unwrap().is_empty(), "from_height");
+    assert!(store.events(contract(7), 0, 0, 100).unwrap().is_empty(), "to_height");
+    assert_eq!(store.events(contract(7), 1, 1, 100).unwrap().len(), 2, "inclusive bounds");
     assert!(store.events(contract(7), 1, 0, 100).unwrap().is_empty(), "empty range");
     let other = store.events(contract(8), 2, 2, 100).unwrap();
     assert_eq!(other.len(), 1);
