@@ -261,6 +261,46 @@ impl TestNode {
         serde_json::from_slice(&out.stdout).expect("json receipt")
     }
 
+    /// A signed call as `key` that must succeed; returns its result, decoded by the interface.
+    pub fn call_result(
+        &self,
+        key: &str,
+        contract: &str,
+        method: &str,
+        args: &serde_json::Value,
+    ) -> serde_json::Value {
+        self.call_ok(key, contract, method, &args.to_string())["result"].clone()
+    }
+
+    /// A signed call as `key` that must fail; returns why: the receipt's failure reason when the
+    /// transaction made it into a block, else what the CLI printed (a refusal by the mempool).
+    pub fn refused(
+        &self,
+        key: &str,
+        contract: &str,
+        method: &str,
+        args: &serde_json::Value,
+    ) -> String {
+        let out = self.call(key, contract, method, &args.to_string());
+        assert!(!out.status.success(), "{key} {method} {args} should have been refused");
+        let receipt: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        receipt["receipt"]["status"]["reason"].as_str().map_or_else(
+            || format!("{} {}", String::from_utf8_lossy(&out.stdout), stderr(&out)),
+            str::to_string,
+        )
+    }
+
+    /// A view method's return value, decoded by the contract's interface.
+    pub fn view(
+        &self,
+        contract: &str,
+        method: &str,
+        args: &serde_json::Value,
+    ) -> serde_json::Value {
+        self.cli_json(&["query", "view", contract, method, &args.to_string()])["decoded"].clone()
+    }
+
     pub fn height(&self) -> u64 {
         self.cli_json(&["status"])["height"].as_u64().expect("height")
     }
@@ -284,6 +324,26 @@ impl Drop for TestNode {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The address (public key, hex) of the dev key `name`, as in `DIR/keys/NAME.json` of `kessai dev`.
+pub fn dev_address(name: &str) -> String {
+    kessai_primitives::Keypair::dev(name).address().to_string()
+}
+
+/// An integer as the contract interfaces print it: a JSON number up to 64 bits, a decimal string
+/// for 128-bit types (JSON numbers would lose digits).
+pub fn int(value: &serde_json::Value) -> i128 {
+    match value {
+        serde_json::Value::Number(n) => {
+            let wide = n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
+            wide.unwrap_or_else(|| panic!("{n} is not an integer"))
+        }
+        serde_json::Value::String(s) => {
+            s.parse().unwrap_or_else(|_| panic!("{s:?} is not a decimal integer"))
+        }
+        other => panic!("{other} is not an integer"),
     }
 }
 
