@@ -38,6 +38,9 @@ pub enum Command {
     Notes(crate::commands::notes::NotesCommand),
     /// Show a node's status.
     Status(StatusArgs),
+    /// Local multi-validator networks for testing (like `cometbft testnet`).
+    #[command(subcommand)]
+    Testnet(TestnetCommand),
     /// Cross-chain hash-lock swaps (power ledger and value certificates): secrets, legs, claims,
     /// and the relayer that completes one leg with the secret revealed on the other chain.
     #[command(subcommand)]
@@ -84,6 +87,35 @@ pub struct DevArgs {
     /// Delete DIR's chain data first and start from genesis.
     #[arg(long)]
     pub reset: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestnetCommand {
+    /// Write the homes of N validators (and full nodes) on 127.0.0.1 sharing one fresh chain spec;
+    /// start them with `scripts/testnet.sh up DIR`.
+    Init(TestnetInitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TestnetInitArgs {
+    /// Number of validators (each gets a fresh key and power 10).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub validators: u32,
+    /// Non-validating nodes allowed on the network (listed in the chain spec's `nodes`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub full_nodes: u32,
+    /// Directory to write into: DIR/chainspec.json, DIR/node0 … (homes), DIR/keys (members).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Node i listens for p2p on BASE + 10·i, RPC on BASE + 10·i + 1, metrics on BASE + 10·i + 2.
+    #[arg(long, default_value_t = 26600)]
+    pub base_port: u16,
+    #[arg(long, default_value = "kessai-testnet")]
+    pub chain_id: String,
+    /// Start from this chain spec (preset name or path) instead of `local`; its validators and
+    /// nodes are replaced.
+    #[arg(long, default_value = "local")]
+    pub chain: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,6 +226,14 @@ pub enum GovCommand {
     SetValidator {
         public_key: String,
         power: u64,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Admit a node to the network by its node key (`kessai keys show`), e.g. a new full node.
+    AdmitPeer {
+        public_key: String,
         #[command(flatten)]
         signer: SignerArgs,
         #[command(flatten)]

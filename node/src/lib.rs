@@ -5,6 +5,7 @@
 //! - [`mempool`]: transactions waiting for a block;
 //! - [`service`]: the long-running tasks — consensus shell, network, node wiring;
 //! - [`rpc`]: the JSON-RPC API (server, and the client the CLI uses);
+//! - [`metrics`]: Prometheus metrics and their endpoint;
 //! - [`wal`]: the consensus write-ahead log; [`home`] and [`keyfile`]: files on disk.
 
 pub mod chain;
@@ -13,6 +14,7 @@ pub mod commands;
 pub mod home;
 pub mod keyfile;
 pub mod mempool;
+pub mod metrics;
 pub mod rpc;
 pub mod service;
 pub mod wal;

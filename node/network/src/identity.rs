@@ -19,14 +19,25 @@ pub(crate) fn libp2p_keypair(key: &Keypair) -> identity::Keypair {
 /// identity multihash) without decompressing the point, so it is defined for every 32 bytes. A key
 /// that is not a valid point has a peer id nobody can authenticate as.
 pub fn peer_id_of(key: &PublicKey) -> PeerId {
-    // Field 1 (key type, varint) = 1 (Ed25519); field 2 (data, 32 bytes) = the key.
-    let mut encoded = [0u8; 36];
-    encoded[..4].copy_from_slice(&[0x08, 0x01, 0x12, 0x20]);
-    encoded[4..].copy_from_slice(&key.0);
+    let encoded = peer_key_bytes(key);
     let multihash = libp2p::multihash::Multihash::<64>::wrap(IDENTITY_MULTIHASH, &encoded)
         .expect("36 bytes fit a 64-byte multihash");
     PeerId::from_multihash(multihash)
         .expect("an identity multihash of at most 42 bytes is a peer id")
+}
+
+/// The libp2p (protobuf) encoding of a node key: what governance's `AdmitPeer` carries.
+pub fn peer_key_bytes(key: &PublicKey) -> Vec<u8> {
+    // Field 1 (key type, varint) = 1 (Ed25519); field 2 (data, 32 bytes) = the key.
+    let mut encoded = vec![0x08, 0x01, 0x12, 0x20];
+    encoded.extend_from_slice(&key.0);
+    encoded
+}
+
+/// The node key in a libp2p (protobuf) public key encoding, if it is an ed25519 key.
+pub fn key_of_peer_key(protobuf: &[u8]) -> Option<PublicKey> {
+    let key = identity::PublicKey::try_decode_protobuf(protobuf).ok()?;
+    Some(PublicKey(key.try_into_ed25519().ok()?.to_bytes()))
 }
 
 /// The Kessai key behind `peer`, or `None` if the peer id does not embed an ed25519 key (another key
@@ -36,8 +47,7 @@ pub fn public_key_of(peer: &PeerId) -> Option<PublicKey> {
     if multihash.code() != IDENTITY_MULTIHASH {
         return None;
     }
-    let key = identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
-    Some(PublicKey(key.try_into_ed25519().ok()?.to_bytes()))
+    key_of_peer_key(multihash.digest())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod notes;
 mod output;
 mod query;
 pub mod swap;
+mod testnet;
 pub mod tx;
 
 use crate::cli::{Cli, Command, NodeCommand};
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Notes(command) => notes::run(command).await,
         Command::Status(args) => query::status(args.rpc).await,
         Command::Swap(command) => swap::run(command).await,
+        Command::Testnet(crate::cli::TestnetCommand::Init(args)) => testnet::init(args),
     }
 }
 

@@ -92,6 +92,10 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
             signer,
             rpc,
         ),
+        GovCommand::AdmitPeer { public_key, signer, rpc } => {
+            let peer_key = kessai_network::peer_key_bytes(&key(&public_key)?);
+            (GovernanceAction::AdmitPeer { peer_key }, signer, rpc)
+        }
     })
 }
 

@@ -4,7 +4,7 @@ use super::api::*;
 use crate::chain::Chain;
 use crate::mempool::{AdmitError, Mempool};
 use crate::service::consensus::ConsensusStatus;
-use crate::service::network::{NetworkHandle, NetworkMessage};
+use crate::service::network::NetworkHandle;
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::server::{Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -56,7 +56,6 @@ pub struct RpcContext {
     pub consensus: watch::Receiver<ConsensusStatus>,
     pub node_key: PublicKey,
     pub validator: bool,
-    pub peers: Arc<parking_lot::RwLock<Vec<String>>>,
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -85,7 +84,7 @@ impl RpcContext {
         match self.mempool.admit_bytes(&self.chain, &bytes) {
             Ok(id) => {
                 if let Ok(tx) = kessai_primitives::SignedTransaction::decode(&bytes) {
-                    self.network.publish(NetworkMessage::Tx(tx));
+                    self.network.gossip_tx(tx);
                 }
                 Ok(id)
             }
@@ -147,7 +146,11 @@ impl KessaiApiServer for Arc<RpcContext> {
             consensus_height: consensus.height,
             consensus_round: consensus.round,
             consensus_step: consensus.step,
-            peers: self.peers.read().clone(),
+            peers: self
+                .network
+                .libp2p()
+                .map(|n| n.peers().iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
             syncing: self.syncing.load(std::sync::atomic::Ordering::Relaxed),
             mempool_size: self.mempool.len(),
         })

@@ -9,20 +9,27 @@
 
 use crate::chain::{Chain, ExecutedProposal};
 use crate::mempool::Mempool;
+use crate::metrics::Metrics;
 use crate::service::network::{NetworkHandle, NetworkMessage};
+use crate::service::sync::{SyncVerdict, SyncedBlock};
 use crate::wal::Wal;
 use anyhow::{Context, Result};
 use kessai_consensus::{
     Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry,
 };
-use kessai_primitives::{Block, BlockId, Commit, Evidence, Keypair, SignedProposal};
+use kessai_primitives::{Block, BlockId, Commit, Evidence, Keypair, SignedProposal, SignedVote};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Proposals (and block bodies) kept while waiting for their body or their height.
 const MAX_WAITING_PROPOSALS: usize = 64;
+
+/// Bytes of transactions a proposer puts in a block: the proposal carries the block in one gossip
+/// message, so it must stay within the gossip bound with room for the header and commit.
+const PROPOSAL_TX_BYTES: usize =
+    kessai_network::MAX_MESSAGE_BYTES_LIMIT - kessai_primitives::MAX_TX_BYTES;
 
 /// What the outside world tells the consensus task.
 #[derive(Debug)]
@@ -35,8 +42,19 @@ pub enum Event {
         height: u64,
         round: u32,
     },
-    /// `timeout_commit` after a decision has passed: start the next height.
-    NextHeight,
+    /// `timeout_commit` after deciding height `decided` has passed: start the next height.
+    NextHeight {
+        decided: u64,
+    },
+    /// Blocks with their commits fetched from a peer by the sync service: verified and committed
+    /// here, the only writer of the chain. The verdict says how many were committed, or why the
+    /// peer's blocks were invalid.
+    Synced {
+        blocks: Vec<SyncedBlock>,
+        reply: oneshot::Sender<SyncVerdict>,
+    },
+    /// Periodic check: if the height made no progress since the last one, send our votes again.
+    ResendDue,
 }
 
 /// Height and round as observed by RPC and metrics.
@@ -68,6 +86,13 @@ pub struct ConsensusTask {
     status: watch::Sender<ConsensusStatus>,
     /// Notified after each committed block (RPC subscribers, the sync service).
     committed: tokio::sync::broadcast::Sender<u64>,
+    /// Our own votes at the current height, for [`Event::ResendDue`].
+    own_votes: Vec<SignedVote>,
+    /// Height seen at the last [`Event::ResendDue`].
+    last_resend_check: u64,
+    resend_nonce: u64,
+    height_started: Instant,
+    metrics: Arc<Metrics>,
 }
 
 pub struct ConsensusHandles {
@@ -83,6 +108,7 @@ impl ConsensusTask {
         network: NetworkHandle,
         signer: Option<Keypair>,
         wal_path: &std::path::Path,
+        metrics: Arc<Metrics>,
     ) -> Result<(ConsensusTask, ConsensusHandles)> {
         let params = &chain.spec.consensus;
         let config = Config {
@@ -126,6 +152,11 @@ impl ConsensusTask {
             evidence_pool: Vec::new(),
             status,
             committed,
+            own_votes: Vec::new(),
+            last_resend_check: 0,
+            resend_nonce: 0,
+            height_started: Instant::now(),
+            metrics,
         };
         Ok((task, handles))
     }
@@ -133,6 +164,7 @@ impl ConsensusTask {
     /// Runs until the event channel closes.
     pub async fn run(mut self) -> Result<()> {
         self.start_next_height(true)?;
+        self.schedule_resend_checks();
         while let Some(event) = self.events.recv().await {
             self.handle(event).await?;
         }
@@ -147,6 +179,8 @@ impl ConsensusTask {
             tracing::info!(height, entries = wal_entries.len(), "restoring consensus from the WAL");
         }
         self.executed.clear();
+        self.own_votes.clear();
+        self.height_started = Instant::now();
         self.bodies.retain(|_, block| block.header.height == height);
         self.waiting_proposals.retain(|p| p.proposal.height == height);
         let actions = self.core.start_height(height, validators, &wal_entries);
@@ -174,8 +208,15 @@ impl ConsensusTask {
                 self.apply(actions)?;
             }
             Event::BuildDue { height, round } => self.build_and_propose(height, round)?,
-            Event::NextHeight => self.start_next_height(false)?,
+            // A stale timer: the height was already started by synced blocks.
+            Event::NextHeight { decided } if decided != self.chain.height() => {}
+            Event::NextHeight { .. } => self.start_next_height(false)?,
             Event::FromPeer(msg) => self.on_peer_message(*msg)?,
+            Event::Synced { blocks, reply } => {
+                let verdict = self.apply_synced(blocks)?;
+                let _ = reply.send(verdict);
+            }
+            Event::ResendDue => self.resend_if_stalled(),
         }
         self.publish_status();
         Ok(())
@@ -210,8 +251,9 @@ impl ConsensusTask {
                     self.evidence_pool.push(evidence);
                 }
             }
-            // Transactions go to the mempool and commits to the sync service, not here.
-            NetworkMessage::Tx(_) | NetworkMessage::Committed { .. } => {}
+            // Transactions go to the mempool and resent votes arrive unpacked: neither reaches
+            // this task.
+            NetworkMessage::Txs(_) | NetworkMessage::Resend { .. } => {}
         }
         Ok(())
     }
@@ -305,8 +347,8 @@ impl ConsensusTask {
         }
         let signer = self.signer.as_ref().context("only a validator builds blocks")?;
         let limits = &self.chain.spec.consensus;
-        let txs =
-            self.mempool.reap(limits.max_block_txs as usize, limits.max_block_bytes as usize / 2);
+        let max_bytes = (limits.max_block_bytes as usize / 2).min(PROPOSAL_TX_BYTES);
+        let txs = self.mempool.reap(limits.max_block_txs as usize, max_bytes);
         let started = std::time::Instant::now();
         let executed = self.chain.build_block(
             signer.public(),
@@ -329,7 +371,10 @@ impl ConsensusTask {
 
     fn broadcast(&mut self, message: Message) {
         match message {
-            Message::Vote(vote) => self.network.publish(NetworkMessage::Vote(vote)),
+            Message::Vote(vote) => {
+                self.own_votes.push(vote.clone());
+                self.network.publish(NetworkMessage::Vote(vote))
+            }
             Message::Proposal(proposal) => {
                 let block =
                     self.executed.get(&proposal.proposal.block).map(|e| Box::new(e.block.clone()));
@@ -339,11 +384,34 @@ impl ConsensusTask {
     }
 
     fn decide(&mut self, height: u64, round: u32, block: BlockId, commit: Commit) -> Result<()> {
+        if height <= self.chain.height() {
+            return Ok(()); // already committed from synced blocks
+        }
         let Some(executed) = self.executed.remove(&block) else {
             // Decided on a block we never received: the sync service will fetch it.
             tracing::warn!(height, %block, "decided a block whose body is missing");
             return Ok(());
         };
+        self.metrics.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
+        let txs = self.commit_block(executed, commit)?;
+        tracing::info!(height, round, %block, txs, "committed block");
+        // Wait timeout_commit before the next height, so late votes land and transactions gather;
+        // messages for the next height that arrive meanwhile are buffered by the core.
+        let pause = Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms);
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(pause).await;
+            let _ = events.send(Event::NextHeight { decided: height }).await;
+        });
+        Ok(())
+    }
+
+    /// Commits a decided or synced block and does the bookkeeping every commit needs. Returns
+    /// how many transactions it held.
+    fn commit_block(&mut self, executed: ExecutedProposal, commit: Commit) -> Result<usize> {
+        let height = executed.block.header.height;
+        let parent_time = self.chain.latest_header().map(|h| h.time_ms);
+        let time_ms = executed.block.header.time_ms;
         let txs = executed.block.txs.clone();
         let evidence = executed.block.evidence.clone();
         self.chain
@@ -352,22 +420,82 @@ impl ConsensusTask {
         self.wal.reset()?;
         self.mempool.update(&self.chain, &txs);
         self.evidence_pool.retain(|e| !evidence.contains(e));
-        tracing::info!(height, round, %block, txs = txs.len(), "committed block");
         self.last_commit = Some(commit);
         let _ = self.committed.send(height);
-        self.network.publish(NetworkMessage::Committed { height });
-        // Wait timeout_commit before the next height, so late votes land and transactions gather;
-        // messages for the next height that arrive meanwhile are buffered by the core.
-        let pause = Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms);
+        self.metrics.height.set(height as i64);
+        self.metrics.committed_txs.inc_by(txs.len() as u64);
+        if let Some(parent_time) = parent_time {
+            self.metrics.block_interval.observe(time_ms.saturating_sub(parent_time) as f64 / 1e3);
+        }
+        Ok(txs.len())
+    }
+
+    /// Verifies and commits blocks fetched by the sync service, then starts the height after them.
+    /// An invalid block is the peer's fault (the verdict); a storage failure is ours (the error).
+    fn apply_synced(&mut self, blocks: Vec<SyncedBlock>) -> Result<SyncVerdict> {
+        let mut applied = 0;
+        for SyncedBlock { block, commit } in blocks {
+            let height = block.header.height;
+            if height <= self.chain.height() {
+                continue;
+            }
+            if height != self.chain.height() + 1 {
+                return Ok(Err(format!("block {height} does not follow {}", self.chain.height())));
+            }
+            let validators = self.chain.validators_for(height)?;
+            if let Err(e) = commit.verify(self.chain.chain_id(), height, &block.id(), &validators) {
+                return Ok(Err(format!("commit of block {height}: {e}")));
+            }
+            let executed = match self.chain.check_block(block) {
+                Ok(executed) => executed,
+                Err(e) => return Ok(Err(format!("block {height}: {e}"))),
+            };
+            self.commit_block(executed, commit)?;
+            applied += 1;
+        }
+        if applied > 0 {
+            tracing::info!(height = self.chain.height(), applied, "committed synced blocks");
+            self.start_next_height(false)?;
+        }
+        Ok(Ok(applied))
+    }
+
+    /// Ticks every `timeout_propose_ms` (longer than a healthy height): see [`Event::ResendDue`].
+    fn schedule_resend_checks(&self) {
         let events = self.events_tx.clone();
+        let period = Duration::from_millis(self.chain.spec.consensus.timeout_propose_ms.max(100));
         tokio::spawn(async move {
-            tokio::time::sleep(pause).await;
-            let _ = events.send(Event::NextHeight).await;
+            let mut ticks = tokio::time::interval(period);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if events.send(Event::ResendDue).await.is_err() {
+                    return;
+                }
+            }
         });
-        Ok(())
+    }
+
+    /// Gossip delivers each message once and does not retry: a peer that was disconnected or
+    /// restarting when we voted never sees those votes. If the height is stuck, send them again
+    /// (the latest two rounds' worth, which is what a lagging peer needs to catch up or skip rounds).
+    fn resend_if_stalled(&mut self) {
+        let height = self.core.height();
+        let stalled = height == self.last_resend_check;
+        self.last_resend_check = height;
+        if !stalled || self.own_votes.is_empty() {
+            return;
+        }
+        let latest_round = self.own_votes.iter().map(|v| v.vote.round).max().unwrap_or(0);
+        let votes: Vec<SignedVote> =
+            self.own_votes.iter().filter(|v| v.vote.round + 1 >= latest_round).cloned().collect();
+        self.resend_nonce += 1;
+        tracing::debug!(height, votes = votes.len(), "height stalled; resending our votes");
+        self.network.publish(NetworkMessage::Resend { votes, nonce: self.resend_nonce });
     }
 
     fn publish_status(&self) {
+        self.metrics.round.set(self.core.round() as i64);
         let _ = self.status.send(ConsensusStatus {
             height: self.core.height(),
             round: self.core.round(),

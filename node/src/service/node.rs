@@ -1,14 +1,24 @@
-//! Starting a node: open the chain, start consensus, RPC and the network, run until stopped.
+//! Starting a node: open the chain, start the network, consensus, sync, RPC and metrics, run until
+//! stopped.
 
 use crate::chain::Chain;
 use crate::home::{Home, NodeConfig};
 use crate::mempool::{Mempool, MempoolLimits};
+use crate::metrics::{self, Metrics};
 use crate::rpc;
 use crate::service::consensus::ConsensusTask;
+use crate::service::inbound::InboundRouter;
 use crate::service::network::NetworkHandle;
+use crate::service::sync::{ChainSyncProvider, PeerHeights, SyncService};
 use anyhow::{bail, Context, Result};
+use kessai_network::{AllowList, Multiaddr, NetworkConfig, MAX_MESSAGE_BYTES_LIMIT};
+use kessai_primitives::{Keypair, PublicKey};
+use kessai_runtime::system;
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Runs the node in `home` until SIGINT/SIGTERM. `ready` is called once RPC listens.
 pub async fn run(
@@ -31,8 +41,18 @@ pub async fn run(
     }
     tracing::info!(chain_id = %chain.chain_id(), height = chain.height(), validator = is_validator, "starting node");
 
+    let metrics = Arc::new(Metrics::new());
+    metrics.height.set(chain.height() as i64);
+    if let Some(addr) = config.metrics_addr {
+        let bound = metrics::serve(addr, metrics.clone()).await?;
+        tracing::info!(address = %bound, "Prometheus metrics at /metrics");
+        std::fs::write(home.root().join("metrics_url"), format!("http://{bound}/metrics\n"))?;
+    }
+
     let mempool = Arc::new(Mempool::new(MempoolLimits::default()));
-    let network = NetworkHandle::disconnected();
+    let allow = AllowList::new(allowed_keys(&chain)?);
+    let (libp2p, inbound) = start_network(&chain, &config, &node_key, allow.clone()).await?;
+    let network = NetworkHandle::connected(libp2p.clone());
     let signer = is_validator.then(|| node_key.clone());
     let (consensus, handles) = ConsensusTask::new(
         chain.clone(),
@@ -40,7 +60,34 @@ pub async fn run(
         network.clone(),
         signer,
         &home.wal_path(),
+        metrics.clone(),
     )?;
+
+    let heights = PeerHeights::default();
+    let syncing = Arc::new(AtomicBool::new(false));
+    tokio::spawn(
+        InboundRouter {
+            chain: chain.clone(),
+            mempool: mempool.clone(),
+            network: libp2p.clone(),
+            consensus: handles.events.clone(),
+            heights: heights.clone(),
+        }
+        .run(inbound),
+    );
+    tokio::spawn(
+        SyncService {
+            chain: chain.clone(),
+            network: libp2p.clone(),
+            consensus: handles.events.clone(),
+            heights,
+            syncing: syncing.clone(),
+            metrics: metrics.clone(),
+        }
+        .run(),
+    );
+    tokio::spawn(follow_allow_list(chain.clone(), allow, handles.committed.subscribe()));
+    tokio::spawn(sample_gauges(libp2p.clone(), mempool.clone(), syncing.clone(), metrics));
 
     let ctx = rpc::server::RpcContext {
         chain: chain.clone(),
@@ -49,13 +96,14 @@ pub async fn run(
         consensus: handles.status.clone(),
         node_key: node_key.public(),
         validator: is_validator,
-        peers: Arc::new(parking_lot::RwLock::new(Vec::new())),
-        syncing: Arc::new(AtomicBool::new(false)),
+        syncing,
     };
     let (rpc_addr, rpc_handle) = rpc::server::start(config.rpc_addr, ctx).await?;
     tracing::info!(%rpc_addr, "JSON-RPC listening");
-    // Scripts and tests started with port 0 find the real address here.
+    // Scripts and tests started with port 0 find the real addresses here.
     std::fs::write(home.root().join("rpc_url"), format!("http://{rpc_addr}\n"))?;
+    let p2p: Vec<String> = libp2p.listen_addrs().iter().map(ToString::to_string).collect();
+    std::fs::write(home.root().join("p2p_addrs"), p2p.join("\n") + "\n")?;
     ready(rpc_addr);
 
     let consensus = tokio::spawn(consensus.run());
@@ -69,8 +117,99 @@ pub async fn run(
         _ = shutdown_signal() => tracing::info!("shutting down"),
     }
     rpc_handle.stop().ok();
+    libp2p.shutdown().await;
     drop(handles);
     Ok(())
+}
+
+async fn start_network(
+    chain: &Arc<Chain>,
+    config: &NodeConfig,
+    node_key: &Keypair,
+    allow: AllowList,
+) -> Result<(kessai_network::NetworkHandle, mpsc::Receiver<kessai_network::InboundMessage>)> {
+    let listen: Multiaddr = config
+        .p2p_addr
+        .parse()
+        .with_context(|| format!("p2p_addr {:?} is not a multiaddr", config.p2p_addr))?;
+    let mut network_config = NetworkConfig::new(chain.chain_id(), listen);
+    network_config.max_message_bytes = MAX_MESSAGE_BYTES_LIMIT;
+    for bootnode in &config.bootnodes {
+        let address = bootnode
+            .parse()
+            .with_context(|| format!("bootnode {bootnode:?} is not a multiaddr"))?;
+        network_config.bootnodes.push(address);
+    }
+    let provider = Arc::new(ChainSyncProvider(chain.clone()));
+    Ok(kessai_network::start(network_config, node_key, allow, provider).await?)
+}
+
+/// Keys allowed to connect: the spec's validators and nodes, every validator the chain has had or
+/// will have (governance may add one), and peers admitted by governance.
+fn allowed_keys(chain: &Chain) -> Result<BTreeSet<PublicKey>> {
+    let state = chain.state();
+    let mut keys = chain.spec.network_keys();
+    for set in [system::current_validators(&state)?, system::next_validators(&state)?]
+        .into_iter()
+        .flatten()
+    {
+        keys.extend(set.validators().iter().map(|v| v.public_key));
+    }
+    for peer_key in system::admitted_peers(&state)? {
+        match kessai_network::key_of_peer_key(&peer_key) {
+            Some(key) => {
+                keys.insert(key);
+            }
+            None => tracing::warn!(
+                peer_key = hex::encode(&peer_key),
+                "an admitted peer key is not an ed25519 libp2p key; ignoring it"
+            ),
+        }
+    }
+    Ok(keys)
+}
+
+/// Keeps the allow list equal to [`allowed_keys`] as blocks change it (governance admits a peer or
+/// a validator). Keys are only ever added by the chain, so removing is left to restarts.
+async fn follow_allow_list(
+    chain: Arc<Chain>,
+    allow: AllowList,
+    mut committed: tokio::sync::broadcast::Receiver<u64>,
+) {
+    loop {
+        match committed.recv().await {
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+        match allowed_keys(&chain) {
+            Ok(keys) => {
+                for key in keys {
+                    if allow.insert(key) {
+                        tracing::info!(%key, "peer admitted to the network");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the allowed peers"),
+        }
+    }
+}
+
+/// Gauges that are sampled rather than updated at the source.
+async fn sample_gauges(
+    network: kessai_network::NetworkHandle,
+    mempool: Arc<Mempool>,
+    syncing: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        let network_metrics = network.metrics();
+        metrics.peers.set(network_metrics.peers as i64);
+        metrics.penalised_peers.set(network_metrics.penalties as i64);
+        metrics.mempool_txs.set(mempool.len() as i64);
+        metrics.syncing.set(syncing.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    }
 }
 
 async fn shutdown_signal() {

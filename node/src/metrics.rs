@@ -1,0 +1,143 @@
+//! Prometheus metrics: what the node measures, and the `/metrics` endpoint that serves them.
+//!
+//! Every name is prefixed `kessai_`. Counters end in `_total`, durations are in seconds.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub struct Metrics {
+    registry: Registry,
+    pub height: Gauge,
+    pub round: Gauge,
+    pub peers: Gauge,
+    pub mempool_txs: Gauge,
+    pub syncing: Gauge,
+    pub sync_target_height: Gauge,
+    pub committed_txs: Counter,
+    pub penalised_peers: Gauge,
+    /// Time between consecutive block times.
+    pub block_interval: Histogram,
+    /// From the start of a height to its decision.
+    pub commit_latency: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("kessai");
+        let height = Gauge::default();
+        let round = Gauge::default();
+        let peers = Gauge::default();
+        let mempool_txs = Gauge::default();
+        let syncing = Gauge::default();
+        let sync_target_height = Gauge::default();
+        let committed_txs = Counter::default();
+        let penalised_peers = Gauge::default();
+        // 10 ms to about 80 s.
+        let block_interval = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let commit_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register("height", "Latest committed block height", height.clone());
+        registry.register("round", "Consensus round of the current height", round.clone());
+        registry.register("peers", "Connected peers", peers.clone());
+        registry.register(
+            "mempool_txs",
+            "Transactions waiting in the mempool",
+            mempool_txs.clone(),
+        );
+        registry.register("syncing", "1 while catching up from peers", syncing.clone());
+        registry.register(
+            "sync_target_height",
+            "Highest height peers are known to have committed",
+            sync_target_height.clone(),
+        );
+        registry.register("committed_txs", "Transactions committed", committed_txs.clone());
+        registry.register(
+            "penalised_peers",
+            "Penalties applied to misbehaving peers since start",
+            penalised_peers.clone(),
+        );
+        registry.register(
+            "block_interval_seconds",
+            "Time between consecutive blocks (block times)",
+            block_interval.clone(),
+        );
+        registry.register(
+            "commit_latency_seconds",
+            "Time from the start of a height to its decision",
+            commit_latency.clone(),
+        );
+        Metrics {
+            registry,
+            height,
+            round,
+            peers,
+            mempool_txs,
+            syncing,
+            sync_target_height,
+            committed_txs,
+            penalised_peers,
+            block_interval,
+            commit_latency,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until the task is dropped; returns the bound address.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let metrics = metrics.clone();
+                    async move { Ok::<_, std::convert::Infallible>(respond(&request, &metrics)) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "metrics connection failed");
+                }
+            });
+        }
+    });
+    Ok(local)
+}
+
+fn respond(request: &Request<hyper::body::Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    if request.uri().path() != "/metrics" {
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from_static(b"try /metrics\n")))
+            .expect("valid response");
+    }
+    Response::builder()
+        .header("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(Full::new(Bytes::from(metrics.render())))
+        .expect("valid response")
+}
