@@ -38,6 +38,10 @@ pub enum Command {
     Notes(crate::commands::notes::NotesCommand),
     /// Show a node's status.
     Status(StatusArgs),
+    /// Intermediary mediation of asset ownership (JP7803395B2): the intermediary server, usage
+    /// reports, production-method certificates.
+    #[command(subcommand)]
+    Intermediary(crate::commands::intermediary::IntermediaryCommand),
     /// Local multi-validator networks for testing (like `cometbft testnet`).
     #[command(subcommand)]
     Testnet(TestnetCommand),
@@ -324,6 +328,12 @@ pub struct StatusArgs {
 impl Command {
     /// Commands that run a node (they log at info level by default).
     pub fn is_long_running(&self) -> bool {
-        matches!(self, Command::Dev(_) | Command::Node(_))
+        use crate::commands::intermediary::IntermediaryCommand;
+        matches!(
+            self,
+            Command::Dev(_)
+                | Command::Node(_)
+                | Command::Intermediary(IntermediaryCommand::Serve { .. })
+        )
     }
 }

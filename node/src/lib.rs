@@ -5,6 +5,7 @@
 //! - [`mempool`]: transactions waiting for a block;
 //! - [`service`]: the long-running tasks — consensus shell, network, node wiring;
 //! - [`rpc`]: the JSON-RPC API (server, and the client the CLI uses);
+//! - [`intermediary`]: the intermediary server of asset-ownership mediation;
 //! - [`metrics`]: Prometheus metrics and their endpoint;
 //! - [`wal`]: the consensus write-ahead log; [`home`] and [`keyfile`]: files on disk.
 
@@ -12,6 +13,7 @@ pub mod chain;
 pub mod cli;
 pub mod commands;
 pub mod home;
+pub mod intermediary;
 pub mod keyfile;
 pub mod mempool;
 pub mod metrics;

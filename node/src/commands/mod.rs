@@ -2,6 +2,7 @@
 
 mod dev;
 mod init;
+pub mod intermediary;
 mod keys;
 pub mod notes;
 mod output;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Notes(command) => notes::run(command).await,
         Command::Status(args) => query::status(args.rpc).await,
         Command::Swap(command) => swap::run(command).await,
+        Command::Intermediary(command) => intermediary::run(command).await,
         Command::Testnet(crate::cli::TestnetCommand::Init(args)) => testnet::init(args),
     }
 }

@@ -1,0 +1,288 @@
+//! The asset-ownership contract on chain, through a node's JSON-RPC: the views an intermediary
+//! reads, the calls it signs, and headers checked against their commits for state proofs.
+
+use super::asset::{AssetRecord, ProductionMethod, Transfer, TransferKind};
+use super::mediation::History;
+use super::protocol::Allocation;
+use crate::cli::SignerArgs;
+use crate::commands::submit;
+use crate::commands::tx::rpc_error;
+use crate::rpc::api::{StateRead, TxInfo};
+use crate::rpc::{self, HttpClient, KessaiApiClient};
+use anyhow::{bail, ensure, Context, Result};
+use borsh::BorshDeserialize;
+use kessai_primitives::state_proof::flat_key;
+use kessai_primitives::{Address, Hash, Header, Payload, TxStatus};
+use kessai_runtime::system;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+
+/// Most records one `owned_by_page` call returns (the contract's `MAX_PAGE`).
+const PAGE: u32 = 500;
+
+/// One chain's asset-ownership contract.
+pub struct Ledger {
+    client: HttpClient,
+    pub url: String,
+    pub chain_id: String,
+    pub contract: Address,
+}
+
+/// A header whose commit carries more than two thirds of the voting power of the validator set
+/// the header names. Trust in that set comes from the node unless it was pinned.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerifiedHeader {
+    pub header: Header,
+    pub block: Hash,
+    pub validators_hash: Hash,
+    pub signed_power: u64,
+    pub total_power: u64,
+}
+
+impl Ledger {
+    /// Connects to the node at `url` and resolves `contract` (a chain-spec name, checked with a
+    /// state proof, or an address).
+    pub async fn connect(url: &str, contract: &str) -> Result<Ledger> {
+        let client = rpc::client(url)?;
+        let status = client
+            .status()
+            .await
+            .map_err(rpc_error)
+            .with_context(|| format!("cannot reach the node at {url}"))?;
+        let info = client.contract(contract.to_string()).await.map_err(rpc_error)?;
+        ensure!(
+            info.abi.name == "asset-ownership",
+            "{contract} is the {} contract, not asset-ownership",
+            info.abi.name
+        );
+        let ledger = Ledger {
+            client,
+            url: url.to_string(),
+            chain_id: status.chain_id,
+            contract: info.address,
+        };
+        if contract.parse::<Address>().is_err() {
+            ledger.check_name(contract).await?;
+        }
+        Ok(ledger)
+    }
+
+    /// The `name/` entry of the chain's state proves that `name` is this contract.
+    async fn check_name(&self, name: &str) -> Result<()> {
+        let height = self.wait_for_first_block().await?;
+        let key = system::name_key(name); // a flat key under Address::SYSTEM already
+        let read = self.read(&key, height).await?;
+        let header = self.verified_header(height, None).await?;
+        let value = proved_value(&read, &key, &header.header)?;
+        let named: Option<Address> =
+            value.map(|v| borsh::from_slice(&v)).transpose().context("name entry")?;
+        ensure!(
+            named == Some(self.contract),
+            "the node says {name} is {}, its state proves {named:?}",
+            self.contract
+        );
+        Ok(())
+    }
+
+    async fn wait_for_first_block(&self) -> Result<u64> {
+        for _ in 0..300 {
+            let height = self.height().await?;
+            if height > 0 {
+                return Ok(height);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("chain {} has no block after 30 s", self.chain_id)
+    }
+
+    pub async fn height(&self) -> Result<u64> {
+        Ok(self.client.status().await.map_err(rpc_error)?.height)
+    }
+
+    /// The latest block time: "now" for the contract.
+    pub async fn now_ms(&self) -> Result<u64> {
+        Ok(self.client.status().await.map_err(rpc_error)?.time_ms)
+    }
+
+    async fn view<R: BorshDeserialize>(&self, method: &str, args: serde_json::Value) -> Result<R> {
+        let result = self
+            .client
+            .view(self.contract.to_hex(), method.to_string(), args)
+            .await
+            .map_err(rpc_error)
+            .with_context(|| format!("view {method}"))?;
+        let bytes = hex::decode(&result.result).context("view result is not hex")?;
+        borsh::from_slice(&bytes).with_context(|| format!("the result of {method} does not decode"))
+    }
+
+    pub async fn record(&self, asset_id: u64) -> Result<Option<AssetRecord>> {
+        self.view("get", json!([asset_id])).await
+    }
+
+    pub async fn is_intermediary(&self, who: Address) -> Result<bool> {
+        let party: Option<(String, u64)> = self.view("intermediary", json!([who])).await?;
+        Ok(party.is_some())
+    }
+
+    /// Every `NotYet` record `owner` has (expired ones too: the caller compares expiries), a page
+    /// at a time so a large stock does not exceed a view's gas.
+    pub async fn not_yet_records(&self, owner: Address) -> Result<Vec<AssetRecord>> {
+        let mut all: Vec<AssetRecord> = Vec::new();
+        loop {
+            let after = all.last().map(|r| r.id);
+            let page: Vec<AssetRecord> =
+                self.view("owned_by_page", json!([owner, true, after, PAGE])).await?;
+            let full = page.len() == PAGE as usize;
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Transfers to `owner` with block time in `[from_ms, to_ms]`, oldest first.
+    pub async fn transfers_to(
+        &self,
+        owner: Address,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<Transfer>> {
+        self.view("transfers_to", json!([owner, from_ms, to_ms])).await
+    }
+
+    /// What `consumer` has been allocated in `[from_ms, to_ms]`, by method: its final transfers.
+    pub async fn history(&self, consumer: Address, from_ms: u64, to_ms: u64) -> Result<History> {
+        let mut history = History::default();
+        for t in self.transfers_to(consumer, from_ms, to_ms).await? {
+            if t.kind == TransferKind::Final {
+                history.add(&t.record.method, t.record.amount);
+            }
+        }
+        Ok(history)
+    }
+
+    /// Signs and submits a call, waits for its block, and returns the receipt's return data;
+    /// a failed transaction is an error carrying the contract's reason.
+    async fn call(
+        &self,
+        signer: &SignerArgs,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<(TxInfo, Vec<u8>)> {
+        let payload = Payload::Call { contract: self.contract, method: method.into(), args };
+        let info = submit(&self.client, signer, payload).await?;
+        let receipt = info.receipt.clone().context("no receipt")?;
+        if let TxStatus::Failed { reason } = &receipt.status {
+            bail!("{method} failed: {reason}");
+        }
+        Ok((info, receipt.return_data))
+    }
+
+    /// The third change request (S90): `amount_wh` of record `asset_id` to the consumer.
+    pub async fn final_transfer(
+        &self,
+        signer: &SignerArgs,
+        asset_id: u64,
+        consumer: Address,
+        amount_wh: u64,
+    ) -> Result<Allocation> {
+        let args = borsh::to_vec(&(asset_id, consumer, amount_wh))?;
+        let (info, data) = self.call(signer, "final_transfer", args).await?;
+        let remainder_id: Option<u64> =
+            borsh::from_slice(&data).context("final_transfer result")?;
+        Ok(Allocation { asset_id, amount_wh, remainder_id, tx_id: info.tx_id, height: info.height })
+    }
+
+    /// The second change request (S147): record `asset_id` to another intermediary.
+    pub async fn transfer(&self, signer: &SignerArgs, asset_id: u64, to: Address) -> Result<Hash> {
+        let (info, _) = self.call(signer, "transfer", borsh::to_vec(&(asset_id, to))?).await?;
+        Ok(info.tx_id)
+    }
+
+    /// Splits `amount_wh` off record `asset_id` into a new record; returns its id.
+    pub async fn split(
+        &self,
+        signer: &SignerArgs,
+        asset_id: u64,
+        amount_wh: u64,
+    ) -> Result<(u64, Hash)> {
+        let (info, data) =
+            self.call(signer, "split", borsh::to_vec(&(asset_id, amount_wh))?).await?;
+        Ok((borsh::from_slice(&data).context("split result")?, info.tx_id))
+    }
+
+    /// A raw read of `flat_key` at `height`, with the node's proof (not yet checked).
+    pub async fn read(&self, flat_key: &[u8], height: u64) -> Result<StateRead> {
+        let read =
+            self.client.state(hex::encode(flat_key), Some(height)).await.map_err(rpc_error)?;
+        ensure!(read.height == height, "asked for height {height}, the node read {}", read.height);
+        Ok(read)
+    }
+
+    /// The flat key of an entry of the contract's storage.
+    pub fn flat_key(&self, storage_key: &[u8]) -> Vec<u8> {
+        flat_key(&self.contract, storage_key)
+    }
+
+    /// The header at `height`, once its commit checks against the validator set it names (and,
+    /// if given, that set's hash is `pinned`).
+    pub async fn verified_header(
+        &self,
+        height: u64,
+        pinned: Option<Hash>,
+    ) -> Result<VerifiedHeader> {
+        ensure!(height > 0, "height 0 (genesis) has no commit");
+        let header = self.client.header(height).await.map_err(rpc_error)?;
+        ensure!(
+            header.chain_id == self.chain_id && header.height == height,
+            "the node served a header of {} at {} for {} at {height}",
+            header.chain_id,
+            header.height,
+            self.chain_id
+        );
+        let set = self.client.validators(height).await.map_err(rpc_error)?;
+        ensure!(set.hash() == header.validators_hash, "the validator set is not the header's");
+        if let Some(pinned) = pinned {
+            ensure!(
+                set.hash() == pinned,
+                "height {height} is signed by {}, not {pinned}",
+                set.hash()
+            );
+        }
+        let commit = self.client.commit(height).await.map_err(rpc_error)?;
+        let block = header.id();
+        let signed_power = commit
+            .verify(&self.chain_id, height, &block, &set)
+            .map_err(|e| anyhow::anyhow!("the commit of height {height} does not verify: {e}"))?;
+        Ok(VerifiedHeader {
+            header,
+            block,
+            validators_hash: set.hash(),
+            signed_power,
+            total_power: set.total_power(),
+        })
+    }
+}
+
+/// The value `read` proves for `flat_key` under `header`'s state root.
+pub fn proved_value(read: &StateRead, flat_key: &[u8], header: &Header) -> Result<Option<Vec<u8>>> {
+    ensure!(
+        hex::decode(&read.key).ok().as_deref() == Some(flat_key),
+        "the node proved another key than the one asked for"
+    );
+    let value = read.value.as_deref().map(hex::decode).transpose().context("value is not hex")?;
+    read.proof
+        .verify(header.state_root, flat_key, value.as_deref())
+        .context("the state proof does NOT verify against the header's state root")?;
+    Ok(value)
+}
+
+/// Records of `method` among `records` with one of `ids` (what a peer said it moved).
+pub fn among(
+    records: Vec<AssetRecord>,
+    ids: &[u64],
+    method: &ProductionMethod,
+) -> Vec<AssetRecord> {
+    records.into_iter().filter(|r| ids.contains(&r.id) && r.method == *method).collect()
+}
