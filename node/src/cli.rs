@@ -272,19 +272,29 @@ pub enum QueryCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// A block (header, transaction ids, last commit) and its hash.
     Block {
         #[arg(long)]
         height: u64,
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// A block header.
     Header {
         #[arg(long)]
         height: u64,
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// The commit certificate (precommit signatures) of a block.
     Commit {
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// The validator set that signs the block at a height (one above the latest: the next block).
+    Validators {
         #[arg(long)]
         height: u64,
         #[command(flatten)]

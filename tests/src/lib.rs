@@ -4,6 +4,8 @@
 //! The binary is the one cargo built next to the test executable (`target/debug/kessai`; the
 //! `kessai-node` package's own integration test makes cargo build it in the same run), or `$KESSAI_BIN`.
 
+pub mod testnet;
+
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

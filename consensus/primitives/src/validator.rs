@@ -90,19 +90,30 @@ impl ValidatorSet {
         power as u128 * 3 > self.total_power as u128
     }
 
-    /// The proposer of `(height, round)`: a weighted round robin. Slot `height + round` (mod total
-    /// power) falls in one validator's stretch of the cumulative power line, so each validator proposes
-    /// in proportion to its power, and every node computes the same answer with no shared state.
+    /// The proposer of `(height, round)`: a weighted round robin. Powers are divided by their
+    /// greatest common divisor; slot `height + round` (mod the reduced total) falls in one
+    /// validator's stretch of the cumulative reduced-power line. Each validator proposes in
+    /// proportion to its power, equal powers take turns height by height, and every node computes
+    /// the same answer with no shared state.
     pub fn proposer(&self, height: u64, round: u32) -> &Validator {
-        let slot = (height as u128 + round as u128) % self.total_power as u128;
+        let unit = self.validators.iter().fold(0u64, |g, v| gcd(g, v.power)).max(1) as u128;
+        let slot = (height as u128 + round as u128) % (self.total_power as u128 / unit);
         let mut cumulative = 0u128;
         for v in &self.validators {
-            cumulative += v.power as u128;
+            cumulative += v.power as u128 / unit;
             if slot < cumulative {
                 return v;
             }
         }
-        unreachable!("slot is below the total power")
+        unreachable!("slot is below the reduced total power")
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -175,6 +186,19 @@ mod tests {
         assert_eq!(picks, 300);
         // A new round moves to the next slot.
         assert_ne!(s.proposer(0, 0).public_key, s.proposer(0, 3).public_key);
+    }
+
+    #[test]
+    fn equal_powers_take_turns_height_by_height() {
+        let s = set(&[10, 10, 10, 10]);
+        let first_four: Vec<_> = (0..4).map(|h| s.proposer(h, 0).public_key).collect();
+        let distinct: std::collections::BTreeSet<_> = first_four.iter().collect();
+        assert_eq!(distinct.len(), 4, "four heights, four proposers");
+        assert_eq!(s.proposer(4, 0).public_key, first_four[0]);
+        // Common factors do not change the shares: 20/10 proposes twice as often as 10.
+        let s = set(&[20, 10]);
+        let heavy = s.validators().iter().find(|v| v.power == 20).unwrap().public_key;
+        assert_eq!((0..30).filter(|h| s.proposer(*h, 0).public_key == heavy).count(), 20);
     }
 
     #[test]

@@ -118,6 +118,22 @@ pub async fn run(command: QueryCommand) -> Result<()> {
                 )
             });
         }
+        QueryCommand::Validators { height, rpc } => {
+            let client = rpc::client(&rpc.rpc)?;
+            let set = client.validators(height).await.map_err(rpc_error)?;
+            output::print(rpc.json, &set, |set| {
+                let lines: Vec<String> = set
+                    .validators()
+                    .iter()
+                    .map(|v| format!("  {} power {}", v.public_key, v.power))
+                    .collect();
+                format!(
+                    "validators at height {height} (hash {}):\n{}",
+                    set.hash(),
+                    lines.join("\n")
+                )
+            });
+        }
         QueryCommand::Account { key, keys_dir, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
             let public_key = match key.parse::<PublicKey>() {

@@ -55,6 +55,7 @@ pub struct RpcContext {
     pub network: NetworkHandle,
     pub consensus: watch::Receiver<ConsensusStatus>,
     pub node_key: PublicKey,
+    /// Whether this node signs when it is in the validator set.
     pub validator: bool,
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -138,7 +139,12 @@ impl KessaiApiServer for Arc<RpcContext> {
             chain_id: self.chain.spec.chain_id.clone(),
             genesis_hash: self.chain.spec.hash(),
             node_key: self.node_key,
-            validator: self.validator,
+            // Governance may add or remove this node as a validator at any height.
+            validator: self.validator
+                && self
+                    .chain
+                    .validators_for(self.chain.height() + 1)
+                    .is_ok_and(|set| set.get(&self.node_key).is_some()),
             height,
             hash: header.as_ref().map_or(Hash::ZERO, Header::id),
             state_root: self.chain.store.state_root(height).map_err(internal)?.unwrap_or_default(),

@@ -32,7 +32,7 @@ pub async fn run(
     let validators = chain.validators_for(chain.height() + 1)?;
     let is_validator = config.validator && validators.get(&node_key.public()).is_some();
     if config.validator && !is_validator {
-        tracing::info!(key = %node_key.public(), "the node key is not in the validator set: running as a full node");
+        tracing::info!(key = %node_key.public(), "the node key is not in the validator set: following as a full node until governance makes it a validator");
     }
     if validators.len() > 1 && config.bootnodes.is_empty() {
         tracing::warn!(
@@ -53,7 +53,9 @@ pub async fn run(
     let allow = AllowList::new(allowed_keys(&chain)?);
     let (libp2p, inbound) = start_network(&chain, &config, &node_key, allow.clone()).await?;
     let network = NetworkHandle::connected(libp2p.clone());
-    let signer = is_validator.then(|| node_key.clone());
+    // The core signs only at heights whose validator set holds the key, so a node that governance
+    // makes a validator starts signing at the announced height without a restart.
+    let signer = config.validator.then(|| node_key.clone());
     let (consensus, handles) = ConsensusTask::new(
         chain.clone(),
         mempool.clone(),
@@ -95,7 +97,7 @@ pub async fn run(
         network,
         consensus: handles.status.clone(),
         node_key: node_key.public(),
-        validator: is_validator,
+        validator: config.validator,
         syncing,
     };
     let (rpc_addr, rpc_handle) = rpc::server::start(config.rpc_addr, ctx).await?;

@@ -1,0 +1,220 @@
+//! Four validators as real processes on 127.0.0.1 (`kessai testnet init` + `kessai node run`):
+//! agreement, crash tolerance, halting without a fork, catch-up, a syncing full node, the
+//! permissioned network and validator-set changes.
+//!
+//! The tests of this file share the machine's two cores with four or five debug-build nodes each,
+//! so they take turns (a process-wide lock) rather than run side by side.
+
+use kessai_tests::testnet::{entry_field, metric, metrics_url, Testnet};
+use kessai_tests::{kessai_ok, TestNode};
+use serde_json::json;
+use std::sync::Mutex;
+use std::time::Duration;
+
+static ONE_NETWORK_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const VALIDATORS: [usize; 4] = [0, 1, 2, 3];
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_NETWORK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// alice (admin) registers a provider through node `via`; returns the transaction id.
+fn register_provider_via(net: &Testnet, via: usize, provider: &str) -> String {
+    let keys = net.keys_dir();
+    let receipt = net.node(via).cli_json(&[
+        "tx",
+        "call",
+        "asset-ownership",
+        "register_provider",
+        &json!([kessai_tests::dev_address(provider), format!("{provider} solar")]).to_string(),
+        "--key",
+        "alice",
+        "--keys-dir",
+        &keys,
+    ]);
+    assert_eq!(receipt["receipt"]["status"]["status"], "success", "{receipt}");
+    receipt["receipt"]["tx_id"].as_str().expect("tx id").to_string()
+}
+
+/// Whether a block proposed by `key` is committed at a height in `after + 1 ..= after + count`,
+/// waiting for those heights as needed.
+fn proposes_within(net: &Testnet, key: &str, after: u64, count: u64) -> bool {
+    (after + 1..=after + count).any(|height| {
+        net.wait_height(&[0], height, MINUTE).unwrap();
+        let header = net.node(0).cli_json(&["query", "header", "--height", &height.to_string()]);
+        header["proposer"] == key
+    })
+}
+
+#[test]
+fn four_validators_agree_survive_a_crash_halt_without_fork_and_a_full_node_syncs() {
+    let _turn = one_at_a_time();
+    let mut net = Testnet::init(4, 1);
+    net.start_all(4);
+    net.wait_height(&VALIDATORS, 2, MINUTE).unwrap();
+
+    // Transactions sent to different nodes are committed on all of them.
+    let mut tx_ids = Vec::new();
+    for (via, provider) in [(0, "bob"), (1, "carol"), (2, "dave"), (3, "erin")] {
+        tx_ids.push(register_provider_via(&net, via, provider));
+    }
+    let height = net.node(0).height();
+    net.wait_height(&VALIDATORS, height, MINUTE).unwrap();
+    for i in VALIDATORS {
+        for id in &tx_ids {
+            let info = net.node(i).cli_json(&["query", "tx", id]);
+            assert_eq!(info["state"], "committed", "node {i}, tx {id}: {info}");
+        }
+    }
+    net.assert_same_chain(&VALIDATORS, height);
+    let roots: Vec<serde_json::Value> = VALIDATORS
+        .iter()
+        .map(|&i| net.node(i).cli_json(&["query", "header", "--height", &height.to_string()]))
+        .map(|header| header["state_root"].clone())
+        .collect();
+    assert!(roots.windows(2).all(|w| w[0] == w[1]), "state roots differ: {roots:?}");
+
+    // One validator down: the other three go on. Back up: it catches up and signs again.
+    net.kill9(3);
+    let before = net.node(0).height();
+    net.wait_height(&[0, 1, 2], before + 3, MINUTE).unwrap();
+    net.start(3);
+    let target = net.node(0).height() + 2;
+    net.wait_height(&VALIDATORS, target, MINUTE).unwrap();
+    // Signing again shows in its own proposals being committed (its precommits may arrive after
+    // the quorum that decided a block, so commits need not list it).
+    let key = entry_field(&net.entries[3], "node_key").to_string();
+    let back = net.node(3).height();
+    assert!(
+        proposes_within(&net, &key, back, 12),
+        "the restarted validator never proposed a committed block"
+    );
+
+    // Two of four down: no quorum, no progress, and no fork; back up: progress resumes.
+    net.kill9(2);
+    net.kill9(3);
+    std::thread::sleep(Duration::from_secs(3));
+    let halted = net.heights(&[0, 1]);
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(net.heights(&[0, 1]), halted, "the chain progressed without a quorum");
+    net.start(2);
+    net.start(3);
+    let resumed = halted.iter().max().unwrap() + 2;
+    net.wait_height(&VALIDATORS, resumed, 2 * MINUTE).unwrap();
+    net.assert_same_chain(&VALIDATORS, resumed);
+
+    // A full node listed in the chain spec joins late and syncs from genesis.
+    net.start(4);
+    let tip = net.node(0).height();
+    net.wait_height(&[4], tip, 2 * MINUTE).unwrap();
+    net.assert_same_chain(&[0, 4], tip);
+    let status = net.status(4);
+    assert_eq!(status["validator"], false, "{status}");
+}
+
+#[test]
+fn a_node_whose_key_is_not_in_the_chain_spec_cannot_connect() {
+    let _turn = one_at_a_time();
+    let mut net = Testnet::init(4, 0);
+    net.start_all(4);
+    net.wait_height(&VALIDATORS, 1, MINUTE).unwrap();
+
+    // An outsider with the same chain spec and every validator as a bootnode, but a key nobody
+    // admitted.
+    let outsider_dir = tempfile::tempdir().unwrap();
+    let home = outsider_dir.path().join("outsider");
+    let spec = net.dir.join("chainspec.json");
+    kessai_ok(&[
+        "init",
+        "--home",
+        &home.display().to_string(),
+        "--chain",
+        &spec.display().to_string(),
+        "--rpc-addr",
+        "127.0.0.1:0",
+    ]);
+    let config_path = home.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["bootnodes"] = net
+        .entries
+        .iter()
+        .map(|e| format!("{}/p2p/{}", entry_field(e, "p2p_addr"), entry_field(e, "peer_id")))
+        .collect();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let outsider = TestNode::run_home(&home).unwrap();
+
+    std::thread::sleep(Duration::from_secs(5));
+    let status = outsider.cli_json(&["status"]);
+    assert_eq!(status["peers"], json!([]), "the outsider got connected: {status}");
+    assert_eq!(status["height"], 0, "the outsider received blocks: {status}");
+    for i in VALIDATORS {
+        let peers = net.status(i)["peers"].as_array().unwrap().len();
+        assert_eq!(peers, 3, "validator {i} has {peers} peers");
+    }
+    let progressed = net.node(0).height();
+    net.wait_height(&VALIDATORS, progressed + 1, MINUTE).unwrap();
+
+    // The metrics endpoint tells the same story.
+    let url = metrics_url(&net.home(0)).expect("node0 serves metrics");
+    assert_eq!(metric(&url, "kessai_peers"), Some(3.0));
+    assert!(metric(&url, "kessai_height").unwrap_or(0.0) >= (progressed + 1) as f64);
+}
+
+#[test]
+fn a_validator_added_by_governance_signs_from_the_announced_height() {
+    let _turn = one_at_a_time();
+    let mut net = Testnet::init(4, 1);
+    // The full node may sign once governance makes it a validator.
+    let config_path = net.home(4).join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["validator"] = true.into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    net.start_all(5);
+    net.wait_height(&VALIDATORS, 1, MINUTE).unwrap();
+
+    let newcomer = entry_field(&net.entries[4], "node_key").to_string();
+    let keys = net.keys_dir();
+    let receipt = net.node(1).cli_json(&[
+        "tx",
+        "gov",
+        "set-validator",
+        &newcomer,
+        "10",
+        "--key",
+        "alice",
+        "--keys-dir",
+        &keys,
+    ]);
+    assert_eq!(receipt["receipt"]["status"]["status"], "success", "{receipt}");
+    let announced = receipt["height"].as_u64().expect("height");
+
+    // Announced in the block after the transaction, effective in the one after that.
+    let set_at = |height: u64| {
+        net.node(0).cli_json(&["query", "validators", "--height", &height.to_string()])
+            ["validators"]
+            .as_array()
+            .expect("validators")
+            .iter()
+            .map(|v| v["public_key"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    net.wait_height(&[0], announced + 1, MINUTE).unwrap();
+    assert!(!set_at(announced + 1).contains(&newcomer));
+    assert!(set_at(announced + 2).contains(&newcomer));
+
+    // The newcomer takes part: blocks it proposes are committed (weighted rotation over five
+    // equal validators reaches it within five heights).
+    assert!(
+        !proposes_within(&net, &newcomer, 0, announced + 1),
+        "the newcomer proposed before it was a validator"
+    );
+    assert!(
+        proposes_within(&net, &newcomer, announced + 1, 12),
+        "the new validator never proposed a committed block"
+    );
+    assert_eq!(net.status(4)["validator"], true);
+}
