@@ -172,11 +172,13 @@ impl Chain {
         let height = self.height() + 1;
         let time_ms = self.next_block_time();
         let validators = self.validators_for(height)?;
-        let executed = self.runtime.execute_block(
+        let mut executed = self.runtime.execute_block(
             &self.state(),
             &self.block_context(height, time_ms),
             &txs,
         )?;
+        let evidence = self.new_evidence(evidence)?;
+        record_evidence(&mut executed.writes, &evidence);
         let prepared = self.store.prepare_state(height, &executed.writes)?;
         let next_validators = self.next_validators_after(&executed.writes)?;
         let header = Header {
@@ -195,6 +197,21 @@ impl Chain {
         };
         let block = Block { header, txs, last_commit, evidence };
         Ok(ExecutedProposal { block, receipts: executed.receipts, prepared })
+    }
+
+    /// The evidence of `pool` not yet on chain, each once.
+    fn new_evidence(&self, pool: Vec<Evidence>) -> Result<Vec<Evidence>> {
+        let mut fresh = Vec::new();
+        for ev in pool {
+            if !fresh.contains(&ev) && !self.is_evidence_committed(&ev)? {
+                fresh.push(ev);
+            }
+        }
+        Ok(fresh)
+    }
+
+    pub fn is_evidence_committed(&self, evidence: &Evidence) -> Result<bool> {
+        Ok(self.store.get(&system::evidence_key(&Hash::of(evidence)))?.is_some())
     }
 
     /// The validator set after a block's writes: the block's own `validators/next` if it changed it.
@@ -237,6 +254,9 @@ impl Chain {
         }
         for ev in &block.evidence {
             ev.verify()?;
+            if self.is_evidence_committed(ev)? {
+                bail!("block carries evidence {} that is already on chain", Hash::of(ev));
+            }
         }
         if header.validators_hash != self.validators_for(height)?.hash() {
             bail!("validators_hash does not match the validator set");
@@ -246,11 +266,12 @@ impl Chain {
     }
 
     fn build_with(&self, header: &Header, block: &Block) -> Result<(Vec<Receipt>, PreparedState)> {
-        let executed = self.runtime.execute_block(
+        let mut executed = self.runtime.execute_block(
             &self.state(),
             &self.block_context(header.height, header.time_ms),
             &block.txs,
         )?;
+        record_evidence(&mut executed.writes, &block.evidence);
         if receipts_root(&executed.receipts) != header.receipts_root {
             bail!("receipts_root does not match re-execution");
         }
@@ -286,6 +307,15 @@ impl Chain {
         let code = system::code(&self.state(), &info.code_hash)?
             .ok_or_else(|| anyhow!("code {} of contract {contract} is missing", info.code_hash))?;
         Ok(Abi::from_wasm(&code)?)
+    }
+}
+
+/// Evidence in a block is recorded in the state (`evidence/ ‖ hash` → evidence), so that it is
+/// provable like any other value and never accepted twice.
+fn record_evidence(writes: &mut kessai_store::WriteSet, evidence: &[Evidence]) {
+    for ev in evidence {
+        writes
+            .insert(system::evidence_key(&Hash::of(ev)), Some(borsh::to_vec(ev).expect("encodes")));
     }
 }
 

@@ -8,7 +8,8 @@ use kessai_network::{AllowList, Multiaddr, NetworkConfig, SyncProvider, Topic};
 use kessai_node::keyfile::KeyFile;
 use kessai_node::service::network::NetworkMessage;
 use kessai_primitives::{
-    Hash, Keypair, Proposal, Signature, SignedVote, Validator, ValidatorSet, Vote, VoteKind,
+    Evidence, Hash, Keypair, Proposal, Signature, SignedVote, Validator, ValidatorSet, Vote,
+    VoteKind,
 };
 use kessai_tests::testnet::{entry_field, metric, metrics_url, Testnet};
 use std::sync::Arc;
@@ -68,6 +69,22 @@ fn offences(
     ]
 }
 
+/// Evidence that `validator` prevoted for two different blocks in one round.
+fn equivocation(validator: &Keypair) -> NetworkMessage {
+    let prevote = |block: u8| {
+        Vote {
+            chain_id: "kessai-testnet".into(),
+            height: 7,
+            round: 3,
+            kind: VoteKind::Prevote,
+            block: Some(Hash([block; 32])),
+            validator: validator.public(),
+        }
+        .sign(validator)
+    };
+    NetworkMessage::Evidence(Evidence::DuplicateVote { first: prevote(1), second: prevote(2) })
+}
+
 /// A validator that is not the round-0 proposer at `height` (the rotation every node computes).
 fn non_proposer(keys: &[Keypair], height: u64) -> Keypair {
     let set = ValidatorSet::new(
@@ -80,7 +97,8 @@ fn non_proposer(keys: &[Keypair], height: u64) -> Keypair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
-    let mut net = Testnet::init(4, 4);
+    // Four offenders and one honest reporter of equivocation, all admitted as full nodes.
+    let mut net = Testnet::init(4, 5);
     tokio::task::block_in_place(|| {
         net.start_all(4);
         net.wait_height(&VALIDATORS, 1, Duration::from_secs(60)).unwrap();
@@ -134,6 +152,29 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
         assert!(banned.is_some(), "offender {k} was not disconnected");
         handle.shutdown().await;
     }
+
+    let reporter = net.home(4 + kinds);
+    let key = KeyFile::read(&reporter.join("node_key.json")).unwrap().keypair().unwrap();
+    let mut config = NetworkConfig::new(chain_id, "/ip4/127.0.0.1/tcp/0".parse().unwrap());
+    config.bootnodes = bootnodes.clone();
+    let (handle, _inbound) =
+        kessai_network::start(config, &key, allow.clone(), Arc::new(NoBlocks)).await.unwrap();
+    wait_until(Duration::from_secs(20), || handle.peers().len() == 4)
+        .await
+        .expect("the reporter connects");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let evidence_from = tokio::task::block_in_place(|| net.node(0).height()) + 1;
+    handle.publish(Topic::Consensus, borsh::to_vec(&equivocation(&validator_keys[0])).unwrap());
+    let committed_at = tokio::task::block_in_place(|| {
+        (evidence_from..evidence_from + 10).find(|&height| {
+            net.wait_height(&[0], height, Duration::from_secs(60)).unwrap();
+            let block = net.node(0).cli_json(&["query", "block", "--height", &height.to_string()]);
+            block["evidence"].as_u64().unwrap_or(0) > 0
+        })
+    });
+    assert!(committed_at.is_some(), "the equivocation was not committed as evidence");
+    assert_eq!(handle.peers().len(), 4, "an honest reporter of evidence was penalised");
+    handle.shutdown().await;
 
     tokio::task::block_in_place(|| {
         let penalties = total_penalties(&net) - penalties_before;

@@ -26,6 +26,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// Proposals (and block bodies) kept while waiting for their body or their height.
 const MAX_WAITING_PROPOSALS: usize = 64;
 
+/// Evidence kept for the next blocks; more is dropped (each piece already names its offender, and
+/// one is enough to show misbehaviour).
+const MAX_EVIDENCE_POOL: usize = 100;
+
 /// Bytes of transactions a proposer puts in a block: the proposal carries the block in one gossip
 /// message, so it must stay within the gossip bound with room for the header and commit.
 const PROPOSAL_TX_BYTES: usize =
@@ -247,7 +251,8 @@ impl ConsensusTask {
                 self.check_waiting_proposals()?;
             }
             NetworkMessage::Evidence(evidence) => {
-                if evidence.verify().is_ok() && !self.evidence_pool.contains(&evidence) {
+                let fresh = evidence.verify().is_ok() && !self.evidence_pool.contains(&evidence);
+                if fresh && self.evidence_pool.len() < MAX_EVIDENCE_POOL {
                     self.evidence_pool.push(evidence);
                 }
             }
