@@ -38,6 +38,9 @@ pub enum Command {
     Notes(crate::commands::notes::NotesCommand),
     /// Show a node's status.
     Status(StatusArgs),
+    /// Light client: verify headers, state and transactions served by nodes you do not trust.
+    #[command(subcommand)]
+    Light(crate::commands::light::LightCommand),
     /// Intermediary mediation of asset ownership (JP7803395B2): the intermediary server, usage
     /// reports, production-method certificates.
     #[command(subcommand)]

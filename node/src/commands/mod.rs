@@ -4,6 +4,7 @@ mod dev;
 mod init;
 pub mod intermediary;
 mod keys;
+pub mod light;
 pub mod notes;
 mod output;
 mod query;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Query(command) => query::run(command).await,
         Command::Notes(command) => notes::run(command).await,
         Command::Status(args) => query::status(args.rpc).await,
+        Command::Light(command) => light::run(command).await,
         Command::Swap(command) => swap::run(command).await,
         Command::Intermediary(command) => intermediary::run(command).await,
         Command::Testnet(crate::cli::TestnetCommand::Init(args)) => testnet::init(args),

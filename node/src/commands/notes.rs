@@ -191,7 +191,7 @@ fn read_note(arg: &str) -> Result<Note> {
 }
 
 /// `90s`, `10m`, `1h`, `2d`, or milliseconds as a bare number.
-fn parse_duration_ms(text: &str) -> Result<u64> {
+pub(crate) fn parse_duration_ms(text: &str) -> Result<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
