@@ -35,6 +35,11 @@ impl StateView for LatestState<'_> {
     }
 }
 
+/// Which transactions (by id) had their signature checked already, so executing a block need not
+/// check it again: the mempool's, for a proposer and for validators that were gossiped the same
+/// transactions. `&|_| false` checks everything.
+pub type AlreadyVerified<'a> = &'a (dyn Fn(&Hash) -> bool + Sync);
+
 /// A block with the outcome of executing it, ready to commit.
 pub struct ExecutedProposal {
     pub block: Block,
@@ -168,14 +173,16 @@ impl Chain {
         txs: Vec<SignedTransaction>,
         last_commit: Option<Commit>,
         evidence: Vec<Evidence>,
+        already_verified: AlreadyVerified<'_>,
     ) -> Result<ExecutedProposal> {
         let height = self.height() + 1;
         let time_ms = self.next_block_time();
         let validators = self.validators_for(height)?;
-        let mut executed = self.runtime.execute_block(
+        let mut executed = self.runtime.execute_block_with(
             &self.state(),
             &self.block_context(height, time_ms),
             &txs,
+            already_verified,
         )?;
         let evidence = self.new_evidence(evidence)?;
         record_evidence(&mut executed.writes, &evidence);
@@ -224,7 +231,11 @@ impl Chain {
     }
 
     /// Validator side: re-executes a proposed block and checks every root its header claims.
-    pub fn check_block(&self, block: Block) -> Result<ExecutedProposal> {
+    pub fn check_block(
+        &self,
+        block: Block,
+        already_verified: AlreadyVerified<'_>,
+    ) -> Result<ExecutedProposal> {
         let height = self.height() + 1;
         let header = &block.header;
         if header.chain_id != self.spec.chain_id {
@@ -261,15 +272,21 @@ impl Chain {
         if header.validators_hash != self.validators_for(height)?.hash() {
             bail!("validators_hash does not match the validator set");
         }
-        let rebuilt = self.build_with(header, &block)?;
+        let rebuilt = self.build_with(header, &block, already_verified)?;
         Ok(ExecutedProposal { block, receipts: rebuilt.0, prepared: rebuilt.1 })
     }
 
-    fn build_with(&self, header: &Header, block: &Block) -> Result<(Vec<Receipt>, PreparedState)> {
-        let mut executed = self.runtime.execute_block(
+    fn build_with(
+        &self,
+        header: &Header,
+        block: &Block,
+        already_verified: AlreadyVerified<'_>,
+    ) -> Result<(Vec<Receipt>, PreparedState)> {
+        let mut executed = self.runtime.execute_block_with(
             &self.state(),
             &self.block_context(header.height, header.time_ms),
             &block.txs,
+            already_verified,
         )?;
         record_evidence(&mut executed.writes, &block.evidence);
         if receipts_root(&executed.receipts) != header.receipts_root {

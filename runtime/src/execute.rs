@@ -65,8 +65,24 @@ impl Runtime {
         ctx: &BlockContext,
         txs: &[SignedTransaction],
     ) -> Result<ExecutedBlock, RuntimeError> {
+        self.execute_block_with(state, ctx, txs, &|_| false)
+    }
+
+    /// [`Runtime::execute_block`], skipping the signature check of every transaction whose id
+    /// `already_verified` accepts: the caller checked those very bytes (the id is the hash of the
+    /// signed transaction, signature included) before, e.g. when its mempool admitted them. The
+    /// signature is most of what a transaction costs, and a proposer's block is all such.
+    pub fn execute_block_with(
+        &self,
+        state: &dyn StateView,
+        ctx: &BlockContext,
+        txs: &[SignedTransaction],
+        already_verified: &(dyn Fn(&Hash) -> bool + Sync),
+    ) -> Result<ExecutedBlock, RuntimeError> {
         self.on_execution_thread(Lane::Block, || {
-            BaseState::scoped(state, |base| BlockExecution::new(self, ctx, base).run(txs))
+            BaseState::scoped(state, |base| {
+                BlockExecution::new(self, ctx, base).run(txs, already_verified)
+            })
         })?
     }
 
@@ -199,8 +215,12 @@ impl<'a> BlockExecution<'a> {
         BlockExecution { runtime, ctx, world: World::new(base, env), gas_used: 0 }
     }
 
-    fn run(mut self, txs: &[SignedTransaction]) -> Result<ExecutedBlock, RuntimeError> {
-        let checks = stateless_checks(&self.ctx.chain_id, txs);
+    fn run(
+        mut self,
+        txs: &[SignedTransaction],
+        already_verified: &(dyn Fn(&Hash) -> bool + Sync),
+    ) -> Result<ExecutedBlock, RuntimeError> {
+        let checks = stateless_checks(&self.ctx.chain_id, txs, already_verified);
         let receipts = txs
             .iter()
             .zip(checks)
@@ -430,9 +450,22 @@ pub(crate) fn genesis_contract(
 
 /// The chain id, size and signature checks of every transaction, on all cores: they depend on
 /// nothing but the transaction, and the signatures are most of what a block costs.
-fn stateless_checks(chain_id: &str, txs: &[SignedTransaction]) -> Vec<Result<(), String>> {
+fn stateless_checks(
+    chain_id: &str,
+    txs: &[SignedTransaction],
+    already_verified: &(dyn Fn(&Hash) -> bool + Sync),
+) -> Vec<Result<(), String>> {
     use rayon::prelude::*;
-    txs.par_iter().map(|tx| tx.check_stateless(chain_id).map_err(|e| e.to_string())).collect()
+    txs.par_iter()
+        .map(|tx| {
+            let checked = if already_verified(&tx.id()) {
+                tx.check_shape(chain_id)
+            } else {
+                tx.check_stateless(chain_id)
+            };
+            checked.map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 fn failed_receipt(tx_id: Hash, reason: String, gas_used: u64) -> Receipt {

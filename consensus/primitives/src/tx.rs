@@ -161,6 +161,14 @@ impl SignedTransaction {
 
     /// The checks that need no state: size, chain id and signature.
     pub fn check_stateless(&self, chain_id: &str) -> Result<(), TxError> {
+        self.check_shape(chain_id)?;
+        self.verify_signature()?;
+        Ok(())
+    }
+
+    /// Chain id and size: [`SignedTransaction::check_stateless`] without the signature, for bytes
+    /// whose signature was already checked.
+    pub fn check_shape(&self, chain_id: &str) -> Result<(), TxError> {
         if self.tx.chain_id != chain_id {
             return Err(TxError::WrongChain {
                 expected: chain_id.to_string(),
@@ -171,7 +179,6 @@ impl SignedTransaction {
         if size > crate::MAX_TX_BYTES {
             return Err(TxError::Oversize { size, limit: crate::MAX_TX_BYTES });
         }
-        self.verify_signature()?;
         Ok(())
     }
 }

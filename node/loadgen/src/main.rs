@@ -19,8 +19,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Parser, Debug)]
 #[command(about = "Submit signed asset-ownership calls to a Kessai node and measure throughput")]
 struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:8545")]
-    rpc: String,
+    /// RPC URL of a node; repeat to spread the submitters over several nodes of one chain (setup
+    /// and measurement use the first).
+    #[arg(long, default_value = "http://127.0.0.1:8545", num_args = 1)]
+    rpc: Vec<String>,
     /// Directory with the dev keys (alice.json, carol.json).
     #[arg(long)]
     keys_dir: PathBuf,
@@ -48,7 +50,7 @@ fn now_ms() -> u64 {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let client = rpc::client(&args.rpc)?;
+    let client = rpc::client(&args.rpc[0])?;
     let status = client.status().await.context("cannot reach the node")?;
     let chain_id = status.chain_id.clone();
     let admin = load_signer("alice", Some(&args.keys_dir))?;
@@ -145,7 +147,7 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for k in 0..args.concurrency.min(args.accounts) {
-        let client = rpc::client(&args.rpc)?;
+        let client = rpc::client(&args.rpc[k % args.rpc.len()])?;
         let plan = plan.clone();
         let progress = progress.clone();
         let times = submit_times.clone();

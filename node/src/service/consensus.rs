@@ -277,7 +277,8 @@ impl ConsensusTask {
             let valid = if self.executed.contains_key(&id) {
                 true
             } else if let Some(block) = self.bodies.remove(&id) {
-                match self.chain.check_block(block) {
+                let mempool = &self.mempool;
+                match self.chain.check_block(block, &|id| mempool.contains(id)) {
                     Ok(executed) => {
                         self.executed.insert(id, executed);
                         true
@@ -360,6 +361,7 @@ impl ConsensusTask {
             txs,
             self.last_commit.clone(),
             self.evidence_pool.clone(),
+            &|id| self.mempool.contains(id),
         )?;
         let id = executed.block.id();
         tracing::debug!(
@@ -451,7 +453,7 @@ impl ConsensusTask {
             if let Err(e) = commit.verify(self.chain.chain_id(), height, &block.id(), &validators) {
                 return Ok(Err(format!("commit of block {height}: {e}")));
             }
-            let executed = match self.chain.check_block(block) {
+            let executed = match self.chain.check_block(block, &|_| false) {
                 Ok(executed) => executed,
                 Err(e) => return Ok(Err(format!("block {height}: {e}"))),
             };

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Throughput benchmark: a release build of the node, signed asset-ownership calls from kessai-loadgen.
+#
+#   scripts/bench-throughput.sh dev     [LOADGEN ARGS]   one validator (`kessai dev`)
+#   scripts/bench-throughput.sh testnet [LOADGEN ARGS]   four validators on 127.0.0.1, load spread over them
+#
+# Prints the load generator's report, the CPU seconds each node process used per committed
+# transaction, and (testnet) the block interval at idle. Results go into docs/benchmarks.md.
+# Default load: --accounts 64 --txs 100000 --batch 500 --concurrency 8.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+shift
+load=("$@")
+[ ${#load[@]} -gt 0 ] || load=(--accounts 64 --txs 100000 --batch 500 --concurrency 8)
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target-release}"
+cargo build --release -q -p kessai-node -p kessai-loadgen
+bin="$CARGO_TARGET_DIR/release"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+height() { "$bin/kessai" status --rpc "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])'; }
+
+urls=()
+if [ "$mode" = dev ]; then
+    RUST_LOG=warn "$bin/kessai" dev --home "$work/dev" --rpc-addr 127.0.0.1:0 2>"$work/dev.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -f "$work/dev/rpc_url" ] && break; sleep 0.1; done
+    urls+=("$(cat "$work/dev/rpc_url")")
+    keys="$work/dev/keys"
+else
+    "$bin/kessai" testnet init --validators 4 --out "$work/net" --base-port 46600 >/dev/null
+    for i in 0 1 2 3; do
+        RUST_LOG=warn "$bin/kessai" node run --home "$work/net/node$i" 2>"$work/node$i.log" &
+        pids+=($!)
+    done
+    for i in 0 1 2 3; do
+        for _ in $(seq 100); do [ -f "$work/net/node$i/rpc_url" ] && break; sleep 0.1; done
+        urls+=("$(cat "$work/net/node$i/rpc_url")")
+    done
+    keys="$work/net/keys"
+    # Block interval at idle: heights over 20 s with no load.
+    sleep 5
+    h0=$(height "${urls[0]}"); sleep 20; h1=$(height "${urls[0]}")
+    python3 -c "import sys; n=$h1-$h0; print('idle: %d blocks in 20 s, %.0f ms per block' % (n, 20000/max(n,1)))"
+fi
+
+before=()
+for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+rpc_args=()
+for url in "${urls[@]}"; do rpc_args+=(--rpc "$url"); done
+report="$("$bin/kessai-loadgen" "${rpc_args[@]}" --keys-dir "$keys" --json "${load[@]}")"
+echo "$report"
+committed=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["committed"])' "$report")
+ticks=$(getconf CLK_TCK)
+for n in "${!pids[@]}"; do
+    used=$(( $(cpu_ticks "${pids[$n]}") - ${before[$n]} ))
+    python3 -c "print('node $n: %.1f CPU-s, %.0f µs CPU per committed tx' % ($used/$ticks, 1e6*$used/$ticks/max($committed,1)))"
+done
