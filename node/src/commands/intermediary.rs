@@ -235,8 +235,8 @@ fn describe_certificate(c: &Certificate, h: &VerifiedHeader) -> String {
         c.contract
     );
     for t in &c.totals {
-        let kind = if t.renewable { "renewable" } else { "" };
-        text += &format!("  {:<10}{:>16}  {kind}\n", t.method.to_string(), kwh(t.wh));
+        let kind = if t.renewable { "  renewable" } else { "" };
+        text += &format!("  {:<10}{:>16}{kind}\n", t.method.to_string(), kwh(t.wh));
     }
     text + &format!(
         "  total {}, renewable {} = {}\n  {} final transfers, each proved under state root {} of height {}, whose commit carries {}/{} of the voting power of validator set {}",
