@@ -306,6 +306,10 @@ fn a_certificate_with_a_changed_entry_or_total_does_not_verify() {
     let ledger = block_on(Ledger::connect(&chain.node.rpc, "asset-ownership")).unwrap();
     let header = block_on(ledger.verified_header(cert.height, None)).unwrap();
     certificate::verify(&cert, &header).expect("the certificate as issued verifies");
+    // Da certifies its own consumers only.
+    let erin = Keypair::dev("erin").address();
+    let err = block_on(da.client().certificate(erin, 0, to_ms)).unwrap_err().to_string();
+    assert!(err.contains("not a consumer"), "{err}");
     assert_eq!(cert.renewable_basis_points, Some(1578));
 
     // More solar than the chain holds: the entry's proof fails.

@@ -133,7 +133,6 @@ pub struct Info {
     pub contract: Address,
     pub slot_ms: u64,
     pub peers: Vec<String>,
-    pub consumers: Vec<Address>,
 }
 
 #[rpc(server, client, namespace = "intermediary")]

@@ -512,8 +512,6 @@ impl Intermediary {
 #[async_trait]
 impl IntermediaryApiServer for Intermediary {
     async fn info(&self) -> RpcResult<Info> {
-        let mut consumers: Vec<Address> = self.consumers.keys().copied().collect();
-        consumers.sort();
         Ok(Info {
             name: self.name.clone(),
             address: self.address(),
@@ -521,7 +519,6 @@ impl IntermediaryApiServer for Intermediary {
             contract: self.ledger.contract,
             slot_ms: self.slot_ms,
             peers: self.peers.iter().map(|p| p.url.clone()).collect(),
-            consumers,
         })
     }
 
@@ -539,6 +536,14 @@ impl IntermediaryApiServer for Intermediary {
         from_ms: u64,
         to_ms: u64,
     ) -> RpcResult<Certificate> {
+        // Chain data, but this server's customers are its business: it certifies only them.
+        if !self.consumers.contains_key(&consumer) {
+            let message = format!("{consumer} is not a consumer of {}", self.name);
+            return Err(error(codes::INVALID_PARAMS, message));
+        }
+        if from_ms > to_ms {
+            return Err(error(codes::INVALID_PARAMS, "the period ends before it starts"));
+        }
         certificate::build(&self.ledger, consumer, from_ms, to_ms)
             .await
             .map_err(|e| error(codes::INTERNAL, format!("{e:#}")))
