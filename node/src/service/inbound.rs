@@ -24,21 +24,30 @@ pub struct InboundRouter {
     pub heights: PeerHeights,
 }
 
+/// Gossiped transaction batches waiting for admission; a batch arriving when the queue is full is
+/// dropped (its transactions still reach a block through the proposals of the node that admitted
+/// them first).
+const ADMISSION_QUEUE: usize = 256;
+
+/// Gossiped transaction batches on their way to the admission thread.
+type Admissions = mpsc::Sender<(PeerId, Vec<SignedTransaction>)>;
+
 /// Why a peer's message was refused; the peer is penalised with this reason.
 type Blame = String;
 
 impl InboundRouter {
     pub async fn run(self, mut inbound: mpsc::Receiver<InboundMessage>) {
+        let admissions = self.start_admission();
         while let Some(message) = inbound.recv().await {
             let from = message.from;
-            if let Err(reason) = self.route(message).await {
+            if let Err(reason) = self.route(message, &admissions).await {
                 tracing::warn!(peer = %from, %reason, "penalising peer");
                 self.network.penalise(from, &reason);
             }
         }
     }
 
-    async fn route(&self, message: InboundMessage) -> Result<(), Blame> {
+    async fn route(&self, message: InboundMessage, admissions: &Admissions) -> Result<(), Blame> {
         let decoded: NetworkMessage = borsh::from_slice(&message.data)
             .map_err(|e| format!("malformed gossip message: {e}"))?;
         let on_tx_topic = matches!(decoded, NetworkMessage::Txs(_));
@@ -46,7 +55,12 @@ impl InboundRouter {
             return Err(format!("message on the wrong topic {:?}", message.topic));
         }
         match decoded {
-            NetworkMessage::Txs(txs) => self.admit(message.from, txs).await,
+            NetworkMessage::Txs(txs) => {
+                if admissions.try_send((message.from, txs)).is_err() {
+                    tracing::debug!("admission queue full; dropping a gossiped batch");
+                }
+                Ok(())
+            }
             NetworkMessage::Proposal { proposal, block } => {
                 self.check_proposal(&proposal)?;
                 if let Some(block) = &block {
@@ -114,27 +128,28 @@ impl InboundRouter {
         Ok(())
     }
 
-    /// Admits gossiped transactions on a blocking thread (signature checks and state reads). A
-    /// transaction no honest mempool would have admitted (bad signature, another chain, oversize)
-    /// blames its sender; nonce races and a full pool are normal and blame no one.
-    async fn admit(&self, from: PeerId, txs: Vec<SignedTransaction>) -> Result<(), Blame> {
-        let chain = self.chain.clone();
-        let mempool = self.mempool.clone();
-        let verdict = tokio::task::spawn_blocking(move || {
-            for tx in txs {
-                if let Err(AdmitError::Invalid(e)) = mempool.admit(&chain, tx) {
-                    return Err(format!("gossiped an invalid transaction: {e}"));
+    /// Starts the thread that admits gossiped transactions (signature checks and state reads),
+    /// off the routing loop so that votes are never stuck behind a batch of transactions, and one
+    /// batch after another so that each account's nonces arrive in order. A transaction no honest
+    /// mempool would have admitted (bad signature, another chain, oversize) blames its sender;
+    /// nonce races and a full pool are normal and blame no one.
+    fn start_admission(&self) -> Admissions {
+        let (admissions, mut queue) =
+            mpsc::channel::<(PeerId, Vec<SignedTransaction>)>(ADMISSION_QUEUE);
+        let (chain, mempool, network) =
+            (self.chain.clone(), self.mempool.clone(), self.network.clone());
+        tokio::task::spawn_blocking(move || {
+            while let Some((from, txs)) = queue.blocking_recv() {
+                for tx in txs {
+                    if let Err(AdmitError::Invalid(e)) = mempool.admit(&chain, tx) {
+                        let reason = format!("gossiped an invalid transaction: {e}");
+                        tracing::warn!(peer = %from, %reason, "penalising peer");
+                        network.penalise(from, &reason);
+                        break;
+                    }
                 }
             }
-            Ok(())
-        })
-        .await;
-        match verdict {
-            Ok(result) => result,
-            Err(e) => {
-                tracing::error!(peer = %from, error = %e, "transaction admission panicked");
-                Ok(())
-            }
-        }
+        });
+        admissions
     }
 }
