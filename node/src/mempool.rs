@@ -98,12 +98,6 @@ impl Mempool {
         notified.await
     }
 
-    /// Decodes wire bytes and admits the transaction.
-    pub fn admit_bytes(&self, chain: &Chain, bytes: &[u8]) -> Result<Hash, AdmitError> {
-        let tx = SignedTransaction::decode(bytes)?;
-        self.admit(chain, tx)
-    }
-
     /// Runs every check and queues the transaction. Returns its id.
     pub fn admit(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
         tx.check_stateless(chain.chain_id())?;

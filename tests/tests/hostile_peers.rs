@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 const VALIDATORS: [usize; 4] = [0, 1, 2, 3];
 
+/// The chain id `kessai testnet init` gives by default.
+const CHAIN_ID: &str = "kessai-testnet";
+
 /// A peer with nothing to serve.
 struct NoBlocks;
 
@@ -73,7 +76,7 @@ fn offences(
 fn equivocation(validator: &Keypair) -> NetworkMessage {
     let prevote = |block: u8| {
         Vote {
-            chain_id: "kessai-testnet".into(),
+            chain_id: CHAIN_ID.into(),
             height: 7,
             round: 3,
             kind: VoteKind::Prevote,
@@ -103,7 +106,7 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
         net.start_all(4);
         net.wait_height(&VALIDATORS, 1, Duration::from_secs(60)).unwrap();
     });
-    let chain_id = "kessai-testnet";
+    let chain_id = CHAIN_ID;
     let validator_keys: Vec<Keypair> = VALIDATORS
         .iter()
         .map(|&i| KeyFile::read(&net.home(i).join("node_key.json")).unwrap().keypair().unwrap())
@@ -123,17 +126,7 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
 
     let penalties_before = total_penalties(&net);
     for k in 0..kinds {
-        let home = net.home(4 + k);
-        let key = KeyFile::read(&home.join("node_key.json")).unwrap().keypair().unwrap();
-        let mut config = NetworkConfig::new(chain_id, "/ip4/127.0.0.1/tcp/0".parse().unwrap());
-        config.bootnodes = bootnodes.clone();
-        let (handle, _inbound) =
-            kessai_network::start(config, &key, allow.clone(), Arc::new(NoBlocks)).await.unwrap();
-        wait_until(Duration::from_secs(20), || handle.peers().len() == 4)
-            .await
-            .unwrap_or_else(|| panic!("offender {k} never connected"));
-        // Give gossipsub a heartbeat to learn the validators' subscriptions.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let handle = join_as(&net.home(4 + k), &bootnodes, &allow).await;
         // The proposer check applies to the height a validator is working on, which may move on
         // while the message travels: aim at the current one, and try again in the rare race.
         let mut banned = None;
@@ -153,16 +146,7 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
         handle.shutdown().await;
     }
 
-    let reporter = net.home(4 + kinds);
-    let key = KeyFile::read(&reporter.join("node_key.json")).unwrap().keypair().unwrap();
-    let mut config = NetworkConfig::new(chain_id, "/ip4/127.0.0.1/tcp/0".parse().unwrap());
-    config.bootnodes = bootnodes.clone();
-    let (handle, _inbound) =
-        kessai_network::start(config, &key, allow.clone(), Arc::new(NoBlocks)).await.unwrap();
-    wait_until(Duration::from_secs(20), || handle.peers().len() == 4)
-        .await
-        .expect("the reporter connects");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let handle = join_as(&net.home(4 + kinds), &bootnodes, &allow).await;
     let evidence_from = tokio::task::block_in_place(|| net.node(0).height()) + 1;
     handle.publish(Topic::Consensus, borsh::to_vec(&equivocation(&validator_keys[0])).unwrap());
     let committed_at = tokio::task::block_in_place(|| {
@@ -183,6 +167,26 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
         net.wait_height(&VALIDATORS, height + 2, Duration::from_secs(60)).unwrap();
         net.assert_same_chain(&VALIDATORS, height + 2);
     });
+}
+
+/// A bare libp2p peer with the node key of the (admitted, not running) node home `home`, connected
+/// to every validator and subscribed long enough for gossip to reach them.
+async fn join_as(
+    home: &std::path::Path,
+    bootnodes: &[Multiaddr],
+    allow: &AllowList,
+) -> kessai_network::NetworkHandle {
+    let key = KeyFile::read(&home.join("node_key.json")).unwrap().keypair().unwrap();
+    let mut config = NetworkConfig::new(CHAIN_ID, "/ip4/127.0.0.1/tcp/0".parse().unwrap());
+    config.bootnodes = bootnodes.to_vec();
+    let (handle, _inbound) =
+        kessai_network::start(config, &key, allow.clone(), Arc::new(NoBlocks)).await.unwrap();
+    wait_until(Duration::from_secs(20), || handle.peers().len() == bootnodes.len())
+        .await
+        .unwrap_or_else(|| panic!("{} never connected to every validator", home.display()));
+    // Give gossipsub a heartbeat to learn the validators' subscriptions.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    handle
 }
 
 fn total_penalties(net: &Testnet) -> f64 {

@@ -82,11 +82,11 @@ pub async fn start(
 impl RpcContext {
     fn admit(&self, hex_tx: &str) -> Result<Hash, ErrorObjectOwned> {
         let bytes = decode_hex("tx", hex_tx)?;
-        match self.mempool.admit_bytes(&self.chain, &bytes) {
+        let tx = kessai_primitives::SignedTransaction::decode(&bytes)
+            .map_err(|e| error(codes::TX_REJECTED, AdmitError::from(e)))?;
+        match self.mempool.admit(&self.chain, tx.clone()) {
             Ok(id) => {
-                if let Ok(tx) = kessai_primitives::SignedTransaction::decode(&bytes) {
-                    self.network.gossip_tx(tx);
-                }
+                self.network.gossip_tx(tx);
                 Ok(id)
             }
             Err(AdmitError::Duplicate(id)) => Ok(id),
