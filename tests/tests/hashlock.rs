@@ -10,7 +10,7 @@
 
 use borsh::BorshSerialize;
 use kessai_primitives::{Hash, Keypair};
-use kessai_tests::{kessai, kessai_bin, stderr, TestNode};
+use kessai_tests::{dev_address as addr, kessai, kessai_bin, stderr, TestNode};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,10 +18,6 @@ use std::time::{Duration, Instant};
 const POWER: &str = "power-ledger";
 const VALUE: &str = "value-certificate";
 const X: u64 = 30;
-
-fn addr(name: &str) -> String {
-    Keypair::dev(name).address().to_string()
-}
 
 /// The power chain and the value chain.
 fn two_chains() -> (TestNode, TestNode) {
@@ -33,31 +29,12 @@ fn two_chains() -> (TestNode, TestNode) {
     (power, value)
 }
 
-fn call(node: &TestNode, key: &str, contract: &str, method: &str, args: Value) -> Value {
-    node.call_ok(key, contract, method, &args.to_string())["result"].clone()
-}
-
-/// The call must fail; returns its receipt's failure reason.
-fn refused(node: &TestNode, key: &str, contract: &str, method: &str, args: Value) -> String {
-    let out = node.call(key, contract, method, &args.to_string());
-    assert!(!out.status.success(), "{method} {args} should have been refused");
-    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    receipt["receipt"]["status"]["reason"].as_str().map_or_else(
-        || format!("{} {}", String::from_utf8_lossy(&out.stdout), stderr(&out)),
-        str::to_string,
-    )
-}
-
-fn view(node: &TestNode, contract: &str, method: &str, args: Value) -> Value {
-    node.cli_json(&["query", "view", contract, method, &args.to_string()])["decoded"].clone()
-}
-
 fn balance(node: &TestNode, who: &str) -> u64 {
-    view(node, POWER, "balance_of", json!([addr(who)])).as_u64().unwrap()
+    node.view(POWER, "balance_of", &json!([addr(who)])).as_u64().unwrap()
 }
 
 fn supply(node: &TestNode) -> u64 {
-    view(node, POWER, "total_supply", json!([])).as_u64().unwrap()
+    node.view(POWER, "total_supply", &json!([])).as_u64().unwrap()
 }
 
 /// `kessai swap leg`: the leg read with a verified state proof.
@@ -215,7 +192,7 @@ struct ClaimMessage {
 
 /// `signer`'s signature of the burn claim of request `id` with `secret`, as hex.
 fn burn_signature(node: &TestNode, signer: &str, id: u64, secret: &str) -> String {
-    let request = view(node, POWER, "burn_request", json!([id]));
+    let request = node.view(POWER, "burn_request", &json!([id]));
     let message = ClaimMessage {
         action: 0,
         contract: contract_address(node, POWER),
@@ -236,29 +213,29 @@ fn both_embodiments_convert_power_into_a_certificate_once() {
     let (power, value) = two_chains();
 
     // The patent's issuance example: A 100, B 50; issue(20, A) → A 120, B 50.
-    call(&power, "alice", POWER, "issue", json!([100, addr("carol")]));
-    call(&power, "alice", POWER, "issue", json!([50, addr("dave")]));
-    call(&power, "alice", POWER, "issue", json!([20, addr("carol")]));
+    power.call_result("alice", POWER, "issue", &json!([100, addr("carol")]));
+    power.call_result("alice", POWER, "issue", &json!([50, addr("dave")]));
+    power.call_result("alice", POWER, "issue", &json!([20, addr("carol")]));
     assert_eq!((balance(&power, "carol"), balance(&power, "dave")), (120, 50));
-    assert!(
-        refused(&power, "bob", POWER, "issue", json!([1, addr("bob")])).contains("only the admin")
-    );
-    call(&power, "alice", POWER, "issue", json!([100, addr("bob")]));
+    assert!(power
+        .refused("bob", POWER, "issue", &json!([1, addr("bob")]))
+        .contains("only the admin"));
+    power.call_result("alice", POWER, "issue", &json!([100, addr("bob")]));
     let supply0 = supply(&power);
 
     // Embodiment 3: bob draws R; burn request (first leg, 60 s) → alice verifies it and offers Y
     // (second leg, 30 s, checked against the burn request's deadline) → bob claims Y with R →
     // alice's relayer reads R on the value chain and burns X on the power chain.
     let (r, h, _) = secret();
-    let burn = call(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([X, lock("Blake3", &h), addr("alice"), 60_000, null]),
-    )
-    .as_u64()
-    .unwrap();
+    let burn = power
+        .call_result(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([X, lock("Blake3", &h), addr("alice"), 60_000, null]),
+        )
+        .as_u64()
+        .unwrap();
     assert_eq!(balance(&power, "bob"), 100 - X);
     let request = leg(&power, POWER, burn);
     assert_eq!(
@@ -266,199 +243,205 @@ fn both_embodiments_convert_power_into_a_certificate_once() {
         (Some(X), Some("Active"))
     );
     let d1 = request["deadline_ms"].as_u64().unwrap();
-    let token =
-        call(&value, "alice", VALUE, "issue", json!(["59".repeat(32), null])).as_u64().unwrap();
+    let token = value
+        .call_result("alice", VALUE, "issue", &json!(["59".repeat(32), null]))
+        .as_u64()
+        .unwrap();
     // Offering Y for longer than the burn request lives is refused (the unsafe order).
-    assert!(refused(
-        &value,
-        "alice",
-        VALUE,
-        "register_transfer_condition",
-        json!([token, lock("Blake3", &h), addr("bob"), 120_000, d1])
-    )
-    .contains("unsafe timeout order"));
-    let cond = call(
-        &value,
-        "alice",
-        VALUE,
-        "register_transfer_condition",
-        json!([token, lock("Blake3", &h), addr("bob"), 30_000, d1]),
-    )
-    .as_u64()
-    .unwrap();
+    assert!(value
+        .refused(
+            "alice",
+            VALUE,
+            "register_transfer_condition",
+            &json!([token, lock("Blake3", &h), addr("bob"), 120_000, d1])
+        )
+        .contains("unsafe timeout order"));
+    let cond = value
+        .call_result(
+            "alice",
+            VALUE,
+            "register_transfer_condition",
+            &json!([token, lock("Blake3", &h), addr("bob"), 30_000, d1]),
+        )
+        .as_u64()
+        .unwrap();
     let watcher = relayer(&value, VALUE, cond, &power, POWER, burn, "alice", &[]);
     assert_eq!(leg(&value, VALUE, cond)["claimant"], json!(addr("bob")));
     // Only bob can claim Y, and only with R.
     assert!(!swap_claim(&value, "carol", VALUE, cond, &r).status.success());
-    assert!(refused(
-        &value,
-        "bob",
-        VALUE,
-        "transfer",
-        json!([cond, "00".repeat(32), "00".repeat(64)])
-    )
-    .contains("wrong secret"));
+    assert!(value
+        .refused("bob", VALUE, "transfer", &json!([cond, "00".repeat(32), "00".repeat(64)]))
+        .contains("wrong secret"));
     let claimed = swap_claim_ok(&value, "bob", VALUE, cond, &r);
     assert_eq!(claimed["method"], "transfer");
     let lines = relayer_done(watcher);
     let revealed = lines.iter().find(|l| l["event"] == "revealed").expect("revealed line");
     assert_eq!(revealed["secret"], json!(r));
     assert_eq!(lines.last().unwrap()["method"], "burn");
-    assert_eq!(view(&value, VALUE, "token", json!([token]))["holder"], json!(addr("bob")));
+    assert_eq!(value.view(VALUE, "token", &json!([token]))["holder"], json!(addr("bob")));
     assert_eq!(balance(&power, "bob"), 100 - X);
     assert_eq!(supply(&power), supply0 - X);
-    let burned = view(&power, POWER, "burn_request", json!([burn]));
+    let burned = power.view(POWER, "burn_request", &json!([burn]));
     assert_eq!(burned["status"]["Claimed"]["preimage"], json!(r));
 
     // The same power cannot be converted twice.
     let sig = burn_signature(&power, "alice", burn, &r);
-    assert!(refused(&power, "alice", POWER, "burn", json!([burn, r, sig]))
+    assert!(power
+        .refused("alice", POWER, "burn", &json!([burn, r, sig]))
         .contains("already completed"));
     assert!(stderr(&swap_claim(&power, "alice", POWER, burn, &r)).contains("already completed"));
-    assert!(refused(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([X, lock("Blake3", &h), addr("alice"), 60_000, null])
-    )
-    .contains("already used"));
-    assert!(refused(&value, "alice", VALUE, "issue", json!(["59".repeat(32), null]))
+    assert!(power
+        .refused(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([X, lock("Blake3", &h), addr("alice"), 60_000, null])
+        )
+        .contains("already used"));
+    assert!(value
+        .refused("alice", VALUE, "issue", &json!(["59".repeat(32), null]))
         .contains("already certified"));
-    assert!(refused(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([101, lock("Blake3", &"ab".repeat(32)), addr("alice"), 60_000, null])
-    )
-    .contains("exceeds the creator's balance"));
+    assert!(power
+        .refused(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([101, lock("Blake3", &"ab".repeat(32)), addr("alice"), 60_000, null])
+        )
+        .contains("exceeds the creator's balance"));
     assert_eq!(supply(&power), supply0 - X);
 
     // Embodiment 4 with a SHA-256 lock: alice draws R; Y2 offered first (60 s); bob's burn
     // request must expire first; alice burns with R; bob's relayer claims Y2 with the R it reads.
     let (r2, _, h2) = secret();
-    let token2 =
-        call(&value, "alice", VALUE, "issue", json!(["5a".repeat(32), null])).as_u64().unwrap();
-    let cond2 = call(
-        &value,
-        "alice",
-        VALUE,
-        "register_transfer_condition",
-        json!([token2, lock("Sha256", &h2), addr("bob"), 60_000, null]),
-    )
-    .as_u64()
-    .unwrap();
+    let token2 = value
+        .call_result("alice", VALUE, "issue", &json!(["5a".repeat(32), null]))
+        .as_u64()
+        .unwrap();
+    let cond2 = value
+        .call_result(
+            "alice",
+            VALUE,
+            "register_transfer_condition",
+            &json!([token2, lock("Sha256", &h2), addr("bob"), 60_000, null]),
+        )
+        .as_u64()
+        .unwrap();
     let d2 = leg(&value, VALUE, cond2)["deadline_ms"].as_u64().unwrap();
     // The patent's embodiment-4 prose: the burn request outliving the transfer condition.
-    assert!(refused(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([X, lock("Sha256", &h2), addr("alice"), 120_000, d2])
-    )
-    .contains("unsafe timeout order"));
-    let burn2 = call(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([X, lock("Sha256", &h2), addr("alice"), 30_000, d2]),
-    )
-    .as_u64()
-    .unwrap();
+    assert!(power
+        .refused(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([X, lock("Sha256", &h2), addr("alice"), 120_000, d2])
+        )
+        .contains("unsafe timeout order"));
+    let burn2 = power
+        .call_result(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([X, lock("Sha256", &h2), addr("alice"), 30_000, d2]),
+        )
+        .as_u64()
+        .unwrap();
     let watcher = relayer(&power, POWER, burn2, &value, VALUE, cond2, "bob", &[]);
     assert_eq!(leg(&power, POWER, burn2)["status"], "Active");
     swap_claim_ok(&power, "alice", POWER, burn2, &r2);
     let lines = relayer_done(watcher);
     assert_eq!(lines.last().unwrap()["method"], "transfer");
-    assert_eq!(view(&value, VALUE, "token", json!([token2]))["holder"], json!(addr("bob")));
+    assert_eq!(value.view(VALUE, "token", &json!([token2]))["holder"], json!(addr("bob")));
     assert_eq!(balance(&power, "bob"), 100 - 2 * X);
     assert_eq!(supply(&power), supply0 - 2 * X);
-    let tokens = view(&value, VALUE, "tokens_of", json!([addr("bob")]));
+    let tokens = value.view(VALUE, "tokens_of", &json!([addr("bob")]));
     assert_eq!(tokens.as_array().unwrap().len(), 2);
 }
 
 #[test]
 fn abort_paths_across_two_chains() {
     let (power, value) = two_chains();
-    call(&power, "alice", POWER, "issue", json!([100, addr("bob")]));
+    power.call_result("alice", POWER, "issue", &json!([100, addr("bob")]));
 
     // The SHA-256 vector: sha256 of 32 zero bytes opens this lock, on the chain as in BIP-199.
     let zero = "00".repeat(32);
     let vector = "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925";
-    let id = call(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([10, lock("Sha256", vector), addr("alice"), 20_000, null]),
-    )
-    .as_u64()
-    .unwrap();
-    assert!(refused(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([1000, lock("Sha256", &"cd".repeat(32)), addr("alice"), 20_000, null])
-    )
-    .contains("exceeds the creator's balance"));
-    assert!(refused(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([1, lock("Sha256", &"cd".repeat(32)), addr("alice"), 5_000, null])
-    )
-    .contains("below the minimum"));
+    let id = power
+        .call_result(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([10, lock("Sha256", vector), addr("alice"), 20_000, null]),
+        )
+        .as_u64()
+        .unwrap();
+    assert!(power
+        .refused(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([1000, lock("Sha256", &"cd".repeat(32)), addr("alice"), 20_000, null])
+        )
+        .contains("exceeds the creator's balance"));
+    assert!(power
+        .refused(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([1, lock("Sha256", &"cd".repeat(32)), addr("alice"), 5_000, null])
+        )
+        .contains("below the minimum"));
 
     // Wrong secret: the CLI checks before it submits, the contract refuses a forced attempt.
     assert!(
         stderr(&swap_claim(&power, "alice", POWER, id, &"11".repeat(32))).contains("does not open")
     );
     let forced = burn_signature(&power, "alice", id, &"11".repeat(32));
-    assert!(refused(&power, "alice", POWER, "burn", json!([id, "11".repeat(32), forced]))
+    assert!(power
+        .refused("alice", POWER, "burn", &json!([id, "11".repeat(32), forced]))
         .contains("wrong secret"));
     // Wrong signer: carol presents alice's valid signature; alice presents carol's.
     let good = burn_signature(&power, "alice", id, &zero);
-    assert!(refused(&power, "carol", POWER, "burn", json!([id, zero, good]))
+    assert!(power
+        .refused("carol", POWER, "burn", &json!([id, zero, good]))
         .contains("only the permitted address"));
     let carols = burn_signature(&power, "carol", id, &zero);
-    assert!(
-        refused(&power, "alice", POWER, "burn", json!([id, zero, carols])).contains("signature")
-    );
+    assert!(power
+        .refused("alice", POWER, "burn", &json!([id, zero, carols]))
+        .contains("signature"));
     // Replay: a second request; the first one's signature does not burn it.
     let (r2, h2, _) = secret();
-    let id2 = call(
-        &power,
-        "bob",
-        POWER,
-        "register_burn_request",
-        json!([10, lock("Blake3", &h2), addr("alice"), 20_000, null]),
-    )
-    .as_u64()
-    .unwrap();
-    assert!(refused(&power, "alice", POWER, "burn", json!([id2, r2, good])).contains("signature"));
-    call(&power, "alice", POWER, "burn", json!([id, zero, good]));
-    assert!(refused(&power, "alice", POWER, "burn", json!([id, zero, good]))
+    let id2 = power
+        .call_result(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([10, lock("Blake3", &h2), addr("alice"), 20_000, null]),
+        )
+        .as_u64()
+        .unwrap();
+    assert!(power.refused("alice", POWER, "burn", &json!([id2, r2, good])).contains("signature"));
+    power.call_result("alice", POWER, "burn", &json!([id, zero, good]));
+    assert!(power
+        .refused("alice", POWER, "burn", &json!([id, zero, good]))
         .contains("already completed"));
     assert_eq!((balance(&power, "bob"), supply(&power)), (80, 90));
 
     // A relayer for a leg that is not its key's refuses to start.
-    let token =
-        call(&value, "alice", VALUE, "issue", json!(["77".repeat(32), null])).as_u64().unwrap();
+    let token = value
+        .call_result("alice", VALUE, "issue", &json!(["77".repeat(32), null]))
+        .as_u64()
+        .unwrap();
     let d = leg(&power, POWER, id2)["deadline_ms"].as_u64().unwrap();
-    let cond = call(
-        &value,
-        "alice",
-        VALUE,
-        "register_transfer_condition",
-        json!([token, lock("Blake3", &h2), addr("bob"), 10_000, d]),
-    )
-    .as_u64()
-    .unwrap();
+    let cond = value
+        .call_result(
+            "alice",
+            VALUE,
+            "register_transfer_condition",
+            &json!([token, lock("Blake3", &h2), addr("bob"), 10_000, d]),
+        )
+        .as_u64()
+        .unwrap();
     let wrong_key = relayer(&value, VALUE, cond, &power, POWER, id2, "carol", &[]);
     assert!(relayer_failed(wrong_key).contains("can be claimed by"));
     // A relayer pinned to another validator set refuses the chain's headers.
@@ -477,29 +460,33 @@ fn abort_paths_across_two_chains() {
     // bob never claims Y: alice's relayer gives up when the burn request (its target) expires...
     let watcher = relayer(&value, VALUE, cond, &power, POWER, id2, "alice", &[]);
     // ... early withdrawals are refused on both chains ...
-    assert!(refused(&value, "alice", VALUE, "withdraw_transfer_condition", json!([cond]))
+    assert!(value
+        .refused("alice", VALUE, "withdraw_transfer_condition", &json!([cond]))
         .contains("not passed"));
-    assert!(
-        refused(&power, "bob", POWER, "withdraw_burn_request", json!([id2])).contains("not passed")
-    );
+    assert!(power
+        .refused("bob", POWER, "withdraw_burn_request", &json!([id2]))
+        .contains("not passed"));
     // ... the condition expires first: bob can no longer claim, alice takes Y back.
     let cond_deadline = leg(&value, VALUE, cond)["deadline_ms"].as_u64().unwrap();
     wait_chain_time(&value, cond_deadline);
     assert!(stderr(&swap_claim(&value, "bob", VALUE, cond, &r2)).contains("expired"));
-    assert!(refused(&value, "bob", VALUE, "withdraw_transfer_condition", json!([cond]))
+    assert!(value
+        .refused("bob", VALUE, "withdraw_transfer_condition", &json!([cond]))
         .contains("only the registrant"));
-    call(&value, "alice", VALUE, "withdraw_transfer_condition", json!([cond]));
-    assert_eq!(view(&value, VALUE, "token", json!([token]))["holder"], json!(addr("alice")));
+    value.call_result("alice", VALUE, "withdraw_transfer_condition", &json!([cond]));
+    assert_eq!(value.view(VALUE, "token", &json!([token]))["holder"], json!(addr("alice")));
     // ... then the burn request: the relayer stops, bob takes his power back.
     wait_chain_time(&power, d);
     assert!(
         relayer_failed(watcher).contains("withdrawn"),
         "the relayer stops once the source leg is withdrawn"
     );
-    assert!(refused(&power, "alice", POWER, "withdraw_burn_request", json!([id2]))
+    assert!(power
+        .refused("alice", POWER, "withdraw_burn_request", &json!([id2]))
         .contains("only the creator"));
-    call(&power, "bob", POWER, "withdraw_burn_request", json!([id2]));
-    assert!(refused(&power, "bob", POWER, "withdraw_burn_request", json!([id2]))
+    power.call_result("bob", POWER, "withdraw_burn_request", &json!([id2]));
+    assert!(power
+        .refused("bob", POWER, "withdraw_burn_request", &json!([id2]))
         .contains("already withdrawn"));
     assert_eq!((balance(&power, "bob"), supply(&power)), (90, 90));
 }
