@@ -9,6 +9,7 @@ use crate::chain::Chain;
 use kessai_primitives::{Hash, PublicKey, SignedTransaction, TxError};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
 pub struct MempoolLimits {
@@ -16,11 +17,19 @@ pub struct MempoolLimits {
     pub max_bytes: usize,
     /// Pending transactions one account may have at once.
     pub max_per_account: usize,
+    /// A transaction still pending after this long is evicted (with the account's later ones, which
+    /// could not run before it): a stuck transaction must not hold its room forever.
+    pub max_age: Duration,
 }
 
 impl Default for MempoolLimits {
     fn default() -> Self {
-        MempoolLimits { max_txs: 100_000, max_bytes: 256 * 1024 * 1024, max_per_account: 10_000 }
+        MempoolLimits {
+            max_txs: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+            max_per_account: 10_000,
+            max_age: Duration::from_secs(600),
+        }
     }
 }
 
@@ -44,6 +53,7 @@ struct Entry {
     tx: SignedTransaction,
     id: Hash,
     size: usize,
+    admitted_at: Instant,
 }
 
 #[derive(Default)]
@@ -143,7 +153,12 @@ impl Mempool {
         let was_empty = pool.len() == 0;
         pool.ids.insert(id);
         pool.bytes += size;
-        pool.accounts.entry(signer).or_default().push_back(Entry { tx, id, size });
+        pool.accounts.entry(signer).or_default().push_back(Entry {
+            tx,
+            id,
+            size,
+            admitted_at: Instant::now(),
+        });
         drop(pool);
         if was_empty {
             self.notify.notify_waiters();
@@ -192,8 +207,12 @@ impl Mempool {
             let member =
                 kessai_runtime::system::member_roles(&state, &account).ok().flatten().is_some();
             let queue = pool.accounts.get_mut(&account).expect("listed");
+            let mut expired = false;
             queue.retain(|e| {
-                let keep = member && e.tx.tx.nonce >= nonce && !committed_ids.contains(&e.id);
+                // Once one transaction expires, the later nonces can never run: they go too.
+                expired |= e.admitted_at.elapsed() > self.limits.max_age;
+                let keep =
+                    member && !expired && e.tx.tx.nonce >= nonce && !committed_ids.contains(&e.id);
                 if !keep {
                     removed.push((e.id, e.size));
                 }
@@ -207,5 +226,69 @@ impl Mempool {
             pool.ids.remove(&id);
             pool.bytes -= size;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kessai_chainspec::ChainSpec;
+    use kessai_primitives::{GovernanceAction, Keypair, Payload, Role, Transaction};
+    use std::sync::Arc;
+
+    fn dev_chain() -> (tempfile::TempDir, Arc<Chain>) {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain::open(ChainSpec::dev(), dir.path()).unwrap();
+        (dir, chain)
+    }
+
+    /// A governance transaction of alice (an admin of the dev spec) with `nonce`.
+    fn alice_tx(chain: &Chain, nonce: u64) -> SignedTransaction {
+        let alice = Keypair::dev("alice");
+        Transaction {
+            chain_id: chain.chain_id().to_string(),
+            signer: alice.public(),
+            nonce,
+            gas_limit: 1_000_000,
+            payload: Payload::Governance(GovernanceAction::GrantRole {
+                key: Keypair::dev("carol").public(),
+                role: Role::Deployer,
+            }),
+        }
+        .sign(&alice)
+    }
+
+    #[test]
+    fn nonces_are_admitted_in_order_only() {
+        let (_dir, chain) = dev_chain();
+        let pool = Mempool::new(MempoolLimits::default());
+        assert!(matches!(
+            pool.admit(&chain, alice_tx(&chain, 1)),
+            Err(AdmitError::NonceGap { .. })
+        ));
+        pool.admit(&chain, alice_tx(&chain, 0)).unwrap();
+        assert!(matches!(pool.admit(&chain, alice_tx(&chain, 0)), Err(AdmitError::Duplicate(_))));
+        pool.admit(&chain, alice_tx(&chain, 1)).unwrap();
+        assert_eq!(pool.reap(10, usize::MAX).len(), 2);
+        assert_eq!(pool.pending_nonce(&Keypair::dev("alice").public()), Some(2));
+    }
+
+    #[test]
+    fn limits_refuse_and_age_evicts() {
+        let (_dir, chain) = dev_chain();
+        let limits = MempoolLimits { max_txs: 2, ..MempoolLimits::default() };
+        let pool = Mempool::new(limits);
+        pool.admit(&chain, alice_tx(&chain, 0)).unwrap();
+        pool.admit(&chain, alice_tx(&chain, 1)).unwrap();
+        assert!(matches!(pool.admit(&chain, alice_tx(&chain, 2)), Err(AdmitError::Full(_))));
+
+        let stale = Mempool::new(MempoolLimits { max_age: Duration::ZERO, ..limits });
+        stale.admit(&chain, alice_tx(&chain, 0)).unwrap();
+        stale.admit(&chain, alice_tx(&chain, 1)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        stale.update(&chain, &[]);
+        assert!(stale.is_empty(), "expired transactions stay pending");
+        // Their room is free again.
+        stale.admit(&chain, alice_tx(&chain, 0)).unwrap();
     }
 }
