@@ -304,13 +304,14 @@ impl HeaderReport {
 
     fn summary(&self) -> String {
         format!(
-            "height {} of {}, header {}, signed by {} of {} voting power ({} validators)",
+            "height {} of {}, header {}, signed by {} of {} voting power ({} validator{})",
             self.height,
             self.chain_id,
             self.hash,
             self.signed_power,
             self.total_power,
-            self.validators
+            self.validators,
+            if self.validators == 1 { "" } else { "s" }
         )
     }
 }
