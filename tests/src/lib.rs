@@ -4,6 +4,7 @@
 //! The binary is the one cargo built next to the test executable (`target/debug/kessai`; the
 //! `kessai-node` package's own integration test makes cargo build it in the same run), or `$KESSAI_BIN`.
 
+pub mod light;
 pub mod testnet;
 
 use anyhow::{bail, Context, Result};
@@ -64,6 +65,8 @@ pub struct TestNode {
     pub rpc: String,
     child: Option<Child>,
     args: Vec<String>,
+    /// The member key files that signed calls use (`--keys-dir`).
+    keys: PathBuf,
     log: PathBuf,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -85,6 +88,7 @@ impl TestNode {
             rpc: String::new(),
             child: None,
             args,
+            keys: home.join("keys"),
             log: tmp.path().join("node.log"),
             _tmp: Some(tmp),
         };
@@ -107,6 +111,7 @@ impl TestNode {
             rpc: String::new(),
             child: None,
             args,
+            keys: home.join("keys"),
             log: home.join("node.log"),
             _tmp: None,
         };
@@ -153,6 +158,7 @@ impl TestNode {
             "127.0.0.1:0".into(),
         ];
         let mut node = TestNode {
+            keys: home.join("keys"),
             home,
             rpc: String::new(),
             child: None,
@@ -165,7 +171,14 @@ impl TestNode {
     }
 
     pub fn keys_dir(&self) -> String {
-        self.home.join("keys").display().to_string()
+        self.keys.display().to_string()
+    }
+
+    /// Signs calls with the key files in `dir` instead of `HOME/keys` (a testnet keeps its
+    /// members' keys in one directory for all nodes).
+    pub fn with_keys_dir(mut self, dir: PathBuf) -> TestNode {
+        self.keys = dir;
+        self
     }
 
     /// (Re)starts the process and waits until its RPC answers.
@@ -347,6 +360,11 @@ pub fn int(value: &serde_json::Value) -> i128 {
         }
         other => panic!("{other} is not an integer"),
     }
+}
+
+/// This machine's clock, in ms since the Unix epoch (block times are on the same clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 /// stderr of a finished command, as text.

@@ -66,7 +66,8 @@ impl Testnet {
         match &mut self.nodes[i] {
             Some(node) => node.start().expect("node restarts"),
             None => {
-                self.nodes[i] = Some(TestNode::run_home(&self.home(i)).expect("node starts"));
+                let node = TestNode::run_home(&self.home(i)).expect("node starts");
+                self.nodes[i] = Some(node.with_keys_dir(self.dir.join("keys")));
             }
         }
     }

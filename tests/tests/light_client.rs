@@ -5,30 +5,12 @@
 //! value claimed absent, a forged receipt). A real fork — two chains signed by the same validator —
 //! is caught through a witness, and a trusted header older than the trusting period is refused.
 
-use kessai_tests::{dev_address as addr, kessai, stderr, TestNode};
+use kessai_tests::light::{assert_quorum, create_asset, light, light_json};
+use kessai_tests::{dev_address as addr, now_ms, stderr, TestNode};
 use proxy::{Lie, LyingProxy};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
-
-/// `kessai light ARGS --home HOME --rpc RPC`.
-fn light(home: &Path, rpc: &str, args: &[&str]) -> Output {
-    let home = home.display().to_string();
-    let mut all = vec!["light"];
-    all.extend_from_slice(args);
-    all.extend(["--home", &home, "--rpc", rpc]);
-    kessai(&all)
-}
-
-/// The command's JSON output; it must succeed.
-fn light_json(home: &Path, rpc: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = light(home, rpc, &all);
-    assert!(out.status.success(), "kessai light {args:?} failed: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("JSON output")
-}
 
 /// The command must fail with exit code 1 and one sentence on stderr; returns it.
 fn light_refused(home: &Path, rpc: &str, args: &[&str]) -> String {
@@ -53,28 +35,6 @@ fn stored_height(home: &Path) -> u64 {
     let text = std::fs::read_to_string(home.join("trusted.json")).expect("trusted.json");
     let state: Value = serde_json::from_str(&text).expect("JSON");
     state["header"]["height"].as_u64().expect("a height")
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-/// bob registers an asset record of 7 kWh; returns (asset id, tx id, height of its block).
-fn create_asset(node: &TestNode) -> (u64, String, u64) {
-    node.call_result("alice", "asset-ownership", "register_provider", &json!([addr("bob"), "Aa"]));
-    let intermediary = json!([addr("carol"), "Da"]);
-    node.call_result("alice", "asset-ownership", "register_intermediary", &intermediary);
-    let args = json!([addr("bob"), now_ms() - 60_000, 7, "Wind", addr("carol"), null]);
-    let created = node.call_ok("bob", "asset-ownership", "create", &args.to_string());
-    let id = created["result"].as_u64().expect("the asset id");
-    let tx = created["tx_id"].as_str().unwrap().to_string();
-    (id, tx, created["height"].as_u64().unwrap())
-}
-
-/// More than two thirds of the voting power signed what was verified.
-fn assert_quorum(verified: &Value) {
-    let (signed, total) = (verified["signed_power"].as_u64(), verified["total_power"].as_u64());
-    assert!(signed.unwrap() * 3 > total.unwrap() * 2, "{verified}");
 }
 
 #[test]
