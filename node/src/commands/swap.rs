@@ -25,12 +25,13 @@ use super::tx::{rpc_error, submit};
 use crate::cli::{RpcArgs, SignerArgs};
 use crate::keyfile::load_signer;
 use crate::rpc::api::StateRead;
+use crate::rpc::verified::{proved_value, verified_header, VerifiedHeader};
 use crate::rpc::{self, KessaiApiClient};
 use anyhow::{bail, ensure, Context, Result};
 use borsh::{BorshDeserialize, BorshSerialize};
 use clap::Subcommand;
 use jsonrpsee::http_client::HttpClient;
-use kessai_primitives::{Address, Hash, Header, Keypair, Payload};
+use kessai_primitives::{Address, Hash, Keypair, Payload};
 use kessai_runtime::system;
 use serde::Serialize;
 use serde_json::json;
@@ -395,6 +396,19 @@ struct ProofReport {
     total_power: u64,
 }
 
+impl From<VerifiedHeader> for ProofReport {
+    fn from(v: VerifiedHeader) -> ProofReport {
+        ProofReport {
+            height: v.header.height,
+            state_root: v.header.state_root,
+            block: v.block,
+            validators_hash: v.validators_hash,
+            signed_power: v.signed_power,
+            total_power: v.total_power,
+        }
+    }
+}
+
 impl ProofReport {
     fn summary(&self) -> String {
         format!(
@@ -480,54 +494,11 @@ impl Chain {
         read: &StateRead,
         flat_key: &[u8],
     ) -> Result<(Option<Vec<u8>>, ProofReport)> {
-        ensure!(
-            hex::decode(&read.key).ok().as_deref() == Some(flat_key),
-            "the node proved another key than the one asked for"
-        );
-        let (header, report) = self.verified_header(read.height).await?;
-        let value =
-            read.value.as_deref().map(hex::decode).transpose().context("value is not hex")?;
-        read.proof
-            .verify(header.state_root, flat_key, value.as_deref())
-            .context("the state proof does NOT verify against the header's state root")?;
-        Ok((value, report))
-    }
-
-    async fn verified_header(&self, height: u64) -> Result<(Header, ProofReport)> {
-        ensure!(height > 0, "chain {} has no block yet", self.chain_id);
-        let header = self.client.header(height).await.map_err(rpc_error)?;
-        ensure!(
-            header.chain_id == self.chain_id && header.height == height,
-            "the node served a header of {} at {} for {} at {height}",
-            header.chain_id,
-            header.height,
-            self.chain_id
-        );
-        let set = self.client.validators(height).await.map_err(rpc_error)?;
-        ensure!(
-            set.hash() == header.validators_hash,
-            "the validator set is not the one the header names"
-        );
-        if let Some(pinned) = self.pinned_validators {
-            ensure!(
-                set.hash() == pinned,
-                "height {height} is signed by validator set {}, not the pinned {pinned}",
-                set.hash()
-            );
-        }
-        let commit = self.client.commit(height).await.map_err(rpc_error)?;
-        let signed_power = commit
-            .verify(&self.chain_id, height, &header.id(), &set)
-            .map_err(|e| anyhow::anyhow!("the commit of height {height} does not verify: {e}"))?;
-        let report = ProofReport {
-            height,
-            state_root: header.state_root,
-            block: header.id(),
-            validators_hash: set.hash(),
-            signed_power,
-            total_power: set.total_power(),
-        };
-        Ok((header, report))
+        let verified =
+            verified_header(&self.client, &self.chain_id, read.height, self.pinned_validators)
+                .await?;
+        let value = proved_value(read, flat_key, &verified.header)?;
+        Ok((value, ProofReport::from(verified)))
     }
 
     /// The latest block time: "now" for the contracts.

@@ -8,13 +8,13 @@ use crate::cli::SignerArgs;
 use crate::commands::submit;
 use crate::commands::tx::rpc_error;
 use crate::rpc::api::{StateRead, TxInfo};
+pub use crate::rpc::verified::{proved_value, VerifiedHeader};
 use crate::rpc::{self, HttpClient, KessaiApiClient};
 use anyhow::{bail, ensure, Context, Result};
 use borsh::BorshDeserialize;
 use kessai_primitives::state_proof::flat_key;
-use kessai_primitives::{Address, Hash, Header, Payload, TxStatus};
+use kessai_primitives::{Address, Hash, Payload, TxStatus};
 use kessai_runtime::system;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
@@ -27,17 +27,6 @@ pub struct Ledger {
     pub url: String,
     pub chain_id: String,
     pub contract: Address,
-}
-
-/// A header whose commit carries more than two thirds of the voting power of the validator set
-/// the header names. Trust in that set comes from the node unless it was pinned.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct VerifiedHeader {
-    pub header: Header,
-    pub block: Hash,
-    pub validators_hash: Hash,
-    pub signed_power: u64,
-    pub total_power: u64,
 }
 
 impl Ledger {
@@ -232,50 +221,8 @@ impl Ledger {
         height: u64,
         pinned: Option<Hash>,
     ) -> Result<VerifiedHeader> {
-        ensure!(height > 0, "height 0 (genesis) has no commit");
-        let header = self.client.header(height).await.map_err(rpc_error)?;
-        ensure!(
-            header.chain_id == self.chain_id && header.height == height,
-            "the node served a header of {} at {} for {} at {height}",
-            header.chain_id,
-            header.height,
-            self.chain_id
-        );
-        let set = self.client.validators(height).await.map_err(rpc_error)?;
-        ensure!(set.hash() == header.validators_hash, "the validator set is not the header's");
-        if let Some(pinned) = pinned {
-            ensure!(
-                set.hash() == pinned,
-                "height {height} is signed by {}, not {pinned}",
-                set.hash()
-            );
-        }
-        let commit = self.client.commit(height).await.map_err(rpc_error)?;
-        let block = header.id();
-        let signed_power = commit
-            .verify(&self.chain_id, height, &block, &set)
-            .map_err(|e| anyhow::anyhow!("the commit of height {height} does not verify: {e}"))?;
-        Ok(VerifiedHeader {
-            header,
-            block,
-            validators_hash: set.hash(),
-            signed_power,
-            total_power: set.total_power(),
-        })
+        rpc::verified::verified_header(&self.client, &self.chain_id, height, pinned).await
     }
-}
-
-/// The value `read` proves for `flat_key` under `header`'s state root.
-pub fn proved_value(read: &StateRead, flat_key: &[u8], header: &Header) -> Result<Option<Vec<u8>>> {
-    ensure!(
-        hex::decode(&read.key).ok().as_deref() == Some(flat_key),
-        "the node proved another key than the one asked for"
-    );
-    let value = read.value.as_deref().map(hex::decode).transpose().context("value is not hex")?;
-    read.proof
-        .verify(header.state_root, flat_key, value.as_deref())
-        .context("the state proof does NOT verify against the header's state root")?;
-    Ok(value)
 }
 
 /// Records of `method` among `records` with one of `ids` (what a peer said it moved).

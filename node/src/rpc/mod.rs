@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod server;
+pub mod verified;
 
 pub use api::KessaiApiClient;
 pub use jsonrpsee::core::client::Error as ClientError;
