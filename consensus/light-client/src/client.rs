@@ -6,6 +6,7 @@ use crate::options::TrustOptions;
 use crate::provider::{Provider, ProviderError};
 use crate::state::TrustedState;
 use crate::verify;
+use crate::witness::{WitnessCheck, WitnessOutcome};
 use kessai_primitives::{Commit, Hash, Header, Receipt, SignedTransaction, ValidatorSet};
 use std::collections::BTreeMap;
 
@@ -36,13 +37,21 @@ pub struct VerifiedTx {
 
 struct Witness<P> {
     provider: P,
-    /// Why this witness is no longer asked (it served a header that does not verify).
-    faulty: Option<Error>,
+    /// The last comparison; once [`WitnessOutcome::Faulty`], the witness is no longer asked.
+    last: Option<WitnessCheck>,
+}
+
+impl<P> Witness<P> {
+    fn is_faulty(&self) -> bool {
+        self.last.as_ref().is_some_and(|check| check.faulty().is_some())
+    }
 }
 
 /// Verifies headers, state and transactions served by a `primary` node it does not trust, from a
 /// [`TrustedState`] it does. Optional witnesses (other nodes) are asked for the same headers; a
 /// validly signed conflicting header is reported as [`Error::ForkDetected`] and stops the client.
+/// When witnesses are given, at least one of them must confirm each header verified forward (see
+/// [`LightClient::with_witnesses`]).
 ///
 /// The current time is passed in (`now_ms`, milliseconds since the Unix epoch) so the client has no
 /// clock of its own, and the provider supplies all I/O, so the client runs anywhere, wasm32 included.
@@ -149,10 +158,14 @@ impl<P: Provider> LightClient<P> {
         Self::new(primary, trusted, opts)
     }
 
-    /// Other nodes that every newly verified target header is compared with.
+    /// Other nodes that every header newly verified forward (the target of a sync, not the heights
+    /// bisection passes through) is compared with. With witnesses, such a header is only trusted
+    /// when at least one of them confirms it; [`Error::NotConfirmed`] otherwise. Without witnesses,
+    /// nothing is compared and the primary alone is believed for which of two validly signed
+    /// headers is the chain.
     pub fn with_witnesses(mut self, witnesses: Vec<P>) -> Self {
         self.witnesses =
-            witnesses.into_iter().map(|provider| Witness { provider, faulty: None }).collect();
+            witnesses.into_iter().map(|provider| Witness { provider, last: None }).collect();
         self
     }
 
@@ -175,12 +188,18 @@ impl<P: Provider> LightClient<P> {
         self.fork.as_ref()
     }
 
+    /// Each witness's last comparison, in the order given to [`LightClient::with_witnesses`];
+    /// `None` for a witness not asked yet (nothing was verified forward since it was added).
+    pub fn witness_checks(&self) -> Vec<Option<&WitnessCheck>> {
+        self.witnesses.iter().map(|w| w.last.as_ref()).collect()
+    }
+
     /// Witnesses no longer asked because they served a header that does not verify, with the reason.
     pub fn faulty_witnesses(&self) -> Vec<(usize, &Error)> {
         self.witnesses
             .iter()
             .enumerate()
-            .filter_map(|(i, w)| w.faulty.as_ref().map(|e| (i, e)))
+            .filter_map(|(i, w)| w.last.as_ref().and_then(WitnessCheck::faulty).map(|e| (i, e)))
             .collect()
     }
 
@@ -389,55 +408,72 @@ impl<P: Provider> LightClient<P> {
         Ok(())
     }
 
-    /// Asks each witness for the header at `reached`'s height. A different header is verified from
-    /// the same root through the witness: if it verifies, two validly signed blocks exist at one
-    /// height and the primary is no longer trusted; if not, the witness lied and is set aside.
+    /// Asks each witness for the header at `reached`'s height. The same header confirms it. A
+    /// different header is verified from the same root through the witness: if it verifies, two
+    /// validly signed blocks exist at one height and the primary is no longer trusted; if not, the
+    /// witness lied and is set aside. A witness that gives no usable answer is unavailable. With
+    /// witnesses and not one confirmation, `reached` is not trusted.
     async fn cross_check(
         &mut self,
         root_height: u64,
         reached: &TrustedState,
         now_ms: u64,
     ) -> Result<(), Error> {
+        if self.witnesses.is_empty() {
+            return Ok(());
+        }
         let height = reached.height();
         for index in 0..self.witnesses.len() {
             let witness = &self.witnesses[index];
-            if witness.faulty.is_some() {
+            if witness.is_faulty() {
                 continue;
             }
-            // A witness that cannot answer (down, behind) neither confirms nor refutes.
-            let Ok(header) = witness.provider.header(height).await else { continue };
-            if header.id() == reached.hash() {
-                continue;
-            }
-            let root = &self.verified[&root_height];
-            let outcome = verify_trace(
-                &witness.provider,
-                root,
-                height,
-                now_ms,
-                &self.opts,
-                Mode::Skipping,
-                &mut |_| {},
-            )
-            .await;
-            match outcome {
-                Ok(trace) => {
-                    let theirs = trace.last().expect("the trace reaches the height");
-                    let evidence = ForkEvidence {
-                        primary: (reached.header.clone(), reached.commit.clone()),
-                        witness: (theirs.header.clone(), theirs.commit.clone()),
-                        witness_index: index,
-                    };
-                    self.fork = Some(evidence.clone());
-                    return Err(Error::ForkDetected(Box::new(evidence)));
+            let outcome = match witness.provider.header(height).await {
+                Err(unanswered) => WitnessOutcome::Unavailable(unanswered.into()),
+                Ok(header) if header.id() == reached.hash() => WitnessOutcome::Confirmed,
+                Ok(_) => {
+                    let root = &self.verified[&root_height];
+                    let theirs = verify_trace(
+                        &witness.provider,
+                        root,
+                        height,
+                        now_ms,
+                        &self.opts,
+                        Mode::Skipping,
+                        &mut |_| {},
+                    )
+                    .await;
+                    match theirs {
+                        Ok(trace) => {
+                            let theirs = trace.last().expect("the trace reaches the height");
+                            let evidence = ForkEvidence {
+                                primary: (reached.header.clone(), reached.commit.clone()),
+                                witness: (theirs.header.clone(), theirs.commit.clone()),
+                                witness_index: index,
+                            };
+                            self.fork = Some(evidence.clone());
+                            return Err(Error::ForkDetected(Box::new(evidence)));
+                        }
+                        Err(lie @ (Error::Verification(_) | Error::UnexpectedHeight { .. })) => {
+                            WitnessOutcome::Faulty(lie)
+                        }
+                        // A different header it cannot back with a commit or validator sets.
+                        Err(unanswered) => WitnessOutcome::Unavailable(unanswered),
+                    }
                 }
-                Err(lie @ (Error::Verification(_) | Error::UnexpectedHeight { .. })) => {
-                    self.witnesses[index].faulty = Some(lie)
-                }
-                Err(_) => {}
-            }
+            };
+            self.witnesses[index].last = Some(WitnessCheck { height, outcome });
         }
-        Ok(())
+        let checks = || self.witnesses.iter().filter_map(|w| w.last.as_ref());
+        if checks().any(|check| check.height == height && check.confirmed()) {
+            return Ok(());
+        }
+        Err(Error::NotConfirmed {
+            height,
+            witnesses: self.witnesses.len(),
+            unavailable: checks().filter(|check| check.unavailable().is_some()).count(),
+            faulty: checks().filter(|check| check.faulty().is_some()).count(),
+        })
     }
 }
 

@@ -155,6 +155,15 @@ pub enum Error {
     #[error("{0}")]
     ForkDetected(Box<ForkEvidence>),
 
+    /// Witnesses were given and none confirmed the header verified at `height`: each was
+    /// unavailable or faulty (see [`LightClient::witness_checks`](crate::LightClient::witness_checks)).
+    /// The header is not trusted; without witnesses it would have been.
+    #[error(
+        "no witness confirmed the header at height {height} ({witnesses} given: {unavailable} \
+         unavailable, {faulty} faulty), so it is not trusted"
+    )]
+    NotConfirmed { height: u64, witnesses: usize, unavailable: usize, faulty: usize },
+
     /// A fork was detected earlier; nothing more is verified through this primary.
     #[error(
         "the primary is no longer trusted: a conflicting header was found at height {height}; \

@@ -5,7 +5,8 @@
 //!   commit and validator set, the current time and [`TrustOptions`].
 //! - [`LightClient`]: fetches through a [`Provider`] (a node's JSON-RPC, or anything else), syncs by
 //!   skipping verification with bisection, proves state values ([`LightClient::verify_state`]) and
-//!   transactions ([`LightClient::verify_tx`]), and compares headers with witnesses to detect forks.
+//!   transactions ([`LightClient::verify_tx`]), and compares headers with witnesses to detect forks
+//!   ([`LightClient::witness_checks`]: which confirmed, which were unavailable, which lied).
 //! - [`TrustedState`] is what to keep between runs (JSON; [`FileStore`] with feature `std-fs`).
 //!
 //! The crate has no I/O, no clock and no async runtime of its own, and builds for wasm32. The byte
@@ -20,6 +21,7 @@ pub mod state;
 #[cfg(feature = "std-fs")]
 pub mod store;
 pub mod verify;
+pub mod witness;
 
 pub use client::{LightClient, VerifiedTx, VerifiedValue};
 pub use error::{Error, VerifyError};
@@ -30,3 +32,4 @@ pub use state::TrustedState;
 #[cfg(feature = "std-fs")]
 pub use store::FileStore;
 pub use verify::{verify_adjacent, verify_skipping};
+pub use witness::{WitnessCheck, WitnessOutcome};

@@ -5,7 +5,8 @@ mod fixture;
 
 use fixture::{block_on, key, time_of, validator, ChainBuilder, FakeChain, Signers, TestProvider};
 use kessai_light_client::{
-    verify_skipping, Error, LightClient, TrustOptions, TrustedState, VerifyError,
+    verify_skipping, Error, LightClient, ProviderError, TrustOptions, TrustedState, VerifyError,
+    WitnessCheck, WitnessOutcome,
 };
 use kessai_primitives::{Hash, StateProof, TxStatus};
 use std::sync::{Arc, OnceLock};
@@ -520,12 +521,136 @@ fn witness_serving_an_unsigned_header_is_set_aside() {
     let liar = TestProvider::honest(chain.clone()).lying_header(|h| h.time_ms += 1);
     let mut client = client_at(TestProvider::honest(chain.clone()), 1)
         .with_witnesses(vec![liar, TestProvider::honest(chain.clone())]);
-    let reached = block_on(client.sync_to(1000, chain.now_after(1000), |_| {})).unwrap();
-    assert_eq!(reached.hash(), chain.header(1000).id());
+    let now = chain.now_after(1000);
+    let reached = block_on(client.sync_to(500, now, |_| {})).unwrap();
+    assert_eq!(reached.hash(), chain.header(500).id());
     let faulty = client.faulty_witnesses();
     assert_eq!(faulty.len(), 1);
     assert_eq!(faulty[0].0, 0);
     assert!(matches!(faulty[0].1, Error::Verification(VerifyError::ForgedHeader { .. })));
+    let checks = client.witness_checks();
+    assert!(
+        matches!(
+            checks[..],
+            [
+                Some(WitnessCheck { height: 500, outcome: WitnessOutcome::Faulty(_) }),
+                Some(WitnessCheck { height: 500, outcome: WitnessOutcome::Confirmed })
+            ]
+        ),
+        "{checks:?}"
+    );
+
+    // The liar is not asked again: its check stays the one that caught it.
+    block_on(client.sync_to(1000, now, |_| {})).unwrap();
+    let checks = client.witness_checks();
+    assert!(
+        matches!(
+            checks[..],
+            [
+                Some(WitnessCheck { height: 500, outcome: WitnessOutcome::Faulty(_) }),
+                Some(WitnessCheck { height: 1000, outcome: WitnessOutcome::Confirmed })
+            ]
+        ),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn a_header_only_a_liar_witnessed_is_not_trusted() {
+    let chain = long_chain();
+    let liar = TestProvider::honest(chain.clone()).lying_header(|h| h.time_ms += 1);
+    let mut client = client_at(TestProvider::honest(chain.clone()), 1).with_witnesses(vec![liar]);
+    let err = block_on(client.sync_to(1000, chain.now_after(1000), |_| {})).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotConfirmed { height: 1000, witnesses: 1, unavailable: 0, faulty: 1 }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(client.latest_trusted().height(), 1, "nothing unconfirmed is trusted");
+}
+
+#[test]
+fn an_unreachable_witness_confirms_nothing() {
+    let chain = long_chain();
+    let mut client = client_at(TestProvider::honest(chain.clone()), 1)
+        .with_witnesses(vec![TestProvider::unreachable(chain.clone())]);
+    assert!(client.witness_checks()[0].is_none(), "not asked before a sync");
+    let now = chain.now_after(1000);
+    let err = block_on(client.sync_to(1000, now, |_| {})).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotConfirmed { height: 1000, witnesses: 1, unavailable: 1, faulty: 0 }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("no witness confirmed the header at height 1000"), "{err}");
+    assert_eq!(client.latest_trusted().height(), 1, "nothing unconfirmed is trusted");
+    assert!(client.verified(1000).is_none());
+    let checks = client.witness_checks();
+    assert!(
+        matches!(
+            checks[..],
+            [Some(WitnessCheck {
+                height: 1000,
+                outcome: WitnessOutcome::Unavailable(Error::Provider(ProviderError::Unavailable(
+                    _
+                )))
+            })]
+        ),
+        "{checks:?}"
+    );
+    assert!(client.faulty_witnesses().is_empty(), "unreachable is not faulty");
+
+    // Reading state at a new height needs the confirmation too.
+    let err = block_on(client.verify_state(&key("counter"), 700, now)).unwrap_err();
+    assert!(matches!(err, Error::NotConfirmed { height: 700, .. }), "{err:?}");
+}
+
+#[test]
+fn one_confirmation_suffices_when_other_witnesses_are_down_or_behind() {
+    let chain = long_chain();
+    let witnesses = vec![
+        TestProvider::unreachable(chain.clone()),
+        TestProvider::honest(chain.clone()).behind(999),
+        TestProvider::honest(chain.clone()),
+    ];
+    let mut client = client_at(TestProvider::honest(chain.clone()), 1).with_witnesses(witnesses);
+    let reached = block_on(client.sync_to(1000, chain.now_after(1000), |_| {})).unwrap();
+    assert_eq!(reached.hash(), chain.header(1000).id());
+    let checks = client.witness_checks();
+    assert!(
+        matches!(
+            checks[..],
+            [
+                Some(WitnessCheck {
+                    height: 1000,
+                    outcome: WitnessOutcome::Unavailable(Error::Provider(
+                        ProviderError::Unavailable(_)
+                    ))
+                }),
+                Some(WitnessCheck {
+                    height: 1000,
+                    outcome: WitnessOutcome::Unavailable(Error::Provider(ProviderError::NotFound(
+                        _
+                    )))
+                }),
+                Some(WitnessCheck { height: 1000, outcome: WitnessOutcome::Confirmed }),
+            ]
+        ),
+        "{checks:?}"
+    );
+    assert!(client.faulty_witnesses().is_empty());
+}
+
+#[test]
+fn without_witnesses_nothing_needs_confirming() {
+    let chain = long_chain();
+    let mut client = client_at(TestProvider::honest(chain.clone()), 1).with_witnesses(vec![]);
+    block_on(client.sync_to(1000, chain.now_after(1000), |_| {})).unwrap();
+    assert!(client.witness_checks().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
