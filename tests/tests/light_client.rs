@@ -4,6 +4,7 @@
 //! answers (a forged header, a tampered value or proof, a proof of another height, a withheld
 //! value claimed absent, a forged receipt). A real fork — two chains signed by the same validator —
 //! is caught through a witness, and a trusted header older than the trusting period is refused.
+//! A witness that cannot be reached confirms nothing: alone, it makes the sync fail.
 
 use kessai_tests::light::{assert_quorum, create_asset, light, light_json};
 use kessai_tests::{dev_address as addr, now_ms, stderr, TestNode};
@@ -56,8 +57,13 @@ fn from_genesis_sync_then_prove_values_absences_and_transactions() {
     node.call_result("alice", "clearing", "deposit_fiat", &json!([addr("bob"), 200]));
 
     let synced = light_json(&home, &node.rpc, &["sync", "--witness", &node.rpc]);
-    assert_eq!(synced["faulty_witnesses"], json!([]), "an honest witness agrees");
     let height = synced["verified"]["height"].as_u64().unwrap();
+    assert_eq!(
+        synced["witnesses"],
+        json!({ "given": 1, "height": height, "confirmed": 1, "confirmed_by": [node.rpc],
+            "unavailable": [], "faulty": [] }),
+        "an honest witness confirms"
+    );
     assert!(height >= tx_height + 2, "{synced}");
     assert_eq!(synced["verified"]["hash"], block_hash(&node, height));
     assert_quorum(&synced["verified"]);
@@ -218,11 +224,72 @@ fn a_witness_that_forges_headers_is_set_aside() {
     let witness = LyingProxy::start(&node.rpc);
     witness.lie(Lie::ForgeHeaders { from: 2 });
 
-    let synced = light_json(&home, &node.rpc, &["sync", "--witness", &witness.url]);
-    let faulty = synced["faulty_witnesses"].as_array().unwrap();
+    // Alone, the liar confirms nothing: the header is not trusted.
+    let why = light_refused(&home, &node.rpc, &["sync", "--witness", &witness.url]);
+    assert!(why.contains("no witness confirmed the header at height"), "{why}");
+    assert!(why.contains(&format!("{} faulty (forged header", witness.url)), "{why}");
+    assert_eq!(stored_height(&home), 1, "nothing unconfirmed is kept");
+
+    // With an honest witness beside it, the liar is reported and set aside.
+    let synced =
+        light_json(&home, &node.rpc, &["sync", "--witness", &witness.url, "--witness", &node.rpc]);
+    let witnesses = &synced["witnesses"];
+    assert_eq!(witnesses["confirmed_by"], json!([node.rpc]), "{synced}");
+    assert_eq!(witnesses["unavailable"], json!([]), "{synced}");
+    let faulty = witnesses["faulty"].as_array().unwrap();
     assert_eq!(faulty.len(), 1, "{synced}");
     assert_eq!(faulty[0]["witness"], json!(witness.url));
     assert!(faulty[0]["reason"].as_str().unwrap().contains("forged header"), "{synced}");
+}
+
+/// A URL nothing listens on: a port the system just handed out and took back.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+#[test]
+fn a_witness_that_does_not_answer_confirms_nothing() {
+    let node = TestNode::dev();
+    node.wait_height(2, Duration::from_secs(30)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("light");
+    light_json(&home, &node.rpc, &["init", "--from-genesis", &chain_spec(&node)]);
+    let dead = dead_url();
+
+    // The only witness cannot be reached: the sync fails and says why; nothing is kept.
+    let why = light_refused(&home, &node.rpc, &["sync", "--witness", &dead]);
+    assert!(why.contains("no witness confirmed the header at height"), "{why}");
+    assert!(why.contains("(1 given: 1 unavailable, 0 faulty)"), "{why}");
+    assert!(why.contains(&format!("{dead} unavailable (")), "{why}");
+    assert_eq!(stored_height(&home), 1, "nothing unconfirmed is kept");
+
+    // Beside a witness that confirms, it is reported as unavailable, not as agreeing.
+    let synced =
+        light_json(&home, &node.rpc, &["sync", "--witness", &dead, "--witness", &node.rpc]);
+    let height = synced["verified"]["height"].as_u64().unwrap();
+    assert!(height >= 2, "{synced}");
+    assert_eq!(stored_height(&home), height);
+    let witnesses = &synced["witnesses"];
+    assert_eq!(
+        (&witnesses["given"], &witnesses["height"], &witnesses["confirmed"]),
+        (&json!(2), &json!(height), &json!(1)),
+        "{synced}"
+    );
+    assert_eq!(witnesses["confirmed_by"], json!([node.rpc]), "{synced}");
+    assert_eq!(witnesses["faulty"], json!([]), "{synced}");
+    let unavailable = witnesses["unavailable"].as_array().unwrap();
+    assert_eq!(unavailable.len(), 1, "{synced}");
+    assert_eq!(unavailable[0]["witness"], json!(dead));
+    assert!(unavailable[0]["reason"].as_str().unwrap().contains(&dead), "{synced}");
+
+    // The same, for people.
+    node.wait_height(height + 1, Duration::from_secs(30)).unwrap();
+    let out = light(&home, &node.rpc, &["sync", "--witness", &dead, "--witness", &node.rpc]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 of 2 witnesses confirmed the header at height"), "{text}");
+    assert!(text.contains(&format!("unavailable witness {dead}: ")), "{text}");
 }
 
 #[test]

@@ -142,7 +142,9 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
         (Some(h1), &json!([t2])),
         "{crossed}"
     );
-    assert_eq!(crossed["faulty_witnesses"], json!([]), "{crossed}");
+    let witnesses = &crossed["witnesses"];
+    assert_eq!(witnesses["confirmed_by"], json!([rpc(newcomer)]), "{crossed}");
+    assert_eq!((&witnesses["unavailable"], &witnesses["faulty"]), (&json!([]), &json!([])));
     let verified = &crossed["verified"];
     assert_eq!(verified["hash"], json!(net.block_hash(newcomer, t2)), "the witness's block");
     assert_eq!(size(verified), (5, 50), "{crossed}");
@@ -176,7 +178,9 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
         (Some(t2), &json!([t3])),
         "{after}"
     );
-    assert_eq!(after["faulty_witnesses"], json!([]), "{after}");
+    let witnesses = &after["witnesses"];
+    assert_eq!(witnesses["confirmed_by"], json!([rpc(leaver)]), "{after}");
+    assert_eq!((&witnesses["unavailable"], &witnesses["faulty"]), (&json!([]), &json!([])));
     let verified = &after["verified"];
     assert_eq!(verified["hash"], json!(net.block_hash(leaver, t3)), "the witness's block");
     assert_eq!(size(verified), (4, 40), "{after}");

@@ -5,6 +5,8 @@
 //!   `--trusted-hash`) or from the chain spec's genesis validators (`--from-genesis`).
 //! - `sync`: verifies headers up to the node's latest by skipping verification with bisection,
 //!   comparing the result with `--witness` nodes; a validly signed conflicting header is a fork.
+//!   With witnesses, at least one must confirm the header (else it is refused); the
+//!   output says which confirmed, which were unavailable and which were faulty.
 //! - `get CONTRACT MAP KEY`: a storage-map entry, or its absence, proven against a verified header.
 //!   The contract's name, its code and so its interface are proven too, so the key is encoded and
 //!   the value decoded by an interface the node could not have swapped.
@@ -28,8 +30,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kessai_abi::Abi;
 use kessai_chainspec::ChainSpec;
 use kessai_light_client::{
-    Error as LightError, FileStore, ForkEvidence, LightClient, Provider, TrustOptions,
-    TrustedState, VerifiedTx, VerifiedValue,
+    Error as LightError, FileStore, ForkEvidence, LightClient, Provider, ProviderError,
+    TrustOptions, TrustedState, VerifiedTx, VerifiedValue, WitnessOutcome,
 };
 use kessai_primitives::{Address, Hash, TxStatus};
 use kessai_runtime::system::{self, ContractInfo};
@@ -229,7 +231,7 @@ impl Session {
         let (trusted, options) = home.load()?;
         let stored_height = trusted.height();
         let providers =
-            witnesses.iter().map(|url| RpcProvider::new(url)).collect::<Result<Vec<_>>>()?;
+            witnesses.iter().map(|url| RpcProvider::witness(url)).collect::<Result<Vec<_>>>()?;
         let client = LightClient::new(RpcProvider::new(rpc)?, trusted, options)
             .map_err(|e| anyhow!("the stored trusted state does not hold together: {e}"))?
             .with_witnesses(providers);
@@ -251,6 +253,16 @@ impl Session {
                 }
             }
             LightError::Provider(p) => anyhow!("{p}"),
+            not_confirmed @ LightError::NotConfirmed { .. } => {
+                let report = self.witness_report();
+                let unavailable = report.unavailable.iter().map(|w| (w, "unavailable"));
+                let faulty = report.faulty.iter().map(|w| (w, "faulty"));
+                let each: Vec<String> = unavailable
+                    .chain(faulty)
+                    .map(|(w, what)| format!("{} {what} ({})", w.witness, w.reason))
+                    .collect();
+                anyhow!("{not_confirmed}: {}", each.join("; "))
+            }
             other => anyhow!("verification failed: {other}"),
         }
     }
@@ -259,13 +271,89 @@ impl Session {
         self.home.advance(self.client.latest_trusted(), self.stored_height)
     }
 
-    /// Witnesses set aside because they served headers that do not verify.
-    fn faulty_witnesses(&self) -> Vec<serde_json::Value> {
-        self.client
-            .faulty_witnesses()
-            .into_iter()
-            .map(|(i, why)| json!({ "witness": self.witnesses[i], "reason": why.to_string() }))
-            .collect()
+    /// What the witnesses said at the last comparison.
+    fn witness_report(&self) -> WitnessReport {
+        let checks = self.client.witness_checks();
+        let height = checks.iter().flatten().map(|check| check.height).max();
+        let mut report = WitnessReport {
+            given: self.witnesses.len(),
+            height,
+            confirmed: 0,
+            confirmed_by: Vec::new(),
+            unavailable: Vec::new(),
+            faulty: Vec::new(),
+        };
+        let problem = |url: &String, why: &LightError| {
+            let reason = match why {
+                LightError::Provider(
+                    ProviderError::Unavailable(what) | ProviderError::NotFound(what),
+                ) => what.clone(),
+                other => other.to_string(),
+            };
+            // One line, like every refusal.
+            WitnessProblem { witness: url.clone(), reason: reason.replace('\n', " ") }
+        };
+        for (url, check) in self.witnesses.iter().zip(checks) {
+            let Some(check) = check else { continue };
+            match &check.outcome {
+                WitnessOutcome::Faulty(why) => report.faulty.push(problem(url, why)),
+                // Only the latest comparison counts (one per command: a command verifies forward
+                // to one height).
+                _ if Some(check.height) != height => {}
+                WitnessOutcome::Confirmed => report.confirmed_by.push(url.clone()),
+                WitnessOutcome::Unavailable(why) => report.unavailable.push(problem(url, why)),
+            }
+        }
+        report.confirmed = report.confirmed_by.len();
+        report
+    }
+}
+
+/// What the witnesses said about the header compared with them, for people and scripts.
+#[derive(Serialize)]
+struct WitnessReport {
+    /// How many `--witness` nodes were given.
+    given: usize,
+    /// The height of the header compared; `None` when nothing was verified forward (a header
+    /// already trusted, or one below it verified through parent hashes), so none was asked.
+    height: Option<u64>,
+    confirmed: usize,
+    /// The witnesses that served the same header.
+    confirmed_by: Vec<String>,
+    /// Not reached, behind, or serving a different header they could not back: asked again next
+    /// time.
+    unavailable: Vec<WitnessProblem>,
+    /// Served a header that does not verify: set aside.
+    faulty: Vec<WitnessProblem>,
+}
+
+#[derive(Serialize)]
+struct WitnessProblem {
+    witness: String,
+    reason: String,
+}
+
+impl WitnessReport {
+    /// Lines for people; none without witnesses.
+    fn lines(&self) -> Vec<String> {
+        if self.given == 0 {
+            return Vec::new();
+        }
+        let mut lines = vec![match self.height {
+            Some(height) => format!(
+                "{} of {} witness{} confirmed the header at height {height}",
+                self.confirmed,
+                self.given,
+                if self.given == 1 { "" } else { "es" }
+            ),
+            None => "witnesses not asked: no header was newly verified forward".to_string(),
+        }];
+        for (what, problems) in [("unavailable", &self.unavailable), ("faulty", &self.faulty)] {
+            lines.extend(
+                problems.iter().map(|w| format!("{what} witness {}: {}", w.witness, w.reason)),
+            );
+        }
+        lines
     }
 }
 
@@ -413,24 +501,17 @@ async fn sync(args: SyncArgs) -> Result<()> {
     session.save()?;
     let reached = session.client.verified(target).expect("synced to the target");
     let report = HeaderReport::of(reached);
-    let faulty = session.faulty_witnesses();
+    let witnesses = session.witness_report();
     let value = json!({ "verified": &report, "from_height": from, "steps": verified,
-        "witnesses": args.witnesses.len(), "faulty_witnesses": faulty });
+        "witnesses": &witnesses });
     output::print(args.rpc.json, &value, |_| {
         let mut text = format!("verified {}", report.summary());
         text += &match verified.len() {
             0 => format!("\nalready trusted (from height {from})"),
             n => format!("\nfrom trusted height {from} in {n} verified step(s)"),
         };
-        if !args.witnesses.is_empty() {
-            text += &format!(
-                "\n{} of {} witnesses agree",
-                args.witnesses.len() - faulty.len(),
-                args.witnesses.len()
-            );
-        }
-        for witness in &faulty {
-            text += &format!("\nfaulty witness {}: {}", witness["witness"], witness["reason"]);
+        for line in witnesses.lines() {
+            text += &format!("\n{line}");
         }
         text
     });
@@ -471,15 +552,20 @@ async fn get(args: GetArgs) -> Result<()> {
     };
     session.save()?;
     let header = HeaderReport::of(session.client.verified(height).expect("verified"));
+    let witnesses = session.witness_report();
     let out = json!({ "contract": address, "map": args.map, "key": key, "value": value,
         "present": proven.value.is_some(), "raw": proven.value.as_ref().map(hex::encode),
-        "verified": &header });
+        "verified": &header, "witnesses": &witnesses });
     output::print(args.rpc.json, &out, |_| {
         let what = match &proven.value {
             Some(_) => format!("{value}\n(proof of inclusion verified)"),
             None => "absent (proof of absence verified)".to_string(),
         };
-        format!("{what}\nagainst {}", header.summary())
+        let mut text = format!("{what}\nagainst {}", header.summary());
+        for line in witnesses.lines() {
+            text += &format!("\n{line}");
+        }
+        text
     });
     Ok(())
 }
@@ -532,13 +618,15 @@ async fn verify_tx(args: VerifyTxArgs) -> Result<()> {
     };
     session.save()?;
     let header = HeaderReport::of(session.client.verified(proven.height).expect("verified"));
-    let out = tx_report(&proven, &header);
+    let witnesses = session.witness_report();
+    let mut out = tx_report(&proven, &header);
+    out["witnesses"] = json!(&witnesses);
     output::print(args.rpc.json, &out, |_| {
         let status = match &proven.receipt.status {
             TxStatus::Success => "success".to_string(),
             TxStatus::Failed { reason } => format!("FAILED: {reason}"),
         };
-        format!(
+        let mut text = format!(
             "transaction {} is in block {} at index {}, with its receipt: {status} (gas {})\nsigner {} nonce {}\nagainst {}",
             args.tx_id,
             proven.height,
@@ -547,7 +635,11 @@ async fn verify_tx(args: VerifyTxArgs) -> Result<()> {
             proven.tx.tx.signer,
             proven.tx.tx.nonce,
             header.summary()
-        )
+        );
+        for line in witnesses.lines() {
+            text += &format!("\n{line}");
+        }
+        text
     });
     Ok(())
 }

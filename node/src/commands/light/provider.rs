@@ -7,16 +7,29 @@ use crate::rpc::server::codes;
 use crate::rpc::{self, ClientError, HttpClient, KessaiApiClient};
 use kessai_light_client::{Provider, ProviderError, TxEvidence};
 use kessai_primitives::{Commit, Hash, Header, SignedTransaction, StateProof, ValidatorSet};
+use std::time::{Duration, Instant};
+
+/// How long a witness that is behind the primary is given to reach the height it is asked about
+/// (CometBFT's light client waits a comparable `maxBlockLag`, 10 s by default).
+pub const WITNESS_MAX_LAG: Duration = Duration::from_secs(10);
 
 /// One node, reached at `url`.
 pub struct RpcProvider {
     url: String,
     client: HttpClient,
+    /// For a witness: how long to wait for a header above the node's latest height.
+    max_lag: Option<Duration>,
 }
 
 impl RpcProvider {
     pub fn new(url: &str) -> anyhow::Result<RpcProvider> {
-        Ok(RpcProvider { url: url.to_string(), client: rpc::client(url)? })
+        Ok(RpcProvider { url: url.to_string(), client: rpc::client(url)?, max_lag: None })
+    }
+
+    /// A witness: asked for a header above its latest height (it is a block or two behind the
+    /// primary), it is given up to [`WITNESS_MAX_LAG`] to commit it before it counts as behind.
+    pub fn witness(url: &str) -> anyhow::Result<RpcProvider> {
+        Ok(RpcProvider { max_lag: Some(WITNESS_MAX_LAG), ..RpcProvider::new(url)? })
     }
 
     pub fn url(&self) -> &str {
@@ -53,7 +66,14 @@ impl Provider for RpcProvider {
 
     async fn header(&self, height: u64) -> Result<Header, ProviderError> {
         let what = format!("header at height {height}");
-        self.client.header(height).await.map_err(|e| self.failed(&what, e))
+        let answer = self.client.header(height).await.map_err(|e| self.failed(&what, e));
+        match (answer, self.max_lag) {
+            (Err(ProviderError::NotFound(_)), Some(max_lag)) => {
+                self.wait_for(height, max_lag).await?;
+                self.client.header(height).await.map_err(|e| self.failed(&what, e))
+            }
+            (answer, _) => answer,
+        }
     }
 
     async fn commit(&self, height: u64) -> Result<Commit, ProviderError> {
@@ -107,6 +127,27 @@ impl Provider for RpcProvider {
 }
 
 impl RpcProvider {
+    /// Returns once the node's latest height is at least `height`; `NotFound` (it is behind) when
+    /// that takes longer than `max_lag`.
+    async fn wait_for(&self, height: u64, max_lag: Duration) -> Result<(), ProviderError> {
+        let deadline = Instant::now() + max_lag;
+        loop {
+            let latest = self.latest_height().await?;
+            if latest >= height {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ProviderError::NotFound(format!(
+                    "{} is behind: its latest height is {latest}, it did not reach height {height} \
+                     within {} s",
+                    self.url,
+                    max_lag.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The parts of a committed transaction's answer, all of which must be there.
     fn evidence(&self, info: TxInfo) -> Result<TxEvidence, ProviderError> {
         let incomplete = |field: &str| {
