@@ -59,17 +59,17 @@ fn set_validator(net: &Testnet, via: usize, who: usize, power: u64) -> (String, 
     (id, receipt["height"].as_u64().expect("committed"))
 }
 
-/// The hash of the set that signs block `height`, as `kessai query validators` prints it.
-fn set_hash(node: &TestNode, height: u64) -> String {
-    let text = node.cli_ok(&["query", "validators", "--height", &height.to_string()]);
-    let first = text.lines().next().unwrap_or_default();
-    let hash = first.split_once("(hash ").and_then(|(_, rest)| rest.strip_suffix("):"));
-    hash.unwrap_or_else(|| panic!("no set hash in {text:?}")).to_string()
-}
-
-/// The set that signs block `height`, as `kessai query validators --json` prints it.
+/// The set that signs block `height`, as `kessai query validators --json` prints it: its hash,
+/// total power and validators.
 fn set_at(node: &TestNode, height: u64) -> Value {
     node.cli_json(&["query", "validators", "--height", &height.to_string()])
+}
+
+/// The hash of the set that signs block `height`, as `kessai query validators --json` gives it.
+fn set_hash(node: &TestNode, height: u64) -> String {
+    let set = set_at(node, height);
+    let hash = set["hash"].as_str().unwrap_or_else(|| panic!("no set hash in {set}"));
+    hash.to_string()
 }
 
 /// The node keys of a set, sorted.
@@ -127,6 +127,7 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
     net.wait_height(&all, t2, MINUTE).unwrap();
     let five = set_at(net.node(0), t2);
     assert_eq!(keys_of(&five).len(), 5);
+    assert_eq!(five["total_power"], 50, "{five}");
     assert!(keys_of(&five).contains(&node_key(newcomer)));
 
     // From the genesis set's header to one signed by five validators, through node 2, checked
@@ -152,7 +153,11 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
     let five_set = set_hash(net.node(0), t2);
     assert_eq!(verified["validators_hash"], json!(five_set));
     assert_ne!(five_set, genesis_set);
-    assert_eq!(trusted(&home)["validators"], five, "the light home keeps the new set");
+    assert_eq!(
+        trusted(&home)["validators"]["validators"],
+        five["validators"],
+        "the light home keeps the new set"
+    );
 
     // Governance removes a validator of the genesis set; the newcomer is now the primary and the
     // validator that left (still following the chain) the witness.
@@ -167,6 +172,7 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
         keys
     };
     assert_eq!(keys_of(&four), expected);
+    assert_eq!(four["total_power"], 40, "{four}");
 
     let after = light_json(
         &home,
@@ -188,7 +194,7 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
     let four_set = set_hash(net.node(0), t3);
     assert_eq!(verified["validators_hash"], json!(four_set));
     assert!(four_set != genesis_set && four_set != five_set, "{four_set}");
-    assert_eq!(trusted(&home)["validators"], four);
+    assert_eq!(trusted(&home)["validators"]["validators"], four["validators"]);
 
     // Both governance transactions, proven in their blocks (below the trusted height now: those
     // headers are verified back through parent hashes) — the addition through the validator that

@@ -121,7 +121,12 @@ pub async fn run(command: QueryCommand) -> Result<()> {
         QueryCommand::Validators { height, rpc } => {
             let client = rpc::client(&rpc.rpc)?;
             let set = client.validators(height).await.map_err(rpc_error)?;
-            output::print(rpc.json, &set, |set| {
+            // The hash is what headers name (`validators_hash`, `next_validators_hash`).
+            let out = serde_json::json!({
+                "height": height, "hash": set.hash(), "total_power": set.total_power(),
+                "validators": set.validators(),
+            });
+            output::print(rpc.json, &out, |_| {
                 let lines: Vec<String> = set
                     .validators()
                     .iter()
