@@ -1,6 +1,7 @@
 //! JSON-RPC: the API trait (server and client come from it), and the server.
 
 pub mod api;
+mod proof_cache;
 pub mod server;
 pub mod verified;
 

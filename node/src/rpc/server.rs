@@ -3,12 +3,13 @@
 use super::api::*;
 use crate::chain::Chain;
 use crate::mempool::{AdmitError, Mempool};
+use crate::rpc::proof_cache::{BlockLeaves, ProofCache};
 use crate::service::consensus::ConsensusStatus;
 use crate::service::network::NetworkHandle;
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::server::{Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
-use kessai_primitives::merkle::{self, InclusionProof};
+use kessai_primitives::merkle::InclusionProof;
 use kessai_primitives::{Address, Commit, Hash, Header, PublicKey, ValidatorSet};
 use kessai_runtime::system;
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ pub struct RpcContext {
     /// Whether this node signs when it is in the validator set.
     pub validator: bool,
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
+    pub proof_cache: ProofCache,
 }
 
 pub async fn start(
@@ -192,32 +194,25 @@ impl KessaiApiServer for Arc<RpcContext> {
                 if self.mempool.contains(&tx_id) { TxState::Pending } else { TxState::Unknown };
             return Ok(TxInfo { state, ..unknown });
         };
-        let block = self
-            .chain
-            .store
-            .block(height)
-            .map_err(internal)?
-            .ok_or_else(|| internal("indexed block is missing"))?;
-        let receipts = self.chain.store.receipts(height).map_err(internal)?.unwrap_or_default();
+        let leaves = self.proof_cache.get_or_load(height, || {
+            let store = &self.chain.store;
+            let block = store
+                .block(height)
+                .map_err(internal)?
+                .ok_or_else(|| internal("indexed block is missing"))?;
+            let receipts = store.receipts(height).map_err(internal)?.unwrap_or_default();
+            Ok::<_, ErrorObjectOwned>(BlockLeaves::new(block, receipts))
+        })?;
         let i = index as usize;
-        let tx_leaves: Vec<Hash> = block
-            .txs
-            .iter()
-            .map(|t| merkle::leaf_hash(&borsh::to_vec(t).expect("encodes")))
-            .collect();
-        let receipt_leaves: Vec<Hash> = receipts
-            .iter()
-            .map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes")))
-            .collect();
         Ok(TxInfo {
             tx_id,
             state: TxState::Committed,
             height: Some(height),
             index: Some(index),
-            receipt: receipts.get(i).cloned(),
-            receipt_proof: InclusionProof::build(&receipt_leaves, i),
-            tx_proof: InclusionProof::build(&tx_leaves, i),
-            tx: block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
+            receipt: leaves.receipts.get(i).cloned(),
+            receipt_proof: InclusionProof::build(&leaves.receipt_leaves, i),
+            tx_proof: InclusionProof::build(&leaves.tx_leaves, i),
+            tx: leaves.block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
         })
     }
 

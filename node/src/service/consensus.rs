@@ -170,7 +170,9 @@ impl ConsensusTask {
         self.start_next_height(true)?;
         self.schedule_resend_checks();
         while let Some(event) = self.events.recv().await {
-            self.handle(event).await?;
+            // Events are CPU work (executing, hashing, writing blocks) with nothing to await: run
+            // them where they do not hold up the runtime's other tasks (RPC, network).
+            tokio::task::block_in_place(|| self.handle(event))?;
         }
         Ok(())
     }
@@ -205,7 +207,7 @@ impl ConsensusTask {
         Ok(entries)
     }
 
-    async fn handle(&mut self, event: Event) -> Result<()> {
+    fn handle(&mut self, event: Event) -> Result<()> {
         match event {
             Event::Timeout(timeout) => {
                 let actions = self.core.handle(Input::Timeout(timeout));

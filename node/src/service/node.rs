@@ -99,6 +99,7 @@ pub async fn run(
         node_key: node_key.public(),
         validator: config.validator,
         syncing,
+        proof_cache: Default::default(),
     };
     let (rpc_addr, rpc_handle) = rpc::server::start(config.rpc_addr, ctx).await?;
     tracing::info!(%rpc_addr, "JSON-RPC listening");
