@@ -138,6 +138,9 @@ pub const DEV_MEMBERS: &[(&str, &[Role])] = &[
     ("frank", &[]),
 ];
 
+/// Largest block of the `local` preset (see [`ChainSpec::local`]).
+pub const LOCAL_MAX_BLOCK_TXS: u32 = 4_000;
+
 /// 2026-01-01T00:00:00Z.
 const PRESET_GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 
@@ -152,7 +155,11 @@ impl ChainSpec {
 
     /// Four validators on one machine (`kessai testnet init` starts from it).
     pub fn local() -> ChainSpec {
-        ChainSpec::preset("kessai-local", 4)
+        let mut spec = ChainSpec::preset("kessai-local", 4);
+        // Four validators share the machine's cores: a validator re-executes a proposal before its
+        // prevote, and a block it cannot execute within the propose timeout costs a round.
+        spec.consensus.max_block_txs = LOCAL_MAX_BLOCK_TXS;
+        spec
     }
 
     fn preset(chain_id: &str, validators: usize) -> ChainSpec {

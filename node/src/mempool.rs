@@ -147,7 +147,7 @@ impl Mempool {
         }
         chain
             .runtime
-            .check_tx(&state, &tx, expected - committed_nonce)
+            .check_tx(&state, &tx, expected)
             .map_err(|e| AdmitError::Rejected(e.to_string()))?;
 
         let was_empty = pool.len() == 0;

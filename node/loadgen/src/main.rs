@@ -38,6 +38,10 @@ struct Args {
     /// Concurrent submitter tasks.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Offered load in transactions per second, spread evenly over the submitters (default: as
+    /// fast as the node admits them). Latency is only meaningful below the chain's capacity.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -146,7 +150,10 @@ async fn main() -> Result<()> {
     let plan = Arc::new(plan);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for k in 0..args.concurrency.min(args.accounts) {
+    let submitters = args.concurrency.min(args.accounts);
+    // Seconds between transactions of one submitter at the offered rate.
+    let pace = args.rate.map(|rate| submitters as f64 / rate);
+    for k in 0..submitters {
         let client = rpc::client(&args.rpc[k % args.rpc.len()])?;
         let plan = plan.clone();
         let progress = progress.clone();
@@ -155,6 +162,7 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let mine: Vec<usize> = (k..plan.len()).step_by(concurrency).collect();
             let mut cursors = vec![0usize; mine.len()];
+            let mut sent = 0u64;
             loop {
                 // Interleave the task's accounts, each in nonce order.
                 let mut chunk = Vec::new();
@@ -165,6 +173,10 @@ async fn main() -> Result<()> {
                 }
                 if chunk.is_empty() {
                     return Ok::<(), anyhow::Error>(());
+                }
+                if let Some(pace) = pace {
+                    let due = started + Duration::from_secs_f64(pace * sent as f64);
+                    tokio::time::sleep_until(due.into()).await;
                 }
                 let hexes: Vec<String> =
                     chunk.iter().map(|&(_, a, i)| plan[a][i].1.clone()).collect();
@@ -187,6 +199,7 @@ async fn main() -> Result<()> {
                     }
                 }
                 progress.inc(accepted);
+                sent += accepted;
                 if accepted == 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
