@@ -60,13 +60,10 @@ pub struct InclusionProof {
 }
 
 impl InclusionProof {
+    /// The proof for one leaf, hashing the whole list: to prove many leaves of one list, build a
+    /// [`MerkleTree`] once.
     pub fn build(leaves: &[Hash], index: usize) -> Option<InclusionProof> {
-        if index >= leaves.len() {
-            return None;
-        }
-        let mut path = Vec::new();
-        collect_path(leaves, index, &mut path);
-        Some(InclusionProof { index: index as u64, total: leaves.len() as u64, path })
+        MerkleTree::new(leaves.to_vec()).proof(index)
     }
 
     /// Recomputes the root from `leaf` and the path; true when it equals `root`.
@@ -86,17 +83,76 @@ impl InclusionProof {
     }
 }
 
-fn collect_path(leaves: &[Hash], index: usize, path: &mut Vec<Hash>) {
-    if leaves.len() <= 1 {
-        return;
+/// A list's tree with the root of every complete, aligned power-of-two subtree kept, so that any
+/// leaf's proof costs O(log² n) hashes instead of rehashing the list (a node answering questions
+/// about many transactions of one block).
+///
+/// In the RFC 6962 shape every left subtree holds a power of two of leaves and starts at a multiple
+/// of its size; only the subtrees along the right edge are ragged, and there are at most log n.
+#[derive(Clone, Debug)]
+pub struct MerkleTree {
+    /// `levels[j][i]` is the root of leaves `i·2^j .. (i+1)·2^j`; `levels[0]` are the leaves.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl MerkleTree {
+    pub fn new(leaves: Vec<Hash>) -> MerkleTree {
+        let mut levels = vec![leaves];
+        while let Some(below) = levels.last().filter(|level| level.len() >= 2) {
+            let above = below.chunks_exact(2).map(|pair| node_hash(&pair[0], &pair[1])).collect();
+            levels.push(above);
+        }
+        MerkleTree { levels }
     }
-    let k = split_point(leaves.len());
-    if index < k {
-        collect_path(&leaves[..k], index, path);
-        path.push(root_of_leaf_hashes(&leaves[k..]));
-    } else {
-        collect_path(&leaves[k..], index - k, path);
-        path.push(root_of_leaf_hashes(&leaves[..k]));
+
+    pub fn len(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Equal to [`root_of_leaf_hashes`] over the leaves.
+    pub fn root(&self) -> Hash {
+        match self.len() {
+            0 => Hash::digest(&[]),
+            n => self.subtree_root(0, n),
+        }
+    }
+
+    pub fn proof(&self, index: usize) -> Option<InclusionProof> {
+        if index >= self.len() {
+            return None;
+        }
+        let mut path = Vec::new();
+        self.collect_path(0, self.len(), index, &mut path);
+        Some(InclusionProof { index: index as u64, total: self.len() as u64, path })
+    }
+
+    /// Root of the `len` leaves from `start` (a subtree of the RFC 6962 shape).
+    fn subtree_root(&self, start: usize, len: usize) -> Hash {
+        if len.is_power_of_two() {
+            let level = len.trailing_zeros() as usize;
+            return self.levels[level][start >> level];
+        }
+        let k = split_point(len);
+        node_hash(&self.subtree_root(start, k), &self.subtree_root(start + k, len - k))
+    }
+
+    /// Siblings from the leaf up, for leaf `index` of the subtree of `len` leaves from `start`.
+    fn collect_path(&self, start: usize, len: usize, index: usize, path: &mut Vec<Hash>) {
+        if len <= 1 {
+            return;
+        }
+        let k = split_point(len);
+        if index < k {
+            self.collect_path(start, k, index, path);
+            path.push(self.subtree_root(start + k, len - k));
+        } else {
+            self.collect_path(start + k, len - k, index - k, path);
+            path.push(self.subtree_root(start, k));
+        }
     }
 }
 
@@ -138,6 +194,22 @@ mod tests {
                 moved.index = (moved.index + 1) % moved.total;
                 prop_assert!(n == 1 || !moved.verify(&root, leaf));
             }
+        }
+    }
+
+    #[test]
+    fn tree_root_and_proofs_match_the_list_root() {
+        for n in (0..70).chain([127, 128, 129, 1000, 1023, 1025]) {
+            let hashed: Vec<Hash> = (0..n as u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+            let tree = MerkleTree::new(hashed.clone());
+            let root = root_of_leaf_hashes(&hashed);
+            assert_eq!(tree.root(), root, "{n} leaves");
+            for (i, leaf) in hashed.iter().enumerate() {
+                let proof = tree.proof(i).unwrap();
+                assert!(proof.verify_leaf_hash(&root, leaf), "leaf {i} of {n}");
+                assert!(proof.path.len() <= 64 - (n as u64).leading_zeros() as usize);
+            }
+            assert!(tree.proof(n).is_none());
         }
     }
 

@@ -1,10 +1,11 @@
 //! The last few blocks as `kessai_tx` needs them: a transaction's inclusion proofs need the Merkle
-//! leaves of every transaction and receipt of its block, and clients (relayers, load generators,
+//! trees of every transaction and receipt of its block, and clients (relayers, load generators,
 //! light clients) ask about many transactions of the same recent blocks. Hashing a 10,000-transaction
-//! block for each question would cost milliseconds each time; this keeps the leaves of the most
-//! recently asked blocks.
+//! block for each question would cost milliseconds each time; this keeps the trees of the most
+//! recently asked blocks (every complete subtree's root), so a proof costs a few dozen hashes.
 
-use kessai_primitives::{merkle, Block, Hash, Receipt};
+use kessai_primitives::merkle::{self, MerkleTree};
+use kessai_primitives::{Block, Receipt};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,22 +13,24 @@ use std::sync::Arc;
 /// Blocks kept. Each holds its transactions, receipts and two leaves per transaction.
 const CACHED_BLOCKS: usize = 8;
 
-/// One block with the leaf hashes of its transaction and receipt lists.
+/// One block with the Merkle trees of its transaction and receipt lists.
 pub struct BlockLeaves {
     pub block: Block,
     pub receipts: Vec<Receipt>,
-    pub tx_leaves: Vec<Hash>,
-    pub receipt_leaves: Vec<Hash>,
+    pub tx_tree: MerkleTree,
+    pub receipt_tree: MerkleTree,
 }
 
 impl BlockLeaves {
     pub fn new(block: Block, receipts: Vec<Receipt>) -> BlockLeaves {
         let leaf = |bytes: Vec<u8>| merkle::leaf_hash(&bytes);
-        let tx_leaves =
-            block.txs.iter().map(|t| leaf(borsh::to_vec(t).expect("encodes"))).collect();
-        let receipt_leaves =
-            receipts.iter().map(|r| leaf(borsh::to_vec(r).expect("encodes"))).collect();
-        BlockLeaves { block, receipts, tx_leaves, receipt_leaves }
+        let tx_tree = MerkleTree::new(
+            block.txs.iter().map(|t| leaf(borsh::to_vec(t).expect("encodes"))).collect(),
+        );
+        let receipt_tree = MerkleTree::new(
+            receipts.iter().map(|r| leaf(borsh::to_vec(r).expect("encodes"))).collect(),
+        );
+        BlockLeaves { block, receipts, tx_tree, receipt_tree }
     }
 }
 

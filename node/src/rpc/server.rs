@@ -9,7 +9,6 @@ use crate::service::network::NetworkHandle;
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::server::{Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
-use kessai_primitives::merkle::InclusionProof;
 use kessai_primitives::{Address, Commit, Hash, Header, PublicKey, ValidatorSet};
 use kessai_runtime::system;
 use std::net::SocketAddr;
@@ -210,8 +209,8 @@ impl KessaiApiServer for Arc<RpcContext> {
             height: Some(height),
             index: Some(index),
             receipt: leaves.receipts.get(i).cloned(),
-            receipt_proof: InclusionProof::build(&leaves.receipt_leaves, i),
-            tx_proof: InclusionProof::build(&leaves.tx_leaves, i),
+            receipt_proof: leaves.receipt_tree.proof(i),
+            tx_proof: leaves.tx_tree.proof(i),
             tx: leaves.block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
         })
     }
