@@ -137,12 +137,15 @@ impl Testnet {
 
 /// A base port with `count` nodes' worth of free ports above it (checked by binding them; another
 /// process may still take one before the nodes start, which the tests would report as a bind error).
+/// Bases stay in 20,000–31,999, below Linux's ephemeral range (32,768–60,999): the outgoing
+/// connections of tests running alongside take ports from that range at any moment, and once took
+/// a port between this check and the node's start.
 pub fn free_base_port(count: u16) -> u16 {
     let seed = std::process::id() as u64
         ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
             as u64;
     for attempt in 0..200u64 {
-        let base = 20_000 + ((seed.wrapping_mul(6364136223846793005) + attempt * 7919) % 30_000);
+        let base = 20_000 + ((seed.wrapping_mul(6364136223846793005) + attempt * 7919) % 12_000);
         let base = (base - base % 10) as u16;
         if (0..count * PORTS_PER_NODE).all(|offset| port_is_free(base + offset)) {
             return base;
