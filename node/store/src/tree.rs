@@ -49,9 +49,23 @@ impl<'a> TreeStore<'a> {
     /// Computes the root and update batch of `version` = the committed `version - 1` plus `writes`.
     /// The caller guarantees that `version - 1` is the latest committed version.
     pub fn prepare(&self, version: u64, writes: &WriteSet) -> Result<PreparedState, StoreError> {
-        let value_set = writes.iter().map(|(key, value)| (key_hash(key), value.clone()));
-        let (root, batch) =
-            self.tree().put_value_set(value_set, version).map_err(StoreError::Tree)?;
+        let (root, batch) = if !writes.is_empty() && writes.values().all(Option::is_some) {
+            // One descent for the whole set: each touched node is read, rebuilt and hashed once,
+            // where inserting key by key rebuilds the upper nodes once per key. jmt's batch path
+            // takes no deletions; the tree (and so the root) is the same either way.
+            let value_set = writes
+                .iter()
+                .filter_map(|(key, value)| Some((key_hash(key), value.clone()?)))
+                .collect();
+            let (mut roots, batch) = self
+                .tree()
+                .batch_put_value_sets(vec![value_set], None, version)
+                .map_err(StoreError::Tree)?;
+            (roots.pop().expect("one root per value set"), batch)
+        } else {
+            let value_set = writes.iter().map(|(key, value)| (key_hash(key), value.clone()));
+            self.tree().put_value_set(value_set, version).map_err(StoreError::Tree)?
+        };
         Ok(PreparedState { root: Hash(root.0), version, writes: writes.clone(), batch })
     }
 
