@@ -132,20 +132,20 @@ impl Runtime {
     }
 
     /// Checks a transaction against `state` before it enters the mempool: the signer is a member,
-    /// its nonce is `expected_nonce` (the signer's committed nonce plus the transactions the caller
-    /// has already pooled — computed by the caller from one reading of the nonce, so that a block
-    /// committed in between cannot make a valid nonce look used), its gas limit covers the intrinsic cost and is within the per-transaction maximum,
-    /// and the signer has the role the payload needs. The stateless checks (chain id, size,
+    /// its nonce is `expected` (the signer's committed nonce plus the transactions the caller has
+    /// already pooled — computed by the caller from one reading of the nonce, so that a block
+    /// committed in between cannot make a valid nonce look used), its gas limit covers the
+    /// intrinsic cost and is within the per-transaction maximum, and the signer has the role the
+    /// payload needs. The stateless checks (chain id, size,
     /// signature) are [`SignedTransaction::check_stateless`]'s.
     pub fn check_tx(
         &self,
         state: &dyn StateView,
         tx: &SignedTransaction,
-        expected_nonce: u64,
+        expected: u64,
     ) -> Result<(), TxRejection> {
         let signer = tx.tx.signer;
         let roles = system::member_roles(state, &signer)?.ok_or(TxRejection::NotMember(signer))?;
-        let expected = expected_nonce;
         let got = tx.tx.nonce;
         if got < expected {
             return Err(TxRejection::NonceUsed { expected, got });

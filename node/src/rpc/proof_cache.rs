@@ -10,19 +10,19 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Blocks kept. Each holds its transactions, receipts and two leaves per transaction.
+/// Blocks kept. Each holds its transactions, receipts and two trees of about 2n hashes.
 const CACHED_BLOCKS: usize = 8;
 
 /// One block with the Merkle trees of its transaction and receipt lists.
-pub struct BlockLeaves {
+pub struct BlockTrees {
     pub block: Block,
     pub receipts: Vec<Receipt>,
     pub tx_tree: MerkleTree,
     pub receipt_tree: MerkleTree,
 }
 
-impl BlockLeaves {
-    pub fn new(block: Block, receipts: Vec<Receipt>) -> BlockLeaves {
+impl BlockTrees {
+    pub fn new(block: Block, receipts: Vec<Receipt>) -> BlockTrees {
         let leaf = |bytes: Vec<u8>| merkle::leaf_hash(&bytes);
         let tx_tree = MerkleTree::new(
             block.txs.iter().map(|t| leaf(borsh::to_vec(t).expect("encodes"))).collect(),
@@ -30,12 +30,12 @@ impl BlockLeaves {
         let receipt_tree = MerkleTree::new(
             receipts.iter().map(|r| leaf(borsh::to_vec(r).expect("encodes"))).collect(),
         );
-        BlockLeaves { block, receipts, tx_tree, receipt_tree }
+        BlockTrees { block, receipts, tx_tree, receipt_tree }
     }
 }
 
-/// A few recently used per-height values (here: [`BlockLeaves`]).
-pub struct ProofCache<T = BlockLeaves> {
+/// A few recently used per-height values (here: [`BlockTrees`]).
+pub struct ProofCache<T = BlockTrees> {
     /// Most recently used last.
     blocks: Mutex<VecDeque<(u64, Arc<T>)>>,
 }
@@ -47,7 +47,7 @@ impl<T> Default for ProofCache<T> {
 }
 
 impl<T> ProofCache<T> {
-    /// The leaves of block `height`, computed by `load` on a miss. Committed blocks never change,
+    /// The value for block `height`, computed by `load` on a miss. Committed blocks never change,
     /// so an entry is valid for as long as it is kept.
     pub fn get_or_load<E>(
         &self,
@@ -71,9 +71,9 @@ impl<T> ProofCache<T> {
         let mut blocks = self.blocks.lock();
         let position = blocks.iter().position(|(h, _)| *h == height)?;
         let entry = blocks.remove(position).expect("position is in range");
-        let leaves = entry.1.clone();
+        let trees = entry.1.clone();
         blocks.push_back(entry);
-        Some(leaves)
+        Some(trees)
     }
 }
 

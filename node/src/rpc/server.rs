@@ -3,7 +3,7 @@
 use super::api::*;
 use crate::chain::Chain;
 use crate::mempool::{AdmitError, Mempool};
-use crate::rpc::proof_cache::{BlockLeaves, ProofCache};
+use crate::rpc::proof_cache::{BlockTrees, ProofCache};
 use crate::service::consensus::ConsensusStatus;
 use crate::service::network::NetworkHandle;
 use jsonrpsee::core::{async_trait, RpcResult};
@@ -193,14 +193,14 @@ impl KessaiApiServer for Arc<RpcContext> {
                 if self.mempool.contains(&tx_id) { TxState::Pending } else { TxState::Unknown };
             return Ok(TxInfo { state, ..unknown });
         };
-        let leaves = self.proof_cache.get_or_load(height, || {
+        let trees = self.proof_cache.get_or_load(height, || {
             let store = &self.chain.store;
             let block = store
                 .block(height)
                 .map_err(internal)?
                 .ok_or_else(|| internal("indexed block is missing"))?;
             let receipts = store.receipts(height).map_err(internal)?.unwrap_or_default();
-            Ok::<_, ErrorObjectOwned>(BlockLeaves::new(block, receipts))
+            Ok::<_, ErrorObjectOwned>(BlockTrees::new(block, receipts))
         })?;
         let i = index as usize;
         Ok(TxInfo {
@@ -208,10 +208,10 @@ impl KessaiApiServer for Arc<RpcContext> {
             state: TxState::Committed,
             height: Some(height),
             index: Some(index),
-            receipt: leaves.receipts.get(i).cloned(),
-            receipt_proof: leaves.receipt_tree.proof(i),
-            tx_proof: leaves.tx_tree.proof(i),
-            tx: leaves.block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
+            receipt: trees.receipts.get(i).cloned(),
+            receipt_proof: trees.receipt_tree.proof(i),
+            tx_proof: trees.tx_tree.proof(i),
+            tx: trees.block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
         })
     }
 
