@@ -178,15 +178,25 @@ impl Chain {
         let height = self.height() + 1;
         let time_ms = self.next_block_time();
         let validators = self.validators_for(height)?;
+        let started = std::time::Instant::now();
         let mut executed = self.runtime.execute_block_with(
             &self.state(),
             &self.block_context(height, time_ms),
             &txs,
             already_verified,
         )?;
+        let execute_ms = started.elapsed().as_millis() as u64;
         let evidence = self.new_evidence(evidence)?;
         record_evidence(&mut executed.writes, &evidence);
         let prepared = self.store.prepare_state(height, &executed.writes)?;
+        tracing::debug!(
+            height,
+            txs = txs.len(),
+            writes = executed.writes.len(),
+            execute_ms,
+            prepare_ms = started.elapsed().as_millis() as u64 - execute_ms,
+            "executed block"
+        );
         let next_validators = self.next_validators_after(&executed.writes)?;
         let header = Header {
             chain_id: self.spec.chain_id.clone(),
@@ -304,7 +314,13 @@ impl Chain {
 
     /// Commits a decided block with its commit certificate, atomically.
     pub fn commit(&self, proposal: ExecutedProposal, commit: &Commit) -> Result<()> {
+        let started = std::time::Instant::now();
         self.store.commit_block(&proposal.block, commit, &proposal.receipts, proposal.prepared)?;
+        tracing::debug!(
+            height = proposal.block.header.height,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "wrote block"
+        );
         Ok(())
     }
 

@@ -357,7 +357,7 @@ impl ConsensusTask {
         let limits = &self.chain.spec.consensus;
         let max_bytes = (limits.max_block_bytes as usize / 2).min(PROPOSAL_TX_BYTES);
         let txs = self.mempool.reap(limits.max_block_txs as usize, max_bytes);
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let executed = self.chain.build_block(
             signer.public(),
             txs,
@@ -402,8 +402,10 @@ impl ConsensusTask {
             return Ok(());
         };
         self.metrics.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
+        let started = Instant::now();
         let txs = self.commit_block(executed, commit)?;
-        tracing::info!(height, round, %block, txs, "committed block");
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(height, round, %block, txs, elapsed_ms, "committed block");
         // Wait timeout_commit before the next height, so late votes land and transactions gather;
         // messages for the next height that arrive meanwhile are buffered by the core.
         let pause = Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms);
