@@ -188,13 +188,14 @@ impl Chain {
         let execute_ms = started.elapsed().as_millis() as u64;
         let evidence = self.new_evidence(evidence)?;
         record_evidence(&mut executed.writes, &evidence);
+        let started = std::time::Instant::now();
         let prepared = self.store.prepare_state(height, &executed.writes)?;
         tracing::debug!(
             height,
             txs = txs.len(),
             writes = executed.writes.len(),
             execute_ms,
-            prepare_ms = started.elapsed().as_millis() as u64 - execute_ms,
+            prepare_ms = started.elapsed().as_millis() as u64,
             "executed block"
         );
         let next_validators = self.next_validators_after(&executed.writes)?;
@@ -314,13 +315,7 @@ impl Chain {
 
     /// Commits a decided block with its commit certificate, atomically.
     pub fn commit(&self, proposal: ExecutedProposal, commit: &Commit) -> Result<()> {
-        let started = std::time::Instant::now();
         self.store.commit_block(&proposal.block, commit, &proposal.receipts, proposal.prepared)?;
-        tracing::debug!(
-            height = proposal.block.header.height,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "wrote block"
-        );
         Ok(())
     }
 

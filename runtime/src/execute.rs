@@ -136,8 +136,8 @@ impl Runtime {
     /// already pooled — computed by the caller from one reading of the nonce, so that a block
     /// committed in between cannot make a valid nonce look used), its gas limit covers the
     /// intrinsic cost and is within the per-transaction maximum, and the signer has the role the
-    /// payload needs. The stateless checks (chain id, size,
-    /// signature) are [`SignedTransaction::check_stateless`]'s.
+    /// payload needs. The stateless checks (chain id, size, signature) are
+    /// [`SignedTransaction::check_stateless`]'s.
     pub fn check_tx(
         &self,
         state: &dyn StateView,

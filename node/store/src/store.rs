@@ -186,6 +186,7 @@ impl Store {
         receipts: &[Receipt],
         prepared: PreparedState,
     ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let height = block.height();
         self.check_block(block, commit, receipts, &prepared)?;
@@ -213,7 +214,8 @@ impl Store {
             height,
             txs = block.txs.len(),
             writes = prepared.writes().len(),
-            "committed block"
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "wrote block"
         );
         Ok(())
     }
