@@ -27,6 +27,8 @@ pub enum StoreError {
     ReceiptsMismatch(String),
     #[error("flat state key {0} is shorter than its 32-byte namespace")]
     KeyWithoutNamespace(String),
+    #[error("block {0} is still being written; one block is committed at a time")]
+    WriteInFlight(u64),
     #[error("height {requested} is not committed (latest: {latest:?})")]
     NotCommitted { requested: u64, latest: Option<u64> },
 }

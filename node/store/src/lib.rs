@@ -31,6 +31,12 @@
 //! and the tree update in **one atomic write batch**, with the WAL on and (by default) `fsync`ed: see
 //! [`StoreConfig::sync`].
 //!
+//! [`Store::commit_block`] is itself two steps, so that a node can write block `n` while it
+//! executes block `n + 1`: [`Store::begin_commit`] checks the block and makes it the **tip** — the
+//! `tip_*` reads and [`Store::prepare_state`] read through its write set and tree nodes — and the
+//! returned [`BlockWrite`] writes it, on any thread. Until it is written, [`Store::latest_height`]
+//! and every other read (RPC's view) stay at the block below. One block is in flight at a time.
+//!
 //! Proofs ([`StateProof`]) are checked with `kessai_primitives::state_proof`, which needs no
 //! database: the light client uses the same code.
 //!
@@ -60,7 +66,7 @@ pub use error::StoreError;
 pub use kessai_primitives::state_proof::{
     flat_key, key_hash, Blake3Hasher, ProofError, StateProof, EMPTY_STATE_ROOT,
 };
-pub use store::{Store, StoreConfig};
+pub use store::{BlockWrite, Store, StoreConfig};
 pub use tree::PreparedState;
 
 /// A flat key and its value.

@@ -13,7 +13,7 @@ use rocksdb::{
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// How the database is opened.
 #[derive(Debug, Clone)]
@@ -39,6 +39,12 @@ impl Default for StoreConfig {
 ///
 /// Cheap to clone (an `Arc` inside); all methods take `&self`. Reads run concurrently with
 /// commits; commits are serialised, and each is one atomic RocksDB write batch.
+///
+/// Two views of "the latest block": the **committed** one ([`Store::latest_height`], and every
+/// read without `tip` in its name) is on disk; the **tip** ([`Store::tip_height`], `tip_*` reads,
+/// [`Store::prepare_state`]) also includes a decided block whose write is still under way
+/// ([`Store::begin_commit`]), so that the next block can be executed while the last one is
+/// written.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -52,6 +58,51 @@ struct Inner {
     /// `commit_lock`, after the batch that commits the height is durable.
     latest: AtomicU64,
     commit_lock: Mutex<()>,
+    /// The block between [`Store::begin_commit`] and the end of its [`BlockWrite`], readable
+    /// through the tip. Cleared only after `latest` includes it (or the write is abandoned).
+    pending: RwLock<Option<Arc<PendingBlock>>>,
+}
+
+/// A block made the tip but not yet written: what the tip reads need of it.
+struct PendingBlock {
+    header: Header,
+    prepared: PreparedState,
+    tx_ids: std::collections::HashSet<Hash>,
+}
+
+/// A block made the tip by [`Store::begin_commit`]; [`BlockWrite::write`] puts it on disk.
+/// Dropping it unwritten abandons the block: the tip falls back to the latest committed block.
+#[must_use = "the block is not on disk until it is written"]
+pub struct BlockWrite {
+    store: Store,
+    block: Block,
+    commit: Commit,
+    receipts: Vec<Receipt>,
+    pending: Arc<PendingBlock>,
+}
+
+impl BlockWrite {
+    pub fn height(&self) -> u64 {
+        self.block.height()
+    }
+
+    /// Writes the block in one atomic batch; once this returns `Ok` it is the latest committed
+    /// block. An error leaves the store at the block below, and the node must stop: the block
+    /// was decided.
+    pub fn write(self) -> Result<(), StoreError> {
+        self.store.write_block(&self.block, &self.commit, &self.receipts, &self.pending.prepared)
+    }
+}
+
+impl Drop for BlockWrite {
+    /// The tip stops reading through the block: it is now in the database (`latest` was raised
+    /// first), or it was abandoned.
+    fn drop(&mut self) {
+        let mut slot = self.store.inner.pending.write().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &self.pending)) {
+            *slot = None;
+        }
+    }
 }
 
 const NO_HEIGHT: u64 = u64::MAX;
@@ -101,6 +152,7 @@ impl Store {
                 sync: config.sync,
                 latest: AtomicU64::new(latest),
                 commit_lock: Mutex::new(()),
+                pending: RwLock::new(None),
             }),
         })
     }
@@ -121,15 +173,46 @@ impl Store {
         }
     }
 
+    /// The height of the tip: the block being written in the background if there is one,
+    /// otherwise [`Store::latest_height`].
+    pub fn tip_height(&self) -> Option<u64> {
+        // `latest` is raised before `pending` is cleared, so one of the two has the block.
+        match self.pending() {
+            Some(pending) => Some(pending.header.height),
+            None => self.latest_height(),
+        }
+    }
+
+    /// The header of the tip (`None` at genesis).
+    pub fn tip_header(&self) -> Result<Option<Header>, StoreError> {
+        match self.pending() {
+            Some(pending) => Ok(Some(pending.header.clone())),
+            None => match self.latest_height() {
+                None | Some(0) => Ok(None),
+                Some(height) => self.header(height),
+            },
+        }
+    }
+
+    /// Whether the transaction is in the block at the tip that is still being written: decided,
+    /// but not yet readable as committed.
+    pub fn is_tx_being_written(&self, tx_id: &Hash) -> bool {
+        self.pending().is_some_and(|p| p.tx_ids.contains(tx_id))
+    }
+
+    fn pending(&self) -> Option<Arc<PendingBlock>> {
+        self.inner.pending.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn next_version(&self) -> u64 {
-        self.latest_height().map_or(0, |h| h + 1)
+        self.tip_height().map_or(0, |h| h + 1)
     }
 
     // ---- state updates ----
 
-    /// Computes the state root of `version` = the latest state plus `writes`, writing nothing.
+    /// Computes the state root of `version` = the tip's state plus `writes`, writing nothing.
     ///
-    /// `version` must be the next height (0 for genesis). A proposer calls this to fill in its
+    /// `version` must be the height after the tip (0 for genesis). A proposer calls this to fill in its
     /// header's `state_root`; a validator to check a proposal's. Several states may be prepared for
     /// the same version (competing proposals); at most one is committed.
     pub fn prepare_state(
@@ -144,7 +227,9 @@ impl Store {
         if let Some(key) = writes.keys().find(|key| key.len() < 32) {
             return Err(StoreError::KeyWithoutNamespace(hex::encode(key)));
         }
-        TreeStore::new(self.db()).prepare(version, writes)
+        let pending = self.pending();
+        TreeStore::with_pending(self.db(), pending.as_ref().map(|p| &p.prepared))
+            .prepare(version, writes)
     }
 
     /// Commits the genesis state (version 0) with `genesis_meta`, opaque bytes the node wants back
@@ -186,11 +271,45 @@ impl Store {
         receipts: &[Receipt],
         prepared: PreparedState,
     ) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let height = block.height();
-        self.check_block(block, commit, receipts, &prepared)?;
+        self.begin_commit(block.clone(), commit.clone(), receipts.to_vec(), prepared)?.write()
+    }
 
+    /// The first half of [`Store::commit_block`]: checks the block and makes it the tip, so that
+    /// the `tip_*` reads and [`Store::prepare_state`] see its state at once; the returned
+    /// [`BlockWrite`] writes it, on whatever thread the caller likes, while the next block is
+    /// executed. Until then [`Store::latest_height`] and every committed read stay below it.
+    ///
+    /// One block at a time: this fails while another [`BlockWrite`] is outstanding.
+    pub fn begin_commit(
+        &self,
+        block: Block,
+        commit: Commit,
+        receipts: Vec<Receipt>,
+        prepared: PreparedState,
+    ) -> Result<BlockWrite, StoreError> {
+        let mut slot = self.inner.pending.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(pending) = slot.as_ref() {
+            return Err(StoreError::WriteInFlight(pending.header.height));
+        }
+        self.check_block(&block, &commit, &receipts, &prepared)?;
+        // The receipts' ids were just checked against the transactions.
+        let tx_ids = receipts.iter().map(|r| r.tx_id).collect();
+        let pending = Arc::new(PendingBlock { header: block.header.clone(), prepared, tx_ids });
+        *slot = Some(pending.clone());
+        Ok(BlockWrite { store: self.clone(), block, commit, receipts, pending })
+    }
+
+    /// Writes a checked block.
+    fn write_block(
+        &self,
+        block: &Block,
+        commit: &Commit,
+        receipts: &[Receipt],
+        prepared: &PreparedState,
+    ) -> Result<(), StoreError> {
+        let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let started = std::time::Instant::now();
+        let height = block.height();
         let db = self.db();
         let mut batch = WriteBatch::default();
         let at = keys::height(height);
@@ -206,7 +325,7 @@ impl Store {
                 batch.put_cf(events, key, encode(&(receipt.tx_id, event)));
             }
         }
-        write_prepared(db, &mut batch, &prepared);
+        write_prepared(db, &mut batch, prepared);
         batch.put_cf(cf(db, keys::META), keys::meta::LATEST_HEIGHT, at);
         self.write(batch)?;
         self.inner.latest.store(height, Ordering::Release);
@@ -378,6 +497,45 @@ impl Store {
     /// The latest value of a flat key.
     pub fn get(&self, flat_key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db().get_cf(cf(self.db(), keys::STATE), flat_key)?)
+    }
+
+    /// The value of a flat key at the tip: the block being written, else the latest committed.
+    pub fn tip_get(&self, flat_key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pending) = self.pending() {
+            if let Some(value) = pending.prepared.writes().get(flat_key) {
+                return Ok(value.clone());
+            }
+        }
+        self.get(flat_key)
+    }
+
+    /// [`Store::next_from`] at the tip: the committed keys merged with the pending block's writes
+    /// (which replace or delete them).
+    pub fn tip_next_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Option<KeyValue>, StoreError> {
+        let Some(pending) = self.pending() else { return self.next_from(prefix, from) };
+        let writes = pending.prepared.writes();
+        let mut cursor = from.max(prefix).to_vec();
+        loop {
+            let committed = self.next_from(prefix, &cursor)?;
+            let written =
+                writes.range(cursor.clone()..).next().filter(|(k, _)| k.starts_with(prefix));
+            match (committed, written) {
+                (committed, None) => return Ok(committed),
+                (Some(committed), Some((key, _))) if committed.0 < *key => {
+                    return Ok(Some(committed))
+                }
+                (_, Some((key, Some(value)))) => return Ok(Some((key.clone(), value.clone()))),
+                // Deleted by the pending block: look after it.
+                (_, Some((key, None))) => {
+                    cursor = key.clone();
+                    cursor.push(0);
+                }
+            }
+        }
     }
 
     /// The value of a flat key after block `height` (no proof; one seek in the value history).

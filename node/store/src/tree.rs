@@ -32,14 +32,21 @@ impl PreparedState {
     }
 }
 
-/// Read access to the tree's column families.
+/// Read access to the tree's column families, optionally through the state of a block that is
+/// being written (whose nodes and values are not in the database yet).
 pub(crate) struct TreeStore<'a> {
     db: &'a DB,
+    pending: Option<&'a PreparedState>,
 }
 
 impl<'a> TreeStore<'a> {
     pub fn new(db: &'a DB) -> Self {
-        TreeStore { db }
+        TreeStore { db, pending: None }
+    }
+
+    /// Reads `pending`'s tree nodes and values before the database's.
+    pub fn with_pending(db: &'a DB, pending: Option<&'a PreparedState>) -> Self {
+        TreeStore { db, pending }
     }
 
     fn tree(&self) -> JellyfishMerkleTree<'_, Self, Blake3Hasher> {
@@ -106,6 +113,9 @@ impl<'a> TreeStore<'a> {
 
 impl TreeReader for TreeStore<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if let Some(node) = self.pending.and_then(|p| p.batch.node_batch.get_node(node_key)) {
+            return Ok(Some(node.clone()));
+        }
         let cf = crate::store::cf(self.db, keys::JMT_NODES);
         match self.db.get_pinned_cf(cf, keys::jmt_node(node_key))? {
             Some(bytes) => Ok(Some(crate::store::decode(&bytes, "jmt node")?)),
@@ -118,6 +128,13 @@ impl TreeReader for TreeStore<'_> {
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
+        // The pending version is newer than anything in the database.
+        if let Some(pending) = self.pending.filter(|p| p.version <= max_version) {
+            if let Some(value) = pending.batch.node_batch.values().get(&(pending.version, key_hash))
+            {
+                return Ok(value.clone());
+            }
+        }
         Ok(self.value_at(max_version, key_hash)?)
     }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use kessai_primitives::Hash;
-use kessai_store::{Store, WriteSet};
+use kessai_store::{BlockWrite, Store, WriteSet};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use tempfile::TempDir;
@@ -60,14 +60,26 @@ fn fresh_root(state: &Model) -> Hash {
 }
 
 fn walk_latest_state(store: &Store) -> Model {
+    walk(|from| store.next_from(b"", from).unwrap())
+}
+
+fn walk_tip_state(store: &Store) -> Model {
+    walk(|from| store.tip_next_from(b"", from).unwrap())
+}
+
+fn walk(next_from: impl Fn(&[u8]) -> Option<(Vec<u8>, Vec<u8>)>) -> Model {
     let mut found = Model::new();
     let mut from = Vec::new();
-    while let Some((k, v)) = store.next_from(b"", &from).unwrap() {
+    while let Some((k, v)) = next_from(&from) {
         from = k.clone();
         from.push(0);
         found.insert(k, v);
     }
     found
+}
+
+fn universe() -> Vec<Vec<u8>> {
+    (1..=2).flat_map(|ns| (0..12).map(move |k| key(ns, &format!("k{k}")))).collect()
 }
 
 /// 40 cases by default (each opens a few RocksDB databases); `PROPTEST_CASES=N` for a longer run.
@@ -86,8 +98,7 @@ proptest! {
         let dir = TempDir::new().unwrap();
         let store = open(dir.path());
         let states = commit_all(&store, &versions);
-        let universe: Vec<Vec<u8>> =
-            (1..=2).flat_map(|ns| (0..12).map(move |k| key(ns, &format!("k{k}")))).collect();
+        let universe = universe();
 
         for (version, state) in states.iter().enumerate() {
             let version = version as u64;
@@ -121,5 +132,49 @@ proptest! {
         let other = open(dir.path());
         commit_all(&other, &[all[..at].iter().cloned().collect(), all[at..].iter().cloned().collect()]);
         prop_assert_eq!(other.state_root(1).unwrap(), store.state_root(states.len() as u64 - 1).unwrap());
+    }
+
+    /// A node writes block `n` while it executes block `n + 1`: each version here is prepared
+    /// while the one below is the tip but not on disk ([`Store::begin_commit`]), and read through
+    /// the tip before it is written. Roots and reads match a store that committed one by one.
+    #[test]
+    fn the_tip_reads_through_a_block_not_yet_written(
+        versions in proptest::collection::vec(write_set(), 2..6),
+    ) {
+        let reference_dir = TempDir::new().unwrap();
+        let reference = open(reference_dir.path());
+        let states = commit_all(&reference, &versions);
+        let dir = TempDir::new().unwrap();
+        let store = open(dir.path());
+        commit_genesis(&store, &versions[0]);
+        let mut in_flight: Option<BlockWrite> = None;
+        for (version, writes) in versions.iter().enumerate().skip(1) {
+            let prepared = store.prepare_state(version as u64, writes).unwrap();
+            prop_assert_eq!(Some(prepared.root), reference.state_root(version as u64).unwrap());
+            if let Some(write) = in_flight.take() {
+                write.write().unwrap();
+            }
+            let (block, commit) = block(&store, version as u64, vec![], &[], &prepared);
+            let write = store.begin_commit(block, commit, vec![], prepared).unwrap();
+
+            prop_assert_eq!(store.tip_height(), Some(version as u64));
+            prop_assert_eq!(store.latest_height(), Some(version as u64 - 1));
+            prop_assert_eq!(store.state_root(version as u64).unwrap(), None);
+            for k in &universe() {
+                prop_assert_eq!(store.tip_get(k).unwrap().as_ref(), states[version].get(k));
+                prop_assert_eq!(store.get(k).unwrap().as_ref(), states[version - 1].get(k));
+            }
+            prop_assert_eq!(&walk_tip_state(&store), &states[version]);
+            prop_assert_eq!(&walk_latest_state(&store), &states[version - 1]);
+            in_flight = Some(write);
+        }
+        in_flight.expect("at least one block").write().unwrap();
+        let last = versions.len() as u64 - 1;
+        prop_assert_eq!(store.tip_height(), Some(last));
+        prop_assert_eq!(store.latest_height(), Some(last));
+        for version in 0..=last {
+            prop_assert_eq!(store.state_root(version).unwrap(), reference.state_root(version).unwrap());
+        }
+        prop_assert_eq!(&walk_latest_state(&store), states.last().unwrap());
     }
 }

@@ -384,3 +384,44 @@ fn competing_prepared_states_for_one_height() {
     ));
     assert_eq!(store.get(&key(1, "x")).unwrap().as_deref(), Some(&b"b"[..]));
 }
+
+#[test]
+fn a_block_begun_is_the_tip_until_written_or_abandoned() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    sample_chain(&store);
+    let prepared =
+        store.prepare_state(4, &writes([(key(1, "x"), Some("4")), (key(1, "w"), None)])).unwrap();
+    let (block4, commit4) = block(&store, 4, vec![], &[], &prepared);
+    let root4 = prepared.root;
+    let write = store.begin_commit(block4.clone(), commit4.clone(), vec![], prepared).unwrap();
+    assert_eq!((store.tip_height(), store.latest_height()), (Some(4), Some(3)));
+    assert_eq!(store.tip_header().unwrap().as_ref(), Some(&block4.header));
+    assert_eq!(store.tip_get(&key(1, "x")).unwrap().as_deref(), Some(&b"4"[..]));
+    assert_eq!(store.tip_get(&key(1, "w")).unwrap(), None, "deleted by the pending block");
+    assert_eq!(store.tip_next_from(&contract(1).0, b"").unwrap().unwrap().0, key(1, "x"));
+    assert_eq!(store.get(&key(1, "x")).unwrap().as_deref(), Some(&b"1"[..]), "not on disk yet");
+    assert_eq!(store.header(4).unwrap(), None);
+
+    // One block at a time; the next height is prepared on the tip.
+    let next = store.prepare_state(5, &writes([(key(2, "z"), Some("5"))])).unwrap();
+    let (block5, commit5) = (block4.clone(), commit4.clone());
+    assert!(matches!(
+        store.begin_commit(block5, commit5, vec![], next.clone()),
+        Err(StoreError::WriteInFlight(4))
+    ));
+
+    // Abandoned: the tip falls back to the block on disk.
+    drop(write);
+    assert_eq!((store.tip_height(), store.latest_height()), (Some(3), Some(3)));
+    assert_eq!(store.tip_get(&key(1, "x")).unwrap().as_deref(), Some(&b"1"[..]));
+
+    // Begun again and written: committed as if by commit_block.
+    let prepared =
+        store.prepare_state(4, &writes([(key(1, "x"), Some("4")), (key(1, "w"), None)])).unwrap();
+    store.begin_commit(block4.clone(), commit4, vec![], prepared).unwrap().write().unwrap();
+    assert_eq!((store.tip_height(), store.latest_height()), (Some(4), Some(4)));
+    assert_eq!(store.state_root(4).unwrap(), Some(root4));
+    assert_eq!(store.block(4).unwrap().as_ref(), Some(&block4));
+    assert_eq!(store.get(&key(1, "w")).unwrap(), None);
+}
