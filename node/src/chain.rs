@@ -21,6 +21,25 @@ use std::sync::Arc;
 /// The latest committed state of a store, as the runtime reads it.
 pub struct LatestState<'a>(pub &'a Store);
 
+/// The state at the store's tip: the latest committed state plus the block being written, if any
+/// (see [`Store::commit_block_in_background`]). Blocks are built and checked, and transactions
+/// admitted, against this state.
+pub struct TipState<'a>(pub &'a Store);
+
+impl StateView for TipState<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, kessai_runtime::StateError> {
+        self.0.tip_get(key).map_err(|e| kessai_runtime::StateError(e.to_string()))
+    }
+
+    fn next_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, kessai_runtime::StateError> {
+        self.0.tip_next_from(prefix, from).map_err(|e| kessai_runtime::StateError(e.to_string()))
+    }
+}
+
 impl StateView for LatestState<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, kessai_runtime::StateError> {
         self.0.get(key).map_err(|e| kessai_runtime::StateError(e.to_string()))
@@ -51,6 +70,8 @@ pub struct Chain {
     pub store: Store,
     pub runtime: Runtime,
     pub spec: ChainSpec,
+    /// The thread writing the last decided block, if it may still run.
+    writer: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
 }
 
 /// Marker in the store's genesis metadata: the hash of the chain spec it was created from.
@@ -66,7 +87,7 @@ impl Chain {
         let store = Store::open(data_dir)
             .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig::default())?;
-        let chain = Chain { store, runtime, spec };
+        let chain = Chain { store, runtime, spec, writer: Default::default() };
         match chain.store.latest_height() {
             None => chain.write_genesis()?,
             Some(_) => chain.check_genesis()?,
@@ -125,7 +146,7 @@ impl Chain {
         &self.spec.chain_id
     }
 
-    /// Height of the last committed block (0 = genesis only).
+    /// Height of the last committed block (0 = genesis only): on disk, what RPC reports.
     pub fn height(&self) -> u64 {
         self.store.latest_height().unwrap_or(0)
     }
@@ -142,13 +163,32 @@ impl Chain {
         LatestState(&self.store)
     }
 
-    /// The validator set that signs the block at `height` (the "next" set recorded by the block below).
+    /// Height of the tip: the last decided block, which may still be being written
+    /// ([`Chain::commit_in_background`]). Consensus and the mempool work on the tip.
+    pub fn tip_height(&self) -> u64 {
+        self.store.tip_height().unwrap_or(0)
+    }
+
+    pub fn tip_header(&self) -> Option<Header> {
+        self.store.tip_header().ok().flatten()
+    }
+
+    pub fn tip_state(&self) -> TipState<'_> {
+        TipState(&self.store)
+    }
+
+    /// The validator set that signs the block at `height` (the "next" set recorded by the block
+    /// below): the height after the tip, or after the last block on disk.
     pub fn validators_for(&self, height: u64) -> Result<ValidatorSet> {
-        let latest = self.height();
-        if height != latest + 1 {
-            bail!("validator set requested for height {height}, the node is at {latest}");
-        }
-        system::next_validators(&self.state())?.ok_or_else(|| anyhow!("no validator set in state"))
+        let (tip, latest) = (self.tip_height(), self.height());
+        let set = if height == tip + 1 {
+            system::next_validators(&self.tip_state())?
+        } else if height == latest + 1 {
+            system::next_validators(&self.state())?
+        } else {
+            bail!("validator set requested for height {height}, the node is at {tip}");
+        };
+        set.ok_or_else(|| anyhow!("no validator set in state"))
     }
 
     fn block_context(&self, height: u64, time_ms: u64) -> BlockContext {
@@ -162,11 +202,11 @@ impl Chain {
 
     /// A block time strictly after the parent's, and otherwise the wall clock.
     pub fn next_block_time(&self) -> u64 {
-        let parent_time = self.latest_header().map_or(self.spec.genesis_time_ms, |h| h.time_ms);
+        let parent_time = self.tip_header().map_or(self.spec.genesis_time_ms, |h| h.time_ms);
         now_ms().max(parent_time + 1)
     }
 
-    /// Proposer side: executes `txs` on the latest state and assembles the block.
+    /// Proposer side: executes `txs` on the tip's state and assembles the block.
     pub fn build_block(
         &self,
         proposer: PublicKey,
@@ -175,12 +215,12 @@ impl Chain {
         evidence: Vec<Evidence>,
         already_verified: AlreadyVerified<'_>,
     ) -> Result<ExecutedProposal> {
-        let height = self.height() + 1;
+        let height = self.tip_height() + 1;
         let time_ms = self.next_block_time();
         let validators = self.validators_for(height)?;
         let started = std::time::Instant::now();
         let mut executed = self.runtime.execute_block_with(
-            &self.state(),
+            &self.tip_state(),
             &self.block_context(height, time_ms),
             &txs,
             already_verified,
@@ -203,7 +243,7 @@ impl Chain {
             chain_id: self.spec.chain_id.clone(),
             height,
             time_ms,
-            parent: self.latest_header().map_or(Hash::ZERO, |h| h.id()),
+            parent: self.tip_header().map_or(Hash::ZERO, |h| h.id()),
             proposer,
             txs_root: Block::txs_root(&txs),
             receipts_root: receipts_root(&executed.receipts),
@@ -228,15 +268,16 @@ impl Chain {
         Ok(fresh)
     }
 
+    /// Whether `evidence` is in the tip's state.
     pub fn is_evidence_committed(&self, evidence: &Evidence) -> Result<bool> {
-        Ok(self.store.get(&system::evidence_key(&Hash::of(evidence)))?.is_some())
+        Ok(self.store.tip_get(&system::evidence_key(&Hash::of(evidence)))?.is_some())
     }
 
     /// The validator set after a block's writes: the block's own `validators/next` if it changed it.
     fn next_validators_after(&self, writes: &kessai_store::WriteSet) -> Result<ValidatorSet> {
         match writes.get(&system::next_validators_key()) {
             Some(Some(bytes)) => Ok(borsh::from_slice(bytes)?),
-            _ => system::next_validators(&self.state())?
+            _ => system::next_validators(&self.tip_state())?
                 .ok_or_else(|| anyhow!("no validator set in state")),
         }
     }
@@ -247,7 +288,7 @@ impl Chain {
         block: Block,
         already_verified: AlreadyVerified<'_>,
     ) -> Result<ExecutedProposal> {
-        let height = self.height() + 1;
+        let height = self.tip_height() + 1;
         let header = &block.header;
         if header.chain_id != self.spec.chain_id {
             bail!("block is for chain {}", header.chain_id);
@@ -255,7 +296,7 @@ impl Chain {
         if header.height != height {
             bail!("block height {} but the next height is {height}", header.height);
         }
-        let parent = self.latest_header();
+        let parent = self.tip_header();
         if header.parent != parent.as_ref().map_or(Hash::ZERO, |h| h.id()) {
             bail!("block does not extend the latest block");
         }
@@ -294,7 +335,7 @@ impl Chain {
         already_verified: AlreadyVerified<'_>,
     ) -> Result<(Vec<Receipt>, PreparedState)> {
         let mut executed = self.runtime.execute_block_with(
-            &self.state(),
+            &self.tip_state(),
             &self.block_context(header.height, header.time_ms),
             &block.txs,
             already_verified,
@@ -313,10 +354,45 @@ impl Chain {
         Ok((executed.receipts, prepared))
     }
 
-    /// Commits a decided block with its commit certificate, atomically.
-    pub fn commit(&self, proposal: ExecutedProposal, commit: &Commit) -> Result<()> {
-        self.store.commit_block(&proposal.block, commit, &proposal.receipts, proposal.prepared)?;
+    /// Commits a decided block with its commit certificate, atomically, and returns once it is on
+    /// disk.
+    pub fn commit(&self, proposal: ExecutedProposal, commit: Commit) -> Result<()> {
+        self.wait_durable()?;
+        let ExecutedProposal { block, receipts, prepared } = proposal;
+        self.store.begin_commit(block, commit, receipts, prepared)?.write()?;
         Ok(())
+    }
+
+    /// Makes a decided block the tip and writes it on a thread of its own, so that the next block
+    /// executes while it is written; `on_durable(height)` runs once it is on disk. Nothing that
+    /// builds on the block may be signed before [`Chain::wait_durable`] returns.
+    pub fn commit_in_background(
+        &self,
+        proposal: ExecutedProposal,
+        commit: Commit,
+        on_durable: impl FnOnce(u64) + Send + 'static,
+    ) -> Result<()> {
+        self.wait_durable()?;
+        let ExecutedProposal { block, receipts, prepared } = proposal;
+        let write = self.store.begin_commit(block, commit, receipts, prepared)?;
+        let writer = std::thread::Builder::new()
+            .name("block-writer".into())
+            .spawn(move || {
+                let height = write.height();
+                write.write()?;
+                on_durable(height);
+                Ok(())
+            })
+            .context("cannot start the block writer thread")?;
+        *self.writer.lock() = Some(writer);
+        Ok(())
+    }
+
+    /// Waits until the block being written in the background (if any) is on disk. An error means
+    /// the write failed: the decided block is not on disk, and the node must stop.
+    pub fn wait_durable(&self) -> Result<()> {
+        let Some(writer) = self.writer.lock().take() else { return Ok(()) };
+        writer.join().map_err(|_| anyhow!("the block writer thread panicked"))?
     }
 
     /// The address of a contract given by name (from the chain spec) or hex address.

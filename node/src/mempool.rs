@@ -111,10 +111,33 @@ impl Mempool {
     /// Runs every check and queues the transaction. Returns its id.
     pub fn admit(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
         tx.check_stateless(chain.chain_id())?;
+        self.admit_signed(chain, tx)
+    }
+
+    /// [`Mempool::admit`] of each transaction in order, with the signatures checked in one batch
+    /// (a third of the cost of checking them one by one, and the same verdicts).
+    pub fn admit_batch(
+        &self,
+        chain: &Chain,
+        txs: &[SignedTransaction],
+    ) -> Vec<Result<Hash, AdmitError>> {
+        let signatures = SignedTransaction::verify_signatures(txs, rand::thread_rng());
+        txs.iter()
+            .zip(signatures)
+            .map(|(tx, signature)| {
+                tx.check_shape(chain.chain_id())?;
+                signature.map_err(TxError::from)?;
+                self.admit_signed(chain, tx.clone())
+            })
+            .collect()
+    }
+
+    /// The checks after the signature's, and the queueing.
+    fn admit_signed(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
         let id = tx.id();
         let size = borsh::object_length(&tx).expect("encodes");
         let signer = tx.tx.signer;
-        let state = chain.state();
+        let state = chain.tip_state();
         let committed_nonce = kessai_runtime::system::nonce(&state, &signer)
             .map_err(|e| AdmitError::Rejected(e.to_string()))?;
 
@@ -191,11 +214,10 @@ impl Mempool {
         }
     }
 
-    /// After a block: drops what it committed and whatever the new state makes stale (used nonces,
-    /// signers no longer members).
-    pub fn update(&self, chain: &Chain, committed: &[SignedTransaction]) {
-        let committed_ids: HashSet<Hash> = committed.iter().map(SignedTransaction::id).collect();
-        let state = chain.state();
+    /// After a block becomes the tip: drops the transactions it committed (`committed_ids`) and
+    /// whatever the new state makes stale (used nonces, signers no longer members).
+    pub fn update(&self, chain: &Chain, committed_ids: &HashSet<Hash>) {
+        let state = chain.tip_state();
         let mut pool = self.pool.lock();
         let mut removed: Vec<(Hash, usize)> = Vec::new();
         let accounts: Vec<PublicKey> = pool.accounts.keys().copied().collect();
@@ -286,7 +308,7 @@ mod tests {
         stale.admit(&chain, alice_tx(&chain, 0)).unwrap();
         stale.admit(&chain, alice_tx(&chain, 1)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        stale.update(&chain, &[]);
+        stale.update(&chain, &HashSet::new());
         assert!(stale.is_empty(), "expired transactions stay pending");
         // Their room is free again.
         stale.admit(&chain, alice_tx(&chain, 0)).unwrap();

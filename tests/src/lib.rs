@@ -382,6 +382,22 @@ pub fn submit_raw(rpc: &str, bytes: &[u8]) -> Result<kessai_primitives::Hash, St
     })
 }
 
+/// Submits several raw transactions in one `kessai_submitTxs` call; each gets its id or the
+/// node's reason, in order.
+pub fn submit_batch(rpc: &str, txs: &[Vec<u8>]) -> Vec<Result<kessai_primitives::Hash, String>> {
+    use kessai_node::rpc::KessaiApiClient;
+    let client = kessai_node::rpc::client(rpc).expect("client");
+    let hexes = txs.iter().map(hex::encode).collect();
+    let outcomes = block_on(client.submit_txs(hexes)).expect("submitTxs answers");
+    outcomes
+        .into_iter()
+        .map(|o| match (o.tx_id, o.error) {
+            (Some(id), None) => Ok(id),
+            (_, error) => Err(error.unwrap_or_default()),
+        })
+        .collect()
+}
+
 /// The next nonce of a dev member.
 pub fn next_nonce(rpc: &str, key: &kessai_primitives::Keypair) -> u64 {
     use kessai_node::rpc::KessaiApiClient;

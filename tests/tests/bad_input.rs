@@ -3,7 +3,7 @@
 use kessai_primitives::{
     Address, GovernanceAction, Keypair, Payload, SignedTransaction, Transaction, TxStatus,
 };
-use kessai_tests::{next_nonce, submit_raw, wait_receipt, TestNode};
+use kessai_tests::{next_nonce, submit_batch, submit_raw, wait_receipt, TestNode};
 use serde_json::json;
 
 const CHAIN: &str = "kessai-dev";
@@ -62,6 +62,38 @@ fn transactions_are_refused_with_the_reason() {
     assert!(err.contains("already used"), "{err}");
     // The node is still fine and committed the good one.
     assert!(node.height() >= 1);
+}
+
+/// `kessai_submitTxs` checks a batch's signatures together: each bad transaction still gets its
+/// own reason, and the good ones around it are admitted and committed.
+#[test]
+fn a_batch_refuses_each_bad_transaction_and_admits_the_rest() {
+    let node = TestNode::dev();
+    let alice = Keypair::dev("alice");
+    let nonce = next_nonce(&node.rpc, &alice);
+    let mut forged = call_tx(&alice, nonce + 1).sign(&Keypair::dev("bob"));
+    forged.tx.signer = alice.public();
+    let mut other_chain = call_tx(&alice, nonce + 1);
+    other_chain.chain_id = "other-chain".into();
+    let batch = [
+        bytes(&call_tx(&alice, nonce).sign(&alice)),
+        bytes(&forged),
+        vec![1, 2, 3],
+        bytes(&other_chain.sign(&alice)),
+        bytes(&call_tx(&alice, nonce + 1).sign(&alice)),
+        bytes(&call_tx(&alice, nonce + 2).sign(&alice)),
+    ];
+    let outcomes = submit_batch(&node.rpc, &batch);
+    assert_eq!(outcomes.len(), batch.len());
+    let reason = |i: usize| outcomes[i].clone().unwrap_err();
+    assert!(reason(1).contains("signature does not verify"), "{}", reason(1));
+    assert!(reason(2).contains("not a valid borsh-encoded signed transaction"), "{}", reason(2));
+    assert!(reason(3).contains("other-chain"), "{}", reason(3));
+    for i in [0, 4, 5] {
+        let id = outcomes[i].clone().unwrap_or_else(|e| panic!("transaction {i} refused: {e}"));
+        assert_eq!(wait_receipt(&node.rpc, id).status, TxStatus::Success);
+    }
+    assert_eq!(next_nonce(&node.rpc, &alice), nonce + 3);
 }
 
 fn with_abi(wat_text: &str, abi: serde_json::Value) -> Vec<u8> {

@@ -2,10 +2,17 @@
 //!
 //! A signature always covers `domain || message`, where the domain is one of [`crate::domain`]: a vote
 //! signature can never be presented as a transaction signature, and the reverse.
+//!
+//! Signatures are made with `ed25519-dalek` and verified under the ZIP-215 rules with
+//! `ed25519-zebra`: those rules fix exactly which signatures are valid, edge cases included, and
+//! verifying many at once ([`verify_batch`]) accepts exactly what verifying them one by one
+//! accepts. That is what lets a node check a batch of transactions for about a third of the cost
+//! without ever disagreeing with a node that checked them singly. Every signature an honest
+//! RFC 8032 signer makes is valid under both rules.
 
 use crate::hash::{parse_hex_array, ParseHexError};
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -53,11 +60,39 @@ impl PublicKey {
         message: &[u8],
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        let key =
-            VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::MalformedKey(*self))?;
-        let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify(&framed(domain, message), &signature).map_err(|_| SignatureError::Invalid(*self))
+        let key = ed25519_zebra::VerificationKey::try_from(self.0)
+            .map_err(|_| SignatureError::MalformedKey(*self))?;
+        let signature = ed25519_zebra::Signature::from_bytes(&signature.0);
+        key.verify(&signature, &framed(domain, message)).map_err(|_| SignatureError::Invalid(*self))
     }
+}
+
+/// One signature to check: the key, the signature and the message, without its domain.
+pub struct SignedMessage<'a> {
+    pub key: PublicKey,
+    pub signature: &'a Signature,
+    pub message: &'a [u8],
+}
+
+/// Checks many signatures over `domain || message` at once; the result of each is what
+/// [`PublicKey::verify`] would say of it. One batch check (random linear combination, so `rng`
+/// must be a cryptographic one) covers all valid signatures; only if it fails are they checked
+/// one by one to find the culprits.
+pub fn verify_batch<R: rand_core::RngCore + rand_core::CryptoRng>(
+    domain: &[u8],
+    items: &[SignedMessage<'_>],
+    rng: R,
+) -> Vec<Result<(), SignatureError>> {
+    let framed: Vec<Vec<u8>> = items.iter().map(|item| framed(domain, item.message)).collect();
+    let mut batch = ed25519_zebra::batch::Verifier::new();
+    for (item, message) in items.iter().zip(&framed) {
+        let key = ed25519_zebra::VerificationKeyBytes::from(item.key.0);
+        batch.queue((key, ed25519_zebra::Signature::from_bytes(&item.signature.0), message));
+    }
+    if batch.verify(rng).is_ok() {
+        return items.iter().map(|_| Ok(())).collect();
+    }
+    items.iter().map(|item| item.key.verify(domain, item.message, item.signature)).collect()
 }
 
 impl From<PublicKey> for Address {

@@ -9,7 +9,9 @@ use crate::service::network::NetworkHandle;
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::server::{Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
-use kessai_primitives::{Address, Commit, Hash, Header, PublicKey, ValidatorSet};
+use kessai_primitives::{
+    Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
+};
 use kessai_runtime::system;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +44,11 @@ fn bad_params(e: impl std::fmt::Display) -> ErrorObjectOwned {
 
 fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
     error(codes::NOT_FOUND, what)
+}
+
+fn decode_tx(hex_tx: &str) -> Result<SignedTransaction, ErrorObjectOwned> {
+    let bytes = decode_hex("tx", hex_tx)?;
+    SignedTransaction::decode(&bytes).map_err(|e| error(codes::TX_REJECTED, AdmitError::from(e)))
 }
 
 fn decode_hex(what: &str, s: &str) -> RpcResult<Vec<u8>> {
@@ -82,10 +89,44 @@ pub async fn start(
 
 impl RpcContext {
     fn admit(&self, hex_tx: &str) -> Result<Hash, ErrorObjectOwned> {
-        let bytes = decode_hex("tx", hex_tx)?;
-        let tx = kessai_primitives::SignedTransaction::decode(&bytes)
-            .map_err(|e| error(codes::TX_REJECTED, AdmitError::from(e)))?;
-        match self.mempool.admit(&self.chain, tx.clone()) {
+        let tx = decode_tx(hex_tx)?;
+        let admitted = self.mempool.admit(&self.chain, tx.clone());
+        self.admitted(admitted, tx)
+    }
+
+    /// [`RpcContext::admit`] of each transaction, in order, with one batch signature check.
+    fn admit_batch(&self, hex_txs: &[String]) -> Vec<Result<Hash, ErrorObjectOwned>> {
+        let mut outcomes = Vec::with_capacity(hex_txs.len());
+        let mut txs = Vec::with_capacity(hex_txs.len());
+        for hex_tx in hex_txs {
+            match decode_tx(hex_tx) {
+                Ok(tx) => {
+                    outcomes.push(None);
+                    txs.push(tx);
+                }
+                Err(e) => outcomes.push(Some(Err(e))),
+            }
+        }
+        let mut admitted = self.mempool.admit_batch(&self.chain, &txs).into_iter().zip(txs);
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| {
+                    let (result, tx) =
+                        admitted.next().expect("one outcome per decoded transaction");
+                    self.admitted(result, tx)
+                })
+            })
+            .collect()
+    }
+
+    /// Gossips an admitted transaction; a duplicate counts as admitted (it is pending already).
+    fn admitted(
+        &self,
+        result: Result<Hash, AdmitError>,
+        tx: SignedTransaction,
+    ) -> Result<Hash, ErrorObjectOwned> {
+        match result {
             Ok(id) => {
                 self.network.gossip_tx(tx);
                 Ok(id)
@@ -168,9 +209,10 @@ impl KessaiApiServer for Arc<RpcContext> {
     }
 
     async fn submit_txs(&self, txs: Vec<String>) -> RpcResult<Vec<BatchOutcome>> {
-        Ok(txs
-            .iter()
-            .map(|tx| match self.admit(tx) {
+        Ok(self
+            .admit_batch(&txs)
+            .into_iter()
+            .map(|outcome| match outcome {
                 Ok(id) => BatchOutcome { tx_id: Some(id), error: None },
                 Err(e) => BatchOutcome { tx_id: None, error: Some(e.message().to_string()) },
             })
@@ -188,9 +230,12 @@ impl KessaiApiServer for Arc<RpcContext> {
             tx_proof: None,
             tx: None,
         };
+        // A transaction moves from the mempool to the block being written (decided, not yet on
+        // disk: still pending) to the committed index, each step before leaving the last: asked in
+        // that order, a transaction on its way is never missed.
+        let pending = self.mempool.contains(&tx_id) || self.chain.store.is_tx_being_written(&tx_id);
         let Some((height, index)) = self.chain.store.tx_location(&tx_id).map_err(internal)? else {
-            let state =
-                if self.mempool.contains(&tx_id) { TxState::Pending } else { TxState::Unknown };
+            let state = if pending { TxState::Pending } else { TxState::Unknown };
             return Ok(TxInfo { state, ..unknown });
         };
         let trees = self.proof_cache.get_or_load(height, || {
@@ -216,7 +261,9 @@ impl KessaiApiServer for Arc<RpcContext> {
     }
 
     async fn account(&self, public_key: PublicKey) -> RpcResult<AccountInfo> {
-        let state = self.chain.state();
+        // The tip's state, which the mempool admits against: a decided block still being written
+        // has already used its nonces.
+        let state = self.chain.tip_state();
         let nonce = system::nonce(&state, &public_key).map_err(internal)?;
         let roles = system::member_roles(&state, &public_key).map_err(internal)?;
         let pending = self.mempool.pending_nonce(&public_key);

@@ -17,8 +17,10 @@ use anyhow::{Context, Result};
 use kessai_consensus::{
     Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry,
 };
-use kessai_primitives::{Block, BlockId, Commit, Evidence, Keypair, SignedProposal, SignedVote};
-use std::collections::HashMap;
+use kessai_primitives::{
+    Block, BlockId, Commit, Evidence, Hash, Keypair, SignedProposal, SignedTransaction, SignedVote,
+};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -61,6 +63,13 @@ pub enum Event {
     ResendDue,
 }
 
+/// How a block is written: on the consensus task's thread, or in the background while the next
+/// block executes (decided blocks).
+enum Write {
+    Now,
+    InBackground,
+}
+
 /// Height and round as observed by RPC and metrics.
 #[derive(Clone, Debug, Default)]
 pub struct ConsensusStatus {
@@ -96,6 +105,9 @@ pub struct ConsensusTask {
     last_resend_check: u64,
     resend_nonce: u64,
     height_started: Instant,
+    /// The height whose signed messages the WAL holds. Before signing at a higher height, the
+    /// blocks below must be on disk, and only then is the WAL emptied (see `before_signing`).
+    wal_height: u64,
     metrics: Arc<Metrics>,
 }
 
@@ -141,7 +153,7 @@ impl ConsensusTask {
             committed: committed.clone(),
         };
         let task = ConsensusTask {
-            chain,
+            chain: chain.clone(),
             mempool,
             network,
             core,
@@ -160,6 +172,7 @@ impl ConsensusTask {
             last_resend_check: 0,
             resend_nonce: 0,
             height_started: Instant::now(),
+            wal_height: chain.height() + 1,
             metrics,
         };
         Ok((task, handles))
@@ -178,7 +191,7 @@ impl ConsensusTask {
     }
 
     fn start_next_height(&mut self, restoring: bool) -> Result<()> {
-        let height = self.chain.height() + 1;
+        let height = self.chain.tip_height() + 1;
         let validators = self.chain.validators_for(height)?;
         let wal_entries = if restoring { self.wal_entries_for(height)? } else { Vec::new() };
         if !wal_entries.is_empty() {
@@ -215,7 +228,7 @@ impl ConsensusTask {
             }
             Event::BuildDue { height, round } => self.build_and_propose(height, round)?,
             // A stale timer: the height was already started by synced blocks.
-            Event::NextHeight { decided } if decided != self.chain.height() => {}
+            Event::NextHeight { decided } if decided != self.chain.tip_height() => {}
             Event::NextHeight { .. } => self.start_next_height(false)?,
             Event::FromPeer(msg) => self.on_peer_message(*msg)?,
             Event::Synced { blocks, reply } => {
@@ -310,8 +323,14 @@ impl ConsensusTask {
     fn apply_one(&mut self, action: Action) -> Result<()> {
         match action {
             Action::RequestValue { height, round } => self.schedule_build(height, round),
-            Action::PersistWal(entry) => self.wal.append(&borsh::to_vec(&entry)?)?,
-            Action::Broadcast(message) => self.broadcast(message),
+            Action::PersistWal(entry) => {
+                self.before_signing(entry.height())?;
+                self.wal.append(&borsh::to_vec(&entry)?)?
+            }
+            Action::Broadcast(message) => {
+                self.before_signing(message.height())?;
+                self.broadcast(message)
+            }
             Action::ScheduleTimeout { timeout, after_ms } => {
                 let events = self.events_tx.clone();
                 tokio::spawn(async move {
@@ -392,8 +411,22 @@ impl ConsensusTask {
         }
     }
 
+    /// What must hold before anything signed at `height` is persisted or sent: every block below
+    /// it is on disk. Otherwise a crash could restart the node below a block it already built on,
+    /// with the WAL of that block's height emptied — free to vote differently there. Once the
+    /// blocks are durable the WAL of the lower heights is no longer needed.
+    fn before_signing(&mut self, height: u64) -> Result<()> {
+        if height <= self.wal_height {
+            return Ok(());
+        }
+        self.chain.wait_durable().context("writing the last decided block")?;
+        self.wal.reset()?;
+        self.wal_height = height;
+        Ok(())
+    }
+
     fn decide(&mut self, height: u64, round: u32, block: BlockId, commit: Commit) -> Result<()> {
-        if height <= self.chain.height() {
+        if height <= self.chain.tip_height() {
             return Ok(()); // already committed from synced blocks
         }
         let Some(executed) = self.executed.remove(&block) else {
@@ -402,10 +435,8 @@ impl ConsensusTask {
             return Ok(());
         };
         self.metrics.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
-        let started = Instant::now();
-        let txs = self.commit_block(executed, commit)?;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        tracing::info!(height, round, %block, txs, elapsed_ms, "committed block");
+        let txs = self.commit_block(executed, commit, Write::InBackground)?;
+        tracing::debug!(height, round, %block, txs, "decided block");
         // Wait timeout_commit before the next height, so late votes land and transactions gather;
         // messages for the next height that arrive meanwhile are buffered by the core.
         let pause = Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms);
@@ -417,28 +448,50 @@ impl ConsensusTask {
         Ok(())
     }
 
-    /// Commits a decided or synced block and does the bookkeeping every commit needs. Returns
-    /// how many transactions it held.
-    fn commit_block(&mut self, executed: ExecutedProposal, commit: Commit) -> Result<usize> {
-        let height = executed.block.header.height;
-        let parent_time = self.chain.latest_header().map(|h| h.time_ms);
-        let time_ms = executed.block.header.time_ms;
-        let txs = executed.block.txs.clone();
-        let evidence = executed.block.evidence.clone();
-        self.chain
-            .commit(executed, &commit)
-            .with_context(|| format!("committing block {height}"))?;
-        self.wal.reset()?;
-        self.mempool.update(&self.chain, &txs);
+    /// Commits a decided or synced block and does the bookkeeping every commit needs: at once what
+    /// the next block depends on (mempool, evidence, last commit), once the block is on disk what
+    /// observers see (the `committed` notification, height metrics). Returns how many
+    /// transactions it held.
+    fn commit_block(
+        &mut self,
+        executed: ExecutedProposal,
+        commit: Commit,
+        write: Write,
+    ) -> Result<usize> {
+        let block = &executed.block;
+        let height = block.header.height;
+        let parent_time = self.chain.tip_header().map(|h| h.time_ms);
+        let time_ms = block.header.time_ms;
+        let tx_ids: HashSet<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
+        let evidence = block.evidence.clone();
+        let (committed, metrics) = (self.committed.clone(), self.metrics.clone());
+        let started = Instant::now();
+        let txs = tx_ids.len();
+        let on_durable = move |height: u64| {
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(height, txs, elapsed_ms, "committed block");
+            let _ = committed.send(height);
+            metrics.height.set(height as i64);
+            metrics.committed_txs.inc_by(txs as u64);
+            if let Some(parent_time) = parent_time {
+                metrics.block_interval.observe(time_ms.saturating_sub(parent_time) as f64 / 1e3);
+            }
+        };
+        let context = || format!("committing block {height}");
+        match write {
+            Write::InBackground => self
+                .chain
+                .commit_in_background(executed, commit.clone(), on_durable)
+                .with_context(context)?,
+            Write::Now => {
+                self.chain.commit(executed, commit.clone()).with_context(context)?;
+                on_durable(height);
+            }
+        }
+        self.mempool.update(&self.chain, &tx_ids);
         self.evidence_pool.retain(|e| !evidence.contains(e));
         self.last_commit = Some(commit);
-        let _ = self.committed.send(height);
-        self.metrics.height.set(height as i64);
-        self.metrics.committed_txs.inc_by(txs.len() as u64);
-        if let Some(parent_time) = parent_time {
-            self.metrics.block_interval.observe(time_ms.saturating_sub(parent_time) as f64 / 1e3);
-        }
-        Ok(txs.len())
+        Ok(txs)
     }
 
     /// Verifies and commits blocks fetched by the sync service, then starts the height after them.
@@ -447,11 +500,14 @@ impl ConsensusTask {
         let mut applied = 0;
         for SyncedBlock { block, commit } in blocks {
             let height = block.header.height;
-            if height <= self.chain.height() {
+            if height <= self.chain.tip_height() {
                 continue;
             }
-            if height != self.chain.height() + 1 {
-                return Ok(Err(format!("block {height} does not follow {}", self.chain.height())));
+            if height != self.chain.tip_height() + 1 {
+                return Ok(Err(format!(
+                    "block {height} does not follow {}",
+                    self.chain.tip_height()
+                )));
             }
             let validators = self.chain.validators_for(height)?;
             if let Err(e) = commit.verify(self.chain.chain_id(), height, &block.id(), &validators) {
@@ -461,7 +517,7 @@ impl ConsensusTask {
                 Ok(executed) => executed,
                 Err(e) => return Ok(Err(format!("block {height}: {e}"))),
             };
-            self.commit_block(executed, commit)?;
+            self.commit_block(executed, commit, Write::Now)?;
             applied += 1;
         }
         if applied > 0 {

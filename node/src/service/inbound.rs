@@ -114,7 +114,7 @@ impl InboundRouter {
         }
         signed.verify().map_err(|_| "proposal with a bad signature".to_string())?;
         // Only the next height's proposer is known here; later heights are checked by the core.
-        if proposal.height == self.chain.height() + 1 {
+        if proposal.height == self.chain.tip_height() + 1 {
             if let Ok(validators) = self.chain.validators_for(proposal.height) {
                 let expected = validators.proposer(proposal.height, proposal.round).public_key;
                 if expected != proposal.proposer {
@@ -140,13 +140,17 @@ impl InboundRouter {
             (self.chain.clone(), self.mempool.clone(), self.network.clone());
         tokio::task::spawn_blocking(move || {
             while let Some((from, txs)) = queue.blocking_recv() {
-                for tx in txs {
-                    if let Err(AdmitError::Invalid(e)) = mempool.admit(&chain, tx) {
-                        let reason = format!("gossiped an invalid transaction: {e}");
-                        tracing::warn!(peer = %from, %reason, "penalising peer");
-                        network.penalise(from, &reason);
-                        break;
-                    }
+                let invalid =
+                    mempool.admit_batch(&chain, &txs).into_iter().find_map(
+                        |outcome| match outcome {
+                            Err(AdmitError::Invalid(e)) => Some(e),
+                            _ => None,
+                        },
+                    );
+                if let Some(e) = invalid {
+                    let reason = format!("gossiped an invalid transaction: {e}");
+                    tracing::warn!(peer = %from, %reason, "penalising peer");
+                    network.penalise(from, &reason);
                 }
             }
         });
