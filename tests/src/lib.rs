@@ -68,12 +68,19 @@ pub struct TestNode {
     /// The member key files that signed calls use (`--keys-dir`).
     keys: PathBuf,
     log: PathBuf,
+    /// Extra environment of the process, from the next [`TestNode::start`] on.
+    pub env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
 impl TestNode {
     /// Starts `kessai dev` on a fresh temporary home with an OS-chosen RPC port.
     pub fn dev() -> TestNode {
+        TestNode::dev_with_env(&[])
+    }
+
+    /// [`TestNode::dev`] with extra environment variables (e.g. `KESSAI_FAULT_*` fault injection).
+    pub fn dev_with_env(env: &[(&str, &str)]) -> TestNode {
         let tmp = tempfile::tempdir().expect("temp dir");
         let home = tmp.path().join("dev");
         let args = vec![
@@ -90,6 +97,7 @@ impl TestNode {
             args,
             keys: home.join("keys"),
             log: tmp.path().join("node.log"),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             _tmp: Some(tmp),
         };
         node.start().expect("dev node starts");
@@ -113,6 +121,7 @@ impl TestNode {
             args,
             keys: home.join("keys"),
             log: home.join("node.log"),
+            env: Vec::new(),
             _tmp: None,
         };
         node.start()?;
@@ -164,6 +173,7 @@ impl TestNode {
             child: None,
             args,
             log: tmp.path().join("node.log"),
+            env: Vec::new(),
             _tmp: Some(tmp),
         };
         node.start().expect("second chain starts");
@@ -189,6 +199,7 @@ impl TestNode {
         let child = Command::new(kessai_bin())
             .args(&self.args)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

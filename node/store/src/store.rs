@@ -287,11 +287,15 @@ impl Store {
         receipts: Vec<Receipt>,
         prepared: PreparedState,
     ) -> Result<BlockWrite, StoreError> {
+        if let Some(pending) = self.pending() {
+            return Err(StoreError::WriteInFlight(pending.header.height));
+        }
+        // Checked before taking the lock: it hashes every transaction, and tip readers wait on it.
+        self.check_block(&block, &commit, &receipts, &prepared)?;
         let mut slot = self.inner.pending.write().unwrap_or_else(|e| e.into_inner());
         if let Some(pending) = slot.as_ref() {
             return Err(StoreError::WriteInFlight(pending.header.height));
         }
-        self.check_block(&block, &commit, &receipts, &prepared)?;
         // The receipts' ids were just checked against the transactions.
         let tx_ids = receipts.iter().map(|r| r.tx_id).collect();
         let pending = Arc::new(PendingBlock { header: block.header.clone(), prepared, tx_ids });
@@ -310,6 +314,11 @@ impl Store {
         let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let started = std::time::Instant::now();
         let height = block.height();
+        // Checked again under the lock: blocks are written in order, each on its parent.
+        let expected = self.latest_height().map_or(0, |h| h + 1);
+        if height != expected {
+            return Err(StoreError::WrongHeight { expected, got: height });
+        }
         let db = self.db();
         let mut batch = WriteBatch::default();
         let at = keys::height(height);

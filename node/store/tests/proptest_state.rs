@@ -161,8 +161,8 @@ proptest! {
             prop_assert_eq!(store.latest_height(), Some(version as u64 - 1));
             prop_assert_eq!(store.state_root(version as u64).unwrap(), None);
             for k in &universe() {
-                prop_assert_eq!(store.tip_get(k).unwrap().as_ref(), states[version].get(k));
-                prop_assert_eq!(store.get(k).unwrap().as_ref(), states[version - 1].get(k));
+                prop_assert_eq!(store.tip_get(k).unwrap(), states[version].get(k).cloned());
+                prop_assert_eq!(store.get(k).unwrap(), states[version - 1].get(k).cloned());
             }
             prop_assert_eq!(&walk_tip_state(&store), &states[version]);
             prop_assert_eq!(&walk_latest_state(&store), &states[version - 1]);
