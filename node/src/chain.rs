@@ -72,6 +72,9 @@ pub struct Chain {
     pub spec: ChainSpec,
     /// The thread writing the last decided block, if it may still run.
     writer: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
+    /// Fault injection for crash tests: `KESSAI_FAULT_WRITE_DELAY_MS` holds every background block
+    /// write back this long, so that a test can kill the node between deciding and writing a block.
+    fault_write_delay: Option<std::time::Duration>,
 }
 
 /// Marker in the store's genesis metadata: the hash of the chain spec it was created from.
@@ -87,7 +90,11 @@ impl Chain {
         let store = Store::open(data_dir)
             .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig::default())?;
-        let chain = Chain { store, runtime, spec, writer: Default::default() };
+        let fault_write_delay = std::env::var("KESSAI_FAULT_WRITE_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(std::time::Duration::from_millis);
+        let chain = Chain { store, runtime, spec, writer: Default::default(), fault_write_delay };
         match chain.store.latest_height() {
             None => chain.write_genesis()?,
             Some(_) => chain.check_genesis()?,
@@ -375,10 +382,14 @@ impl Chain {
         self.wait_durable()?;
         let ExecutedProposal { block, receipts, prepared } = proposal;
         let write = self.store.begin_commit(block, commit, receipts, prepared)?;
+        let delay = self.fault_write_delay;
         let writer = std::thread::Builder::new()
             .name("block-writer".into())
             .spawn(move || {
                 let height = write.height();
+                if let Some(delay) = delay {
+                    std::thread::sleep(delay);
+                }
                 write.write()?;
                 on_durable(height);
                 Ok(())

@@ -7,6 +7,7 @@
 //! the fsync.
 
 use anyhow::{Context, Result};
+use kessai_primitives::Block;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,64 @@ impl Wal {
     }
 }
 
+/// The bodies of the blocks this validator signed for (proposed or voted for) at the heights the
+/// WAL holds, each written and fsynced before the first signature naming it. The WAL alone says
+/// *that* the validator precommitted a block; after a crash before the block reached the store, a
+/// lone validator (or one whose peers are all down) can only finish that height with the body.
+pub struct BlockJournal {
+    dir: PathBuf,
+}
+
+impl BlockJournal {
+    pub fn open(dir: &Path) -> Result<BlockJournal> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the block journal {}", dir.display()))?;
+        Ok(BlockJournal { dir: dir.to_path_buf() })
+    }
+
+    /// Writes the block durably: to a temporary file, fsynced, renamed into place, directory
+    /// fsynced. A crash midway leaves no file under the block's name.
+    pub fn save(&self, block: &Block) -> Result<()> {
+        let name = format!("{}-{}.block", block.header.height, block.id());
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let mut file = File::create(&tmp)?;
+        file.write_all(&borsh::to_vec(block)?)?;
+        file.sync_all().context("fsync of the block journal failed")?;
+        std::fs::rename(&tmp, self.dir.join(&name))?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(())
+    }
+
+    /// The journaled blocks of `height` (an unreadable file is skipped: it cannot be a block
+    /// that was signed for, whose file was complete before the signature).
+    pub fn load(&self, height: u64) -> Result<Vec<Block>> {
+        let prefix = format!("{height}-");
+        let mut blocks = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if !name.starts_with(&prefix) || !name.ends_with(".block") {
+                continue;
+            }
+            match borsh::from_slice::<Block>(&std::fs::read(&path)?) {
+                Ok(block) if block.header.height == height => blocks.push(block),
+                _ => {
+                    tracing::warn!(file = %path.display(), "skipping an unreadable journaled block")
+                }
+            }
+        }
+        Ok(blocks)
+    }
+
+    /// Forgets every journaled block, once the WAL of their heights is emptied.
+    pub fn clear(&self) -> Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            std::fs::remove_file(entry?.path())?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +157,42 @@ mod tests {
         bytes[last] ^= 1;
         std::fs::write(&path, bytes).unwrap();
         assert_eq!(Wal::open(&path).unwrap().records().unwrap(), vec![b"good".to_vec()]);
+    }
+
+    #[test]
+    fn journaled_blocks_survive_reopen_by_height_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = BlockJournal::open(&dir.path().join("blocks")).unwrap();
+        let (a, b) = (block_at(7, 1), block_at(8, 2));
+        journal.save(&a).unwrap();
+        journal.save(&b).unwrap();
+        // A torn write never got its final name, and a stray file is not a block.
+        std::fs::write(dir.path().join("blocks/8-x.block.tmp"), b"torn").unwrap();
+        std::fs::write(dir.path().join("blocks/8-y.block"), b"garbage").unwrap();
+        let journal = BlockJournal::open(&dir.path().join("blocks")).unwrap();
+        assert_eq!(journal.load(7).unwrap(), vec![a]);
+        assert_eq!(journal.load(8).unwrap(), vec![b]);
+        assert!(journal.load(9).unwrap().is_empty());
+        journal.clear().unwrap();
+        assert!(journal.load(8).unwrap().is_empty());
+    }
+
+    fn block_at(height: u64, time_ms: u64) -> Block {
+        use kessai_primitives::{Hash, Header, PublicKey};
+        let header = Header {
+            chain_id: "wal-test".into(),
+            height,
+            time_ms,
+            parent: Hash::ZERO,
+            proposer: PublicKey([1; 32]),
+            txs_root: Block::txs_root(&[]),
+            receipts_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+            validators_hash: Hash::ZERO,
+            next_validators_hash: Hash::ZERO,
+            last_commit_hash: Hash::ZERO,
+            evidence_hash: Block::evidence_hash(&[]),
+        };
+        Block { header, txs: vec![], last_commit: None, evidence: vec![] }
     }
 }

@@ -236,3 +236,52 @@ fn member_mistakes_get_clear_errors() {
     assert!(stderr(&out).to_lowercase().contains("admin"), "{}", stderr(&out));
     let _: Value = node.cli_json(&["status"]);
 }
+
+/// `kill -9` after a block is decided but before it is on disk (the write is held back by fault
+/// injection): the lone validator restarts below the block with its precommit in the WAL and the
+/// block's body in its journal, commits that very block, and goes on. Without the journal it
+/// would hold a decision for a block it no longer has, and no peer to fetch it from.
+#[test]
+fn a_block_decided_but_not_yet_written_survives_kill9() {
+    let mut node = TestNode::dev_with_env(&[("KESSAI_FAULT_WRITE_DELAY_MS", "4000")]);
+    let alice = Keypair::dev("alice");
+    let nonce = kessai_tests::next_nonce(&node.rpc, &alice);
+    let tx = kessai_primitives::Transaction {
+        chain_id: "kessai-dev".into(),
+        signer: alice.public(),
+        nonce,
+        gas_limit: 10_000_000,
+        payload: kessai_primitives::Payload::Governance(
+            kessai_primitives::GovernanceAction::GrantRole {
+                key: Keypair::dev("dave").public(),
+                role: kessai_primitives::Role::Deployer,
+            },
+        ),
+    }
+    .sign(&alice);
+    let id = kessai_tests::submit_raw(&node.rpc, &borsh::to_vec(&tx).unwrap()).unwrap();
+
+    // Decided = gone from the mempool; not yet written = still pending.
+    let started = std::time::Instant::now();
+    loop {
+        let status = node.cli_json(&["status"]);
+        let info = node.cli_json(&["query", "tx", &id.to_string()]);
+        if status["mempool_size"] == 0 && info["state"] == "pending" {
+            break;
+        }
+        assert_ne!(info["state"], "committed", "written before the kill: the delay did not hold");
+        assert!(started.elapsed() < Duration::from_secs(60), "never decided: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let height = node.cli_json(&["status"])["height"].as_u64().unwrap();
+    node.kill9();
+
+    node.env.clear();
+    node.start().expect("restarts");
+    let receipt = kessai_tests::wait_receipt(&node.rpc, id);
+    assert_eq!(receipt.status, kessai_primitives::TxStatus::Success);
+    let info = node.cli_json(&["query", "tx", &id.to_string()]);
+    assert_eq!(info["height"].as_u64(), Some(height + 1), "committed at the height it was decided");
+    assert!(node.log_text().contains("restoring consensus from the WAL"));
+    node.wait_height(height + 3, Duration::from_secs(30)).unwrap();
+}

@@ -60,6 +60,14 @@ impl Message {
         }
     }
 
+    /// The block the message proposes or votes for (`None` for a nil vote).
+    pub fn block(&self) -> Option<BlockId> {
+        match self {
+            Message::Proposal(p) => Some(p.proposal.block),
+            Message::Vote(v) => v.vote.block,
+        }
+    }
+
     /// The validator that signed the message.
     pub fn signer(&self) -> PublicKey {
         match self {

@@ -12,7 +12,7 @@ use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::service::network::{NetworkHandle, NetworkMessage};
 use crate::service::sync::{SyncVerdict, SyncedBlock};
-use crate::wal::Wal;
+use crate::wal::{BlockJournal, Wal};
 use anyhow::{Context, Result};
 use kessai_consensus::{
     Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry,
@@ -108,6 +108,9 @@ pub struct ConsensusTask {
     /// The height whose signed messages the WAL holds. Before signing at a higher height, the
     /// blocks below must be on disk, and only then is the WAL emptied (see `before_signing`).
     wal_height: u64,
+    /// Bodies of the blocks signed for at `wal_height`, and which of them are saved.
+    journal: BlockJournal,
+    journaled: HashSet<BlockId>,
     metrics: Arc<Metrics>,
 }
 
@@ -140,6 +143,7 @@ impl ConsensusTask {
         };
         let core = Consensus::new(config, signer.clone());
         let wal = Wal::open(wal_path)?;
+        let journal = BlockJournal::open(&wal_path.with_extension("blocks"))?;
         let (events_tx, events) = mpsc::channel(10_000);
         let (status, status_rx) = watch::channel(ConsensusStatus::default());
         let (committed, _) = tokio::sync::broadcast::channel(64);
@@ -173,6 +177,8 @@ impl ConsensusTask {
             resend_nonce: 0,
             height_started: Instant::now(),
             wal_height: chain.height() + 1,
+            journal,
+            journaled: HashSet::new(),
             metrics,
         };
         Ok((task, handles))
@@ -202,10 +208,31 @@ impl ConsensusTask {
         self.height_started = Instant::now();
         self.bodies.retain(|_, block| block.header.height == height);
         self.waiting_proposals.retain(|p| p.proposal.height == height);
+        if !wal_entries.is_empty() {
+            self.restore_journaled_blocks(height)?;
+        }
         let actions = self.core.start_height(height, validators, &wal_entries);
         self.publish_status();
         self.apply(actions)?;
         self.check_waiting_proposals()
+    }
+
+    /// After a restart mid-height: the blocks this validator signed for, re-executed, so that a
+    /// decision the WAL already holds (our own precommit may complete the quorum) can be committed.
+    fn restore_journaled_blocks(&mut self, height: u64) -> Result<()> {
+        for block in self.journal.load(height)? {
+            let id = block.id();
+            match self.chain.check_block(block, &|_| false) {
+                Ok(executed) => {
+                    self.executed.insert(id, executed);
+                    self.journaled.insert(id);
+                }
+                Err(e) => {
+                    tracing::warn!(height, block = %id, error = %e, "journaled block is invalid")
+                }
+            }
+        }
+        Ok(())
     }
 
     fn wal_entries_for(&self, height: u64) -> Result<Vec<WalEntry>> {
@@ -325,6 +352,9 @@ impl ConsensusTask {
             Action::RequestValue { height, round } => self.schedule_build(height, round),
             Action::PersistWal(entry) => {
                 self.before_signing(entry.height())?;
+                if let Some(block) = entry.message.block() {
+                    self.journal_block(block)?;
+                }
                 self.wal.append(&borsh::to_vec(&entry)?)?
             }
             Action::Broadcast(message) => {
@@ -421,7 +451,22 @@ impl ConsensusTask {
         }
         self.chain.wait_durable().context("writing the last decided block")?;
         self.wal.reset()?;
+        self.journal.clear()?;
+        self.journaled.clear();
         self.wal_height = height;
+        Ok(())
+    }
+
+    /// Saves the body of a block before the first signature that names it (see [`BlockJournal`]).
+    fn journal_block(&mut self, id: BlockId) -> Result<()> {
+        if self.journaled.contains(&id) {
+            return Ok(());
+        }
+        // The core only signs for blocks the shell built or checked, which are all in `executed`.
+        if let Some(executed) = self.executed.get(&id) {
+            self.journal.save(&executed.block).context("saving a block to the journal")?;
+            self.journaled.insert(id);
+        }
         Ok(())
     }
 
@@ -466,7 +511,7 @@ impl ConsensusTask {
         let evidence = block.evidence.clone();
         let (committed, metrics) = (self.committed.clone(), self.metrics.clone());
         let started = Instant::now();
-        let txs = tx_ids.len();
+        let txs = block.txs.len();
         let on_durable = move |height: u64| {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             tracing::info!(height, txs, elapsed_ms, "committed block");
