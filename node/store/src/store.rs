@@ -348,7 +348,7 @@ impl Store {
         Ok(())
     }
 
-    /// Everything that must hold before a block is written; checked under the commit lock.
+    /// Everything that must hold before a block becomes the tip (and is written).
     fn check_block(
         &self,
         block: &Block,
