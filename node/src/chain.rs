@@ -21,8 +21,22 @@ use std::sync::Arc;
 /// The latest committed state of a store, as the runtime reads it.
 pub struct LatestState<'a>(pub &'a Store);
 
+impl StateView for LatestState<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, kessai_runtime::StateError> {
+        self.0.get(key).map_err(|e| kessai_runtime::StateError(e.to_string()))
+    }
+
+    fn next_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, kessai_runtime::StateError> {
+        self.0.next_from(prefix, from).map_err(|e| kessai_runtime::StateError(e.to_string()))
+    }
+}
+
 /// The state at the store's tip: the latest committed state plus the block being written, if any
-/// (see [`Store::commit_block_in_background`]). Blocks are built and checked, and transactions
+/// (see [`Store::begin_commit`]). Blocks are built and checked, and transactions
 /// admitted, against this state.
 pub struct TipState<'a>(pub &'a Store);
 
@@ -37,20 +51,6 @@ impl StateView for TipState<'_> {
         from: &[u8],
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, kessai_runtime::StateError> {
         self.0.tip_next_from(prefix, from).map_err(|e| kessai_runtime::StateError(e.to_string()))
-    }
-}
-
-impl StateView for LatestState<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, kessai_runtime::StateError> {
-        self.0.get(key).map_err(|e| kessai_runtime::StateError(e.to_string()))
-    }
-
-    fn next_from(
-        &self,
-        prefix: &[u8],
-        from: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, kessai_runtime::StateError> {
-        self.0.next_from(prefix, from).map_err(|e| kessai_runtime::StateError(e.to_string()))
     }
 }
 
