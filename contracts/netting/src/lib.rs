@@ -9,9 +9,9 @@
 //!
 //! # Modes
 //!
-//! - `Public`: instructions are on the ledger (`register_instruction`, by their payer). A
-//!   participant's position is derived from its own instructions only, and every relay step is
-//!   checked against it: a wrong amount or a step out of turn is refused.
+//! - `Public`: instructions are on the ledger (`register_instruction`). A participant's position
+//!   is derived from its own instructions only, and every relay step is checked against it: a
+//!   wrong amount or a step out of turn is refused.
 //! - `Private`: only commitments are on the ledger: blake3(borsh((cycle, id, sender, receiver,
 //!   amount)) ‖ salt), registered by one party and acknowledged by the other
 //!   (`commit_instruction`, `acknowledge`; `instruction_commitment` computes the hash). Nobody's
@@ -49,15 +49,31 @@
 //! `withdraw` on a pay-out. Only settlements move balances between participants, and they conserve
 //! the total (`total_balance`).
 //!
+//! # Signed instructions and consent
+//!
+//! As in the spec (and the patent's FIG. 6, where instructions and netting transactions share one
+//! four-field format), an instruction's amount is a signed integer: `(caller → receiver, a)` moves
+//! `a` from the caller to the receiver, a negative `a` moves |a| the other way, and 0 moves nothing
+//! (it still counts as an instruction; relays of 0 are ordinary netting transactions). The patent
+//! says nothing about who may register what; here **nobody pays for an instruction it did not
+//! agree to**: an instruction with `a ≥ 0` is registered by its payer (the caller) and counts at
+//! once; one with `a < 0` names the receiver as the payer, so it is only *pending* until the
+//! receiver accepts it with `acknowledge_instruction`. A pending instruction counts in no position,
+//! holds both parties' `ready` (like an unacknowledged private commitment), and either party may
+//! drop it (`cancel_instruction`: the registrant takes it back, the receiver refuses it). A
+//! counted instruction is cancelled by its payer only. Positions, the relay and the closing checks
+//! are the same whatever the signs.
+//!
 //! # Bounds
 //!
-//! Instruction amounts are 1 … 10^30, relay amounts at most 10^36 and a mask at most 10^35 in
+//! Instruction amounts are at most 10^30, relay amounts at most 10^36 and a mask at most 10^35 in
 //! absolute value; with at most 1024 instructions per cycle no position, relay amount or derived
 //! position can overflow an i128 (everything is checked anyway).
 //!
 //! Storage (declared in `abi.json`): `b/` balances, `c/` cycles, `i/` instructions by
-//! (cycle, id), `p/` each party's instructions by (cycle, party, id big-endian), `m/` commitments;
-//! items `admin`, `next_cycle`, `total`.
+//! (cycle, id), `p/` each party's instructions by (cycle, party, id big-endian), `q/` pending
+//! (negative, unacknowledged) instructions by (cycle, id), `m/` commitments; items `admin`,
+//! `next_cycle`, `total`.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -90,6 +106,8 @@ const CYCLES: Map<u64, Cycle> = Map::new(b"c/");
 const INSTRUCTIONS: Map<(u64, u64), Instruction> = Map::new(b"i/");
 /// (cycle, party, id big-endian) → instruction: each party's own instructions, in id order.
 const BY_PARTY: Map<(u64, Address, [u8; 8]), Instruction> = Map::new(b"p/");
+/// (cycle, id) → a negative instruction waiting for its payer (the receiver) to acknowledge it.
+const PENDING: Map<(u64, u64), Instruction> = Map::new(b"q/");
 const COMMITMENTS: Map<(u64, Hash), Commitment> = Map::new(b"m/");
 
 type Res<T> = Result<T, String>;
@@ -182,8 +200,10 @@ kessai_sdk::methods! {
         Ok(id)
     }
 
-    /// Public mode: the caller (payer) registers an instruction to pay `receiver` `amount`.
-    /// Returns its id (1, 2, … within the cycle).
+    /// Public mode: the caller registers an instruction `(caller → receiver, amount)`; the amount
+    /// is signed. With `amount ≥ 0` the caller pays (or, with 0, nobody does) and it counts at
+    /// once. With `amount < 0` the receiver would pay, so it is pending until the receiver
+    /// acknowledges it (`acknowledge_instruction`). Returns its id (1, 2, … within the cycle).
     pub fn register_instruction(cycle: u64, receiver: Address, amount: i128) -> Res<u64> {
         let mut c = open_for_registration(cycle)?;
         if c.mode != Mode::Public {
@@ -191,35 +211,73 @@ kessai_sdk::methods! {
                 "cycle {cycle} is private: register a commitment with commit_instruction"
             ));
         }
-        if amount <= 0 {
+        if amount.unsigned_abs() > MAX_INSTRUCTION_AMOUNT.unsigned_abs() {
             return Err(format!(
-                "an instruction amount must be positive, not {amount}: the payer registers it"
+                "amount {amount} is over the limit {MAX_INSTRUCTION_AMOUNT} in absolute value"
             ));
         }
-        if amount > MAX_INSTRUCTION_AMOUNT {
-            return Err(format!("amount {amount} is over the limit {MAX_INSTRUCTION_AMOUNT}"));
-        }
         let sender = caller();
-        pair_of(&c, &sender, &receiver)?;
+        let (a, b) = pair_of(&c, &sender, &receiver)?;
         let id = next_instruction_id(&mut c)?;
         let instruction = Instruction { id, sender, receiver, amount };
-        INSTRUCTIONS.insert(&(cycle, id), &instruction);
-        for party in [sender, receiver] {
-            BY_PARTY.insert(&(cycle, party, id.to_be_bytes()), &instruction);
+        if amount < 0 {
+            // The receiver pays: nothing counts before it agrees.
+            c.pending[a] += 1;
+            c.pending[b] += 1;
+            PENDING.insert(&(cycle, id), &instruction);
+            CYCLES.insert(&cycle, &c);
+            emit("instruction_proposed", &InstructionEvent { cycle, instruction });
+            return Ok(id);
         }
+        count_instruction(cycle, &instruction);
         CYCLES.insert(&cycle, &c);
         emit("instruction_registered", &InstructionEvent { cycle, instruction });
         Ok(id)
     }
 
-    /// Public mode: the payer withdraws its instruction while both parties are still registering.
+    /// Public mode: the receiver of a pending (negative) instruction — its payer — accepts it; from
+    /// now on it counts like any other.
+    pub fn acknowledge_instruction(cycle: u64, id: u64) -> Res<()> {
+        let mut c = open_for_registration(cycle)?;
+        let instruction = PENDING
+            .get(&(cycle, id))
+            .ok_or_else(|| format!("no pending instruction {id} in cycle {cycle}"))?;
+        let who = caller();
+        if who != instruction.receiver {
+            return Err(format!(
+                "only the payer {} may acknowledge instruction {id}",
+                instruction.receiver
+            ));
+        }
+        release_pair(&mut c, &instruction.sender, &instruction.receiver)?;
+        PENDING.remove(&(cycle, id));
+        count_instruction(cycle, &instruction);
+        CYCLES.insert(&cycle, &c);
+        emit("instruction_registered", &InstructionEvent { cycle, instruction });
+        Ok(())
+    }
+
+    /// Public mode, while both parties are still registering: the payer withdraws a counted
+    /// instruction; either party drops a pending one (the registrant takes it back, the receiver
+    /// refuses it).
     pub fn cancel_instruction(cycle: u64, id: u64) -> Res<()> {
-        let c = open_for_registration(cycle)?;
+        let mut c = open_for_registration(cycle)?;
+        let who = caller();
+        if let Some(instruction) = PENDING.get(&(cycle, id)) {
+            if who != instruction.sender && who != instruction.receiver {
+                return Err(format!("{who} is not a party to instruction {id}"));
+            }
+            release_pair(&mut c, &instruction.sender, &instruction.receiver)?;
+            PENDING.remove(&(cycle, id));
+            CYCLES.insert(&cycle, &c);
+            emit("instruction_cancelled", &InstructionCancelled { cycle, id });
+            return Ok(());
+        }
         let instruction =
             INSTRUCTIONS.get(&(cycle, id)).ok_or_else(|| format!("no instruction {id} in cycle {cycle}"))?;
-        let who = caller();
-        if who != instruction.sender {
-            return Err(format!("only the payer {} may cancel instruction {id}", instruction.sender));
+        let payer = payer_of(&instruction);
+        if who != payer {
+            return Err(format!("only the payer {payer} may cancel instruction {id}"));
         }
         pair_of(&c, &instruction.sender, &instruction.receiver)?;
         INSTRUCTIONS.remove(&(cycle, id));
@@ -306,8 +364,12 @@ kessai_sdk::methods! {
             return Err(format!("{who} is already ready in cycle {cycle}"));
         }
         if c.pending[i] > 0 {
+            let what = match c.mode {
+                Mode::Private => "commitment(s)",
+                Mode::Public => "negative instruction(s): the payer acknowledges or refuses them",
+            };
             return Err(format!(
-                "{who} is party to {} unacknowledged commitment(s) in cycle {cycle}",
+                "{who} is party to {} unacknowledged {what} in cycle {cycle}",
                 c.pending[i]
             ));
         }
@@ -477,7 +539,12 @@ kessai_sdk::methods! {
         Ok(INSTRUCTIONS.get(&(cycle, id)))
     }
 
-    /// The instructions `participant` is party to, in id order (public mode).
+    /// A pending (negative, not yet acknowledged) instruction (public mode).
+    pub fn pending_instruction(cycle: u64, id: u64) -> Res<Option<Instruction>> {
+        Ok(PENDING.get(&(cycle, id)))
+    }
+
+    /// The counted instructions `participant` is party to, in id order (public mode).
     pub fn instructions_of(cycle: u64, participant: Address) -> Res<Vec<Instruction>> {
         Ok(BY_PARTY.iter_prefix(&(cycle, participant)).map(|(_, i)| i).collect())
     }
@@ -665,10 +732,32 @@ fn pending_commitment(cycle: u64, hash: &Hash) -> Res<Commitment> {
 }
 
 fn release_pending(c: &mut Cycle, commitment: &Commitment) -> Res<()> {
-    let (a, b) = pair_of(c, &commitment.registered_by, &commitment.counterparty)?;
+    release_pair(c, &commitment.registered_by, &commitment.counterparty)
+}
+
+/// Something pending between `a` and `b` (a commitment or a negative instruction) is settled.
+fn release_pair(c: &mut Cycle, a: &Address, b: &Address) -> Res<()> {
+    let (a, b) = pair_of(c, a, b)?;
     c.pending[a] -= 1;
     c.pending[b] -= 1;
     Ok(())
+}
+
+/// Who pays under an instruction: its sender, or (negative amount) its receiver.
+fn payer_of(instruction: &Instruction) -> Address {
+    if instruction.amount < 0 {
+        instruction.receiver
+    } else {
+        instruction.sender
+    }
+}
+
+/// The instruction counts in both parties' positions from now on.
+fn count_instruction(cycle: u64, instruction: &Instruction) {
+    INSTRUCTIONS.insert(&(cycle, instruction.id), instruction);
+    for party in [instruction.sender, instruction.receiver] {
+        BY_PARTY.insert(&(cycle, party, instruction.id.to_be_bytes()), instruction);
+    }
 }
 
 /// A participant's position from its own instructions only.

@@ -293,34 +293,154 @@ fn zero_relays_still_relay_and_settle_nothing() {
 }
 
 #[test]
-fn instruction_amounts_must_be_positive_and_bounded() {
+fn instruction_amounts_are_signed_zero_counts_and_both_signs_are_bounded() {
     setup();
     let id = open(RelayKind::Chained, Mode::Public);
-    assert_eq!(
-        call::<_, u64>(T100, register_instruction, (id, T200, 0i128)),
-        Err("an instruction amount must be positive, not 0: the payer registers it".into())
-    );
-    assert_eq!(
-        call::<_, u64>(T100, register_instruction, (id, T200, -5i128)),
-        Err("an instruction amount must be positive, not -5: the payer registers it".into())
-    );
-    let too_big = MAX_INSTRUCTION_AMOUNT + 1;
-    assert_eq!(
-        call::<_, u64>(T100, register_instruction, (id, T200, too_big)),
-        Err(format!("amount {too_big} is over the limit {MAX_INSTRUCTION_AMOUNT}"))
-    );
+    // Zero: an ordinary instruction that moves nothing.
+    assert_eq!(call::<_, u64>(T100, register_instruction, (id, T200, 0i128)), Ok(1));
+    let zero = Instruction { id: 1, sender: T100, receiver: T200, amount: 0 };
+    assert_eq!(view::<_, Option<Instruction>>(instruction, (id, 1u64)), Some(zero));
+    assert_eq!(view::<_, i128>(position, (id, T100)), 0);
+    // Negative: T200 would pay T100, so it waits for T200 and counts in no position yet.
+    assert_eq!(call::<_, u64>(T100, register_instruction, (id, T200, -5i128)), Ok(2));
+    let negative = Instruction { id: 2, sender: T100, receiver: T200, amount: -5 };
+    assert_eq!(view::<_, Option<Instruction>>(instruction, (id, 2u64)), None);
+    assert_eq!(view::<_, Option<Instruction>>(pending_instruction, (id, 2u64)), Some(negative));
+    assert_eq!(view::<_, i128>(position, (id, T100)), 0);
+    assert_eq!(view::<_, i128>(position, (id, T200)), 0);
+    for too_big in [MAX_INSTRUCTION_AMOUNT + 1, -MAX_INSTRUCTION_AMOUNT - 1, i128::MIN, i128::MAX] {
+        assert_eq!(
+            call::<_, u64>(T100, register_instruction, (id, T200, too_big)),
+            Err(format!(
+                "amount {too_big} is over the limit {MAX_INSTRUCTION_AMOUNT} in absolute value"
+            ))
+        );
+    }
     assert_eq!(
         call::<_, u64>(T100, register_instruction, (id, T100, 5i128)),
         Err("an instruction needs two different participants".into())
     );
     assert_eq!(
-        call::<_, u64>(T100, register_instruction, (id, STRANGER, 5i128)),
+        call::<_, u64>(T100, register_instruction, (id, STRANGER, -5i128)),
         Err(format!("{STRANGER} is not a participant of cycle 1"))
     );
     assert_eq!(
         call::<_, u64>(STRANGER, register_instruction, (id, T100, 5i128)),
         Err(format!("{STRANGER} is not a participant of cycle 1"))
     );
+}
+
+#[test]
+fn a_negative_instruction_counts_only_once_its_payer_acknowledges_it() {
+    setup();
+    let id = open(RelayKind::Chained, Mode::Public);
+    // The spec's instruction 4 (200 → 100, 60) as 100 sees it: (100 → 200, −60).
+    let four: u64 = call(T100, register_instruction, (id, T200, -60i128)).unwrap();
+    let waiting = |who: Address| {
+        format!(
+            "{who} is party to 1 unacknowledged negative instruction(s): the payer acknowledges \
+             or refuses them in cycle 1"
+        )
+    };
+    assert_eq!(call::<_, Phase>(T200, ready, (id,)), Err(waiting(T200)));
+    assert_eq!(call::<_, Phase>(T100, ready, (id,)), Err(waiting(T100)));
+    // Neither the payee nor a third participant can make T200 pay.
+    for who in [T100, T300] {
+        assert_eq!(
+            fails(who, acknowledge_instruction, (id, four)),
+            format!("only the payer {T200} may acknowledge instruction 1")
+        );
+    }
+    assert_eq!(
+        fails(T300, cancel_instruction, (id, four)),
+        format!("{T300} is not a party to instruction 1")
+    );
+    assert_eq!(view::<_, i128>(position, (id, T200)), 0);
+    ok(T200, acknowledge_instruction, (id, four));
+    assert_eq!(
+        fails(T200, acknowledge_instruction, (id, four)),
+        "no pending instruction 1 in cycle 1".to_string()
+    );
+    assert_eq!(view::<_, i128>(position, (id, T100)), 60);
+    assert_eq!(view::<_, i128>(position, (id, T200)), -60);
+    assert_eq!(view::<_, Option<Instruction>>(pending_instruction, (id, four)), None);
+    assert_eq!(view::<_, Vec<Instruction>>(instructions_of, (id, T200)).len(), 1);
+    // Counted, it is the payer's (T200's) to cancel, not the payee's.
+    assert_eq!(
+        fails(T100, cancel_instruction, (id, four)),
+        format!("only the payer {T200} may cancel instruction 1")
+    );
+    // The receiver refuses a negative instruction: it is gone and holds nobody's `ready`.
+    let refused: u64 = call(T100, register_instruction, (id, T300, -10i128)).unwrap();
+    ok(T300, cancel_instruction, (id, refused));
+    assert_eq!(view::<_, Option<Instruction>>(pending_instruction, (id, refused)), None);
+    assert_eq!(view::<_, i128>(position, (id, T300)), 0);
+    // The registrant takes one back.
+    let back: u64 = call(T300, register_instruction, (id, T400, -10i128)).unwrap();
+    ok(T300, cancel_instruction, (id, back));
+    assert_eq!(view::<_, i128>(position, (id, T400)), 0);
+    let events: Vec<String> = test_env::events().iter().map(|e| e.topic.clone()).collect();
+    assert_eq!(
+        events,
+        [
+            "cycle_opened",
+            "instruction_proposed",
+            "instruction_registered",
+            "instruction_proposed",
+            "instruction_cancelled",
+            "instruction_proposed",
+            "instruction_cancelled"
+        ]
+    );
+    all_ready(id);
+    // The payer withdraws it (a fresh cycle: registration above is closed).
+    let id = open(RelayKind::Chained, Mode::Public);
+    let mine: u64 = call(T100, register_instruction, (id, T200, -60i128)).unwrap();
+    ok(T200, acknowledge_instruction, (id, mine));
+    ok(T200, cancel_instruction, (id, mine));
+    assert_eq!(view::<_, i128>(position, (id, T200)), 0);
+}
+
+/// The spec's instructions with 4 and 8 registered by their payees as negative amounts (and
+/// acknowledged by their payers), plus a zero instruction.
+fn register_spec_signed(id: u64) {
+    for (k, (from, to, amount)) in SPEC.iter().enumerate() {
+        let got: u64 = if k == 3 || k == 7 {
+            let got = call(*to, register_instruction, (id, *from, -*amount)).unwrap();
+            ok(*from, acknowledge_instruction, (id, got));
+            got
+        } else {
+            call(*from, register_instruction, (id, *to, *amount)).unwrap()
+        };
+        assert_eq!(got, k as u64 + 1);
+    }
+    call::<_, u64>(T400, register_instruction, (id, T100, 0i128)).unwrap();
+}
+
+#[test]
+fn signed_and_zero_instructions_settle_the_spec_positions_in_both_embodiments() {
+    setup();
+    let id = open(RelayKind::Chained, Mode::Public);
+    register_spec_signed(id);
+    for (p, expected) in ORDER.iter().zip(POSITIONS) {
+        assert_eq!(view::<_, i128>(position, (id, *p)), expected);
+    }
+    all_ready(id);
+    for (k, a) in [-40i128, 40, -20].into_iter().enumerate() {
+        assert_eq!(view::<_, Option<i128>>(expected_relay, (id,)), Some(a));
+        ok(ORDER[k], relay, (id, a));
+    }
+    assert_eq!(call::<_, Phase>(T400, close, (id, -20i128)), Ok(Phase::Settled));
+    assert_settled_with_spec_positions(id);
+
+    setup();
+    let id = open(RelayKind::MaskedRing, Mode::Public);
+    register_spec_signed(id);
+    ok(T100, commit_mask, (id, mask_hash(1000)));
+    all_ready(id);
+    relay_all(id, &[960, 1040, 980, 1000]);
+    assert_eq!(call::<_, Phase>(T100, reveal_mask, (id, 1000i128, SALT)), Ok(Phase::Settled));
+    assert_settled_with_spec_positions(id);
 }
 
 #[test]
@@ -813,5 +933,106 @@ proptest! {
         for (b, p) in after.iter().zip(&positions) {
             prop_assert_eq!(*b as i128 - funds as i128, *p);
         }
+    }
+}
+
+/// One registration-phase call by a participant acting in its own interest (index 4 is an
+/// outsider): `id` picks among the ids handed out so far.
+#[derive(Clone, Debug)]
+enum RegistrationOp {
+    Register { by: usize, receiver: usize, amount: i128 },
+    Acknowledge { by: usize, id: u64 },
+    Cancel { by: usize, id: u64 },
+}
+
+fn registration_op() -> impl Strategy<Value = RegistrationOp> {
+    let who = 0usize..5;
+    prop_oneof![
+        (who.clone(), who.clone(), -50i128..50)
+            .prop_map(|(by, receiver, amount)| RegistrationOp::Register { by, receiver, amount }),
+        (who.clone(), 1u64..12).prop_map(|(by, id)| RegistrationOp::Acknowledge { by, id }),
+        (who, 1u64..12).prop_map(|(by, id)| RegistrationOp::Cancel { by, id }),
+    ]
+}
+
+/// The model of an instruction: (sender, receiver, amount, counted).
+type ModelInstruction = (usize, usize, i128, bool);
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Whatever the members register, acknowledge and cancel, in any order and with any sign, each
+    /// call succeeds exactly when the rules say; and the cycle then settles exactly the instructions
+    /// their payers agreed to: a positive one its sender registered, a negative one its receiver
+    /// acknowledged. Nobody pays for anything else, and the total never changes.
+    #[test]
+    fn nobody_pays_for_an_instruction_it_did_not_agree_to(
+        ops in proptest::collection::vec(registration_op(), 0..40)
+    ) {
+        setup();
+        let people: Vec<Address> = ORDER.iter().copied().chain([STRANGER]).collect();
+        let id = open(RelayKind::Chained, Mode::Public);
+        let mut model: std::collections::BTreeMap<u64, ModelInstruction> = Default::default();
+        let mut next_id = 1u64;
+        for op in &ops {
+            match *op {
+                RegistrationOp::Register { by, receiver, amount } => {
+                    let got = call::<_, u64>(people[by], register_instruction, (id, people[receiver], amount));
+                    let allowed = by < 4 && receiver < 4 && by != receiver;
+                    prop_assert_eq!(got.is_ok(), allowed, "{:?}: {:?}", op, got);
+                    if allowed {
+                        prop_assert_eq!(got.unwrap(), next_id);
+                        model.insert(next_id, (by, receiver, amount, amount >= 0));
+                        next_id += 1;
+                    }
+                }
+                RegistrationOp::Acknowledge { by, id: k } => {
+                    let got = call::<_, ()>(people[by], acknowledge_instruction, (id, k));
+                    let allowed = matches!(model.get(&k), Some(&(_, r, _, false)) if r == by);
+                    prop_assert_eq!(got.is_ok(), allowed, "{:?}: {:?}", op, got);
+                    if allowed {
+                        model.get_mut(&k).unwrap().3 = true;
+                    }
+                }
+                RegistrationOp::Cancel { by, id: k } => {
+                    let got = call::<_, ()>(people[by], cancel_instruction, (id, k));
+                    let allowed = match model.get(&k) {
+                        Some(&(s, r, _, false)) => by == s || by == r,
+                        Some(&(s, r, a, true)) => by == if a < 0 { r } else { s },
+                        None => false,
+                    };
+                    prop_assert_eq!(got.is_ok(), allowed, "{:?}: {:?}", op, got);
+                    if allowed {
+                        model.remove(&k);
+                    }
+                }
+            }
+        }
+        // A party to a pending instruction cannot close its registration; dropping it frees it.
+        for (k, (s, r, _, counted)) in model.clone() {
+            if !counted {
+                prop_assert!(call::<_, Phase>(ORDER[r], ready, (id,)).is_err());
+                ok(ORDER[s], cancel_instruction, (id, k));
+                model.remove(&k);
+            }
+        }
+        let mut expected = [0i128; 4];
+        for (s, r, a, _) in model.values() {
+            expected[*s] -= a;
+            expected[*r] += a;
+        }
+        for (p, e) in ORDER.iter().zip(expected) {
+            prop_assert_eq!(view::<_, i128>(position, (id, *p)), e);
+        }
+        for p in ORDER {
+            call::<_, Phase>(p, ready, (id,)).unwrap();
+        }
+        for k in 0..3 {
+            let a = view::<_, Option<i128>>(expected_relay, (id,)).unwrap();
+            ok(ORDER[k], relay, (id, a));
+        }
+        prop_assert_eq!(call::<_, Phase>(T400, close, (id, expected[3])), Ok(Phase::Settled));
+        let deltas: Vec<i128> = balances().iter().map(|b| *b as i128 - FUNDS as i128).collect();
+        prop_assert_eq!(deltas, expected.to_vec());
+        prop_assert_eq!(view::<_, u128>(total_balance, ()), 4 * FUNDS);
     }
 }

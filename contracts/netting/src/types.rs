@@ -73,7 +73,9 @@ pub struct Cycle {
     pub positions: Vec<i128>,
 }
 
-/// A payment instruction (public mode): `sender` pays `receiver` `amount` (> 0).
+/// A payment instruction (public mode): `sender` pays `receiver` `amount`; a negative amount
+/// means `receiver` pays `sender` |amount| (then it counts only once `receiver` acknowledged it),
+/// 0 moves nothing. `sender` is who registered it.
 #[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Instruction {
     pub id: u64,
