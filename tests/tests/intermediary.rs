@@ -513,9 +513,10 @@ fn an_expired_record_is_passed_over_even_though_it_expires_soonest() {
     let da = Intermediary::start(&chain, "Da", "bob", &[], 1_000);
     let outcome = da.report_ok(&chain, NINE, 10 * KWH);
     assert_eq!(outcome["allocations"][0]["asset_id"], valid, "{outcome}");
+    // Never allocated, and past its expiry in block time: the contract reports it Expired.
     let expired = chain.record(expires_soon);
     assert_eq!(
         (expired["owner"].as_str(), &expired["status"]),
-        (Some(&*addr("bob")), &json!("NotYet"))
+        (Some(&*addr("bob")), &json!("Expired"))
     );
 }

@@ -10,6 +10,10 @@
 //! goes to the user with the used amount, and the remainder stays with the intermediary as a new
 //! `NotYet` record (same provider, time, method and expiry), so the total is conserved.
 //!
+//! Expiry is measured in block time: from a record's `expiry_ms` on it cannot move, and every view
+//! reports it `Expired` (derived from the stored `NotYet`, see [`Status`]); `owned_by(…, true)`
+//! lists only records that can still move.
+//!
 //! Storage (the maps are declared in `abi.json`): `r/` records, `o/` owner index
 //! (owner, id big-endian) → status, `t/` transfer log (new owner, time big-endian, id) → transfer,
 //! `p/` providers, `i/` intermediaries, `c/` created slots; plus the items `admin` and `next_id`.
@@ -230,16 +234,19 @@ kessai_sdk::methods! {
         Ok(INTERMEDIARIES.get(&intermediary))
     }
 
+    /// The record, its status as of the block time (`Expired` once past its expiry).
     pub fn get(asset_id: u64) -> Res<Option<AssetRecord>> {
-        Ok(RECORDS.get(&asset_id))
+        Ok(RECORDS.get(&asset_id).map(as_of_now))
     }
 
+    /// The record's status as of the block time.
     pub fn status(asset_id: u64) -> Res<Option<Status>> {
-        Ok(RECORDS.get(&asset_id).map(|r| r.status))
+        Ok(RECORDS.get(&asset_id).map(|r| as_of_now(r).status))
     }
 
-    /// Every record `owner` has, in id order; with `only_not_yet`, only the `NotYet` ones (expired
-    /// or not: compare `expiry_ms`). For owners with many records use `owned_by_page`.
+    /// Every record `owner` has, in id order, each with its status as of the block time; with
+    /// `only_not_yet`, only the `NotYet` ones (not expired: they can still move). For owners with
+    /// many records use `owned_by_page`.
     pub fn owned_by(owner: Address, only_not_yet: bool) -> Res<Vec<AssetRecord>> {
         Ok(owned(owner, only_not_yet, None, u32::MAX))
     }
@@ -257,10 +264,9 @@ kessai_sdk::methods! {
     /// The records `owner` can still move now, optionally only of `method`, soonest expiry first:
     /// the intermediary's candidates for a final transfer.
     pub fn transferable(owner: Address, method: Option<ProductionMethod>) -> Res<Vec<AssetRecord>> {
-        let now = block_time_ms();
         let mut records: Vec<AssetRecord> = owned(owner, true, None, u32::MAX)
             .into_iter()
-            .filter(|r| r.expiry_ms > now && method.as_ref().is_none_or(|m| *m == r.method))
+            .filter(|r| method.as_ref().is_none_or(|m| *m == r.method))
             .collect();
         records.sort_unstable_by_key(|r| (r.expiry_ms, r.id));
         Ok(records)
@@ -382,7 +388,21 @@ fn log_transfer(
     emit(topic, &transfer);
 }
 
-/// The owner's records in id order, after `after_id`, at most `limit`.
+/// The record with its status as of the block time: a `NotYet` record past its expiry is
+/// `Expired` (nothing stores that; see `Status`).
+fn as_of_now(record: AssetRecord) -> AssetRecord {
+    as_of(record, block_time_ms())
+}
+
+fn as_of(mut record: AssetRecord, now_ms: u64) -> AssetRecord {
+    if record.status == Status::NotYet && now_ms >= record.expiry_ms {
+        record.status = Status::Expired;
+    }
+    record
+}
+
+/// The owner's records in id order, after `after_id`, at most `limit`, with their status as of
+/// the block time; `only_not_yet` keeps those that can still move.
 fn owned(
     owner: Address,
     only_not_yet: bool,
@@ -394,10 +414,12 @@ fn owned(
         Some(u64::MAX) => return Vec::new(),
         Some(id) => id + 1,
     };
+    let now = block_time_ms();
     OWNERS
         .iter_prefix_from(&owner, &start.to_be_bytes())
         .filter(|(_, status)| !only_not_yet || *status == Status::NotYet)
-        .filter_map(|((_, id), _)| RECORDS.get(&u64::from_be_bytes(id)))
+        .filter_map(|((_, id), _)| RECORDS.get(&u64::from_be_bytes(id)).map(|r| as_of(r, now)))
+        .filter(|record| !only_not_yet || record.status == Status::NotYet)
         .take(limit as usize)
         .collect()
 }

@@ -377,10 +377,49 @@ fn expired_records_do_not_move() {
         expired.clone().map(|_| None)
     );
     assert_eq!(call::<_, u64>(DB, split, (id, KWH)), expired.map(|_| 0));
-    // Still NotYet (never allocated), but no longer transferable.
-    assert_eq!(record(id).status, Status::NotYet);
     assert_eq!(view::<_, Vec<AssetRecord>>(transferable, (DB, None::<ProductionMethod>)), vec![]);
-    assert_eq!(view::<_, Vec<AssetRecord>>(owned_by, (DB, true)).len(), 1);
+}
+
+#[test]
+fn expiry_shows_in_the_status_and_in_owned_by() {
+    setup();
+    let id = create_record(AA, JAN_1, 10 * KWH, ProductionMethod::Solar, DA).unwrap();
+    let kept = create_record(AA, JAN_1 + HOUR_MS, 10 * KWH, ProductionMethod::Solar, DA).unwrap();
+    let used = create_record(AA, JAN_1 + 2 * HOUR_MS, KWH, ProductionMethod::Solar, DA).unwrap();
+    call::<_, Option<u64>>(DA, final_transfer, (used, CA, KWH)).unwrap();
+    let expiry = record(id).expiry_ms;
+    let ids = |owner: Address, only_not_yet: bool| -> Vec<(u64, Status)> {
+        view::<_, Vec<AssetRecord>>(owned_by, (owner, only_not_yet))
+            .into_iter()
+            .map(|r| (r.id, r.status))
+            .collect()
+    };
+    let page = |only_not_yet: bool| -> Vec<(u64, Status)> {
+        view::<_, Vec<AssetRecord>>(owned_by_page, (DA, only_not_yet, None::<u64>, 10u32))
+            .into_iter()
+            .map(|r| (r.id, r.status))
+            .collect()
+    };
+    // One millisecond of block time before its expiry it can still move.
+    set_time(expiry - 1);
+    assert_eq!(view::<_, Option<Status>>(status, (id,)), Some(Status::NotYet));
+    assert_eq!(ids(DA, true), vec![(id, Status::NotYet), (kept, Status::NotYet)]);
+    // From its expiry on (block time, not a wall clock) it is Expired in every view, and
+    // `owned_by(…, true)` lists only what can still move.
+    set_time(expiry);
+    assert_eq!(record(id).status, Status::Expired);
+    assert_eq!(view::<_, Option<Status>>(status, (id,)), Some(Status::Expired));
+    assert_eq!(ids(DA, true), vec![(kept, Status::NotYet)]);
+    assert_eq!(page(true), vec![(kept, Status::NotYet)]);
+    assert_eq!(ids(DA, false), vec![(id, Status::Expired), (kept, Status::NotYet)]);
+    assert_eq!(page(false), vec![(id, Status::Expired), (kept, Status::NotYet)]);
+    // Completed is final: a used record past its expiry stays Completed.
+    set_time(record(used).expiry_ms + 1);
+    assert_eq!(ids(CA, false), vec![(used, Status::Completed)]);
+    assert_eq!(ids(DA, true), vec![]);
+    // Nothing was written: storage keeps NotYet and the expiry (what a state proof shows).
+    assert_eq!(RECORDS.get(&id).unwrap().status, Status::NotYet);
+    assert_eq!(OWNERS.get(&(DA, id.to_be_bytes())), Some(Status::NotYet));
 }
 
 #[test]
@@ -640,4 +679,124 @@ fn the_abi_matches_the_code() {
     let owner_key = abi.map_key("owners", &json!([hex(CA), "0000000000000001"])).unwrap();
     assert_eq!(OWNERS.get(&(CA, 1u64.to_be_bytes())), Some(Status::Completed));
     assert!(test_env::storage().contains_key(&owner_key));
+}
+
+/// One call of a random history: `by` and the parties index `ACTORS`, `id` picks a record.
+#[derive(Clone, Debug)]
+enum Op {
+    Create { provider: usize, kwh: u64, owner: usize, validity_ms: u64 },
+    Transfer { by: usize, id: u64, to: usize },
+    Final { by: usize, id: u64, to: usize, wh: u64 },
+    Split { by: usize, id: u64, wh: u64 },
+    Wait { ms: u64 },
+}
+
+/// Providers Aa, Ab; intermediaries Da, Db; consumer Ca; a stranger.
+const ACTORS: [Address; 6] = [AA, AB, DA, DB, CA, STRANGER];
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let who = 0..ACTORS.len();
+    prop_oneof![
+        (0..2usize, 1..20u64, who.clone(), 1..10 * HOUR_MS).prop_map(
+            |(provider, kwh, owner, validity_ms)| Op::Create { provider, kwh, owner, validity_ms }
+        ),
+        (who.clone(), 1..12u64, who.clone()).prop_map(|(by, id, to)| Op::Transfer { by, id, to }),
+        (who.clone(), 1..12u64, who.clone(), 0..25 * KWH).prop_map(|(by, id, to, wh)| Op::Final {
+            by,
+            id,
+            to,
+            wh
+        }),
+        (who, 1..12u64, 0..25 * KWH).prop_map(|(by, id, wh)| Op::Split { by, id, wh }),
+        (0..3 * HOUR_MS).prop_map(|ms| Op::Wait { ms }),
+    ]
+}
+
+/// Every record in storage, by id.
+fn all_records() -> std::collections::BTreeMap<u64, AssetRecord> {
+    RECORDS.iter().map(|(id, r)| (id, r)).collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(128))]
+    /// Whatever providers, intermediaries, the consumer and a stranger call, in any order and at
+    /// any block time: only the owner moves a record, only while it is `NotYet` and unexpired;
+    /// `Completed` records never change; the Wh on record only grow by creation (splits and final
+    /// transfers conserve them); and every view reports `Expired` exactly for stored `NotYet`
+    /// records past their expiry, which `owned_by(…, true)` leaves out.
+    #[test]
+    fn random_histories_move_only_what_the_owner_may_move(
+        ops in proptest::collection::vec(op(), 1..50)
+    ) {
+        setup();
+        let mut created_wh = 0u64;
+        let mut slot = 0u64;
+        for op in &ops {
+            let now = test_env::with(|env| env.block_time_ms);
+            let before = all_records();
+            let moved = match *op {
+                Op::Create { provider, kwh, owner, validity_ms } => {
+                    slot += 1;
+                    let p = ACTORS[provider];
+                    let args = (p, JAN_1 + slot, kwh * KWH, ProductionMethod::Solar, ACTORS[owner], Some(now + validity_ms));
+                    let got = call::<_, u64>(p, create, args);
+                    proptest::prop_assert_eq!(got.is_ok(), owner == 2 || owner == 3, "{:?}", got);
+                    if got.is_ok() {
+                        created_wh += kwh * KWH;
+                    }
+                    None
+                }
+                Op::Transfer { by, id, to } => {
+                    let got = call::<_, ()>(ACTORS[by], transfer, (id, ACTORS[to]));
+                    got.is_ok().then_some((by, id))
+                }
+                Op::Final { by, id, to, wh } => {
+                    let got = call::<_, Option<u64>>(ACTORS[by], final_transfer, (id, ACTORS[to], wh));
+                    got.is_ok().then_some((by, id))
+                }
+                Op::Split { by, id, wh } => {
+                    let got = call::<_, u64>(ACTORS[by], split, (id, wh));
+                    got.is_ok().then_some((by, id))
+                }
+                Op::Wait { ms } => {
+                    set_time(now + ms);
+                    None
+                }
+            };
+            let now = test_env::with(|env| env.block_time_ms);
+            let after = all_records();
+            if let Some((by, id)) = moved {
+                let was = &before[&id];
+                proptest::prop_assert_eq!(was.owner, ACTORS[by]);
+                proptest::prop_assert_eq!(was.status, Status::NotYet);
+                proptest::prop_assert!(now < was.expiry_ms, "an expired record moved");
+            }
+            for (id, was) in &before {
+                if was.status == Status::Completed {
+                    proptest::prop_assert_eq!(&after[id], was);
+                }
+            }
+            let total: u64 = after.values().map(|r| r.amount).sum();
+            proptest::prop_assert_eq!(total, created_wh);
+            for (id, stored) in &after {
+                proptest::prop_assert!(stored.status != Status::Expired, "Expired is never stored");
+                let expired = stored.status == Status::NotYet && now >= stored.expiry_ms;
+                let shown = view::<_, Option<Status>>(status, (*id,)).unwrap();
+                proptest::prop_assert_eq!(shown == Status::Expired, expired);
+            }
+            for owner in ACTORS {
+                let movable: Vec<u64> = after
+                    .values()
+                    .filter(|r| r.owner == owner && r.status == Status::NotYet && now < r.expiry_ms)
+                    .map(|r| r.id)
+                    .collect();
+                let listed: Vec<u64> = view::<_, Vec<AssetRecord>>(owned_by, (owner, true))
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect();
+                proptest::prop_assert_eq!(listed, movable);
+            }
+        }
+    }
 }

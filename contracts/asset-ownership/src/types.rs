@@ -30,11 +30,18 @@ impl ProductionMethod {
     }
 }
 
-/// `NotYet`: still transferable. `Completed`: allocated to a user; never moves again.
+/// `NotYet`: still transferable. `Completed`: allocated to a user; never moves again. `Expired`:
+/// a `NotYet` record whose `expiry_ms` the block time has reached; it never moves again either.
+///
+/// `Expired` is never stored: a block time passing writes nothing, so storage (and a state proof
+/// of `r/` or `o/`) keeps `NotYet` with the `expiry_ms`, and the views (`get`, `status`,
+/// `owned_by`, `owned_by_page`, `transferable`) report `Expired` from the block time of the state
+/// they read. `transfers_to` shows each record as it was at its transfer.
 #[derive(BorshSerialize, BorshDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     NotYet,
     Completed,
+    Expired,
 }
 
 /// An asset record: a produced quantity of electricity and who owns it now.
@@ -49,7 +56,7 @@ pub struct AssetRecord {
     pub amount: u64,
     pub method: ProductionMethod,
     pub owner: Address,
-    /// The record cannot move from this block time on.
+    /// The record cannot move from this block time on (its status is then `Expired`).
     pub expiry_ms: u64,
     pub status: Status,
     /// The record this one was split from (a split or the remainder of a final transfer).
