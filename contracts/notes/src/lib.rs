@@ -16,8 +16,27 @@
 //! issuance. The client reads `next_serial(member)`, the terminal makes the note with that serial
 //! and the call `issue(amount, serial, expiry_ms, commitment)` names it: the contract refuses a
 //! serial that is not the member's next one (another issuance won the race: make the note again).
-//! A refused issuance (credit check, serial, expiry) aborts, so it changes nothing — no serial is
+//! A refused issuance (credit check, serial, expiry, malformed commitment) aborts, so it changes nothing — no serial is
 //! used, and the same serial serves the next attempt.
+//!
+//! **Genuineness (the patent's third embodiment, on a chain).** In the patent the issuer
+//! precomputes the ciphertext itself at issuance and settles a note by finding it among them. Here
+//! the issuer never sees a terminal key, so the member's terminal makes the note and the issue call
+//! carries its commitment `blake3(borsh(note))`; "genuine" means exactly: *the presented note hashes
+//! to the commitment recorded for (its user, its serial), and its amount and expiry are those of
+//! that issuance*. What the chain checks: the credit check, the serial, that the expiry is in the
+//! future, that the commitment is not the all-zero bytes (the one value that is certainly no hash of
+//! a note — a client that sent an unset field; any other 32 bytes are indistinguishable from a hash),
+//! and at redemption the match above, once. What the terminal key guarantees: nobody without it can
+//! compute the note's MAC from the public fields (they are in the issue transaction), so nobody else
+//! can produce the note of an outstanding commitment, and the commitment reveals nothing of it. What
+//! it does not guarantee: that the commitment was made by a terminal, or from a note at all — the
+//! chain cannot tell (no key is registered on it), and a member who commits to anything else only
+//! locks its own collateral until expiry, then reclaims it; that a note is paid to the one holding
+//! it — it is bearer data: the member (or anyone it was shown to) can redeem it first, and a payee
+//! should compare `blake3(note)` with `note(member, serial).commitment` and redeem promptly; and it
+//! protects nothing once the key leaks — whoever has it can make and redeem every outstanding note
+//! of that terminal.
 //!
 //! **Redemption, by commit–reveal.** A note seen in the mempool must not be redeemable by the one
 //! who saw it, so the redeemer first calls `commit_redeem(blake3(borsh(note) ‖ payee))`, and in a
@@ -134,7 +153,8 @@ kessai_sdk::methods! {
 
     /// The caller's issue request: if the credit check passes, `amount` moves from its deposit to
     /// collateral and the ledger records `commitment` = blake3(borsh(note)) for serial `serial`,
-    /// which must be the caller's `next_serial`. Returns the serial.
+    /// which must be the caller's `next_serial`. An all-zero commitment is refused (no note hashes
+    /// to it). Returns the serial.
     pub fn issue(amount: u64, serial: u64, expiry_ms: u64, commitment: [u8; 32]) -> Res<u64> {
         positive(amount)?;
         let member = caller();
@@ -149,6 +169,11 @@ kessai_sdk::methods! {
         let now = block_time_ms();
         if expiry_ms <= now {
             return Err(format!("expiry {expiry_ms} is not after the block time {now}"));
+        }
+        if commitment == [0; 32] {
+            return Err("malformed commitment: all zero bytes is no blake3 of a note (the terminal \
+                        commits to blake3(borsh(note)) of the note it made)"
+                .into());
         }
         let balance = balance - amount;
         set_balance(&member, balance);

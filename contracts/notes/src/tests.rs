@@ -407,6 +407,38 @@ fn a_commitment_with_the_wrong_amount_is_refused_at_redemption() {
 }
 
 #[test]
+fn an_all_zero_commitment_is_refused_at_issuance_and_consumes_nothing() {
+    setup();
+    let storage = test_env::storage();
+    let expiry = now() + MINUTE_MS;
+    assert_eq!(
+        call::<_, u64>(USER, issue, (10u64, 1u64, expiry, [0u8; 32])),
+        Err("malformed commitment: all zero bytes is no blake3 of a note (the terminal commits \
+             to blake3(borsh(note)) of the note it made)"
+            .into())
+    );
+    assert_eq!(test_env::storage(), storage);
+    assert!(test_env::events().is_empty());
+    // The serial is still free for the real note.
+    assert_eq!(issue_note(USER, 10, MINUTE_MS).unwrap().serial, 1);
+}
+
+#[test]
+fn a_commitment_to_no_note_only_locks_the_members_own_collateral() {
+    setup();
+    // Any other 32 bytes look like a hash: the chain accepts them, nobody can ever present a
+    // matching note, and after the expiry the member (only) gets its collateral back.
+    let expiry = now() + MINUTE_MS;
+    call::<_, u64>(USER, issue, (10u64, 1u64, expiry, [0xFFu8; 32])).unwrap();
+    let guess = make_note(&TERMINAL_KEY, USER, 10, 1, expiry);
+    assert!(redeem(BOB, &guess, BOB).unwrap_err().starts_with("not a genuine note"));
+    test_env::set_block_time_ms(expiry);
+    assert_eq!(call::<_, u64>(USER, reclaim, (USER, 1u64)), Ok(10));
+    assert_eq!(bal(USER), 100_000);
+    assert_eq!(totals_now(), Totals { supply: 100_000, collateral: 0 });
+}
+
+#[test]
 fn expired_notes_are_not_redeemed_and_their_collateral_is_reclaimed() {
     setup();
     let note = issue_note(USER, 25_000, MINUTE_MS).unwrap();
@@ -594,6 +626,11 @@ enum Op {
         by: usize,
         note: usize,
     },
+    /// An issuance whose commitment is all zero bytes (a client that sent an unset field).
+    IssueMalformed {
+        member: usize,
+        amount: u64,
+    },
     Wait {
         ms: u64,
     },
@@ -612,6 +649,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(redeemer, note, payee, wait)| Op::Redeem { redeemer, note, payee, wait }),
         (who.clone(), any::<usize>()).prop_map(|(thief, note)| Op::Steal { thief, note }),
         (0..ACTORS.len() + 1, any::<usize>()).prop_map(|(by, note)| Op::Reclaim { by, note }),
+        (who.clone(), 0..200_000u64)
+            .prop_map(|(member, amount)| Op::IssueMalformed { member, amount }),
         (0..3 * MINUTE_MS).prop_map(|ms| Op::Wait { ms }),
     ]
 }
@@ -692,6 +731,14 @@ fn run_op(op: &Op, notes: &mut Vec<Note>, net_deposits: &mut u128) {
                     outstanding && now() >= n.expiry_ms && (by == n.user || by == ISSUER_KEY);
                 assert_eq!(result.is_ok(), allowed, "{result:?}");
             }
+        }
+        Op::IssueMalformed { member, amount } => {
+            let member = ACTORS[member];
+            let storage = test_env::storage();
+            let serial: u64 = view(next_serial, (member,));
+            let args = (amount, serial, now() + MINUTE_MS, [0u8; 32]);
+            assert!(call::<_, u64>(member, issue, args).is_err());
+            assert_eq!(test_env::storage(), storage);
         }
         Op::Wait { ms } => {
             test_env::with(|env| {
