@@ -715,7 +715,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
 
 /// Every record in storage, by id.
 fn all_records() -> std::collections::BTreeMap<u64, AssetRecord> {
-    RECORDS.iter().map(|(id, r)| (id, r)).collect()
+    RECORDS.iter().collect()
 }
 
 proptest::proptest! {

@@ -1026,9 +1026,9 @@ proptest! {
         for p in ORDER {
             call::<_, Phase>(p, ready, (id,)).unwrap();
         }
-        for k in 0..3 {
+        for p in &ORDER[..3] {
             let a = view::<_, Option<i128>>(expected_relay, (id,)).unwrap();
-            ok(ORDER[k], relay, (id, a));
+            ok(*p, relay, (id, a));
         }
         prop_assert_eq!(call::<_, Phase>(T400, close, (id, expected[3])), Ok(Phase::Settled));
         let deltas: Vec<i128> = balances().iter().map(|b| *b as i128 - FUNDS as i128).collect();
