@@ -36,12 +36,13 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             code: "builtin:netting".into(),
             init: json!([admin]),
         },
-        // (clearing_system, fiat, lock_timeout_blocks): alice is the clearing system; it registers
-        // the exchanges.
+        // (clearing_system, fiat, lock_timeout_blocks, approval_timeout_ms): alice is the clearing
+        // system; it registers the exchanges. A provisional settlement not approved by two of its
+        // three within 10 minutes of block time can be rejected by any one of them.
         ContractSpec {
             name: "clearing".into(),
             code: "builtin:clearing".into(),
-            init: json!([admin, "JPY", 100]),
+            init: json!([admin, "JPY", 100, 600_000]),
         },
         // (issuer, credit rule): alice is the issuer and credits members' deposits; the spec's
         // rule, an issuance must be less than the deposit balance.

@@ -3,8 +3,18 @@
 //!
 //! The **clearing system** (set at init; the patent's 610) registers the **exchanges** (620, 630, …)
 //! and attests what they bring into custody: virtual currency sent to its custody address on the
-//! public chain (`deposit_asset`) and fiat paid into its custody account (`deposit_fiat`). Trades
-//! between exchanges then settle by rewriting these records, never on the public chain.
+//! public chain (`deposit_asset`, `deposit_customer_asset`) and fiat paid into its custody account
+//! (`deposit_fiat`). Trades between exchanges then settle by rewriting these records, never on the
+//! public chain.
+//!
+//! # Records (claim 10)
+//!
+//! Per exchange and asset, two separate records: the exchange's **own inventory** (`Book::Own`,
+//! map `balances`) and its **customers' deposits** (`Book::Customer`, map `customer_deposits`).
+//! Trades between exchanges settle against the own inventory only; customer deposits are never
+//! sold, locked or moved by a trade. The clearing system rebooks between the two (`rebook`) when
+//! the exchange reports that a customer bought from or sold to it. Fiat is one custody account per
+//! exchange (`balances` under the fiat code).
 //!
 //! # Flow
 //!
@@ -20,34 +30,55 @@
 //! 5. Asset check: a payer short of an asset gets an `asset_topup_requested` event for the
 //!    shortfall and the settlement waits (`AwaitingAsset`, fiat still locked). Once the clearing
 //!    system has credited the top-up, anyone party to it retries (`retry_settlement`).
-//! 6. Settlement: every asset leg moves first, then the locked fiat moves to the fiat receivers,
-//!    in one transaction (delivery versus payment: both legs or neither, and the fiat can never be
-//!    missing after the asset moved, since it was locked). Status `Settled`, with each movement's
-//!    before and after values (the patent's Table 2).
-//! 7. The new balances are registered as confirmed when a majority of the clearing system and the
-//!    parties approve (`approve`): 2 of {610, 620, 630} for one trade; for a batch with k
-//!    exchanges, ⌊(k + 1) / 2⌋ + 1 of the k + 1. Until then, what an exchange received in that
-//!    settlement cannot leave custody (it may trade with it).
+//! 6. Settlement, **provisional**: every asset leg first, then the fiat legs, in one transaction
+//!    (delivery versus payment: both legs or neither; the fiat cannot be missing after the asset
+//!    moved, since it was locked). Every payer's amount is locked, every receiver's is recorded as
+//!    `provisional`: it cannot be withdrawn, nor sold, nor used to cover another trade (a trade
+//!    that needs it waits for a top-up like any other shortfall). Status `Provisional`, with each
+//!    net movement's before and after (the patent's Table 2) and each trade's own increases and
+//!    decreases (`trade_legs`, claim 15 — also for a netted batch).
+//! 7. The new balances are registered as confirmed only with the approval (`approve`) of at least
+//!    **two of the three** addresses of every trade of the settlement: the clearing system (610),
+//!    the buyer (620) and the seller (630). `{620}` alone confirms nothing; `{610, 620}`,
+//!    `{610, 630}` and `{620, 630}` confirm. A netted batch follows the same rule for each of its
+//!    trades (an exchange's approval counts for the trades it is party to), so no trade of a batch
+//!    is confirmed without two of its own three. On confirmation the payers' locks are consumed
+//!    and the receivers' provisional amounts become available.
+//! 8. A provisional settlement is **rejected** (`reject`) by two of the three of any one of its
+//!    trades, or — the **approval timeout** — by any one of its approvers once the block time has
+//!    reached `settled_at_ms + approval_timeout_ms` (from then on it can no longer be approved).
+//!    Rejecting undoes it atomically: every lock goes back to its payer, every provisional amount
+//!    vanishes, the trades' conditions are cancelled (negotiation restarts). A vote (approval or
+//!    rejection) is final; each approver votes once.
 //!
 //! # Left open by the patent, decided here
 //!
-//! - Locks: the fiat stays locked until the settlement completes or is cancelled: by the clearing
+//! - Fiat locks of a waiting settlement last until it settles or is cancelled: by the clearing
 //!   system at any time, or by a party once `lock_timeout_blocks` have passed since the match.
 //!   Cancelling releases the locks and cancels the trades' conditions (negotiation restarts).
-//! - Seller's assets are not locked (the patent locks fiat only); they are checked at settlement.
-//! - Withdrawals out of custody (`withdraw_asset`, `withdraw_fiat`) are made by the clearing
-//!   system, which pays out on the public chain or the banking system; only available, confirmed
-//!   amounts leave.
+//! - The seller's asset is checked, not locked, while the settlement waits for fiat (the patent
+//!   locks fiat only); it is locked from the moment the settlement is provisional.
+//! - Withdrawals out of custody (`withdraw_asset`, `withdraw_customer_asset`, `withdraw_fiat`) are
+//!   made by the clearing system, which pays out on the public chain or the banking system; only
+//!   available (confirmed, unlocked) amounts of the named record leave.
 //! - Several assets (symbols of 1 to 16 `A-Z0-9` characters), any number of exchanges; no fees.
 //! - Amounts are 1 … 10^30 per condition, so no sum of a batch can overflow (all checked anyway).
 //!
-//! Value is conserved: only deposits and withdrawals change the custody total of a currency
-//! (`custody_total`), which always equals the sum over exchanges of available + locked.
+//! # What each party can rely on
 //!
-//! Storage (declared in `abi.json`): `e/` exchanges, `b/` available balances by (exchange,
-//! currency), `l/` locked fiat, `u/` unconfirmed receipts, `t/` custody totals, `c/` conditions,
-//! `o/` open conditions by (asset, quantity, price, side, id big-endian), `x/` trades,
-//! `s/` settlements; items `config`, `next_condition`, `next_trade`, `next_settlement`.
+//! Value is conserved: only deposits and withdrawals change the custody total of a currency
+//! (`custody_total`), which always equals the sum over exchanges of available + locked + customer.
+//! An exchange's own value (available + locked + customer) changes only by its deposits, its
+//! withdrawals and the movements of settlements confirmed by two of the three of each trade; a
+//! provisional amount is never counted as its own. This holds against members acting in their own
+//! interest through any sequence of calls (property test `adversarial_members_never_move_value…`),
+//! assuming the clearing system attests deposits and withdrawals truthfully.
+//!
+//! Storage (declared in `abi.json`): `e/` exchanges, `b/` available own balances by (exchange,
+//! currency), `d/` customer deposits by (exchange, asset), `l/` locked by (exchange, currency),
+//! `p/` provisional by (exchange, currency), `t/` custody totals, `c/` conditions, `o/` open
+//! conditions by (asset, quantity, price, side, id big-endian), `x/` trades, `s/` settlements;
+//! items `config`, `next_condition`, `next_trade`, `next_settlement`.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -57,11 +88,11 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use kessai_sdk::{block_height, caller, emit, Address, Item, Map};
+use kessai_sdk::{block_height, block_time_ms, caller, emit, Address, Item, Map};
 use netting_core::Transfer;
 pub use types::*;
 
@@ -79,9 +110,12 @@ const NEXT_CONDITION: Item<u64> = Item::new(b"next_condition");
 const NEXT_TRADE: Item<u64> = Item::new(b"next_trade");
 const NEXT_SETTLEMENT: Item<u64> = Item::new(b"next_settlement");
 const EXCHANGES: Map<Address, String> = Map::new(b"e/");
+/// Available own balances: the own inventory of an asset, the fiat account.
 const BALANCES: Map<(Address, String), u128> = Map::new(b"b/");
-const LOCKED: Map<Address, u128> = Map::new(b"l/");
-const UNCONFIRMED: Map<(Address, String), u128> = Map::new(b"u/");
+/// Customers' deposits of an asset (claim 10), apart from the own inventory.
+const CUSTOMER: Map<(Address, String), u128> = Map::new(b"d/");
+const LOCKED: Map<(Address, String), u128> = Map::new(b"l/");
+const PROVISIONAL: Map<(Address, String), u128> = Map::new(b"p/");
 const TOTALS: Map<String, u128> = Map::new(b"t/");
 const CONDITIONS: Map<u64, Condition> = Map::new(b"c/");
 /// Open conditions by terms, so equal ones are adjacent: buys (side 0) before sells (side 1),
@@ -91,15 +125,24 @@ const TRADES: Map<u64, Trade> = Map::new(b"x/");
 const SETTLEMENTS: Map<u64, Settlement> = Map::new(b"s/");
 
 type Res<T> = Result<T, String>;
+type Key = (Address, String);
 
 kessai_sdk::methods! {
     /// Run once at instantiation.
-    pub fn init(clearing_system: Address, fiat: String, lock_timeout_blocks: u64) -> Res<()> {
+    pub fn init(
+        clearing_system: Address,
+        fiat: String,
+        lock_timeout_blocks: u64,
+        approval_timeout_ms: u64,
+    ) -> Res<()> {
         if CONFIG.exists() {
             return Err("already initialised".into());
         }
         check_symbol(&fiat)?;
-        CONFIG.set(&Config { clearing_system, fiat, lock_timeout_blocks });
+        if approval_timeout_ms == 0 {
+            return Err("the approval timeout must be positive".into());
+        }
+        CONFIG.set(&Config { clearing_system, fiat, lock_timeout_blocks, approval_timeout_ms });
         for next in [NEXT_CONDITION, NEXT_TRADE, NEXT_SETTLEMENT] {
             next.set(&1);
         }
@@ -123,31 +166,75 @@ kessai_sdk::methods! {
     }
 
     /// The clearing system attests `amount` of `asset` received at its custody address for
-    /// `exchange`. Returns the new available balance.
+    /// `exchange`'s own inventory. Returns the new available balance.
     pub fn deposit_asset(exchange: Address, asset: String, amount: u128) -> Res<u128> {
         let cfg = only_clearing_system("attest deposits")?;
         check_asset(&cfg, &asset)?;
-        deposit(exchange, asset, amount)
+        deposit(exchange, asset, Book::Own, amount)
+    }
+
+    /// The clearing system attests `amount` of `asset` received for `exchange`'s customers.
+    /// Returns the new customer-deposit balance.
+    pub fn deposit_customer_asset(exchange: Address, asset: String, amount: u128) -> Res<u128> {
+        let cfg = only_clearing_system("attest deposits")?;
+        check_asset(&cfg, &asset)?;
+        deposit(exchange, asset, Book::Customer, amount)
     }
 
     /// The clearing system attests `amount` of fiat paid into `exchange`'s custody account.
     pub fn deposit_fiat(exchange: Address, amount: u128) -> Res<u128> {
         let cfg = only_clearing_system("attest deposits")?;
-        deposit(exchange, cfg.fiat, amount)
+        deposit(exchange, cfg.fiat, Book::Own, amount)
     }
 
-    /// The clearing system takes `amount` of `asset` out of custody for `exchange` (and sends it on
-    /// the public chain). Returns the new available balance.
+    /// The clearing system takes `amount` of `asset` out of custody from `exchange`'s own
+    /// inventory (and sends it on the public chain). Returns the new available balance.
     pub fn withdraw_asset(exchange: Address, asset: String, amount: u128) -> Res<u128> {
         let cfg = only_clearing_system("withdraw from custody")?;
         check_asset(&cfg, &asset)?;
-        withdraw(exchange, asset, amount)
+        withdraw(exchange, asset, Book::Own, amount)
+    }
+
+    /// The clearing system takes `amount` of `asset` out of `exchange`'s customer deposits.
+    pub fn withdraw_customer_asset(exchange: Address, asset: String, amount: u128) -> Res<u128> {
+        let cfg = only_clearing_system("withdraw from custody")?;
+        check_asset(&cfg, &asset)?;
+        withdraw(exchange, asset, Book::Customer, amount)
     }
 
     /// The clearing system pays `amount` of fiat out of `exchange`'s custody account.
     pub fn withdraw_fiat(exchange: Address, amount: u128) -> Res<u128> {
         let cfg = only_clearing_system("withdraw from custody")?;
-        withdraw(exchange, cfg.fiat, amount)
+        withdraw(exchange, cfg.fiat, Book::Own, amount)
+    }
+
+    /// The clearing system moves `amount` of `asset` of `exchange` into the record `to` from the
+    /// other one (a customer of the exchange bought from or sold to it). Only available amounts
+    /// move: never a locked or provisional one. Returns (own available, customer) after it.
+    pub fn rebook(exchange: Address, asset: String, amount: u128, to: Book) -> Res<(u128, u128)> {
+        let cfg = only_clearing_system("rebook custody records")?;
+        check_asset(&cfg, &asset)?;
+        only_exchange(&exchange)?;
+        if amount == 0 {
+            return Err("the amount must be positive".into());
+        }
+        let key = (exchange, asset);
+        let (own, customer) = (balance_of(&key), CUSTOMER.get(&key).unwrap_or(0));
+        let (own, customer) = match to {
+            Book::Customer if own >= amount => (own - amount, customer + amount),
+            Book::Own if customer >= amount => (own + amount, customer - amount),
+            _ => {
+                return Err(format!(
+                    "{exchange} has {own} {} of its own available and {customer} of customers'; \
+                     {amount} cannot move into {to:?}",
+                    key.1
+                ))
+            }
+        };
+        set_or_remove(&BALANCES, &key, own);
+        set_or_remove(&CUSTOMER, &key, customer);
+        emit("rebooked", &Rebooked { exchange, asset: key.1, to, amount, own, customer });
+        Ok((own, customer))
     }
 
     /// A registered exchange submits a contract condition. Returns its id.
@@ -288,53 +375,73 @@ kessai_sdk::methods! {
                 ));
             }
         }
-        for lock in &s.locks {
-            let locked = LOCKED.get(&lock.exchange).unwrap_or(0);
-            LOCKED.insert(&lock.exchange, &(locked - lock.amount));
-            let key = (lock.exchange, cfg.fiat.clone());
-            BALANCES.insert(&key, &(balance_of(&key) + lock.amount));
-        }
-        for trade_id in &s.trades {
-            let trade = load_trade(*trade_id)?;
-            for condition_id in [trade.buy_condition, trade.sell_condition] {
-                let mut condition = load_condition(condition_id)?;
-                condition.status = ConditionStatus::Cancelled;
-                CONDITIONS.insert(&condition_id, &condition);
-            }
-        }
-        s.status = SettlementStatus::Cancelled;
+        unwind(&mut s, SettlementStatus::Cancelled)?;
         SETTLEMENTS.insert(&id, &s);
         emit("settlement_cancelled", &s);
         Ok(())
     }
 
-    /// The caller (the clearing system or a party) approves a settled settlement's balances; with
-    /// a majority they are registered as confirmed. Returns the status.
+    /// The caller (the clearing system or a party) approves a provisional settlement's balances;
+    /// with two of the three addresses of every trade of it, they are registered as confirmed.
+    /// Refused from the approval deadline on. Returns the status.
     pub fn approve(id: u64) -> Res<SettlementStatus> {
         let cfg = load_config()?;
         let mut s = load_settlement(id)?;
         let who = caller();
         only_involved(&cfg, &s, "approve")?;
-        if s.status != SettlementStatus::Settled {
-            return Err(format!("settlement {id} is {:?}: only a settled one is approved", s.status));
-        }
-        if s.approvals.contains(&who) {
-            return Err(format!("{who} has already approved settlement {id}"));
+        check_provisional(&s, "approved")?;
+        check_not_voted(&s, who)?;
+        let now = block_time_ms();
+        if now >= s.approval_deadline_ms {
+            return Err(format!(
+                "settlement {id} can no longer be approved: its approval deadline {} has passed \
+                 (block time {now}); it can only be rejected",
+                s.approval_deadline_ms
+            ));
         }
         s.approvals.push(who);
-        let needed = approvals_needed(&s);
+        let trades = trades_of(&s)?;
+        let trades_approved = trades_with_two(&cfg, &trades, &s.approvals);
         emit(
             "approved",
-            &Approved { settlement: id, by: who, approvals: s.approvals.len() as u32, needed },
+            &Approved {
+                settlement: id,
+                by: who,
+                approvals: s.approvals.len() as u32,
+                trades_approved,
+                trades: trades.len() as u32,
+            },
         );
-        if s.approvals.len() as u32 >= needed {
-            for m in s.movements.iter().filter(|m| m.delta > 0) {
-                let key = (m.exchange, m.currency.clone());
-                let pending = UNCONFIRMED.get(&key).unwrap_or(0) - m.delta.unsigned_abs();
-                set_or_remove(&UNCONFIRMED, &key, pending);
-            }
-            s.status = SettlementStatus::Confirmed;
-            emit("balances_confirmed", &s);
+        if trades_approved as usize == trades.len() {
+            confirm(&mut s);
+        }
+        SETTLEMENTS.insert(&id, &s);
+        Ok(s.status)
+    }
+
+    /// The caller (the clearing system or a party) rejects a provisional settlement. It is undone
+    /// — locks back to their payers, provisional amounts gone, conditions cancelled — when two of
+    /// the three addresses of one of its trades have rejected it, or at once from its approval
+    /// deadline on (the approval timeout). Returns the status.
+    pub fn reject(id: u64) -> Res<SettlementStatus> {
+        let cfg = load_config()?;
+        let mut s = load_settlement(id)?;
+        let who = caller();
+        only_involved(&cfg, &s, "reject")?;
+        check_provisional(&s, "rejected")?;
+        let expired = block_time_ms() >= s.approval_deadline_ms;
+        if !expired {
+            check_not_voted(&s, who)?;
+            s.rejections.push(who);
+        }
+        emit(
+            "rejected",
+            &Rejected { settlement: id, by: who, rejections: s.rejections.len() as u32, expired },
+        );
+        let trades = trades_of(&s)?;
+        if expired || trades_with_two(&cfg, &trades, &s.rejections) > 0 {
+            unwind(&mut s, SettlementStatus::Rejected)?;
+            emit("settlement_rejected", &s);
         }
         SETTLEMENTS.insert(&id, &s);
         Ok(s.status)
@@ -348,21 +455,21 @@ kessai_sdk::methods! {
         Ok(EXCHANGES.get(&exchange))
     }
 
-    /// `exchange`'s holding of `currency` (an asset symbol or the fiat code).
+    /// `exchange`'s records of `currency` (an asset symbol or the fiat code).
     pub fn holding(exchange: Address, currency: String) -> Res<Holding> {
-        let cfg = load_config()?;
-        Ok(holding_of(&cfg, exchange, currency))
+        load_config()?;
+        Ok(holding_of(exchange, currency))
     }
 
-    /// Every currency `exchange` holds, fiat included.
+    /// Every currency `exchange` has a record of, fiat included.
     pub fn holdings(exchange: Address) -> Res<Vec<Holding>> {
         let cfg = load_config()?;
-        let mut currencies: Vec<String> =
-            BALANCES.iter_prefix(&exchange).map(|((_, currency), _)| currency).collect();
-        if !currencies.contains(&cfg.fiat) {
-            currencies.push(cfg.fiat.clone());
+        let mut currencies = BTreeSet::new();
+        currencies.insert(cfg.fiat.clone());
+        for map in [&BALANCES, &CUSTOMER, &LOCKED, &PROVISIONAL] {
+            currencies.extend(map.iter_prefix(&exchange).map(|((_, currency), _)| currency));
         }
-        Ok(currencies.into_iter().map(|c| holding_of(&cfg, exchange, c)).collect())
+        Ok(currencies.into_iter().map(|c| holding_of(exchange, c)).collect())
     }
 
     /// Everything in custody in `currency`: deposits less withdrawals.
@@ -415,6 +522,27 @@ fn only_involved(cfg: &Config, s: &Settlement, what: &str) -> Res<()> {
     Ok(())
 }
 
+fn check_provisional(s: &Settlement, what: &str) -> Res<()> {
+    if s.status != SettlementStatus::Provisional {
+        return Err(format!(
+            "settlement {} is {:?}: only a provisional one is {what}",
+            s.id, s.status
+        ));
+    }
+    Ok(())
+}
+
+/// Each approver votes once: an approval or a rejection, final.
+fn check_not_voted(s: &Settlement, who: Address) -> Res<()> {
+    if s.approvals.contains(&who) {
+        return Err(format!("{who} has already approved settlement {}", s.id));
+    }
+    if s.rejections.contains(&who) {
+        return Err(format!("{who} has already rejected settlement {}", s.id));
+    }
+    Ok(())
+}
+
 fn check_symbol(symbol: &str) -> Res<()> {
     let valid = !symbol.is_empty()
         && symbol.len() <= MAX_SYMBOL_LEN
@@ -441,11 +569,15 @@ fn next(counter: &Item<u64>) -> Res<u64> {
     Ok(id)
 }
 
-fn balance_of(key: &(Address, String)) -> u128 {
+fn balance_of(key: &Key) -> u128 {
     BALANCES.get(key).unwrap_or(0)
 }
 
-fn set_or_remove(map: &Map<(Address, String), u128>, key: &(Address, String), value: u128) {
+fn amount_in(map: &Map<Key, u128>, key: &Key) -> u128 {
+    map.get(key).unwrap_or(0)
+}
+
+fn set_or_remove(map: &Map<Key, u128>, key: &Key, value: u128) {
     if value == 0 {
         map.remove(key)
     } else {
@@ -453,51 +585,73 @@ fn set_or_remove(map: &Map<(Address, String), u128>, key: &(Address, String), va
     }
 }
 
-fn holding_of(cfg: &Config, exchange: Address, currency: String) -> Holding {
+/// Adds `delta` (which must not take it below 0) to `map[key]`.
+fn add_to(map: &Map<Key, u128>, key: &Key, delta: i128) {
+    let now = amount_in(map, key);
+    let value = if delta < 0 { now - delta.unsigned_abs() } else { now + delta.unsigned_abs() };
+    set_or_remove(map, key, value);
+}
+
+fn book_map(book: Book) -> &'static Map<Key, u128> {
+    match book {
+        Book::Own => &BALANCES,
+        Book::Customer => &CUSTOMER,
+    }
+}
+
+fn holding_of(exchange: Address, currency: String) -> Holding {
     let key = (exchange, currency);
-    let locked = if key.1 == cfg.fiat { LOCKED.get(&exchange).unwrap_or(0) } else { 0 };
     Holding {
         available: balance_of(&key),
-        locked,
-        unconfirmed: UNCONFIRMED.get(&key).unwrap_or(0),
+        locked: amount_in(&LOCKED, &key),
+        provisional: amount_in(&PROVISIONAL, &key),
+        customer: amount_in(&CUSTOMER, &key),
         currency: key.1,
     }
 }
 
-fn deposit(exchange: Address, currency: String, amount: u128) -> Res<u128> {
+fn deposit(exchange: Address, currency: String, book: Book, amount: u128) -> Res<u128> {
     only_exchange(&exchange)?;
     if amount == 0 {
         return Err("the amount must be positive".into());
     }
     let key = (exchange, currency);
-    let balance = balance_of(&key).checked_add(amount).ok_or("balance overflow")?;
+    let map = book_map(book);
+    let balance = amount_in(map, &key).checked_add(amount).ok_or("balance overflow")?;
     let total = TOTALS.get(&key.1).unwrap_or(0).checked_add(amount).ok_or("total overflow")?;
-    BALANCES.insert(&key, &balance);
+    map.insert(&key, &balance);
     TOTALS.insert(&key.1, &total);
-    emit("deposited", &CustodyChanged { exchange, currency: key.1, amount, balance });
+    emit("deposited", &CustodyChanged { exchange, currency: key.1, book, amount, balance });
     Ok(balance)
 }
 
-fn withdraw(exchange: Address, currency: String, amount: u128) -> Res<u128> {
+/// Only what is available in `book` leaves: never a locked or a provisional amount (neither is in
+/// a book's available balance).
+fn withdraw(exchange: Address, currency: String, book: Book, amount: u128) -> Res<u128> {
     only_exchange(&exchange)?;
     if amount == 0 {
         return Err("the amount must be positive".into());
     }
     let key = (exchange, currency);
-    let available = balance_of(&key);
-    let unconfirmed = UNCONFIRMED.get(&key).unwrap_or(0);
-    let withdrawable = available.saturating_sub(unconfirmed);
-    if amount > withdrawable {
-        return Err(format!(
-            "{exchange} can withdraw at most {withdrawable} {} ({available} available, {unconfirmed} \
-             of it unconfirmed)",
-            key.1
-        ));
+    let map = book_map(book);
+    let available = amount_in(map, &key);
+    if amount > available {
+        let (locked, provisional) = (amount_in(&LOCKED, &key), amount_in(&PROVISIONAL, &key));
+        return Err(match book {
+            Book::Own => format!(
+                "{exchange} can withdraw at most {available} {} ({locked} more locked and \
+                 {provisional} provisional, not withdrawable)",
+                key.1
+            ),
+            Book::Customer => {
+                format!("{exchange} holds {available} {} of customers' deposits", key.1)
+            }
+        });
     }
     let balance = available - amount;
-    BALANCES.insert(&key, &balance);
+    set_or_remove(map, &key, balance);
     TOTALS.insert(&key.1, &(TOTALS.get(&key.1).unwrap_or(0) - amount));
-    emit("withdrawn", &CustodyChanged { exchange, currency: key.1, amount, balance });
+    emit("withdrawn", &CustodyChanged { exchange, currency: key.1, book, amount, balance });
     Ok(balance)
 }
 
@@ -515,6 +669,10 @@ fn open_condition(id: u64) -> Res<Condition> {
 
 fn load_trade(id: u64) -> Res<Trade> {
     TRADES.get(&id).ok_or_else(|| format!("no trade {id}"))
+}
+
+fn trades_of(s: &Settlement) -> Res<Vec<Trade>> {
+    s.trades.iter().map(|id| load_trade(*id)).collect()
 }
 
 fn load_settlement(id: u64) -> Res<Settlement> {
@@ -595,7 +753,11 @@ fn open_settlement(cfg: &Config, id: u64, netted: bool, trades: Vec<Trade>) -> R
         status: SettlementStatus::AwaitingFiat,
         locks: Vec::new(),
         movements: Vec::new(),
+        trade_legs: Vec::new(),
+        settled_at_ms: 0,
+        approval_deadline_ms: 0,
         approvals: Vec::new(),
+        rejections: Vec::new(),
     };
     progress(cfg, &mut s)?;
     SETTLEMENTS.insert(&id, &s);
@@ -606,18 +768,37 @@ fn waiting(s: &Settlement) -> bool {
     matches!(s.status, SettlementStatus::AwaitingFiat | SettlementStatus::AwaitingAsset)
 }
 
-/// A majority of the clearing system and the parties: 2 of 3 for one trade between two exchanges.
-fn approvals_needed(s: &Settlement) -> u32 {
-    let approvers = s.parties.len() as u32 + 1; // the parties and the clearing system
-    approvers / 2 + 1
+/// How many of `trades` have at least two of their three addresses (the clearing system, the
+/// buyer, the seller) among `votes`. An exchange's vote counts only for the trades it is party to.
+fn trades_with_two(cfg: &Config, trades: &[Trade], votes: &[Address]) -> u32 {
+    let two_of_three = |t: &Trade| {
+        [cfg.clearing_system, t.buyer, t.seller].iter().filter(|a| votes.contains(a)).count() >= 2
+    };
+    trades.iter().filter(|t| two_of_three(t)).count() as u32
+}
+
+/// Each trade's own increases and decreases (claim 15): asset legs, then fiat legs.
+fn legs_of(cfg: &Config, trades: &[Trade]) -> Vec<TradeLeg> {
+    let mut legs = Vec::with_capacity(4 * trades.len());
+    for t in trades {
+        let (quantity, price) = (t.quantity as i128, t.price as i128); // ≤ 10^30
+        for (exchange, currency, delta) in [
+            (t.seller, &t.asset, -quantity),
+            (t.buyer, &t.asset, quantity),
+            (t.buyer, &cfg.fiat, -price),
+            (t.seller, &cfg.fiat, price),
+        ] {
+            legs.push(TradeLeg { trade: t.id, exchange, currency: currency.clone(), delta });
+        }
+    }
+    legs
 }
 
 /// What each exchange pays (< 0) or receives (> 0) per currency: the trades' asset and fiat legs
 /// netted multilaterally (for a single trade, its two legs).
-fn net_obligations(cfg: &Config, s: &Settlement) -> Res<BTreeMap<(Address, String), i128>> {
-    let mut legs = Vec::with_capacity(2 * s.trades.len());
-    for id in &s.trades {
-        let t = load_trade(*id)?;
+fn net_obligations(cfg: &Config, trades: &[Trade]) -> Res<BTreeMap<Key, i128>> {
+    let mut legs = Vec::with_capacity(2 * trades.len());
+    for t in trades {
         let (quantity, price) = (t.quantity as i128, t.price as i128); // ≤ 10^30
         legs.push(Transfer::new((t.seller, t.asset.clone()), (t.buyer, t.asset.clone()), quantity));
         legs.push(Transfer::new((t.buyer, cfg.fiat.clone()), (t.seller, cfg.fiat.clone()), price));
@@ -627,9 +808,12 @@ fn net_obligations(cfg: &Config, s: &Settlement) -> Res<BTreeMap<(Address, Strin
     Ok(net)
 }
 
-/// Moves a waiting settlement as far as the balances allow: lock the fiat, then settle both legs.
+/// Moves a waiting settlement as far as the balances allow: lock the fiat, then settle both legs
+/// provisionally. Only available own balances count: never a provisional amount, a locked one or
+/// a customer deposit.
 fn progress(cfg: &Config, s: &mut Settlement) -> Res<()> {
-    let net = net_obligations(cfg, s)?;
+    let trades = trades_of(s)?;
+    let net = net_obligations(cfg, &trades)?;
     let payers = |fiat: bool| {
         net.iter()
             .filter(move |((_, c), amount)| (*c == cfg.fiat) == fiat && **amount < 0)
@@ -641,11 +825,8 @@ fn progress(cfg: &Config, s: &mut Settlement) -> Res<()> {
         if request_top_ups(s.id, "fiat_topup_requested", &fiat_payers) {
             return Ok(());
         }
-        for ((exchange, _), amount) in fiat_payers {
-            let key = (exchange, cfg.fiat.clone());
-            BALANCES.insert(&key, &(balance_of(&key) - amount));
-            LOCKED.insert(&exchange, &(LOCKED.get(&exchange).unwrap_or(0) + amount));
-            s.locks.push(Lock { exchange, amount });
+        for ((exchange, currency), amount) in fiat_payers {
+            lock(s, &(exchange, currency), amount);
             emit("fiat_locked", &FiatLocked { settlement: s.id, exchange, amount });
         }
         s.status = SettlementStatus::AwaitingAsset;
@@ -653,12 +834,19 @@ fn progress(cfg: &Config, s: &mut Settlement) -> Res<()> {
     if request_top_ups(s.id, "asset_topup_requested", &payers(false)) {
         return Ok(());
     }
-    settle(cfg, s, &net);
+    settle(cfg, s, &trades, &net);
     Ok(())
 }
 
+/// Moves `amount` of `key` from available to locked, for settlement `s`.
+fn lock(s: &mut Settlement, key: &Key, amount: u128) {
+    add_to(&BALANCES, key, -(amount as i128));
+    add_to(&LOCKED, key, amount as i128);
+    s.locks.push(Lock { exchange: key.0, currency: key.1.clone(), amount });
+}
+
 /// Emits a top-up request for every payer short of what it owes; true if any is.
-fn request_top_ups(settlement: u64, topic: &str, payers: &[((Address, String), u128)]) -> bool {
+fn request_top_ups(settlement: u64, topic: &str, payers: &[(Key, u128)]) -> bool {
     let mut short = false;
     for ((exchange, currency), needed) in payers {
         let available = balance_of(&(*exchange, currency.clone()));
@@ -680,36 +868,73 @@ fn request_top_ups(settlement: u64, topic: &str, payers: &[((Address, String), u
     short
 }
 
-/// Both legs, assets first, then the locked fiat. Every payer was checked (assets) or locked
-/// (fiat), so nothing here can fail: it is all or nothing within the transaction.
-fn settle(cfg: &Config, s: &mut Settlement, net: &BTreeMap<(Address, String), i128>) {
+/// Both legs, provisionally, assets first, then fiat: every asset payer's amount is locked (the
+/// fiat payers' already is), every receiver's recorded as provisional. Every payer was checked
+/// (assets) or locked (fiat), so nothing here can fail: it is all or nothing within the
+/// transaction.
+fn settle(cfg: &Config, s: &mut Settlement, trades: &[Trade], net: &BTreeMap<Key, i128>) {
     let (fiat, assets): (Vec<_>, Vec<_>) = net.iter().partition(|((_, c), _)| *c == cfg.fiat);
-    for ((exchange, currency), delta) in assets.into_iter().chain(fiat) {
-        let key = (*exchange, currency.clone());
-        let available = balance_of(&key);
-        let is_fiat = *currency == cfg.fiat;
-        let locked = if is_fiat { LOCKED.get(exchange).unwrap_or(0) } else { 0 };
-        let before = available + locked;
+    for (key, delta) in assets.into_iter().chain(fiat) {
+        let before = balance_of(key) + amount_in(&LOCKED, key);
         let amount = delta.unsigned_abs();
         if *delta < 0 {
-            if is_fiat {
-                LOCKED.insert(exchange, &(locked - amount));
-            } else {
-                BALANCES.insert(&key, &(available - amount));
+            if key.1 != cfg.fiat {
+                lock(s, key, amount);
             }
         } else {
-            BALANCES.insert(&key, &(available + amount));
-            UNCONFIRMED.insert(&key, &(UNCONFIRMED.get(&key).unwrap_or(0) + amount));
+            add_to(&PROVISIONAL, key, *delta);
         }
         let after = if *delta < 0 { before - amount } else { before + amount };
         s.movements.push(Movement {
-            exchange: *exchange,
-            currency: key.1,
+            exchange: key.0,
+            currency: key.1.clone(),
             delta: *delta,
             before,
             after,
         });
     }
-    s.status = SettlementStatus::Settled;
+    s.trade_legs = legs_of(cfg, trades);
+    s.settled_at_ms = block_time_ms();
+    s.approval_deadline_ms = s.settled_at_ms.saturating_add(cfg.approval_timeout_ms);
+    s.status = SettlementStatus::Provisional;
     emit("settled", &*s);
+}
+
+/// Registers a provisional settlement's balances: the locks are consumed, the provisional amounts
+/// become available.
+fn confirm(s: &mut Settlement) {
+    for l in &s.locks {
+        add_to(&LOCKED, &(l.exchange, l.currency.clone()), -(l.amount as i128));
+    }
+    for m in s.movements.iter().filter(|m| m.delta > 0) {
+        let key = (m.exchange, m.currency.clone());
+        add_to(&PROVISIONAL, &key, -m.delta);
+        add_to(&BALANCES, &key, m.delta);
+    }
+    s.status = SettlementStatus::Confirmed;
+    emit("balances_confirmed", &*s);
+}
+
+/// Undoes a waiting or provisional settlement: every lock back to its payer, every provisional
+/// amount dropped, the trades' conditions cancelled.
+fn unwind(s: &mut Settlement, status: SettlementStatus) -> Res<()> {
+    for l in &s.locks {
+        let key = (l.exchange, l.currency.clone());
+        add_to(&LOCKED, &key, -(l.amount as i128));
+        add_to(&BALANCES, &key, l.amount as i128);
+    }
+    if s.status == SettlementStatus::Provisional {
+        for m in s.movements.iter().filter(|m| m.delta > 0) {
+            add_to(&PROVISIONAL, &(m.exchange, m.currency.clone()), -m.delta);
+        }
+    }
+    for trade in trades_of(s)? {
+        for condition_id in [trade.buy_condition, trade.sell_condition] {
+            let mut condition = load_condition(condition_id)?;
+            condition.status = ConditionStatus::Cancelled;
+            CONDITIONS.insert(&condition_id, &condition);
+        }
+    }
+    s.status = status;
+    Ok(())
 }
