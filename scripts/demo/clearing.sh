@@ -5,14 +5,18 @@
 #   clearing system 610 = alice (set at genesis); exchanges A 620 = bob, B 630 = carol, C = dave
 #
 # 1. Pre-funding: A ¥200 + 2 BTC, B ¥200 + 2 BTC (the clearing system attests the deposits).
-# 2. A buys 1 BTC for ¥100 from B: A 3 BTC / ¥100, B 1 BTC / ¥300, totals unchanged.
-#    Approval by 620 alone does not confirm; 610 + 620 does.
+# 2. A buys 1 BTC for ¥100 from B. The settlement is provisional: A's ¥100 and B's 1 BTC are
+#    locked, what each receives is provisional (neither withdrawable nor usable). Approval by 620
+#    alone does not confirm; 610 + 620 does: A 3 BTC / ¥100, B 1 BTC / ¥300, totals unchanged.
 # 3. A bids ¥100, B asks ¥101: no match.
 # 4. A has ¥50: fiat top-up request; after the top-up the trade settles.
 # 5. B has 0.5 BTC for a 1 BTC trade: A's fiat is locked, VC top-up request for 0.5 BTC; then it
 #    settles. 620 + 630 confirm.
 # 6. Beyond the patent: three exchanges' trades netted in one batch, one amount per exchange and
-#    currency.
+#    currency, each trade's own legs recorded too; every trade needs two of its own three.
+# 7. B sells A 1 BTC for ¥100 and then B and 610 reject it (two of three): undone, locks released.
+# 8. Claim 10: customers' deposits are a record apart from the own inventory; a trade never
+#    touches them (the clearing system rebooks between the two).
 #
 # Amounts are integers in the smallest unit: satoshi (1 BTC = 100000000) and yen. The absolute
 # figures of the patent appear on a fresh chain (`kessai dev --reset`); every run checks changes.
@@ -80,20 +84,22 @@ movements() {
     '.movements[] | "    \($n[.exchange]) \(.currency) \(.before) -> \(.after) (\(.delta))"'
 }
 
-# amount NAME CURRENCY: available + locked.
+# amount NAME CURRENCY: available + locked (its own; provisional receipts are not yet).
 amount() { view holding "[\"${A[$1]}\", \"$2\"]" | jq -r '(.available | tonumber) + (.locked | tonumber)'; }
 show() {
   local n
   for n in "$@"; do
     printf '    %s (%-5s) %s\n' "${LABEL[$n]}" "$n" \
-      "$(view holdings "[\"${A[$n]}\"]" | jq -r 'map("\(.currency) \(.available) (locked \(.locked), unconfirmed \(.unconfirmed))") | join(", ")')"
+      "$(view holdings "[\"${A[$n]}\"]" | jq -r 'map("\(.currency) \(.available) (locked \(.locked), provisional \(.provisional), customers \(.customer))") | join(", ")')"
   done
   echo "    custody: BTC $(view custody_total '["BTC"]' | tr -d '"') sat, JPY $(view custody_total '["JPY"]' | tr -d '"')"
 }
-# set_to NAME CURRENCY AMOUNT: deposits or withdraws (confirmed funds) to make it AMOUNT.
+# available NAME CURRENCY: confirmed and free (what a withdrawal or a trade can use).
+available() { view holding "[\"${A[$1]}\", \"$2\"]" | jq -r '.available | tonumber'; }
+# set_to NAME CURRENCY AMOUNT: deposits or withdraws (available funds) to make them AMOUNT.
 set_to() {
   local now method
-  now="$(amount "$1" "$2")"
+  now="$(available "$1" "$2")"
   [ "$2" = JPY ] && method=fiat || method=asset
   local asset_arg=""
   [ "$2" = JPY ] || asset_arg="\"$2\", "
@@ -135,11 +141,17 @@ S="$(tx alice match_batch '[false, 10]' | jq '.[0]')"
 echo "    settlement $S: $(settlement_status "$S")"
 movements "$S"
 show bob carol
+[ "$(settlement_status "$S")" = Provisional ] || die "settlement $S should be provisional"
+expect bob BTC "$a_btc" 0; expect bob JPY "$a_yen" 0
+expect carol BTC "$b_btc" 0; expect carol JPY "$b_yen" 0
+echo "    620 approves: $(tx bob approve "[$S]")  (one of three: not confirmed)"
+expect bob BTC "$a_btc" 0; expect carol JPY "$b_yen" 0
+# B's ¥100 received in it is provisional: withdrawing it is refused.
+refused alice withdraw_fiat "[\"${A[carol]}\", $(view holding "[\"${A[carol]}\", \"JPY\"]" | jq -r '(.available | tonumber) + (.provisional | tonumber)')]"
+echo "    610 approves: $(tx alice approve "[$S]")"
+show bob carol
 expect bob BTC "$a_btc" "$BTC"; expect bob JPY "$a_yen" -100
 expect carol BTC "$b_btc" "-$BTC"; expect carol JPY "$b_yen" 100
-echo "    620 approves: $(tx bob approve "[$S]")  (one of three: not confirmed)"
-refused alice withdraw_fiat "[\"${A[carol]}\", $(view holding "[\"${A[carol]}\", \"JPY\"]" | jq -r .available)]"
-echo "    610 approves: $(tx alice approve "[$S]")"
 
 echo "== 3. A bids ¥100, B asks ¥101: no match"
 BUY="$(submit bob Buy "$BTC" 100)"
@@ -190,9 +202,40 @@ submit dave Buy "$BTC" 90 >/dev/null; submit bob Sell "$BTC" 90 >/dev/null
 S="$(tx alice match_batch '[true, 10]' | jq '.[0]')"
 echo "    netted settlement $S of trades $(view settlement "[$S]" | jq -c .trades): $(settlement_status "$S")"
 movements "$S"
+echo "    each trade's legs: $(view settlement "[$S]" | jq -r --argjson n "$NAMES_JSON" '[.trade_legs[] | "#\(.trade) \($n[.exchange]) \(.currency) \(.delta)"] | join(", ")')"
+# After 610 and A the B-C trade has only 610's approval: C's makes it two of its three.
+for n in alice bob dave; do echo "    $n approves: $(tx "$n" approve "[$S]")"; done
+[ "$(settlement_status "$S")" = Confirmed ] || die "settlement $S should be confirmed"
 expect bob BTC "$before_bob_BTC" "$BTC"; expect bob JPY "$before_bob_JPY" -110
 expect carol BTC "$before_carol_BTC" "-$BTC"; expect carol JPY "$before_carol_JPY" 90
 expect dave BTC "$before_dave_BTC" 0; expect dave JPY "$before_dave_JPY" 20
-for n in alice bob dave; do echo "    $n approves: $(tx "$n" approve "[$S]")"; done
 show bob carol dave
+
+echo "== 7. B sells A 1 BTC for ¥100; B and 610 reject it: undone, the locks released"
+[ "$(available bob JPY)" -ge 100 ] || deposit_yen bob 100
+[ "$(available carol BTC)" -ge "$BTC" ] || deposit_btc carol "$BTC"
+a_btc="$(amount bob BTC)" a_yen="$(amount bob JPY)" b_btc="$(amount carol BTC)" b_yen="$(amount carol JPY)"
+submit bob Buy "$BTC" 100 >/dev/null
+submit carol Sell "$BTC" 100 >/dev/null
+S="$(tx alice match_batch '[false, 10]' | jq '.[0]')"
+echo "    settlement $S: $(settlement_status "$S")"
+show bob carol
+echo "    630 rejects: $(tx carol reject "[$S]"), 610 rejects: $(tx alice reject "[$S]")"
+refused bob approve "[$S]"
+show bob carol
+expect bob BTC "$a_btc" 0; expect bob JPY "$a_yen" 0
+expect carol BTC "$b_btc" 0; expect carol JPY "$b_yen" 0
+
+echo "== 8. customers' deposits are a record apart (claim 10)"
+tx alice deposit_customer_asset "[\"${A[dave]}\", \"BTC\", $BTC]" >/dev/null
+set_to dave BTC 0
+echo "    C sells 1 BTC; its customers' 1 BTC does not cover it:"
+submit bob Buy "$BTC" 100 >/dev/null
+submit dave Sell "$BTC" 100 >/dev/null
+[ "$(available bob JPY)" -ge 100 ] || deposit_yen bob 100
+S="$(tx alice match_batch '[false, 10]' | jq '.[0]')"
+echo "    settlement $S: $(settlement_status "$S"); request: $(events_of_last asset_topup_requested)"
+echo "    a customer of C sells it 1 BTC: 610 rebooks it into C's inventory: $(tx alice rebook "[\"${A[dave]}\", \"BTC\", $BTC, \"Own\"]")"
+echo "    retry: $(tx dave retry_settlement "[$S]"); 620 and 640 approve: $(tx bob approve "[$S]") $(tx dave approve "[$S]")"
+show bob dave
 echo "== done"
