@@ -8,9 +8,10 @@
 use anyhow::{anyhow, bail, Context, Result};
 use kessai_abi::Abi;
 use kessai_chainspec::ChainSpec;
+use kessai_primitives::time::now_ms;
 use kessai_primitives::{
-    merkle, Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt,
-    SignedTransaction, ValidatorSet,
+    Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt, SignedTransaction,
+    ValidatorSet,
 };
 use kessai_runtime::{
     system, BlockContext, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView,
@@ -253,7 +254,7 @@ impl Chain {
             parent: self.tip_header().map_or(Hash::ZERO, |h| h.id()),
             proposer,
             txs_root: Block::txs_root(&txs),
-            receipts_root: receipts_root(&executed.receipts),
+            receipts_root: Block::receipts_root(&executed.receipts),
             state_root: prepared.root,
             validators_hash: validators.hash(),
             next_validators_hash: next_validators.hash(),
@@ -348,7 +349,7 @@ impl Chain {
             already_verified,
         )?;
         record_evidence(&mut executed.writes, &block.evidence);
-        if receipts_root(&executed.receipts) != header.receipts_root {
+        if Block::receipts_root(&executed.receipts) != header.receipts_root {
             bail!("receipts_root does not match re-execution");
         }
         let prepared = self.store.prepare_state(header.height, &executed.writes)?;
@@ -436,18 +437,5 @@ fn record_evidence(writes: &mut kessai_store::WriteSet, evidence: &[Evidence]) {
 
 /// Validators accept block times at most this far ahead of their own clock.
 const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
-
-pub fn receipts_root(receipts: &[Receipt]) -> Hash {
-    let leaves: Vec<Hash> =
-        receipts.iter().map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes"))).collect();
-    merkle::root_of_leaf_hashes(&leaves)
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 pub type ProposalId = BlockId;

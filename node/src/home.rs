@@ -9,9 +9,9 @@
 //!   keys/            member keys written by `kessai dev` (never used by the node itself)
 //! ```
 
-use crate::keyfile::KeyFile;
 use anyhow::{bail, Context, Result};
 use kessai_chainspec::ChainSpec;
+use kessai_client::keyfile::KeyFile;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -138,7 +138,7 @@ impl Mempool {
         let size = borsh::object_length(&tx).expect("encodes");
         let signer = tx.tx.signer;
         let state = chain.tip_state();
-        let committed_nonce = kessai_runtime::system::nonce(&state, &signer)
+        let committed_nonce = kessai_state::system::nonce(&state, &signer)
             .map_err(|e| AdmitError::Rejected(e.to_string()))?;
 
         let mut pool = self.pool.lock();
@@ -225,9 +225,9 @@ impl Mempool {
         for account in accounts {
             let nonce = *nonce_cache
                 .entry(account)
-                .or_insert_with(|| kessai_runtime::system::nonce(&state, &account).unwrap_or(0));
+                .or_insert_with(|| kessai_state::system::nonce(&state, &account).unwrap_or(0));
             let member =
-                kessai_runtime::system::member_roles(&state, &account).ok().flatten().is_some();
+                kessai_state::system::member_roles(&state, &account).ok().flatten().is_some();
             let queue = pool.accounts.get_mut(&account).expect("listed");
             let mut expired = false;
             queue.retain(|e| {

@@ -7,11 +7,7 @@
 
 use kessai_primitives::{Address, PublicKey, Role};
 
-/// The state behind a [`crate::StateView`] could not be read (I/O error, corrupt value). Never the
-/// outcome of a contract: execution stops and the caller gets it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("state read failed: {0}")]
-pub struct StateError(pub String);
+pub use kessai_state::StateError;
 
 /// Why the runtime could not do its job at all (as opposed to a transaction failing).
 #[derive(Debug, thiserror::Error)]

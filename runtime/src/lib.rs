@@ -20,7 +20,8 @@ mod genesis;
 mod host;
 mod module;
 mod state;
-pub mod system;
+/// The chain's own keys: re-exported from `kessai-state`, where the layout lives.
+pub use kessai_state::system;
 
 pub use config::RuntimeConfig;
 pub use error::{CallError, DeployError, RuntimeError, StateError, TxRejection};

@@ -5,35 +5,10 @@
 //! top-most layer that has the key; a transaction that fails drops only its own layer.
 
 use crate::StateError;
-use std::collections::BTreeMap;
+
 use std::ops::Bound;
 
-/// Read access to the latest committed state, by flat key (namespace(32) ‖ key; see
-/// `docs/contract-abi.md`).
-pub trait StateView: Send + Sync {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
-    /// Smallest key ≥ from that starts with prefix.
-    fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError>;
-}
-
-/// A key and its value.
-pub type Entry = (Vec<u8>, Vec<u8>);
-
-/// Flat key → new value, or `None` for a deletion.
-pub type WriteSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
-
-/// A state with nothing in it: what genesis builds on.
-pub struct EmptyState;
-
-impl StateView for EmptyState {
-    fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(None)
-    }
-
-    fn next_from(&self, _prefix: &[u8], _from: &[u8]) -> Result<Option<Entry>, StateError> {
-        Ok(None)
-    }
-}
+pub use kessai_state::{EmptyState, Entry, StateView, WriteSet};
 
 /// The committed state an execution reads, with the borrow's lifetime erased.
 ///
@@ -146,6 +121,7 @@ impl StateView for Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     struct Committed(BTreeMap<Vec<u8>, Vec<u8>>);
 

@@ -385,10 +385,10 @@ pub fn stderr(out: &Output) -> String {
 
 /// Submits raw transaction bytes over JSON-RPC; returns the id or the node's error message.
 pub fn submit_raw(rpc: &str, bytes: &[u8]) -> Result<kessai_primitives::Hash, String> {
-    use kessai_node::rpc::KessaiApiClient;
-    let client = kessai_node::rpc::client(rpc).map_err(|e| e.to_string())?;
+    use kessai_client::rpc::KessaiApiClient;
+    let client = kessai_client::rpc_client(rpc).map_err(|e| e.to_string())?;
     block_on(client.submit_tx(hex::encode(bytes))).map(|s| s.tx_id).map_err(|e| match e {
-        kessai_node::rpc::ClientError::Call(obj) => obj.message().to_string(),
+        kessai_client::rpc::ClientError::Call(obj) => obj.message().to_string(),
         other => other.to_string(),
     })
 }
@@ -396,8 +396,8 @@ pub fn submit_raw(rpc: &str, bytes: &[u8]) -> Result<kessai_primitives::Hash, St
 /// Submits several raw transactions in one `kessai_submitTxs` call; each gets its id or the
 /// node's reason, in order.
 pub fn submit_batch(rpc: &str, txs: &[Vec<u8>]) -> Vec<Result<kessai_primitives::Hash, String>> {
-    use kessai_node::rpc::KessaiApiClient;
-    let client = kessai_node::rpc::client(rpc).expect("client");
+    use kessai_client::rpc::KessaiApiClient;
+    let client = kessai_client::rpc_client(rpc).expect("client");
     let hexes = txs.iter().map(hex::encode).collect();
     let outcomes = block_on(client.submit_txs(hexes)).expect("submitTxs answers");
     outcomes
@@ -411,16 +411,16 @@ pub fn submit_batch(rpc: &str, txs: &[Vec<u8>]) -> Vec<Result<kessai_primitives:
 
 /// The next nonce of a dev member.
 pub fn next_nonce(rpc: &str, key: &kessai_primitives::Keypair) -> u64 {
-    use kessai_node::rpc::KessaiApiClient;
-    let client = kessai_node::rpc::client(rpc).expect("client");
+    use kessai_client::rpc::KessaiApiClient;
+    let client = kessai_client::rpc_client(rpc).expect("client");
     block_on(client.account(key.public())).expect("account").next_nonce
 }
 
 /// Waits for a transaction's receipt.
 pub fn wait_receipt(rpc: &str, id: kessai_primitives::Hash) -> kessai_primitives::Receipt {
-    let client = kessai_node::rpc::client(rpc).expect("client");
-    let info = block_on(kessai_node::commands::wait_for(&client, id, Duration::from_secs(60)))
-        .expect("committed");
+    let client = kessai_client::rpc_client(rpc).expect("client");
+    let info =
+        block_on(kessai_client::wait_for(&client, id, Duration::from_secs(60))).expect("committed");
     info.receipt.expect("receipt")
 }
 

@@ -4,8 +4,8 @@
 //! offender is disconnected and banned, the validators count the penalties, and the chain keeps
 //! committing.
 
+use kessai_client::keyfile::KeyFile;
 use kessai_network::{AllowList, Multiaddr, NetworkConfig, SyncProvider, Topic};
-use kessai_node::keyfile::KeyFile;
 use kessai_node::service::network::NetworkMessage;
 use kessai_primitives::{
     Evidence, Hash, Keypair, Proposal, Signature, SignedVote, Validator, ValidatorSet, Vote,

@@ -6,10 +6,10 @@
 //! intermediary Da, carol the intermediary Db; frank is the consumer Ca (target 40 %, solar and
 //! oil, 10 kWh per 30-minute slot).
 
-use kessai_node::intermediary::certificate;
-use kessai_node::intermediary::ledger::Ledger;
-use kessai_node::intermediary::protocol::*;
-use kessai_node::intermediary::server::peer_client;
+use kessai_intermediary::certificate;
+use kessai_intermediary::ledger::Ledger;
+use kessai_intermediary::protocol::*;
+use kessai_intermediary::server::peer_client;
 use kessai_primitives::Keypair;
 use kessai_tests::{kessai_bin, stderr, TestNode};
 use serde_json::{json, Value};
@@ -175,7 +175,7 @@ impl Intermediary {
         serde_json::from_slice(&out.stdout).expect("JSON outcome")
     }
 
-    fn client(&self) -> kessai_node::rpc::HttpClient {
+    fn client(&self) -> kessai_client::HttpClient {
         peer_client(&self.url).unwrap()
     }
 }
@@ -433,7 +433,7 @@ fn nobody_moves_a_record_that_is_someone_elses() {
     let request = |requester: &str, sequence: u64| ChangeRequest {
         requester: Keypair::dev(requester).address(),
         peer: db_address,
-        method: kessai_node::intermediary::asset::ProductionMethod::Solar,
+        method: kessai_intermediary::asset::ProductionMethod::Solar,
         amount_wh: 10 * KWH,
         issued_at_ms: now_ms(),
         sequence,

@@ -368,7 +368,7 @@ fn headers_older_than_the_trusting_period_are_not_trusted() {
 mod proxy {
     use jsonrpsee::core::client::ClientT;
     use jsonrpsee::core::params::ArrayParams;
-    use kessai_node::rpc::{ClientError, HttpClient};
+    use kessai_client::rpc::{ClientError, HttpClient};
     use serde_json::{json, Value};
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -412,7 +412,7 @@ mod proxy {
                 .expect("runtime");
             let _context = runtime.enter();
             let lie = Arc::new(Mutex::new(Lie::Nothing));
-            let node = Arc::new(kessai_node::rpc::client(node_rpc).expect("node client"));
+            let node = Arc::new(kessai_client::rpc_client(node_rpc).expect("node client"));
             let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
             let url = format!("http://{}", listener.local_addr().expect("address"));
             let shared = lie.clone();

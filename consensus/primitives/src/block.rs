@@ -7,6 +7,7 @@
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::merkle;
+use crate::receipt::Receipt;
 use crate::tx::SignedTransaction;
 use crate::vote::{Commit, Evidence};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -77,6 +78,16 @@ impl Block {
     pub fn txs_root(txs: &[SignedTransaction]) -> Hash {
         let leaves: Vec<Hash> =
             txs.iter().map(|tx| merkle::leaf_hash(&borsh::to_vec(tx).expect("encodes"))).collect();
+        merkle::root_of_leaf_hashes(&leaves)
+    }
+
+    /// Root of the block's receipts, in transaction order (leaf: borsh of the receipt): what the
+    /// header's `receipts_root` commits to, and what a receipt's inclusion proof leads to.
+    pub fn receipts_root(receipts: &[Receipt]) -> Hash {
+        let leaves: Vec<Hash> = receipts
+            .iter()
+            .map(|r| merkle::leaf_hash(&borsh::to_vec(r).expect("encodes")))
+            .collect();
         merkle::root_of_leaf_hashes(&leaves)
     }
 

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod merkle;
 pub mod receipt;
 pub mod state_proof;
+pub mod time;
 pub mod tx;
 pub mod validator;
 pub mod vote;

@@ -65,21 +65,3 @@ fn restrict_permissions(path: &Path) -> Result<()> {
 fn restrict_permissions(_: &Path) -> Result<()> {
     Ok(())
 }
-
-/// Loads a signing key given as a path to a key file, or as a name looked up in `keys_dir`.
-pub fn load_signer(spec: &str, keys_dir: Option<&Path>) -> Result<Keypair> {
-    let direct = Path::new(spec);
-    if direct.exists() {
-        return KeyFile::read(direct)?.keypair();
-    }
-    if let Some(dir) = keys_dir {
-        let named = dir.join(format!("{spec}.json"));
-        if named.exists() {
-            return KeyFile::read(&named)?.keypair();
-        }
-    }
-    bail!(
-        "no key file {spec:?}{}",
-        keys_dir.map(|d| format!(" (nor {}/{spec}.json)", d.display())).unwrap_or_default()
-    )
-}

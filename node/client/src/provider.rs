@@ -2,11 +2,11 @@
 //! chain. Nothing it returns is trusted; it only fetches and decodes, and refuses answers that do
 //! not even answer the question (another height, another key, another transaction).
 
-use crate::rpc::api::{TxInfo, TxState};
-use crate::rpc::server::codes;
-use crate::rpc::{self, ClientError, HttpClient, KessaiApiClient};
 use kessai_light_client::{Provider, ProviderError, TxEvidence};
 use kessai_primitives::{Commit, Hash, Header, SignedTransaction, StateProof, ValidatorSet};
+use kessai_rpc_api::{
+    self as rpc, codes, ClientError, HttpClient, KessaiApiClient, TxInfo, TxState,
+};
 use std::time::{Duration, Instant};
 
 /// How long a witness that is behind the primary is given to reach the height it is asked about

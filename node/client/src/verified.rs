@@ -3,11 +3,9 @@
 //! verifies against that header's state root. Used by the clients that must not trust the node they
 //! ask (`kessai swap`'s relayer, the intermediary's certificates).
 
-use super::api::StateRead;
-use super::{HttpClient, KessaiApiClient};
-use crate::commands::tx::rpc_error;
 use anyhow::{ensure, Context, Result};
 use kessai_primitives::{Hash, Header};
+use kessai_rpc_api::{rpc_error, HttpClient, KessaiApiClient, StateRead};
 use serde::{Deserialize, Serialize};
 
 /// A header with what vouches for it.

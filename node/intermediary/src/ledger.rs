@@ -4,17 +4,14 @@
 use super::asset::{AssetRecord, ProductionMethod, Transfer, TransferKind};
 use super::mediation::History;
 use super::protocol::Allocation;
-use crate::cli::SignerArgs;
-use crate::commands::submit;
-use crate::commands::tx::rpc_error;
-use crate::rpc::api::{StateRead, TxInfo};
-pub use crate::rpc::verified::{proved_value, VerifiedHeader};
-use crate::rpc::{self, HttpClient, KessaiApiClient};
 use anyhow::{bail, ensure, Context, Result};
 use borsh::BorshDeserialize;
+pub use kessai_client::verified::{proved_value, VerifiedHeader};
+use kessai_client::{submit, Signer};
 use kessai_primitives::state_proof::flat_key;
 use kessai_primitives::{Address, Hash, Payload, TxStatus};
-use kessai_runtime::system;
+use kessai_rpc_api::{self as rpc, rpc_error, HttpClient, KessaiApiClient, StateRead, TxInfo};
+use kessai_state::system;
 use serde_json::json;
 use std::time::Duration;
 
@@ -155,7 +152,7 @@ impl Ledger {
     /// a failed transaction is an error carrying the contract's reason.
     async fn call(
         &self,
-        signer: &SignerArgs,
+        signer: &Signer,
         method: &str,
         args: Vec<u8>,
     ) -> Result<(TxInfo, Vec<u8>)> {
@@ -171,7 +168,7 @@ impl Ledger {
     /// The third change request (S90): `amount_wh` of record `asset_id` to the consumer.
     pub async fn final_transfer(
         &self,
-        signer: &SignerArgs,
+        signer: &Signer,
         asset_id: u64,
         consumer: Address,
         amount_wh: u64,
@@ -184,7 +181,7 @@ impl Ledger {
     }
 
     /// The second change request (S147): record `asset_id` to another intermediary.
-    pub async fn transfer(&self, signer: &SignerArgs, asset_id: u64, to: Address) -> Result<Hash> {
+    pub async fn transfer(&self, signer: &Signer, asset_id: u64, to: Address) -> Result<Hash> {
         let (info, _) = self.call(signer, "transfer", borsh::to_vec(&(asset_id, to))?).await?;
         Ok(info.tx_id)
     }
@@ -192,7 +189,7 @@ impl Ledger {
     /// Splits `amount_wh` off record `asset_id` into a new record; returns its id.
     pub async fn split(
         &self,
-        signer: &SignerArgs,
+        signer: &Signer,
         asset_id: u64,
         amount_wh: u64,
     ) -> Result<(u64, Hash)> {
@@ -221,7 +218,7 @@ impl Ledger {
         height: u64,
         pinned: Option<Hash>,
     ) -> Result<VerifiedHeader> {
-        rpc::verified::verified_header(&self.client, &self.chain_id, height, pinned).await
+        kessai_client::verified::verified_header(&self.client, &self.chain_id, height, pinned).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! Intermediary mediation of asset ownership (JP7803395B2, `shared/specs/asset-ownership.md`,
+//! `kessai-intermediary`: intermediary mediation of asset ownership (JP7803395B2, `shared/specs/asset-ownership.md`,
 //! `docs/intermediary.md`): the server each intermediary runs next to the chain.
 //!
 //! - [`mediation`]: the decisions — production method from the consumer's target and history,

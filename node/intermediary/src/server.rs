@@ -17,13 +17,13 @@ use super::config::{ConsumerConfig, ServiceConfig};
 use super::ledger::{among, Ledger};
 use super::mediation::{choose_method, covering_record, fallback, gather, Take};
 use super::protocol::*;
-use crate::cli::SignerArgs;
-use crate::keyfile::KeyFile;
 use anyhow::{bail, Context, Result};
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::server::Server;
 use jsonrpsee::types::ErrorObjectOwned;
+use kessai_client::keyfile::KeyFile;
+use kessai_client::Signer;
 use kessai_primitives::{Address, Hash, Keypair};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -74,7 +74,7 @@ struct Peer {
 pub struct Intermediary {
     name: String,
     key: Keypair,
-    signer: SignerArgs,
+    signer: Signer,
     ledger: Ledger,
     slot_ms: u64,
     expiry_margin_ms: u64,
@@ -127,12 +127,7 @@ impl Intermediary {
             .map(|url| Ok(Peer { url: url.clone(), client: peer_client(url)? }))
             .collect::<Result<Vec<_>>>()?;
         Ok(Intermediary {
-            signer: SignerArgs {
-                key: config.key.display().to_string(),
-                keys_dir: None,
-                gas: 50_000_000,
-                no_wait: false,
-            },
+            signer: Signer::from_key(&config.key.display().to_string(), key.clone()),
             slot_ms: config.slot_ms(),
             expiry_margin_ms: config.expiry_margin_ms,
             consumers: config.consumers.iter().map(|c| (c.address, c.clone())).collect(),

@@ -8,8 +8,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use kessai_node::keyfile::load_signer;
-use kessai_node::rpc::{self, KessaiApiClient};
+use kessai_client::load_signer;
+use kessai_client::rpc::{self, KessaiApiClient};
 use kessai_primitives::{GovernanceAction, Hash, Keypair, Payload, SignedTransaction, Transaction};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -280,7 +280,7 @@ async fn submit_all(client: &rpc::HttpClient, txs: &[SignedTransaction]) -> Resu
 }
 
 async fn wait_committed(client: &rpc::HttpClient, id: Hash) -> Result<()> {
-    kessai_node::commands::wait_for(client, id, Duration::from_secs(300)).await.map(|_| ())
+    kessai_client::wait_for(client, id, Duration::from_secs(300)).await.map(|_| ())
 }
 
 /// Submit times of sampled transactions.

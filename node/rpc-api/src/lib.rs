@@ -1,13 +1,51 @@
-//! The JSON-RPC interface, shared by the server and the CLI's client (jsonrpsee generates both from
-//! this trait). Every method is in the `kessai` namespace: `kessai_status`, `kessai_submitTx`, …
+//! The node's JSON-RPC interface, shared by the server (in `kessai-node`) and every client
+//! (`kessai-client`, the CLI, the applications, the tests): jsonrpsee generates both sides from
+//! [`KessaiApi`]. Every method is in the `kessai` namespace: `kessai_status`, `kessai_submitTx`, …
 //!
-//! Binary values travel as hex strings; hashes, keys and addresses as 64 hex characters.
+//! Binary values travel as hex strings; hashes, keys and addresses as 64 hex characters. Errors
+//! carry the codes of [`codes`]. This crate depends on neither RocksDB, wasmtime nor libp2p, so a
+//! client links none of them.
 
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use kessai_primitives::state_proof::StateProof;
 use kessai_primitives::{Address, Commit, Event, Hash, Header, PublicKey, Receipt, ValidatorSet};
 use serde::{Deserialize, Serialize};
+
+pub use jsonrpsee::core::client::Error as ClientError;
+pub use jsonrpsee::http_client::HttpClient;
+
+/// JSON-RPC error codes (beyond the standard ones).
+pub mod codes {
+    /// The request is well-formed but refers to something that does not exist.
+    pub const NOT_FOUND: i32 = -32004;
+    /// A transaction was refused by the mempool.
+    pub const TX_REJECTED: i32 = -32010;
+    /// Bad parameters (bad hex, JSON arguments that do not match the interface…).
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// A view call failed in the contract.
+    pub const CALL_FAILED: i32 = -32020;
+    /// The node failed (storage, execution): not the caller's fault.
+    pub const INTERNAL: i32 = -32603;
+}
+
+/// An HTTP client of a node's RPC at `url` (the CLI's, the applications', the tests').
+pub fn client(url: &str) -> anyhow::Result<HttpClient> {
+    jsonrpsee::http_client::HttpClientBuilder::default()
+        .max_request_size(64 * 1024 * 1024)
+        .max_response_size(64 * 1024 * 1024)
+        .request_timeout(std::time::Duration::from_secs(60))
+        .build(url)
+        .map_err(|e| anyhow::anyhow!("bad RPC URL {url:?}: {e}"))
+}
+
+/// Turns a JSON-RPC error into its message alone (no wrapper text), for one clear sentence.
+pub fn rpc_error(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Call(obj) => anyhow::anyhow!("{}", obj.message()),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {

@@ -1,6 +1,5 @@
 //! The JSON-RPC server: reads go straight to the store, transactions to the mempool.
 
-use super::api::*;
 use crate::chain::Chain;
 use crate::mempool::{AdmitError, Mempool};
 use crate::rpc::proof_cache::{BlockTrees, ProofCache};
@@ -12,23 +11,16 @@ use jsonrpsee::types::ErrorObjectOwned;
 use kessai_primitives::{
     Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
 };
-use kessai_runtime::system;
+use kessai_rpc_api::{
+    AccountInfo, BatchOutcome, BlockInfo, ContractInfo, EventInfo, KessaiApiServer, MapEntry,
+    StateRead, Status, Submitted, TxInfo, TxState, ViewResult,
+};
+use kessai_state::system;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// JSON-RPC error codes (beyond the standard ones).
-pub mod codes {
-    /// The request is well-formed but refers to something that does not exist.
-    pub const NOT_FOUND: i32 = -32004;
-    /// A transaction was refused by the mempool.
-    pub const TX_REJECTED: i32 = -32010;
-    /// Bad parameters (bad hex, JSON arguments that do not match the interface…).
-    pub const INVALID_PARAMS: i32 = -32602;
-    /// A view call failed in the contract.
-    pub const CALL_FAILED: i32 = -32020;
-    pub const INTERNAL: i32 = -32603;
-}
+pub use kessai_rpc_api::codes;
 
 fn error(code: i32, message: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.to_string(), None::<()>)
@@ -83,7 +75,7 @@ pub async fn start(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {addr}: {e}"))?;
     let local = server.local_addr()?;
-    let handle = server.start(Arc::new(ctx).into_rpc());
+    let handle = server.start(ctx.into_rpc());
     Ok((local, handle))
 }
 
@@ -172,7 +164,7 @@ impl RpcContext {
 }
 
 #[async_trait]
-impl KessaiApiServer for Arc<RpcContext> {
+impl KessaiApiServer for RpcContext {
     async fn status(&self) -> RpcResult<Status> {
         let height = self.chain.height();
         let header = self.chain.latest_header();

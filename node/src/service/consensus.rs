@@ -10,20 +10,18 @@
 use crate::chain::{Chain, ExecutedProposal};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
+use crate::service::events::{Event, SyncVerdict, SyncedBlock};
 use crate::service::network::{NetworkHandle, NetworkMessage};
-use crate::service::sync::{SyncVerdict, SyncedBlock};
 use crate::wal::{BlockJournal, Wal};
 use anyhow::{Context, Result};
-use kessai_consensus::{
-    Action, Config, Consensus, Input, Message, Timeout, TimeoutConfig, WalEntry,
-};
+use kessai_consensus::{Action, Config, Consensus, Input, Message, TimeoutConfig, WalEntry};
 use kessai_primitives::{
     Block, BlockId, Commit, Evidence, Hash, Keypair, SignedProposal, SignedTransaction, SignedVote,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Proposals (and block bodies) kept while waiting for their body or their height.
 const MAX_WAITING_PROPOSALS: usize = 64;
@@ -36,32 +34,6 @@ const MAX_EVIDENCE_POOL: usize = 100;
 /// message, so it must stay within the gossip bound with room for the header and commit.
 const PROPOSAL_TX_BYTES: usize =
     kessai_network::MAX_MESSAGE_BYTES_LIMIT - kessai_primitives::MAX_TX_BYTES;
-
-/// What the outside world tells the consensus task.
-#[derive(Debug)]
-pub enum Event {
-    /// A consensus message with, for proposals, the block it proposes (boxed: it is large).
-    FromPeer(Box<NetworkMessage>),
-    Timeout(Timeout),
-    /// The proposer's deferred block build is due (see `empty_block_interval_ms`).
-    BuildDue {
-        height: u64,
-        round: u32,
-    },
-    /// `timeout_commit` after deciding height `decided` has passed: start the next height.
-    NextHeight {
-        decided: u64,
-    },
-    /// Blocks with their commits fetched from a peer by the sync service: verified and committed
-    /// here, the only writer of the chain. The verdict says how many were committed, or why the
-    /// peer's blocks were invalid.
-    Synced {
-        blocks: Vec<SyncedBlock>,
-        reply: oneshot::Sender<SyncVerdict>,
-    },
-    /// Periodic check: if the height made no progress since the last one, send our votes again.
-    ResendDue,
-}
 
 /// How a block is written: on the consensus task's thread, or in the background while the next
 /// block executes (decided blocks).
@@ -188,10 +160,17 @@ impl ConsensusTask {
     pub async fn run(mut self) -> Result<()> {
         self.start_next_height(true)?;
         self.schedule_resend_checks();
+        // Events are CPU work (executing, hashing, writing blocks) with nothing to await: on a
+        // multi-threaded runtime, run them where they do not hold up its other tasks (RPC,
+        // network). A current-thread runtime (the shell's tests, with paused time) runs them inline.
+        let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
         while let Some(event) = self.events.recv().await {
-            // Events are CPU work (executing, hashing, writing blocks) with nothing to await: run
-            // them where they do not hold up the runtime's other tasks (RPC, network).
-            tokio::task::block_in_place(|| self.handle(event))?;
+            if multi_thread {
+                tokio::task::block_in_place(|| self.handle(event))?;
+            } else {
+                self.handle(event)?;
+            }
         }
         Ok(())
     }

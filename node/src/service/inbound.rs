@@ -8,7 +8,7 @@
 
 use crate::chain::Chain;
 use crate::mempool::{AdmitError, Mempool};
-use crate::service::consensus::Event;
+use crate::service::events::Event;
 use crate::service::network::NetworkMessage;
 use crate::service::sync::PeerHeights;
 use kessai_network::{InboundMessage, PeerId, Topic};

@@ -61,6 +61,8 @@ const TX_QUEUE: usize = 50_000;
 #[derive(Clone, Default)]
 pub struct NetworkHandle {
     inner: Option<Connected>,
+    /// The in-memory network of [`NetworkHandle::in_memory`].
+    memory: Option<mpsc::UnboundedSender<NetworkMessage>>,
 }
 
 #[derive(Clone)]
@@ -72,14 +74,22 @@ struct Connected {
 impl NetworkHandle {
     /// A handle with no network behind it (a one-validator chain).
     pub fn disconnected() -> NetworkHandle {
-        NetworkHandle { inner: None }
+        NetworkHandle::default()
+    }
+
+    /// A handle whose published messages (and gossiped transactions, one per message) go to the
+    /// returned receiver instead of a network: the in-memory network of the consensus shell's
+    /// tests, where a harness decides what each message reaches, and when.
+    pub fn in_memory() -> (NetworkHandle, mpsc::UnboundedReceiver<NetworkMessage>) {
+        let (sink, messages) = mpsc::unbounded_channel();
+        (NetworkHandle { inner: None, memory: Some(sink) }, messages)
     }
 
     /// A handle publishing through `network`; starts the transaction batcher.
     pub fn connected(network: kessai_network::NetworkHandle) -> NetworkHandle {
         let (txs, queue) = mpsc::channel(TX_QUEUE);
         tokio::spawn(batch_transactions(network.clone(), queue));
-        NetworkHandle { inner: Some(Connected { network, txs }) }
+        NetworkHandle { inner: Some(Connected { network, txs }), memory: None }
     }
 
     /// The libp2p handle, when there is a network.
@@ -90,6 +100,10 @@ impl NetworkHandle {
     /// Gossips a message. Never blocks: a message the network cannot take now is dropped, which
     /// consensus tolerates like any lost message.
     pub fn publish(&self, message: NetworkMessage) {
+        if let Some(memory) = &self.memory {
+            let _ = memory.send(message);
+            return;
+        }
         if let Some(connected) = &self.inner {
             let bytes = borsh::to_vec(&message).expect("network messages encode");
             connected.network.publish(message.topic(), bytes);
@@ -98,6 +112,10 @@ impl NetworkHandle {
 
     /// Queues an admitted transaction for gossip in the next batch.
     pub fn gossip_tx(&self, tx: SignedTransaction) {
+        if let Some(memory) = &self.memory {
+            let _ = memory.send(NetworkMessage::Txs(vec![tx]));
+            return;
+        }
         if let Some(connected) = &self.inner {
             if connected.txs.try_send(tx).is_err() {
                 tracing::debug!("transaction gossip queue full; not gossiping a transaction");

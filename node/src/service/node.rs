@@ -13,7 +13,7 @@ use crate::service::sync::{ChainSyncProvider, PeerHeights, SyncService};
 use anyhow::{bail, Context, Result};
 use kessai_network::{AllowList, Multiaddr, NetworkConfig, MAX_MESSAGE_BYTES_LIMIT};
 use kessai_primitives::{Keypair, PublicKey};
-use kessai_runtime::system;
+use kessai_state::system;
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

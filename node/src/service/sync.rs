@@ -11,11 +11,11 @@
 
 use crate::chain::Chain;
 use crate::metrics::Metrics;
-use crate::service::consensus::Event;
-use borsh::{BorshDeserialize, BorshSerialize};
+use crate::service::events::{Event, SyncedBlock};
+
 use indicatif::{ProgressBar, ProgressStyle};
 use kessai_network::{PeerId, SyncProvider, MAX_SYNC_HEIGHTS};
-use kessai_primitives::{Block, Commit};
+
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,13 +30,6 @@ const ONE_BLOCK_GRACE: Duration = Duration::from_secs(1);
 
 /// A gap at least this large gets a progress bar.
 const PROGRESS_BAR_MIN_GAP: u64 = 20;
-
-/// One height as sent over the sync protocol.
-#[derive(Clone, Debug, BorshSerialize, BorshDeserialize)]
-pub struct SyncedBlock {
-    pub block: Block,
-    pub commit: Commit,
-}
 
 /// Serves committed blocks with their commits from the store.
 pub struct ChainSyncProvider(pub Arc<Chain>);
@@ -59,9 +52,6 @@ impl SyncProvider for ChainSyncProvider {
         out
     }
 }
-
-/// What the consensus task says about a batch of synced blocks.
-pub type SyncVerdict = Result<u64, String>;
 
 /// Heights peers have shown they committed; the sync service works towards the highest.
 #[derive(Clone)]

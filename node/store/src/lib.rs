@@ -73,4 +73,4 @@ pub use tree::PreparedState;
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// The state changes of one block (or of genesis): flat key → new value, or `None` to delete it.
-pub type WriteSet = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+pub use kessai_state::WriteSet;

@@ -4,6 +4,7 @@
 //!
 //! A flat key is `namespace (32 bytes) ‖ key`; values are borsh.
 
+pub use crate::flat_key;
 use crate::{StateError, StateView};
 use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_primitives::{Address, Hash, PublicKey, Role, Validator, ValidatorSet};
@@ -27,15 +28,6 @@ pub struct ContractInfo {
     /// The signer of the instantiating transaction, or [`Address::SYSTEM`] for chain-spec contracts.
     pub creator: Address,
     pub created_at_height: u64,
-}
-
-/// `namespace ‖ key`: where a contract's storage key `key` lives (namespace = its address), or a
-/// system key (namespace = [`Address::SYSTEM`]).
-pub fn flat_key(namespace: &Address, key: &[u8]) -> Vec<u8> {
-    let mut flat = Vec::with_capacity(32 + key.len());
-    flat.extend_from_slice(&namespace.0);
-    flat.extend_from_slice(key);
-    flat
 }
 
 fn system_key(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
@@ -228,6 +220,6 @@ pub fn successor(mut key: Vec<u8>) -> Vec<u8> {
     key
 }
 
-pub(crate) fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
+pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
 }

@@ -1,17 +1,26 @@
 //! `kessai dev`: a one-validator chain on the embedded `dev` spec, ready to use.
 
-use crate::cli::DevArgs;
-use crate::home::{Home, NodeConfig};
-use crate::keyfile::KeyFile;
 use anyhow::{Context, Result};
 use kessai_chainspec::{ChainSpec, DEV_MEMBERS};
+use kessai_client::default_dev_home;
+use kessai_client::keyfile::KeyFile;
+use kessai_node::home::{Home, NodeConfig};
 use kessai_primitives::Keypair;
+
+use clap::Args;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// `$HOME/.kessai/dev`, or `.kessai-dev` when there is no home directory.
-pub fn default_dev_home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map_or_else(|| PathBuf::from(".kessai-dev"), |h| PathBuf::from(h).join(".kessai/dev"))
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    /// Home directory of the dev chain (keys are written to DIR/keys/).
+    #[arg(long, env = "KESSAI_DEV_HOME")]
+    pub home: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub rpc_addr: SocketAddr,
+    /// Delete DIR's chain data first and start from genesis.
+    #[arg(long)]
+    pub reset: bool,
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
@@ -33,7 +42,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     }
     write_member_keys(&home)?;
     let keys_dir = home.keys_dir();
-    crate::service::node::run(&home, config, |rpc_addr| {
+    kessai_node::service::node::run(&home, config, |rpc_addr| {
         eprintln!(
             "\nKessai dev chain {} is running.\n  RPC:  http://{rpc_addr}\n  keys: {} ({})\n  try:  kessai status --rpc http://{rpc_addr}\n",
             spec.chain_id,

@@ -2,18 +2,18 @@
 //! consumer's production-method certificate from one — verified against the chain, not taken on
 //! the intermediary's word. See `docs/intermediary.md`.
 
-use super::default_dev_home;
 use super::output;
 use crate::cli::RpcArgs;
-use crate::intermediary::certificate::{self, Certificate};
-use crate::intermediary::config::ServiceConfig;
-use crate::intermediary::ledger::{Ledger, VerifiedHeader};
-use crate::intermediary::mediation::MethodTotal;
-use crate::intermediary::protocol::*;
-use crate::intermediary::server::{self, peer_client};
-use crate::keyfile::load_signer;
 use anyhow::{ensure, Context, Result};
 use clap::Subcommand;
+use kessai_client::default_dev_home;
+use kessai_client::load_signer;
+use kessai_intermediary::certificate::{self, Certificate};
+use kessai_intermediary::config::ServiceConfig;
+use kessai_intermediary::ledger::{Ledger, VerifiedHeader};
+use kessai_intermediary::mediation::MethodTotal;
+use kessai_intermediary::protocol::*;
+use kessai_intermediary::server::{self, peer_client};
 use kessai_primitives::{Address, Hash};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -154,7 +154,7 @@ async fn check(
 
 /// The server's message alone, for one clear sentence.
 fn call_error(e: jsonrpsee::core::client::Error) -> anyhow::Error {
-    super::tx::rpc_error(e)
+    kessai_client::rpc_error(e)
 }
 
 /// RFC 3339 (`2020-01-01T09:00:00Z`) or milliseconds since the Unix epoch.

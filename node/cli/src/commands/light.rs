@@ -18,9 +18,7 @@
 //! operator has looked at it. Every command prints what it verified: height, header hash, and the
 //! voting power that signed it; a refusal is one sentence saying which rule the node broke.
 
-mod provider;
-
-pub use provider::RpcProvider;
+pub use kessai_client::provider::RpcProvider;
 
 use super::output;
 use crate::cli::RpcArgs;
@@ -33,8 +31,9 @@ use kessai_light_client::{
     Error as LightError, FileStore, ForkEvidence, LightClient, Provider, ProviderError,
     TrustOptions, TrustedState, VerifiedTx, VerifiedValue, WitnessOutcome,
 };
+use kessai_primitives::time::now_ms;
 use kessai_primitives::{Address, Hash, TxStatus};
-use kessai_runtime::system::{self, ContractInfo};
+use kessai_state::system::{self, ContractInfo};
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -355,10 +354,6 @@ impl WitnessReport {
         }
         lines
     }
-}
-
-fn now_ms() -> u64 {
-    crate::chain::now_ms()
 }
 
 /// What a verified header is, for people and scripts.

@@ -15,17 +15,18 @@
 //! NOTE is the text (`KESSAI-NOTE:1:…`), a file holding it, or `-` for standard input.
 
 use super::output;
-use super::tx::{rpc_error, submit};
 use crate::cli::{RpcArgs, SignerArgs};
-use crate::keyfile::{load_signer, KeyFile};
-use crate::rpc::api::TxInfo;
-use crate::rpc::{self, KessaiApiClient};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use jsonrpsee::http_client::HttpClient;
 use kessai_abi::Abi;
+use kessai_client::keyfile::KeyFile;
+use kessai_client::load_signer;
+use kessai_client::{rpc_error, submit};
 use kessai_notes::{Note, TerminalKey, TerminalKeyFile};
 use kessai_primitives::{Address, Payload, TxStatus};
+use kessai_rpc_api::TxInfo;
+use kessai_rpc_api::{self as rpc, KessaiApiClient};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -228,7 +229,7 @@ fn resolve_address(spec: &str, keys_dir: &Path) -> Result<Address> {
 }
 
 fn keys_dir(signer: &SignerArgs) -> PathBuf {
-    signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"))
+    signer.keys_dir.clone().unwrap_or_else(|| kessai_client::default_dev_home().join("keys"))
 }
 
 async fn view(client: &HttpClient, contract: &str, method: &str, args: Value) -> Result<Value> {
@@ -249,8 +250,7 @@ async fn call(
 ) -> Result<(TxInfo, Value)> {
     let encoded = abi.encode_args(method, &args)?;
     let payload = Payload::Call { contract, method: method.to_string(), args: encoded };
-    let waiting = SignerArgs { no_wait: false, ..signer.clone() };
-    let info = submit(client, &waiting, payload).await?;
+    let info = submit(client, &signer.signer()?.waiting(), payload).await?;
     let receipt = info.receipt.as_ref().context("the node returned no receipt")?;
     if let TxStatus::Failed { reason } = &receipt.status {
         bail!(

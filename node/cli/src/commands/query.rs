@@ -1,29 +1,99 @@
-//! `kessai query` and `kessai status`: reads over RPC. `query state` also checks the proof it gets
+//! `kessai query`: reads over RPC. `query state` also checks the proof it gets
 //! against the state root of the block header it names.
 
 use super::output;
-use super::tx::rpc_error;
-use crate::cli::{QueryCommand, RpcArgs};
-use crate::keyfile::load_signer;
-use crate::rpc::{self, KessaiApiClient};
+use crate::cli::RpcArgs;
 use anyhow::{bail, Context, Result};
+use kessai_client::load_signer;
+use kessai_client::rpc_error;
 use kessai_primitives::{Hash, PublicKey};
+use kessai_rpc_api::{self as rpc, KessaiApiClient};
 
-pub async fn status(rpc: RpcArgs) -> Result<()> {
-    let client = rpc::client(&rpc.rpc)?;
-    let status = client
-        .status()
-        .await
-        .map_err(rpc_error)
-        .with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
-    output::print(rpc.json, &status, |s| {
-        format!(
-            "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}",
-            s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
-            s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing
-        )
-    });
-    Ok(())
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// Call a view method.
+    View {
+        contract: String,
+        method: String,
+        args: Option<String>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Read an entry of a contract's storage map with its proof, and verify the proof.
+    State {
+        contract: String,
+        map: String,
+        /// The key, as JSON by the map's key type.
+        key: String,
+        #[arg(long)]
+        height: Option<u64>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// A transaction's status and receipt.
+    Tx {
+        tx_id: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// A block (header, transaction ids, last commit) and its hash.
+    Block {
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// A block header.
+    Header {
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// The commit certificate (precommit signatures) of a block.
+    Commit {
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// The validator set that signs the block at a height (one above the latest: the next block).
+    Validators {
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// An account's membership, roles and nonce.
+    Account {
+        /// Public key (hex) or the NAME of a key file in --keys-dir.
+        key: String,
+        #[arg(long, env = "KESSAI_KEYS")]
+        keys_dir: Option<PathBuf>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// A contract's address, code hash and interface.
+    Contract {
+        contract: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Events of a contract.
+    Events {
+        contract: String,
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
 }
 
 fn parse_json(text: Option<&str>) -> Result<serde_json::Value> {
@@ -144,7 +214,8 @@ pub async fn run(command: QueryCommand) -> Result<()> {
             let public_key = match key.parse::<PublicKey>() {
                 Ok(k) => k,
                 Err(_) => {
-                    let dir = keys_dir.unwrap_or_else(|| super::default_dev_home().join("keys"));
+                    let dir =
+                        keys_dir.unwrap_or_else(|| kessai_client::default_dev_home().join("keys"));
                     load_signer(&key, Some(&dir))?.public()
                 }
             };

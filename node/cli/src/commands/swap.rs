@@ -21,18 +21,18 @@
 //! the proved `name/` entry of the chain's state.
 
 use super::output;
-use super::tx::{rpc_error, submit};
 use crate::cli::{RpcArgs, SignerArgs};
-use crate::keyfile::load_signer;
-use crate::rpc::api::StateRead;
-use crate::rpc::verified::{proved_value, verified_header, VerifiedHeader};
-use crate::rpc::{self, KessaiApiClient};
 use anyhow::{bail, ensure, Context, Result};
 use borsh::{BorshDeserialize, BorshSerialize};
 use clap::Subcommand;
 use jsonrpsee::http_client::HttpClient;
+use kessai_client::load_signer;
+use kessai_client::verified::{proved_value, verified_header, VerifiedHeader};
+use kessai_client::{rpc_error, submit};
 use kessai_primitives::{Address, Hash, Keypair, Payload};
-use kessai_runtime::system;
+use kessai_rpc_api::StateRead;
+use kessai_rpc_api::{self as rpc, KessaiApiClient};
+use kessai_state::system;
 use serde::Serialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -208,7 +208,7 @@ fn parse_secret(text: &str) -> Result<[u8; 32]> {
 
 fn signer_key(signer: &SignerArgs) -> Result<Keypair> {
     let keys_dir =
-        signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"));
+        signer.keys_dir.clone().unwrap_or_else(|| kessai_client::default_dev_home().join("keys"));
     load_signer(&signer.key, Some(&keys_dir))
 }
 
@@ -552,7 +552,7 @@ impl Chain {
         let args = borsh::to_vec(&(leg.id, secret, signature.0))?;
         let payload =
             Payload::Call { contract: self.address, method: self.kind.claim_method().into(), args };
-        let info = submit(&self.client, signer, payload).await?;
+        let info = submit(&self.client, &signer.signer()?, payload).await?;
         let receipt = info.receipt.clone().context("no receipt (submitted with --no-wait?)")?;
         if let kessai_primitives::TxStatus::Failed { reason } = &receipt.status {
             bail!(

@@ -9,14 +9,45 @@
 //!                    `kessai node run --home DIR/nodeI` (`scripts/testnet.sh up DIR` does it)
 //! ```
 
-use crate::cli::TestnetInitArgs;
-use crate::home::{Home, NodeConfig};
-use crate::keyfile::KeyFile;
 use anyhow::{bail, Context, Result};
 use kessai_chainspec::{ChainSpec, NodeSpec, ValidatorSpec, DEV_MEMBERS};
+use kessai_client::keyfile::KeyFile;
+use kessai_node::home::{Home, NodeConfig};
 use kessai_primitives::Keypair;
 use serde::Serialize;
 use std::net::SocketAddr;
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum TestnetCommand {
+    /// Write the homes of N validators (and full nodes) on 127.0.0.1 sharing one fresh chain spec;
+    /// start them with `scripts/testnet.sh up DIR`.
+    Init(TestnetInitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TestnetInitArgs {
+    /// Number of validators (each gets a fresh key and power 10).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub validators: u32,
+    /// Non-validating nodes allowed on the network (listed in the chain spec's `nodes`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub full_nodes: u32,
+    /// Directory to write into: DIR/chainspec.json, DIR/node0 … (homes), DIR/keys (members).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Node i listens for p2p on BASE + 10·i, RPC on BASE + 10·i + 1, metrics on BASE + 10·i + 2.
+    #[arg(long, default_value_t = 26600)]
+    pub base_port: u16,
+    #[arg(long, default_value = "kessai-testnet")]
+    pub chain_id: String,
+    /// Start from this chain spec (preset name or path) instead of `local`; its validators and
+    /// nodes are replaced.
+    #[arg(long, default_value = "local")]
+    pub chain: String,
+}
 
 /// Voting power of each testnet validator.
 const VALIDATOR_POWER: u64 = 10;
@@ -53,7 +84,14 @@ impl Planned {
     }
 }
 
-pub fn init(args: TestnetInitArgs) -> Result<()> {
+/// Runs a `kessai testnet` subcommand.
+pub fn run(command: TestnetCommand) -> Result<()> {
+    match command {
+        TestnetCommand::Init(args) => init(args),
+    }
+}
+
+fn init(args: TestnetInitArgs) -> Result<()> {
     if args.out.join("chainspec.json").exists() {
         bail!("{} already holds a testnet; remove it or choose another --out", args.out.display());
     }
@@ -123,7 +161,7 @@ fn plan_nodes(args: &TestnetInitArgs) -> Result<Vec<Planned>> {
 fn testnet_spec(args: &TestnetInitArgs, nodes: &[Planned]) -> Result<ChainSpec> {
     let mut spec = ChainSpec::load(&args.chain)?;
     spec.chain_id = args.chain_id.clone();
-    spec.genesis_time_ms = crate::chain::now_ms();
+    spec.genesis_time_ms = kessai_primitives::time::now_ms();
     spec.validators = nodes
         .iter()
         .filter(|n| n.validator)

@@ -1,14 +1,87 @@
 //! `kessai tx`: sign, submit, and wait for the receipt.
 
 use super::output;
-use crate::cli::{GovCommand, RpcArgs, SignerArgs, TxCommand};
-use crate::keyfile::load_signer;
-use crate::rpc::api::{TxInfo, TxState};
-use crate::rpc::{self, KessaiApiClient};
+
 use anyhow::{bail, Context, Result};
 use kessai_abi::Abi;
-use kessai_primitives::{GovernanceAction, Payload, PublicKey, Role, Transaction, Validator};
-use std::time::{Duration, Instant};
+use kessai_client::{ensure_success, failure_reason, submit};
+use kessai_primitives::{GovernanceAction, Payload, PublicKey, Role, Validator};
+use kessai_rpc_api::TxInfo;
+use kessai_rpc_api::{self as rpc, KessaiApiClient};
+
+use crate::cli::{RpcArgs, SignerArgs};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Deploy wasm code and instantiate a contract from it.
+    Deploy {
+        /// The contract's .wasm file.
+        wasm: PathBuf,
+        /// Arguments of its init method, as JSON (array in order, or object by name).
+        #[arg(long)]
+        init: Option<String>,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Call a contract method.
+    Call {
+        /// Contract name (from the chain spec) or address.
+        contract: String,
+        method: String,
+        /// Arguments as JSON (array in order, or object by name); default none.
+        args: Option<String>,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Governance (admin keys only).
+    #[command(subcommand)]
+    Gov(GovCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GovCommand {
+    /// Admit a member with roles (comma-separated: admin, deployer).
+    AddMember {
+        public_key: String,
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Remove a member.
+    RemoveMember {
+        public_key: String,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Set a validator's voting power (0 removes it); takes effect two blocks later.
+    SetValidator {
+        public_key: String,
+        power: u64,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Admit a node to the network by its node key (`kessai keys show`), e.g. a new full node.
+    AdmitPeer {
+        public_key: String,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
 
 pub async fn run(command: TxCommand) -> Result<()> {
     match command {
@@ -21,13 +94,13 @@ pub async fn run(command: TxCommand) -> Result<()> {
             let encoded = info.abi.encode_args(&method, &args)?;
             let payload =
                 Payload::Call { contract: info.address, method: method.clone(), args: encoded };
-            let receipt = submit(&client, &signer, payload).await?;
+            let receipt = submit(&client, &signer.signer()?, payload).await?;
             report(&rpc, &receipt, Some((&info.abi, method.as_str())))
         }
         TxCommand::Gov(gov) => {
             let (action, signer, rpc) = governance_action(gov)?;
             let client = rpc::client(&rpc.rpc)?;
-            let receipt = submit(&client, &signer, Payload::Governance(action)).await?;
+            let receipt = submit(&client, &signer.signer()?, Payload::Governance(action)).await?;
             report(&rpc, &receipt, None)
         }
     }
@@ -58,9 +131,8 @@ async fn deploy(
     };
     let client = rpc::client(&rpc.rpc)?;
     let code_hash = kessai_primitives::Hash::digest(&code);
-    let stored =
-        submit(&client, &SignerArgs { no_wait: false, ..signer.clone() }, Payload::Deploy { code })
-            .await?;
+    let signer = signer.signer()?;
+    let stored = submit(&client, &signer.waiting(), Payload::Deploy { code }).await?;
     ensure_success(&stored)?;
     let receipt =
         submit(&client, &signer, Payload::Instantiate { code_hash, args: init_args }).await?;
@@ -97,73 +169,6 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
             (GovernanceAction::AdmitPeer { peer_key }, signer, rpc)
         }
     })
-}
-
-/// Signs `payload` with the next nonce, submits it, and (unless --no-wait) waits for its block.
-pub async fn submit(
-    client: &jsonrpsee::http_client::HttpClient,
-    signer: &SignerArgs,
-    payload: Payload,
-) -> Result<TxInfo> {
-    let keys_dir =
-        signer.keys_dir.clone().unwrap_or_else(|| super::default_dev_home().join("keys"));
-    let key = load_signer(&signer.key, Some(&keys_dir))?;
-    let status = client.status().await.context("cannot reach the node")?;
-    let account = client.account(key.public()).await?;
-    if !account.member {
-        bail!("{} ({}) is not a member of chain {}", signer.key, key.public(), status.chain_id);
-    }
-    let tx = Transaction {
-        chain_id: status.chain_id,
-        signer: key.public(),
-        nonce: account.next_nonce,
-        gas_limit: signer.gas,
-        payload,
-    }
-    .sign(&key);
-    let submitted = client.submit_tx(hex::encode(borsh::to_vec(&tx)?)).await.map_err(rpc_error)?;
-    if signer.no_wait {
-        return Ok(client.tx(submitted.tx_id).await?);
-    }
-    wait_for(client, submitted.tx_id, Duration::from_secs(60)).await
-}
-
-/// Polls until the transaction is in a block.
-pub async fn wait_for(
-    client: &jsonrpsee::http_client::HttpClient,
-    tx_id: kessai_primitives::Hash,
-    timeout: Duration,
-) -> Result<TxInfo> {
-    let start = Instant::now();
-    loop {
-        let info = client.tx(tx_id).await?;
-        match info.state {
-            TxState::Committed => return Ok(info),
-            TxState::Unknown if start.elapsed() > Duration::from_secs(5) => {
-                bail!("transaction {tx_id} is neither pending nor committed (dropped from the mempool)")
-            }
-            _ if start.elapsed() > timeout => {
-                bail!("transaction {tx_id} not committed after {timeout:?}")
-            }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-fn ensure_success(info: &TxInfo) -> Result<()> {
-    match &info.receipt {
-        Some(r) if !r.is_success() => {
-            bail!("transaction {} failed: {}", info.tx_id, failure_reason(r))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn failure_reason(receipt: &kessai_primitives::Receipt) -> String {
-    match &receipt.status {
-        kessai_primitives::TxStatus::Failed { reason } => reason.clone(),
-        kessai_primitives::TxStatus::Success => "success".into(),
-    }
 }
 
 /// Prints the receipt (decoding the return value when the method is known) and fails on a failed tx.
@@ -207,12 +212,4 @@ fn report(rpc: &RpcArgs, info: &TxInfo, method: Option<(&Abi, &str)>) -> Result<
         text
     });
     ensure_success(info)
-}
-
-/// Turns a JSON-RPC error into its message alone (no wrapper text), for one clear sentence.
-pub fn rpc_error(e: jsonrpsee::core::client::Error) -> anyhow::Error {
-    match e {
-        jsonrpsee::core::client::Error::Call(obj) => anyhow::anyhow!("{}", obj.message()),
-        other => anyhow::anyhow!("{other}"),
-    }
 }
