@@ -28,6 +28,34 @@ pub struct RuntimeConfig {
     /// View calls that may run at once; more wait their turn. Kept apart from blocks so that views
     /// never delay a block.
     pub concurrent_views: usize,
+    // The structure of a deployed module, checked in one pass over its bytes before it is
+    // compiled (docs/decisions/0006-deploy-limits-and-compile-gas.md): the compiler's time grows
+    // with these, and every validator compiles a deploy while it checks the proposal.
+    /// Size of a deployed module in bytes.
+    pub max_code_bytes: usize,
+    /// Functions, imported and defined.
+    pub max_functions: u32,
+    /// Bytes of one function body (its locals and code).
+    pub max_function_body_bytes: usize,
+    /// Control frames (`block`, `loop`, `if`) open at once inside one function.
+    pub max_nesting_depth: u32,
+    /// Branching instructions of one function (`block`, `loop`, `if`, `else`, `br`, `br_if`,
+    /// `br_table`, `call_indirect`): the compiler's time grows with their square.
+    pub max_function_branches: u32,
+    /// Locals declared by one function (parameters not included).
+    pub max_locals: u32,
+    /// Globals the module defines.
+    pub max_globals: u32,
+    /// Segments of the data section.
+    pub max_data_segments: u32,
+    /// Segments of the element section.
+    pub max_element_segments: u32,
+    /// Function types of the type section.
+    pub max_types: u32,
+    /// Imports (each of a host function of module `kessai`).
+    pub max_imports: u32,
+    /// Exports (the memory, the methods, anything else).
+    pub max_exports: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +70,18 @@ impl Default for RuntimeConfig {
             module_cache_capacity: 256,
             concurrent_blocks: 2,
             concurrent_views: 4,
+            max_code_bytes: 1024 * 1024,
+            max_functions: 10_000,
+            max_function_body_bytes: 64 * 1024,
+            max_nesting_depth: 1_000,
+            max_function_branches: 2_000,
+            max_locals: 2_000,
+            max_globals: 1_000,
+            max_data_segments: 1_000,
+            max_element_segments: 100,
+            max_types: 1_000,
+            max_imports: 100,
+            max_exports: 1_000,
         }
     }
 }

@@ -25,11 +25,16 @@ pub enum RuntimeError {
 }
 
 /// Why code was refused at deploy time: each variant names the rule of `docs/contract-abi.md`
-/// ("Module shape") that the module breaks.
+/// ("Module shape") or the structural limit of [`crate::RuntimeConfig`] that the module breaks.
+///
+/// The text is the reason stored in a failed deploy's receipt, which is consensus data: it is
+/// Kessai's own, from this closed set, and never a library's message (what wasmparser, wasmtime or
+/// the interface parser said goes to the node's log where the module is refused), so that
+/// upgrading a library cannot make validators disagree on a receipt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {
-    #[error("not a valid wasm module (MVP + bulk-memory, mutable-global, sign-ext, multi-value, reference-types, saturating float-to-int): {0}")]
-    Invalid(String),
+    #[error("not a valid wasm module of the allowed proposals (MVP + bulk-memory, mutable-global, sign-ext, multi-value, reference-types, saturating float-to-int)")]
+    Invalid,
     #[error("the module must export its linear memory as `memory`")]
     NoMemoryExport,
     #[error("export `{name}` must be a function () -> (), it is {found}")]
@@ -42,8 +47,9 @@ pub enum DeployError {
     StartFunction,
     #[error("the module has no `{}` custom section", kessai_abi::SECTION)]
     MissingAbi,
+    /// What is wrong with it, in a few words of our own.
     #[error("the `kessai:abi` custom section is invalid: {0}")]
-    BadAbi(String),
+    BadAbi(&'static str),
     #[error("the interface lists method `{0}` but the module does not export it")]
     MethodNotExported(String),
     #[error("the module asks for {pages} pages of memory at start; the limit is {limit} pages")]
@@ -52,6 +58,21 @@ pub enum DeployError {
     TooManyTables(usize),
     #[error("the module's table starts with {elements} elements; the limit is {limit}")]
     TableTooLarge { elements: u64, limit: u64 },
+    #[error("the module is {size} bytes; the limit is {limit}")]
+    CodeTooLarge { size: u64, limit: u64 },
+    /// Too many of one kind of item: `what` is `functions`, `globals`, `data segments`,
+    /// `element segments`, `types`, `imports` or `exports`.
+    #[error("the module has {found} {what}; the limit is {limit}")]
+    TooMany { what: &'static str, found: u64, limit: u64 },
+    #[error("function {function} has a body of {size} bytes; the limit is {limit}")]
+    FunctionTooLarge { function: u32, size: u64, limit: u64 },
+    #[error("function {function} declares {found} locals; the limit is {limit}")]
+    TooManyLocals { function: u32, found: u64, limit: u64 },
+    #[error("function {function} nests blocks deeper than {limit}")]
+    NestingTooDeep { function: u32, limit: u32 },
+    /// `block`, `loop`, `if`, `else`, `br`, `br_if`, `br_table` and `call_indirect` count.
+    #[error("function {function} has more than {limit} branching instructions")]
+    TooManyBranches { function: u32, limit: u32 },
 }
 
 /// Why a read-only call (RPC `contract_view`) gave no result.

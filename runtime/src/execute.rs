@@ -12,9 +12,9 @@
 //!   no such method…): every write and event is dropped, but the nonce is used and the gas spent is
 //!   charged to the block.
 
-use crate::failure::{Failure, Stop};
+use crate::failure::{cap_reason, Failure, Stop};
 use crate::host::{Env, Frame, World};
-use crate::module::Contract;
+use crate::module::{self, Contract};
 use crate::state::{BaseState, Overlay};
 use crate::system::{self, encode, ContractInfo};
 use crate::{
@@ -118,7 +118,7 @@ impl Runtime {
                 Stop::Fatal(e) => CallError::State(e),
                 Stop::Failed(Failure::NoContract(address)) => CallError::NoContract(address),
                 Stop::Failed(Failure::NoMethod(method)) => CallError::NoMethod(method),
-                Stop::Failed(other) => CallError::Failed(other.to_string()),
+                Stop::Failed(other) => CallError::Failed(other.reason()),
             })?;
         if kind != MethodKind::View {
             return Err(CallError::NotView(method.to_string()));
@@ -127,7 +127,7 @@ impl Runtime {
         let outcome = world.run(self, &code, method, frame, self.config().max_view_gas);
         outcome.result.map_err(|stop| match stop {
             Stop::Fatal(e) => CallError::State(e),
-            Stop::Failed(failure) => CallError::Failed(failure.to_string()),
+            Stop::Failed(failure) => CallError::Failed(failure.reason()),
         })
     }
 
@@ -279,7 +279,7 @@ impl<'a> BlockExecution<'a> {
             Err(failure) => {
                 self.world.state.discard_tx();
                 self.world.events.clear();
-                failed_receipt(tx_id, failure.to_string(), meter.used)
+                failed_receipt(tx_id, failure.reason(), meter.used)
             }
         };
         // Valid transactions use their nonce whatever happened.
@@ -328,7 +328,7 @@ impl<'a> BlockExecution<'a> {
         }
         let tx = &signed.tx;
         match &tx.payload {
-            Payload::Deploy { code } => self.deploy(code),
+            Payload::Deploy { code } => self.deploy(code, meter),
             Payload::Instantiate { code_hash, args } => {
                 self.instantiate(tx, code_hash, args, meter)
             }
@@ -350,9 +350,16 @@ impl<'a> BlockExecution<'a> {
         }
     }
 
-    fn deploy(&mut self, code: &[u8]) -> Result<Applied, Stop> {
-        self.runtime.validate_code(code).map_err(Failure::InvalidCode)?;
+    /// Checks the module's structure, charges its compile gas, then compiles it — or takes it
+    /// from the module cache: the proposer, every validator and every round of a height run this
+    /// for the same code, and it is compiled once per node. The gas is charged either way, and
+    /// before the compiler runs, so that the transaction's gas limit bounds the compile time.
+    fn deploy(&mut self, code: &[u8], meter: &mut Meter) -> Result<Applied, Stop> {
+        let config = self.runtime.config();
+        let shape = module::inspect(code, config).map_err(Failure::InvalidCode)?;
+        meter.charge(gas::compile(&shape))?;
         let code_hash = Hash::digest(code);
+        self.runtime.compiled(code, &code_hash, shape.abi).map_err(Failure::InvalidCode)?;
         self.world.state.set(system::code_key(&code_hash), code.to_vec());
         Ok(Applied { return_data: Vec::new(), created: Some(Address(code_hash.0)) })
     }
@@ -472,7 +479,7 @@ fn stateless_checks(
 fn failed_receipt(tx_id: Hash, reason: String, gas_used: u64) -> Receipt {
     Receipt {
         tx_id,
-        status: TxStatus::Failed { reason },
+        status: TxStatus::Failed { reason: cap_reason(reason) },
         gas_used,
         return_data: Vec::new(),
         events: Vec::new(),

@@ -1,6 +1,7 @@
 //! Gas costs (`docs/contract-abi.md`, "Gas"). Gas is wasmtime fuel: one unit per wasm operation,
 //! plus these. Every host call costs [`HOST_CALL`] on top of its own cost below.
 
+use crate::module::Shape;
 use kessai_primitives::{Payload, SignedTransaction};
 
 pub const TX_BASE: u64 = 20_000;
@@ -21,7 +22,23 @@ pub const HASH_PER_BYTE: u64 = 2;
 pub const ED25519_VERIFY: u64 = 50_000;
 /// `call_contract`, plus whatever the callee burns.
 pub const CALL_CONTRACT: u64 = 20_000;
+/// A deployment, per byte of code: what storing it costs (compiling it is [`compile`]).
 pub const DEPLOY_PER_BYTE: u64 = 100;
+
+// Compiling a deployed module (see [`compile`]). Measured with the dev build on the project's
+// 2-core machine under load (docs/benchmarks.md, "Deploy: compile time per gas"; the probe modules
+// are in `benches/deploy.rs`): the worst shape per unit of each term, priced at 100 M gas per
+// second of compile time (1 M gas ≤ 10 ms), so that a 100 M-gas deploy compiles in about a second.
+/// Per function defined: 10,000 empty functions took 0.49 s (49 µs each).
+pub const COMPILE_PER_FUNCTION: u64 = 6_000;
+/// Per byte of function bodies: straight-line code compiles at 0.6–2 µs per byte.
+pub const COMPILE_PER_BODY_BYTE: u64 = 150;
+/// Per call instruction, on top of its bytes: 30,000 `call`s (60 KB) took 0.30 s.
+pub const COMPILE_PER_CALL: u64 = 1_000;
+/// Per function, times the square of its branching instructions (cranelift's optimiser and
+/// regalloc2 are quadratic in a function's basic blocks): 2,000 nested `loop`s took 0.37 s,
+/// 2,000 `call_indirect`s 0.24 s, 1,000 `loop`s each holding a `call_indirect` 0.26 s.
+pub const COMPILE_PER_BRANCH_SQUARED: u64 = 12;
 
 /// What a transaction costs before it does anything: 20,000 + 10 per byte of the signed
 /// transaction, plus 100 per byte of code for a deployment.
@@ -32,6 +49,21 @@ pub fn intrinsic(tx: &SignedTransaction) -> u64 {
         _ => 0,
     };
     TX_BASE.saturating_add(TX_PER_BYTE.saturating_mul(size)).saturating_add(deploy)
+}
+
+/// The gas of compiling a module of this shape: [`COMPILE_PER_FUNCTION`] per function defined,
+/// [`COMPILE_PER_BODY_BYTE`] per byte of function bodies, [`COMPILE_PER_CALL`] per call and
+/// [`COMPILE_PER_BRANCH_SQUARED`] per function times the square of its branching instructions.
+/// Charged on top of [`DEPLOY_PER_BYTE`], after the module passed the structural limits and before
+/// it is compiled, so that a transaction's gas limit bounds the compile time it can cause.
+pub(crate) fn compile(shape: &Shape<'_>) -> u64 {
+    let terms = [
+        (COMPILE_PER_FUNCTION, shape.functions),
+        (COMPILE_PER_BODY_BYTE, shape.body_bytes),
+        (COMPILE_PER_CALL, shape.calls),
+        (COMPILE_PER_BRANCH_SQUARED, shape.branch_squares),
+    ];
+    terms.iter().fold(0u64, |gas, (price, count)| gas.saturating_add(price.saturating_mul(*count)))
 }
 
 /// `base + per_byte × bytes`, saturating.

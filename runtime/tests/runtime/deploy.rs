@@ -125,9 +125,9 @@ fn proposals_outside_the_allowed_set_are_refused() {
         ),
     ];
     for (name, wat) in cases {
-        assert!(matches!(check(wat), Err(DeployError::Invalid(_))), "{name}: {:?}", check(wat));
+        assert_eq!(check(wat), Err(DeployError::Invalid), "{name}");
     }
-    assert!(matches!(runtime().validate_code(b"not wasm"), Err(DeployError::Invalid(_))));
+    assert_eq!(runtime().validate_code(b"not wasm"), Err(DeployError::Invalid));
     // Saturating float-to-int (emitted by Rust for wasm32 by default) is allowed.
     check(
         r#"(module (memory (export "memory") 1)

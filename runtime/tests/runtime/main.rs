@@ -7,5 +7,7 @@ mod calls;
 mod deploy;
 mod failures;
 mod host;
+mod limits;
+mod reasons;
 mod storage;
 mod transactions;
