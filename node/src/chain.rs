@@ -88,13 +88,24 @@ impl Chain {
     /// Opens the store under `data_dir`, writing genesis if it is new, and checks that an existing
     /// store belongs to this chain spec.
     pub fn open(spec: ChainSpec, data_dir: &std::path::Path) -> Result<Arc<Chain>> {
-        let store = Store::open(data_dir)
-            .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
-        let runtime = Runtime::new(RuntimeConfig::default())?;
         let fault_write_delay = std::env::var("KESSAI_FAULT_WRITE_DELAY_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())
             .map(std::time::Duration::from_millis);
+        Chain::open_with_write_delay(spec, data_dir, fault_write_delay)
+    }
+
+    /// [`Chain::open`] with every background block write held back by `fault_write_delay`, given
+    /// here rather than by `KESSAI_FAULT_WRITE_DELAY_MS`: in-process tests (the consensus shell's)
+    /// hold one chain's writes back without touching the others of the process.
+    pub fn open_with_write_delay(
+        spec: ChainSpec,
+        data_dir: &std::path::Path,
+        fault_write_delay: Option<std::time::Duration>,
+    ) -> Result<Arc<Chain>> {
+        let store = Store::open(data_dir)
+            .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+        let runtime = Runtime::new(RuntimeConfig::default())?;
         let chain = Chain { store, runtime, spec, writer: Default::default(), fault_write_delay };
         match chain.store.latest_height() {
             None => chain.write_genesis()?,

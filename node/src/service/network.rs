@@ -11,6 +11,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_network::Topic;
 use kessai_primitives::{Block, Evidence, SignedProposal, SignedTransaction, SignedVote};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -61,9 +62,12 @@ const TX_QUEUE: usize = 50_000;
 #[derive(Clone, Default)]
 pub struct NetworkHandle {
     inner: Option<Connected>,
-    /// The in-memory network of [`NetworkHandle::in_memory`].
-    memory: Option<mpsc::UnboundedSender<NetworkMessage>>,
+    /// The in-memory network of [`NetworkHandle::observed`] and [`NetworkHandle::in_memory`].
+    observer: Option<Observer>,
 }
+
+/// Receives what an in-memory [`NetworkHandle`] publishes (see [`NetworkHandle::observed`]).
+type Observer = Arc<dyn Fn(NetworkMessage) + Send + Sync>;
 
 #[derive(Clone)]
 struct Connected {
@@ -82,14 +86,25 @@ impl NetworkHandle {
     /// tests, where a harness decides what each message reaches, and when.
     pub fn in_memory() -> (NetworkHandle, mpsc::UnboundedReceiver<NetworkMessage>) {
         let (sink, messages) = mpsc::unbounded_channel();
-        (NetworkHandle { inner: None, memory: Some(sink) }, messages)
+        let handle = NetworkHandle::observed(move |message| {
+            let _ = sink.send(message);
+        });
+        (handle, messages)
+    }
+
+    /// A handle that passes each published message (and gossiped transaction, one per message) to
+    /// `observer` at once, on the publishing thread, before `publish` returns. A test hook: the
+    /// observer sees the node exactly as it was when the message left (was its block journaled,
+    /// its WAL record written, the block below on disk?), which a receiver woken later cannot.
+    pub fn observed(observer: impl Fn(NetworkMessage) + Send + Sync + 'static) -> NetworkHandle {
+        NetworkHandle { inner: None, observer: Some(Arc::new(observer)) }
     }
 
     /// A handle publishing through `network`; starts the transaction batcher.
     pub fn connected(network: kessai_network::NetworkHandle) -> NetworkHandle {
         let (txs, queue) = mpsc::channel(TX_QUEUE);
         tokio::spawn(batch_transactions(network.clone(), queue));
-        NetworkHandle { inner: Some(Connected { network, txs }), memory: None }
+        NetworkHandle { inner: Some(Connected { network, txs }), observer: None }
     }
 
     /// The libp2p handle, when there is a network.
@@ -100,8 +115,8 @@ impl NetworkHandle {
     /// Gossips a message. Never blocks: a message the network cannot take now is dropped, which
     /// consensus tolerates like any lost message.
     pub fn publish(&self, message: NetworkMessage) {
-        if let Some(memory) = &self.memory {
-            let _ = memory.send(message);
+        if let Some(observer) = &self.observer {
+            observer(message);
             return;
         }
         if let Some(connected) = &self.inner {
@@ -112,8 +127,8 @@ impl NetworkHandle {
 
     /// Queues an admitted transaction for gossip in the next batch.
     pub fn gossip_tx(&self, tx: SignedTransaction) {
-        if let Some(memory) = &self.memory {
-            let _ = memory.send(NetworkMessage::Txs(vec![tx]));
+        if let Some(observer) = &self.observer {
+            observer(NetworkMessage::Txs(vec![tx]));
             return;
         }
         if let Some(connected) = &self.inner {
