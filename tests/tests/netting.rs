@@ -213,3 +213,45 @@ fn a_relay_that_does_not_close_is_rejected_and_nothing_settles() {
     assert_eq!(balances(&node), [FUNDING; 4]);
     assert!(cycle(&node, chain)["positions"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn signed_and_zero_instructions_net_like_the_spec_and_nobody_pays_unasked() {
+    let node = funded_chain();
+    let id = open_cycle(&node, "Chained", "Public");
+    // Instructions 4 (200 → 100, 60) and 8 (400 → 300, 20) registered by their payees as
+    // negative amounts; each counts only once its payer acknowledges it. Plus a zero instruction.
+    for (number, from, to, amount) in INSTRUCTIONS {
+        if number == 4 || number == 8 {
+            let got = node.call_result(
+                to,
+                NETTING,
+                "register_instruction",
+                &json!([id, addr(from), -amount]),
+            );
+            assert_eq!(got, json!(number));
+            assert!(node
+                .refused(to, NETTING, "acknowledge_instruction", &json!([id, number]))
+                .contains("only the payer"));
+            assert!(node
+                .refused(from, NETTING, "ready", &json!([id]))
+                .contains("unacknowledged negative instruction"));
+            node.call_result(from, NETTING, "acknowledge_instruction", &json!([id, number]));
+        } else {
+            node.call_result(from, NETTING, "register_instruction", &json!([id, addr(to), amount]));
+        }
+    }
+    node.call_result("erin", NETTING, "register_instruction", &json!([id, addr("bob"), 0]));
+    // A negative instruction its payer refuses counts for nothing.
+    let refused =
+        node.call_result("dave", NETTING, "register_instruction", &json!([id, addr("bob"), -500]));
+    node.call_result("bob", NETTING, "cancel_instruction", &json!([id, refused]));
+    for (who, expected) in TERMINALS.iter().zip(POSITIONS) {
+        assert_eq!(int(&node.view(NETTING, "position", &json!([id, addr(who)]))), expected);
+    }
+    all_ready(&node, id);
+    for (who, amount) in TERMINALS.into_iter().zip([-40, 40, -20]) {
+        relay(&node, who, id, amount);
+    }
+    assert_eq!(node.call_result("erin", NETTING, "close", &json!([id, -20])), "Settled");
+    assert_eq!(balances(&node), settled_balances());
+}
