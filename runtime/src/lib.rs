@@ -20,6 +20,7 @@ mod genesis;
 mod host;
 mod module;
 mod state;
+pub mod transition;
 /// The chain's own keys: re-exported from `kessai-state`, where the layout lives.
 pub use kessai_state::system;
 
