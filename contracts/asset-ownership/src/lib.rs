@@ -44,15 +44,15 @@ pub const MAX_NAME_LEN: usize = 64;
 
 const ADMIN: Item<Address> = Item::new(b"admin");
 const NEXT_ID: Item<u64> = Item::new(b"next_id");
-const RECORDS: Map<u64, AssetRecord> = Map::new(b"r/");
+const RECORDS: Map<u64, AssetRecord> = Map::new(storage::RECORDS);
 /// (owner, asset id big-endian) → status: the records each owner has, in id order.
-const OWNERS: Map<(Address, [u8; 8]), Status> = Map::new(b"o/");
+const OWNERS: Map<(Address, [u8; 8]), Status> = Map::new(storage::OWNERS);
 /// (new owner, block time big-endian, asset id) → the transfer: period queries are range scans.
-const TRANSFERS: Map<(Address, [u8; 8], u64), Transfer> = Map::new(b"t/");
-const PROVIDERS: Map<Address, Party> = Map::new(b"p/");
-const INTERMEDIARIES: Map<Address, Party> = Map::new(b"i/");
+const TRANSFERS: Map<(Address, [u8; 8], u64), Transfer> = Map::new(storage::TRANSFERS);
+const PROVIDERS: Map<Address, Party> = Map::new(storage::PROVIDERS);
+const INTERMEDIARIES: Map<Address, Party> = Map::new(storage::INTERMEDIARIES);
 /// (provider, provision time, method) → asset id: one production slot is recorded once.
-const CREATED: Map<(Address, u64, ProductionMethod), u64> = Map::new(b"c/");
+const CREATED: Map<(Address, u64, ProductionMethod), u64> = Map::new(storage::CREATED);
 
 type Res<T> = Result<T, &'static str>;
 

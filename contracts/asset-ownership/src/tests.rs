@@ -800,3 +800,11 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_shared_transfer_key_is_the_logs_storage_key() {
+    // The intermediary proves log entries under `storage::transfer_key`; it must be the key the
+    // contract's map writes.
+    let key = (CA, 0x0102u64.to_be_bytes(), 3u64);
+    assert_eq!(TRANSFERS.storage_key(&key), storage::transfer_key(&CA, 0x0102, 3));
+}
