@@ -28,12 +28,12 @@ pub(crate) struct VoteSet {
 
 impl VoteSet {
     /// The first vote received from `validator`.
-    pub fn first(&self, validator: &PublicKey) -> Option<&SignedVote> {
+    pub(crate) fn first(&self, validator: &PublicKey) -> Option<&SignedVote> {
         self.votes.get(validator).and_then(|v| v.first())
     }
 
     /// Every vote received from `validator`, first first.
-    pub fn versions(&self, validator: &PublicKey) -> &[SignedVote] {
+    pub(crate) fn versions(&self, validator: &PublicKey) -> &[SignedVote] {
         self.votes.get(validator).map_or(&[], Vec::as_slice)
     }
 
@@ -49,22 +49,22 @@ impl VoteSet {
     }
 
     /// Power of the votes for `block` (`None` = nil).
-    pub fn power_for(&self, block: Option<BlockId>) -> u64 {
+    pub(crate) fn power_for(&self, block: Option<BlockId>) -> u64 {
         self.power_by_block.get(&block).copied().unwrap_or(0)
     }
 
     /// Power of all validators that voted, whatever their value.
-    pub fn total_power(&self) -> u64 {
+    pub(crate) fn total_power(&self) -> u64 {
         self.total_power
     }
 
     /// Non-nil values with the power behind each.
-    pub fn blocks(&self) -> impl Iterator<Item = (BlockId, u64)> + '_ {
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = (BlockId, u64)> + '_ {
         self.power_by_block.iter().filter_map(|(block, power)| block.map(|b| (b, *power)))
     }
 
     /// The signatures of the votes for `block`, ordered by validator: the body of a commit.
-    pub fn signatures_for(&self, block: BlockId) -> Vec<CommitSignature> {
+    pub(crate) fn signatures_for(&self, block: BlockId) -> Vec<CommitSignature> {
         self.votes
             .values()
             .filter_map(|versions| versions.iter().find(|v| v.vote.block == Some(block)))
@@ -85,7 +85,7 @@ pub(crate) struct RoundVotes {
 }
 
 impl RoundVotes {
-    pub fn of_kind(&self, kind: VoteKind) -> &VoteSet {
+    pub(crate) fn of_kind(&self, kind: VoteKind) -> &VoteSet {
         match kind {
             VoteKind::Prevote => &self.prevotes,
             VoteKind::Precommit => &self.precommits,
@@ -93,7 +93,7 @@ impl RoundVotes {
     }
 
     /// Counts `vote` with `power` (see [`VoteSet::insert`] for what the caller checks).
-    pub fn insert(&mut self, vote: SignedVote, power: u64) {
+    pub(crate) fn insert(&mut self, vote: SignedVote, power: u64) {
         let validator = vote.vote.validator;
         if self.voters.insert(validator, power).is_none() {
             self.voters_power += power;
@@ -105,7 +105,7 @@ impl RoundVotes {
     }
 
     /// Summed power of the distinct validators that voted in this round.
-    pub fn voters_power(&self) -> u64 {
+    pub(crate) fn voters_power(&self) -> u64 {
         self.voters_power
     }
 }
