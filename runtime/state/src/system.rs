@@ -10,23 +10,36 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_primitives::{Address, Hash, PublicKey, Role, Validator, ValidatorSet};
 use serde::{Deserialize, Serialize};
 
+/// Key prefix of an account's next nonce (`account/ ‖ public key` → `u64`).
 pub const ACCOUNT: &[u8] = b"account/";
+/// Key prefix of a member's roles (`member/ ‖ public key` → `Vec<Role>`).
 pub const MEMBER: &[u8] = b"member/";
+/// Key prefix of stored wasm code (`code/ ‖ code hash` → the module bytes).
 pub const CODE: &[u8] = b"code/";
+/// Key prefix of a contract instance (`contract/ ‖ address` → [`ContractInfo`]).
 pub const CONTRACT: &[u8] = b"contract/";
+/// Key prefix of the chain spec's contract names (`name/ ‖ UTF-8 name` → [`Address`]).
 pub const NAME: &[u8] = b"name/";
+/// Key of the [`ValidatorSet`] that signed the latest block.
 pub const VALIDATORS_CURRENT: &[u8] = b"validators/current";
+/// Key of the [`ValidatorSet`] that signs the next block.
 pub const VALIDATORS_NEXT: &[u8] = b"validators/next";
+/// Key prefix of scheduled validator changes (`validators/pending/ ‖ height (u64 BE)` →
+/// `Vec<Validator>`).
 pub const VALIDATORS_PENDING: &[u8] = b"validators/pending/";
+/// Key prefix of admitted peers (`peer/ ‖ libp2p public key bytes` → `()`).
 pub const PEER: &[u8] = b"peer/";
+/// Key prefix of committed misbehaviour evidence (`evidence/ ‖ evidence hash` → `Evidence`).
 pub const EVIDENCE: &[u8] = b"evidence/";
 
 /// What `contract/ ‖ address` holds.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ContractInfo {
+    /// Hash of the wasm code it runs, stored under [`code_key`].
     pub code_hash: Hash,
     /// The signer of the instantiating transaction, or [`Address::SYSTEM`] for chain-spec contracts.
     pub creator: Address,
+    /// Height of the block that instantiated it (0 for chain-spec contracts, created at genesis).
     pub created_at_height: u64,
 }
 
@@ -164,6 +177,7 @@ pub fn admitted_peers(state: &(impl StateView + ?Sized)) -> Result<Vec<Vec<u8>>,
     Ok(out)
 }
 
+/// Whether the libp2p public key (protobuf-encoded) is an admitted peer.
 pub fn is_peer_admitted(
     state: &(impl StateView + ?Sized),
     libp2p_key: &[u8],
@@ -179,6 +193,8 @@ pub fn code(
     state.get(&code_key(code_hash))
 }
 
+/// What is known of the contract at `address` (its code, creator and creation height), or `None`
+/// if no contract lives there.
 pub fn contract_info(
     state: &(impl StateView + ?Sized),
     address: &Address,
@@ -194,12 +210,14 @@ pub fn contract_by_name(
     read(state, &name_key(name))
 }
 
+/// The [`ValidatorSet`] that signed the latest block (`None` before genesis is written).
 pub fn current_validators(
     state: &(impl StateView + ?Sized),
 ) -> Result<Option<ValidatorSet>, StateError> {
     read(state, &current_validators_key())
 }
 
+/// The [`ValidatorSet`] that signs the next block (`None` before genesis is written).
 pub fn next_validators(
     state: &(impl StateView + ?Sized),
 ) -> Result<Option<ValidatorSet>, StateError> {
@@ -220,6 +238,7 @@ pub fn successor(mut key: Vec<u8>) -> Vec<u8> {
     key
 }
 
+/// Borsh of `value`: how every system value is stored.
 pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
 }
