@@ -11,3 +11,4 @@ mod limits;
 mod reasons;
 mod storage;
 mod transactions;
+mod transition;
