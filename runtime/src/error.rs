@@ -104,12 +104,17 @@ pub enum TxRejection {
     NonceUsed { expected: u64, got: u64 },
     #[error("nonce {got} leaves a gap: the signer's next nonce is {expected}")]
     NonceGap { expected: u64, got: u64 },
+    /// `needed` is [`crate::gas::intrinsic`], plus the compile gas of a deploy
+    /// ([`crate::Runtime::compile_gas`]).
     #[error("gas limit {limit} is below the transaction's intrinsic cost {needed}")]
     GasLimitTooLow { limit: u64, needed: u64 },
     #[error("gas limit {limit} is above the per-transaction maximum {max}")]
     GasLimitTooHigh { limit: u64, max: u64 },
     #[error("signer {signer} lacks the {role:?} role this transaction needs")]
     MissingRole { signer: PublicKey, role: Role },
+    /// A deployed module breaks a structural limit or a rule found without compiling it.
+    #[error("invalid code: {0}")]
+    InvalidCode(DeployError),
     #[error(transparent)]
     State(#[from] StateError),
 }

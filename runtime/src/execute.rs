@@ -135,7 +135,8 @@ impl Runtime {
     /// its nonce is `expected` (the signer's committed nonce plus the transactions the caller has
     /// already pooled — computed by the caller from one reading of the nonce, so that a block
     /// committed in between cannot make a valid nonce look used), its gas limit covers the
-    /// intrinsic cost and is within the per-transaction maximum, and the signer has the role the
+    /// intrinsic cost (for a deploy, with its compile gas) and is within the per-transaction
+    /// maximum, a deployed module is within the structural limits, and the signer has the role the
     /// payload needs. The stateless checks (chain id, size, signature) are
     /// [`SignedTransaction::check_stateless`]'s.
     pub fn check_tx(
@@ -160,10 +161,20 @@ impl Runtime {
         if limit > max {
             return Err(TxRejection::GasLimitTooHigh { limit, max });
         }
-        match required_role(&tx.tx.payload) {
-            Some(role) if !roles.contains(&role) => Err(TxRejection::MissingRole { signer, role }),
-            _ => Ok(()),
+        if let Some(role) = required_role(&tx.tx.payload) {
+            if !roles.contains(&role) {
+                return Err(TxRejection::MissingRole { signer, role });
+            }
         }
+        if let Payload::Deploy { code } = &tx.tx.payload {
+            // The structural limits and the compile gas: one linear pass, nothing compiled.
+            let compiling = self.compile_gas(code).map_err(TxRejection::InvalidCode)?;
+            let needed = needed.saturating_add(compiling);
+            if limit < needed {
+                return Err(TxRejection::GasLimitTooLow { limit, needed });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use kessai_primitives::{Hash, Payload};
-use kessai_runtime::{gas, system, DeployError, Runtime, RuntimeConfig};
+use kessai_runtime::{gas, system, DeployError, Runtime, RuntimeConfig, TxRejection};
 
 const PING_ABI: &str =
     r#"{"name":"ping","version":"0.1.0","methods":[{"name":"ping","kind":"call"}]}"#;
@@ -234,4 +234,31 @@ fn a_deploy_is_charged_its_compile_gas_before_it_compiles() {
     let receipt = chain.run(sign(&alice(), n, needed, Payload::Deploy { code: other.clone() }));
     assert_eq!(failure(&receipt), "out of gas");
     assert_eq!(system::code(&chain.state, &Hash::digest(&other)).unwrap(), None);
+}
+
+#[test]
+fn the_mempool_refuses_what_a_deploy_could_not_pay_or_breaks_without_compiling() {
+    let chain = Chain::new();
+    let n = chain.nonce(&alice());
+    let admit = |gas_limit: u64, code: &[u8]| {
+        let tx = sign(&alice(), n, gas_limit, Payload::Deploy { code: code.to_vec() });
+        chain.runtime.check_tx(&chain.state, &tx, n)
+    };
+    let attack = module(&nested_blocks(100_000), Some(PING_ABI));
+    assert_eq!(
+        admit(100_000_000, &attack),
+        Err(TxRejection::InvalidCode(DeployError::FunctionTooLarge {
+            function: 0,
+            size: 300_002,
+            limit: 64 * 1024
+        }))
+    );
+    let code = kitchen();
+    let tx = sign(&alice(), n, 0, Payload::Deploy { code: code.clone() });
+    let needed = gas::intrinsic(&tx) + chain.runtime.compile_gas(&code).unwrap();
+    assert_eq!(admit(needed, &code), Ok(()));
+    assert_eq!(
+        admit(needed - 1, &code),
+        Err(TxRejection::GasLimitTooLow { limit: needed - 1, needed })
+    );
 }
