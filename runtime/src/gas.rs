@@ -25,19 +25,28 @@ pub const CALL_CONTRACT: u64 = 20_000;
 /// A deployment, per byte of code: what storing it costs (compiling it is [`compile`]).
 pub const DEPLOY_PER_BYTE: u64 = 100;
 
-// Compiling a deployed module (see [`compile`]). Measured with the dev build on the project's
-// 2-core machine under load (docs/benchmarks.md, "Deploy: compile time per gas"; the probe modules
-// are in `benches/deploy.rs`): the worst shape per unit of each term, priced at 100 M gas per
-// second of compile time (1 M gas ≤ 10 ms), so that a 100 M-gas deploy compiles in about a second.
-/// Per function defined: 10,000 empty functions took 0.49 s (49 µs each).
-pub const COMPILE_PER_FUNCTION: u64 = 6_000;
-/// Per byte of function bodies: straight-line code compiles at 0.6–2 µs per byte.
-pub const COMPILE_PER_BODY_BYTE: u64 = 150;
-/// Per call instruction, on top of its bytes: 30,000 `call`s (60 KB) took 0.30 s.
+// Compiling a deployed module (see [`compile`]). Measured in CPU time (wasmtime compiles the
+// functions of a module on all cores; wall time depends on what else the machine runs) with the dev
+// build on the project's 2-core machine, by `benches/deploy.rs` (docs/benchmarks.md, "Deploy:
+// compile time per gas"): for each term the worst shape per unit, priced so that no module the
+// limits allow takes more than a CPU second per COMPILE_GAS_PER_SECOND, with 20-50 % to spare.
+
+/// The compile speed the `COMPILE_*` prices promise: no module the limits allow takes more than a
+/// second of CPU time to compile per this much compile gas, on the reference machine with the dev
+/// build (`cargo bench -p kessai-runtime --profile dev --bench deploy` checks it). A maximum-gas
+/// deploy therefore compiles in under a CPU second.
+pub const COMPILE_GAS_PER_SECOND: u64 = 100_000_000;
+/// Per function defined: 9,600 empty functions took 0.50 s of CPU (52 µs each).
+pub const COMPILE_PER_FUNCTION: u64 = 10_000;
+/// Per byte of function bodies: straight-line code took 1–3.5 µs of CPU per 10 bytes, the
+/// clearing contract (107 KB of bodies, much of it calls) 0.24 s.
+pub const COMPILE_PER_BODY_BYTE: u64 = 250;
+/// Per call instruction, on top of its bytes: 32,700 `call`s (65 KB) took 0.35 s of CPU.
 pub const COMPILE_PER_CALL: u64 = 1_000;
 /// Per function, times the square of its branching instructions (cranelift's optimiser and
-/// regalloc2 are quadratic in a function's basic blocks): 2,000 nested `loop`s took 0.37 s,
-/// 2,000 `call_indirect`s 0.24 s, 1,000 `loop`s each holding a `call_indirect` 0.26 s.
+/// regalloc2 take time quadratic in the basic blocks of a function): one function of 1,000
+/// nested `loop`s took 0.53 s of CPU, of 2,000 `call_indirect`s 0.25 s, of 1,000 `loop`s each
+/// holding a `call_indirect` 0.29 s.
 pub const COMPILE_PER_BRANCH_SQUARED: u64 = 12;
 
 /// What a transaction costs before it does anything: 20,000 + 10 per byte of the signed
