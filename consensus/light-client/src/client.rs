@@ -7,17 +7,21 @@ use crate::provider::{Provider, ProviderError};
 use crate::state::TrustedState;
 use crate::verify;
 use crate::witness::{WitnessCheck, WitnessOutcome};
-use kessai_primitives::{Commit, Hash, Header, Receipt, SignedTransaction, ValidatorSet};
+use kessai_primitives::{
+    Commit, Hash, Header, Receipt, SignedTransaction, StateProof, ValidatorSet,
+};
 use std::collections::BTreeMap;
 
 /// A state value proven against a verified header.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedValue {
     pub height: u64,
     /// Hash of the verified header whose `state_root` the proof leads to.
     pub header_hash: Hash,
     /// The value after block `height`; `None`: the key is proven absent.
     pub value: Option<Vec<u8>>,
+    /// The proof that was checked, for passing on (a certificate carries it to its reader).
+    pub proof: StateProof,
     /// Voting power that signed the header, out of `total_power`.
     pub signed_power: u64,
     pub total_power: u64,
@@ -266,6 +270,7 @@ impl<P: Provider> LightClient<P> {
             height,
             header_hash: trusted.hash(),
             value,
+            proof,
             signed_power: trusted.signed_power(),
             total_power: trusted.validators.total_power(),
         })

@@ -6,7 +6,8 @@ use crate::commands::{
     light::LightCommand, node::NodeCommand, notes::NotesCommand, query::QueryCommand,
     status::StatusArgs, swap::SwapCommand, testnet::TestnetCommand, tx::TxCommand,
 };
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use kessai_primitives::Hash;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -67,6 +68,55 @@ pub struct RpcArgs {
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where a verified read's trust starts (`docs/light-client.md`, section 12). Every read goes
+/// through the light client from this root; nothing the node serves is a root.
+///
+/// Without any of these: the light home at $KESSAI_LIGHT_HOME or ~/.kessai/light when it holds the
+/// node's chain, else the dev chain spec at $KESSAI_DEV_HOME/chainspec.json or
+/// ~/.kessai/dev/chainspec.json (written by `kessai dev` on this machine) when its chain id is the
+/// node's; otherwise the command refuses.
+#[derive(Args, Debug, Clone, Default)]
+#[command(group(ArgGroup::new("root").multiple(false).args(["light_home", "trust_spec", "trusted_height"])))]
+pub struct TrustArgs {
+    /// Trust the light home `kessai light init` wrote; reads move it forward.
+    #[arg(long)]
+    pub light_home: Option<PathBuf>,
+    /// Trust the genesis validators of this chain spec (a path, or a preset: dev, local) to have
+    /// signed block 1.
+    #[arg(long)]
+    pub trust_spec: Option<String>,
+    /// Height of a header you trust (with --trusted-hash).
+    #[arg(long, requires = "trusted_hash")]
+    pub trusted_height: Option<u64>,
+    /// Hash of that header, obtained out of band.
+    #[arg(long, requires = "trusted_height")]
+    pub trusted_hash: Option<Hash>,
+    /// Trust the validator set of this hash to have signed block 1 (alone: the node's set for
+    /// block 1 must have it; with --trust-spec: the spec's set must).
+    #[arg(long, conflicts_with_all = ["light_home", "trusted_height"])]
+    pub validators_hash: Option<Hash>,
+    /// Other nodes that must confirm each header verified forward (repeatable; at least one).
+    #[arg(long = "witness")]
+    pub witnesses: Vec<String>,
+}
+
+impl TrustArgs {
+    pub fn trust(&self) -> kessai_client::Trust {
+        kessai_client::Trust {
+            light_home: self.light_home.clone(),
+            spec: self.trust_spec.clone(),
+            trusted_hash: self.trusted_height.zip(self.trusted_hash),
+            validators_hash: self.validators_hash,
+            ..kessai_client::Trust::default()
+        }
+    }
+
+    /// A reader of the node at `url` from this root.
+    pub async fn reader(&self, url: &str) -> anyhow::Result<kessai_client::Reader> {
+        kessai_client::Reader::open(url, &self.trust(), &self.witnesses).await
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,7 +9,7 @@
 //! out only lowers the totals; the transfers themselves cannot be invented or changed.
 
 use super::asset::{storage, Status, Transfer, TransferKind};
-use super::ledger::{proved_value, Ledger, VerifiedHeader};
+use super::ledger::{Ledger, VerifiedHeader};
 use super::mediation::{History, MethodTotal};
 use anyhow::{ensure, Context, Result};
 use kessai_primitives::state_proof::StateProof;
@@ -57,7 +57,7 @@ pub async fn build(
         .collect();
     // Read after the view: the log only grows, so every entry it listed is there at this height.
     let height = ledger.height().await?;
-    let header = ledger.verified_header(height, None).await?;
+    let header = ledger.verified_header(height).await?;
     let mut entries = Vec::with_capacity(transfers.len());
     for transfer in transfers {
         entries.push(prove(ledger, &header, transfer).await?);
@@ -86,16 +86,16 @@ async fn prove(
     header: &VerifiedHeader,
     transfer: Transfer,
 ) -> Result<CertifiedTransfer> {
-    let key = ledger.flat_key(&entry_key(&transfer));
-    let read = ledger.read(&key, header.header.height).await?;
-    let value = proved_value(&read, &key, &header.header)?
+    let proven = ledger.proven(&entry_key(&transfer), header.header.height).await?;
+    let value = proven
+        .value
         .with_context(|| format!("transfer of record {} is proved absent", transfer.asset_id))?;
     ensure!(
         value == borsh::to_vec(&transfer)?,
         "the node's view and its proved state disagree on the transfer of record {}",
         transfer.asset_id
     );
-    Ok(CertifiedTransfer { transfer, proof: read.proof })
+    Ok(CertifiedTransfer { transfer, proof: proven.proof })
 }
 
 fn entry_key(transfer: &Transfer) -> Vec<u8> {

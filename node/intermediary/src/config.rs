@@ -6,6 +6,7 @@
 //!   "name": "Da",
 //!   "key": "keys/bob.json",
 //!   "node_rpc": "http://127.0.0.1:8545",
+//!   "trust_spec": "chainspec.json",
 //!   "listen": "127.0.0.1:9701",
 //!   "peers": ["http://127.0.0.1:9702"],
 //!   "journal": "da-reports.jsonl",
@@ -19,7 +20,7 @@
 use super::asset::ProductionMethod;
 use super::mediation::ConsumerContract;
 use anyhow::{bail, Context, Result};
-use kessai_primitives::Address;
+use kessai_primitives::{Address, Hash};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -34,6 +35,18 @@ pub struct ServiceConfig {
     pub key: PathBuf,
     /// JSON-RPC URL of the node the intermediary reads and submits through.
     pub node_rpc: String,
+    /// Where the verified reads behind certificates start (`kessai_client::Trust`): a chain spec
+    /// (a path, relative to this file, or a preset) whose genesis validators signed block 1 ...
+    #[serde(default)]
+    pub trust_spec: Option<String>,
+    /// ... or a light home (`kessai light init`) ...
+    #[serde(default)]
+    pub light_home: Option<PathBuf>,
+    /// ... or the hash of the validator set that signed block 1 (alone or with `trust_spec`).
+    /// With none of the three: the default root of `kessai query state` (a light home of the
+    /// chain in `~/.kessai/light`, else the dev chain spec in `~/.kessai/dev`).
+    #[serde(default)]
+    pub validators_hash: Option<Hash>,
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The asset-ownership contract: chain-spec name or address.
@@ -116,8 +129,23 @@ impl ServiceConfig {
         let dir = path.parent().unwrap_or(Path::new("."));
         config.key = dir.join(&config.key);
         config.journal = config.journal.map(|j| dir.join(j));
+        config.light_home = config.light_home.map(|h| dir.join(h));
+        config.trust_spec = config.trust_spec.map(|spec| match dir.join(&spec) {
+            relative if relative.exists() => relative.display().to_string(),
+            _ => spec,
+        });
         config.validate().with_context(|| format!("in {}", path.display()))?;
         Ok(config)
+    }
+
+    /// The root of trust of the intermediary's verified reads.
+    pub fn trust(&self) -> kessai_client::Trust {
+        kessai_client::Trust {
+            light_home: self.light_home.clone(),
+            spec: self.trust_spec.clone(),
+            validators_hash: self.validators_hash,
+            ..kessai_client::Trust::default()
+        }
     }
 
     pub fn slot_ms(&self) -> u64 {

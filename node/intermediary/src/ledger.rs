@@ -1,19 +1,20 @@
 //! The asset-ownership contract on chain, through a node's JSON-RPC: the views an intermediary
-//! reads, the calls it signs, and headers checked against their commits for state proofs.
+//! reads, the calls it signs, and verified reads (headers and state proofs) through a
+//! [`kessai_client::Reader`], so certificates rest on the light client's verification from a root
+//! of trust, never on the node's word.
 
 use super::asset::{AssetRecord, ProductionMethod, Transfer, TransferKind};
 use super::mediation::History;
 use super::protocol::Allocation;
 use anyhow::{bail, ensure, Context, Result};
 use borsh::BorshDeserialize;
-pub use kessai_client::verified::{proved_value, VerifiedHeader};
-use kessai_client::{submit, Signer};
-use kessai_primitives::state_proof::flat_key;
+pub use kessai_client::verified::{Proven, VerifiedHeader};
+use kessai_client::{submit, Reader, Signer, Trust};
 use kessai_primitives::{Address, Hash, Payload, TxStatus};
-use kessai_rpc_api::{self as rpc, rpc_error, HttpClient, KessaiApiClient, StateRead, TxInfo};
-use kessai_state::system;
+use kessai_rpc_api::{self as rpc, rpc_error, HttpClient, KessaiApiClient, TxInfo};
 use serde_json::json;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 /// Most records one `owned_by_page` call returns (the contract's `MAX_PAGE`).
 const PAGE: u32 = 500;
@@ -21,65 +22,36 @@ const PAGE: u32 = 500;
 /// One chain's asset-ownership contract.
 pub struct Ledger {
     client: HttpClient,
+    /// Verified reads of the chain, from the root of trust given at [`Ledger::connect`].
+    reader: Mutex<Reader>,
     pub url: String,
     pub chain_id: String,
     pub contract: Address,
 }
 
 impl Ledger {
-    /// Connects to the node at `url` and resolves `contract` (a chain-spec name, checked with a
-    /// state proof, or an address).
-    pub async fn connect(url: &str, contract: &str) -> Result<Ledger> {
+    /// Connects to the node at `url`, verifies from `trust` (see [`kessai_client::Trust`]) and
+    /// resolves `contract` (a chain-spec name or an address) in the proven state: its name entry,
+    /// and its interface, which must be asset-ownership's.
+    pub async fn connect(url: &str, contract: &str, trust: &Trust) -> Result<Ledger> {
         let client = rpc::client(url)?;
-        let status = client
-            .status()
-            .await
-            .map_err(rpc_error)
-            .with_context(|| format!("cannot reach the node at {url}"))?;
-        let info = client.contract(contract.to_string()).await.map_err(rpc_error)?;
+        let height = wait_for_first_block(&client, url).await?;
+        let mut reader = Reader::open(url, trust, &[]).await?;
+        let address = reader.contract_address(contract, height).await?;
+        let abi = reader.abi(address, height).await?;
         ensure!(
-            info.abi.name == "asset-ownership",
+            abi.name == "asset-ownership",
             "{contract} is the {} contract, not asset-ownership",
-            info.abi.name
+            abi.name
         );
-        let ledger = Ledger {
+        reader.save()?;
+        Ok(Ledger {
             client,
             url: url.to_string(),
-            chain_id: status.chain_id,
-            contract: info.address,
-        };
-        if contract.parse::<Address>().is_err() {
-            ledger.check_name(contract).await?;
-        }
-        Ok(ledger)
-    }
-
-    /// The `name/` entry of the chain's state proves that `name` is this contract.
-    async fn check_name(&self, name: &str) -> Result<()> {
-        let height = self.wait_for_first_block().await?;
-        let key = system::name_key(name); // a flat key under Address::SYSTEM already
-        let read = self.read(&key, height).await?;
-        let header = self.verified_header(height, None).await?;
-        let value = proved_value(&read, &key, &header.header)?;
-        let named: Option<Address> =
-            value.map(|v| borsh::from_slice(&v)).transpose().context("name entry")?;
-        ensure!(
-            named == Some(self.contract),
-            "the node says {name} is {}, its state proves {named:?}",
-            self.contract
-        );
-        Ok(())
-    }
-
-    async fn wait_for_first_block(&self) -> Result<u64> {
-        for _ in 0..300 {
-            let height = self.height().await?;
-            if height > 0 {
-                return Ok(height);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("chain {} has no block after 30 s", self.chain_id)
+            chain_id: reader.chain_id().to_string(),
+            reader: Mutex::new(reader),
+            contract: address,
+        })
     }
 
     pub async fn height(&self) -> Result<u64> {
@@ -111,8 +83,10 @@ impl Ledger {
         Ok(party.is_some())
     }
 
-    /// Every `NotYet` record `owner` has (expired ones too: the caller compares expiries), a page
-    /// at a time so a large stock does not exceed a view's gas.
+    /// The records `owner` can still move: `owned_by_page(owner, only_not_yet = true, …)` leaves
+    /// out completed records and those expired at the block time of the state the node read (one
+    /// may still expire before a transfer lands: the caller compares expiries with its deadline).
+    /// A page at a time, so a large stock does not exceed a view's gas.
     pub async fn not_yet_records(&self, owner: Address) -> Result<Vec<AssetRecord>> {
         let mut all: Vec<AssetRecord> = Vec::new();
         loop {
@@ -198,28 +172,37 @@ impl Ledger {
         Ok((borsh::from_slice(&data).context("split result")?, info.tx_id))
     }
 
-    /// A raw read of `flat_key` at `height`, with the node's proof (not yet checked).
-    pub async fn read(&self, flat_key: &[u8], height: u64) -> Result<StateRead> {
-        let read =
-            self.client.state(hex::encode(flat_key), Some(height)).await.map_err(rpc_error)?;
-        ensure!(read.height == height, "asked for height {height}, the node read {}", read.height);
-        Ok(read)
+    /// The entry `storage_key` of the contract's storage after block `height`, proven under the
+    /// verified header of that height (`value` `None`: proven absent).
+    pub async fn proven(&self, storage_key: &[u8], height: u64) -> Result<Proven> {
+        let mut reader = self.reader.lock().await;
+        let proven = reader.contract_value(self.contract, storage_key, Some(height)).await?;
+        reader.save()?;
+        Ok(proven)
     }
 
-    /// The flat key of an entry of the contract's storage.
-    pub fn flat_key(&self, storage_key: &[u8]) -> Vec<u8> {
-        flat_key(&self.contract, storage_key)
+    /// The header at `height`, verified by the light client from the ledger's root of trust.
+    pub async fn verified_header(&self, height: u64) -> Result<VerifiedHeader> {
+        let mut reader = self.reader.lock().await;
+        let header = reader.header(height).await?;
+        reader.save()?;
+        Ok(header)
     }
+}
 
-    /// The header at `height`, once its commit checks against the validator set it names (and,
-    /// if given, that set's hash is `pinned`).
-    pub async fn verified_header(
-        &self,
-        height: u64,
-        pinned: Option<Hash>,
-    ) -> Result<VerifiedHeader> {
-        kessai_client::verified::verified_header(&self.client, &self.chain_id, height, pinned).await
+async fn wait_for_first_block(client: &HttpClient, url: &str) -> Result<u64> {
+    for _ in 0..300 {
+        let status = client
+            .status()
+            .await
+            .map_err(rpc_error)
+            .with_context(|| format!("cannot reach the node at {url}"))?;
+        if status.height > 0 {
+            return Ok(status.height);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    bail!("the chain at {url} has no block after 30 s")
 }
 
 /// Records of `method` among `records` with one of `ids` (what a peer said it moved).

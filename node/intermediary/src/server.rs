@@ -113,7 +113,7 @@ pub async fn serve(config: ServiceConfig, url_file: Option<PathBuf>) -> Result<(
 impl Intermediary {
     async fn new(config: ServiceConfig) -> Result<Intermediary> {
         let key = KeyFile::read(&config.key)?.keypair()?;
-        let ledger = Ledger::connect(&config.node_rpc, &config.contract).await?;
+        let ledger = Ledger::connect(&config.node_rpc, &config.contract, &config.trust()).await?;
         if !ledger.is_intermediary(key.address()).await? {
             bail!(
                 "{} ({}) is not a registered intermediary of the asset-ownership contract",

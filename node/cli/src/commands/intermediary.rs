@@ -3,7 +3,7 @@
 //! the intermediary's word. See `docs/intermediary.md`.
 
 use super::output;
-use crate::cli::RpcArgs;
+use crate::cli::{RpcArgs, TrustArgs};
 use anyhow::{ensure, Context, Result};
 use clap::Subcommand;
 use kessai_client::default_dev_home;
@@ -14,13 +14,15 @@ use kessai_intermediary::ledger::{Ledger, VerifiedHeader};
 use kessai_intermediary::mediation::MethodTotal;
 use kessai_intermediary::protocol::*;
 use kessai_intermediary::server::{self, peer_client};
-use kessai_primitives::{Address, Hash};
+use kessai_primitives::Address;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+// Parsed once per process: the size of the largest variant (the root of trust's options) is no cost.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum IntermediaryCommand {
     /// Run an intermediary server: consumers' usage reports and peers' change requests over HTTP
@@ -71,9 +73,10 @@ pub enum IntermediaryCommand {
         /// End of the period, inclusive: RFC 3339 or ms.
         #[arg(long)]
         to: String,
-        /// Require the header to be signed by the validator set of this hash.
-        #[arg(long)]
-        validators_hash: Option<Hash>,
+        /// Where the verification of the certificate's header starts (see `kessai query state
+        /// --help`); --validators-hash: the validator set of this hash signed block 1.
+        #[command(flatten)]
+        trust: TrustArgs,
         #[command(flatten)]
         rpc: RpcArgs,
     },
@@ -111,7 +114,7 @@ pub async fn run(command: IntermediaryCommand) -> Result<()> {
             keys_dir,
             from,
             to,
-            validators_hash,
+            trust,
             rpc,
         } => {
             let consumer = match consumer.parse::<Address>() {
@@ -125,7 +128,7 @@ pub async fn run(command: IntermediaryCommand) -> Result<()> {
             let client = peer_client(&intermediary)?;
             let certificate =
                 client.certificate(consumer, from_ms, to_ms).await.map_err(call_error)?;
-            let header = check(&certificate, &rpc.rpc, validators_hash).await?;
+            let header = check(&certificate, &rpc.rpc, &trust).await?;
             let out = json!({ "certificate": certificate, "verified": header });
             output::print(rpc.json, &out, |_| describe_certificate(&certificate, &header));
             Ok(())
@@ -134,20 +137,16 @@ pub async fn run(command: IntermediaryCommand) -> Result<()> {
 }
 
 /// Verifies `certificate` against the node at `url`: its header at the certificate's height,
-/// that header's commit, and every entry's proof.
-async fn check(
-    certificate: &Certificate,
-    url: &str,
-    pinned: Option<Hash>,
-) -> Result<VerifiedHeader> {
-    let ledger = Ledger::connect(url, &certificate.contract.to_hex()).await?;
+/// verified by the light client from `trust`, and every entry's proof under it.
+async fn check(certificate: &Certificate, url: &str, trust: &TrustArgs) -> Result<VerifiedHeader> {
+    let ledger = Ledger::connect(url, &certificate.contract.to_hex(), &trust.trust()).await?;
     ensure!(
         ledger.chain_id == certificate.chain_id,
         "the certificate is for chain {}, the node at {url} runs {}",
         certificate.chain_id,
         ledger.chain_id
     );
-    let header = ledger.verified_header(certificate.height, pinned).await?;
+    let header = ledger.verified_header(certificate.height).await?;
     certificate::verify(certificate, &header).context("the certificate does NOT verify")?;
     Ok(header)
 }

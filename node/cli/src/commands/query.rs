@@ -1,8 +1,9 @@
-//! `kessai query`: reads over RPC. `query state` also checks the proof it gets
-//! against the state root of the block header it names.
+//! `kessai query`: reads over RPC. `query state` is a verified read: the light client verifies
+//! the header from a root of trust on this machine (`TrustArgs`), and the entry, the contract's
+//! name and its interface are proven under that header; the other queries show the node's word.
 
 use super::output;
-use crate::cli::RpcArgs;
+use crate::cli::{RpcArgs, TrustArgs};
 use anyhow::{bail, Context, Result};
 use kessai_client::load_signer;
 use kessai_client::rpc_error;
@@ -22,14 +23,24 @@ pub enum QueryCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
-    /// Read an entry of a contract's storage map with its proof, and verify the proof.
+    /// Read an entry of a contract's storage map, proven (or proven absent) under a header the
+    /// light client verified from a root of trust on this machine.
+    ///
+    /// The root: --light-home, --trust-spec, --trusted-height/--trusted-hash or
+    /// --validators-hash; without one, the light home at $KESSAI_LIGHT_HOME or ~/.kessai/light when
+    /// it holds the node's chain, else the dev chain spec at $KESSAI_DEV_HOME/chainspec.json or
+    /// ~/.kessai/dev/chainspec.json when it is the node's chain (so a `kessai dev` chain needs no
+    /// `kessai light init`); otherwise it refuses. Nothing the node serves is a root of trust.
     State {
         contract: String,
         map: String,
-        /// The key, as JSON by the map's key type.
+        /// The key, as JSON by the map's key type (a bare word is taken as a string).
         key: String,
+        /// Read the state after this block (default: the node's latest).
         #[arg(long)]
         height: Option<u64>,
+        #[command(flatten)]
+        trust: TrustArgs,
         #[command(flatten)]
         rpc: RpcArgs,
     },
@@ -113,37 +124,41 @@ pub async fn run(command: QueryCommand) -> Result<()> {
                 .map_err(rpc_error)?;
             output::print(rpc.json, &result, |r| r.decoded.to_string());
         }
-        QueryCommand::State { contract, map, key, height, rpc } => {
-            let client = rpc::client(&rpc.rpc)?;
+        QueryCommand::State { contract, map, key, height, trust, rpc } => {
+            let mut reader = trust.reader(&rpc.rpc).await?;
             let key: serde_json::Value = serde_json::from_str(&key)
-                .or_else(|_| Ok::<_, anyhow::Error>(serde_json::Value::String(key.clone())))?;
-            let entry = client.map_entry(contract, map, key, height).await.map_err(rpc_error)?;
-            let read = &entry.read;
-            let header = client.header(read.height).await.map_err(rpc_error);
-            // Genesis (height 0) has no header; its root comes from the node alone.
-            let root = match header {
-                Ok(h) => h.state_root,
-                Err(_) if read.height == 0 => read.state_root,
-                Err(e) => return Err(e),
-            };
-            let flat_key = hex::decode(&read.key)?;
-            let value = read.value.as_deref().map(hex::decode).transpose()?;
-            read.proof
-                .verify(root, &flat_key, value.as_deref())
-                .context("the node's proof does NOT verify against the header's state root")?;
+                .unwrap_or_else(|_| serde_json::Value::String(key.clone()));
+            let entry = reader.map_entry(&contract, &map, &key, height).await?;
+            reader.save()?;
+            let proven = &entry.proven;
+            let header = &proven.header;
+            let root = header.header.state_root;
+            let height = header.header.height;
+            let witnesses = reader.witness_report();
+            let raw = serde_json::json!({
+                "height": height, "state_root": root, "key": hex::encode(&proven.flat_key),
+                "value": proven.value.as_ref().map(hex::encode), "proof": proven.proof,
+            });
             let out = serde_json::json!({
                 "contract": entry.contract, "map": entry.map, "value": entry.decoded,
-                "height": read.height, "state_root": root, "proof_verified": true,
-                "raw": read,
+                "height": height, "state_root": root, "proof_verified": true,
+                "raw": raw, "verified": header, "witnesses": witnesses,
             });
             output::print(rpc.json, &out, |_| {
-                format!(
-                    "{} (height {}, state root {}; proof of {} verified)",
+                let mut text = format!(
+                    "{} (height {height}, state root {root}; proof of {} verified)\nagainst header \
+                     {} of {}, signed by {} of {} voting power",
                     entry.decoded,
-                    read.height,
-                    root,
-                    if value.is_some() { "inclusion" } else { "absence" }
-                )
+                    if proven.value.is_some() { "inclusion" } else { "absence" },
+                    header.block,
+                    reader.chain_id(),
+                    header.signed_power,
+                    header.total_power,
+                );
+                for line in witnesses.lines() {
+                    text += &format!("\n{line}");
+                }
+                text
             });
         }
         QueryCommand::Tx { tx_id, rpc } => {

@@ -1,0 +1,538 @@
+//! The cross-chain side of the burn-and-issue hash-lock (JP6980288B2, `contracts/power-ledger`,
+//! `contracts/value-certificate`, rules in `contracts/hashlock-core`).
+//!
+//! A swap has two legs locked to one secret R, each on its own chain: a burn request (SC1, power
+//! chain) and a transfer condition (SC2, value chain). Whoever claims one leg publishes R there;
+//! the other side reads it and claims the other leg before that leg's deadline.
+//!
+//! - [`Chain`]: one hash-lock contract on one chain, read through a [`kessai_client::Reader`]:
+//!   the contract's name and interface and every leg are proven under a header the light client
+//!   verified from the caller's root of trust ([`Trust`]); [`Chain::claim`] signs
+//!   `hashlock-core`'s claim message and submits.
+//! - [`Watch`]: the relayer. It watches the source chain's events for the claim of one leg, checks
+//!   the revealed R against the leg's proven state at the event's height, and claims the other leg.
+//!
+//! The contract types come from `hashlock-core` itself ([`CLAIM_DOMAIN`], [`ClaimMessage`],
+//! [`Lock`], [`LegStatus`]): a change there changes what this crate signs and decodes.
+
+use anyhow::{bail, ensure, Context, Result};
+use borsh::BorshDeserialize;
+pub use hashlock_core::{
+    claim_message, ClaimAction, ClaimMessage, HashAlgorithm, LegStatus, Lock, Secret, CLAIM_DOMAIN,
+};
+use kessai_client::verified::VerifiedHeader;
+use kessai_client::{submit, Reader, Signer, Trust};
+use kessai_primitives::{Address, Hash, Keypair, Payload, TxStatus};
+use kessai_rpc_api::{rpc_error, KessaiApiClient};
+use serde::Serialize;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// A burn request (SC1, `power-ledger`'s `BurnRequest`) or a transfer condition (SC2,
+/// `value-certificate`'s `TransferCondition`): the two contracts store their legs in this one
+/// layout, built of `hashlock-core`'s [`Lock`] and [`LegStatus`]. (The two records live in the
+/// contracts' `cdylib` crates, which cannot be linked; their field order is checked against this
+/// one by the hash-lock end-to-end test, which decodes real legs.)
+#[derive(BorshDeserialize, Clone, Debug)]
+pub struct Leg {
+    pub id: u64,
+    /// The amount of power (burn request) or the token id (transfer condition).
+    pub subject: u64,
+    pub lock: Lock,
+    /// The permitted address (burn) or the destination (transfer): who may claim.
+    pub claimant: Address,
+    pub timestamp_ms: u64,
+    pub status: LegStatus,
+    pub registrant: Address,
+    pub timeout_ms: u64,
+    pub deadline_ms: u64,
+    pub counter_deadline_ms: Option<u64>,
+}
+
+impl Leg {
+    pub fn to_json(&self) -> serde_json::Value {
+        let status = match self.status {
+            LegStatus::Active => json!("Active"),
+            LegStatus::Claimed { preimage, at_ms } => {
+                json!({"Claimed": {"preimage": hex::encode(preimage), "at_ms": at_ms}})
+            }
+            LegStatus::Withdrawn { at_ms } => json!({"Withdrawn": {"at_ms": at_ms}}),
+        };
+        json!({
+            "id": self.id, "subject": self.subject,
+            "lock": {"algorithm": algorithm_name(self.lock.algorithm),
+                "hash": hex::encode(self.lock.hash)},
+            "claimant": self.claimant, "timestamp_ms": self.timestamp_ms, "status": status,
+            "registrant": self.registrant, "timeout_ms": self.timeout_ms,
+            "deadline_ms": self.deadline_ms, "counter_deadline_ms": self.counter_deadline_ms,
+        })
+    }
+
+    pub fn summary(&self) -> String {
+        let status = match self.status {
+            LegStatus::Active => "active".to_string(),
+            LegStatus::Claimed { preimage, .. } => {
+                format!("claimed with R = {}", hex::encode(preimage))
+            }
+            LegStatus::Withdrawn { .. } => "withdrawn".to_string(),
+        };
+        format!(
+            "{status}; subject {}, lock {} {}, claimant {}, registrant {}, deadline {} ms",
+            self.subject,
+            algorithm_name(self.lock.algorithm),
+            hex::encode(self.lock.hash),
+            self.claimant,
+            self.registrant,
+            self.deadline_ms
+        )
+    }
+}
+
+/// The algorithm as the contracts' interface names it.
+pub fn algorithm_name(algorithm: HashAlgorithm) -> &'static str {
+    match algorithm {
+        HashAlgorithm::Blake3 => "Blake3",
+        HashAlgorithm::Sha256 => "Sha256",
+    }
+}
+
+/// Which of the two hash-lock contracts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegKind {
+    /// A burn request of a power ledger.
+    Burn,
+    /// A transfer condition of value certificates.
+    Transfer,
+}
+
+impl LegKind {
+    /// By the contract's (proven) interface name.
+    pub fn of(contract_name: &str) -> Result<LegKind> {
+        match contract_name {
+            "power-ledger" => Ok(LegKind::Burn),
+            "value-certificate" => Ok(LegKind::Transfer),
+            other => {
+                bail!("{other} is not a hash-lock contract (power-ledger or value-certificate)")
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LegKind::Burn => "power-ledger",
+            LegKind::Transfer => "value-certificate",
+        }
+    }
+
+    pub fn leg_name(self) -> &'static str {
+        match self {
+            LegKind::Burn => "burn request",
+            LegKind::Transfer => "transfer condition",
+        }
+    }
+
+    /// The storage prefix of the legs (`abi.json`'s `requests` and `conditions` maps).
+    fn prefix(self) -> &'static [u8] {
+        match self {
+            LegKind::Burn => b"r/",
+            LegKind::Transfer => b"c/",
+        }
+    }
+
+    /// The method that claims a leg.
+    pub fn claim_method(self) -> &'static str {
+        match self {
+            LegKind::Burn => "burn",
+            LegKind::Transfer => "transfer",
+        }
+    }
+
+    /// The event a claim emits, with the leg (and so R).
+    pub fn claim_topic(self) -> &'static str {
+        match self {
+            LegKind::Burn => "burned",
+            LegKind::Transfer => "transferred",
+        }
+    }
+
+    pub fn action(self) -> ClaimAction {
+        match self {
+            LegKind::Burn => ClaimAction::Burn,
+            LegKind::Transfer => ClaimAction::Transfer,
+        }
+    }
+}
+
+/// How a value was verified: the header it was proved under and the commit that finalised it.
+#[derive(Serialize, Clone, Debug)]
+pub struct ProofReport {
+    pub height: u64,
+    pub state_root: Hash,
+    pub block: Hash,
+    pub validators_hash: Hash,
+    pub signed_power: u64,
+    pub total_power: u64,
+}
+
+impl From<&VerifiedHeader> for ProofReport {
+    fn from(v: &VerifiedHeader) -> ProofReport {
+        ProofReport {
+            height: v.header.height,
+            state_root: v.header.state_root,
+            block: v.block,
+            validators_hash: v.validators_hash,
+            signed_power: v.signed_power,
+            total_power: v.total_power,
+        }
+    }
+}
+
+impl ProofReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "proof verified against state root {} of height {} (block {}, committed by {}/{} voting power of validator set {}, verified by the light client)",
+            self.state_root, self.height, self.block, self.signed_power, self.total_power, self.validators_hash
+        )
+    }
+}
+
+/// A hash-lock contract on one chain, read through verified reads.
+pub struct Chain {
+    reader: Reader,
+    pub url: String,
+    pub chain_id: String,
+    pub address: Address,
+    pub kind: LegKind,
+}
+
+impl Chain {
+    /// Opens a verified reader of the node at `url` from `trust` (with `witnesses`), and resolves
+    /// `contract` (name or address) and its kind in the proven state.
+    pub async fn connect(
+        url: &str,
+        contract: &str,
+        trust: &Trust,
+        witnesses: &[String],
+    ) -> Result<Chain> {
+        let mut reader = Reader::open(url, trust, witnesses).await?;
+        let height = reader.latest_height().await?;
+        let address = reader.contract_address(contract, height).await?;
+        let abi = reader.abi(address, height).await?;
+        let kind = LegKind::of(&abi.name)?;
+        reader.save()?;
+        Ok(Chain {
+            url: url.to_string(),
+            chain_id: reader.chain_id().to_string(),
+            reader,
+            address,
+            kind,
+        })
+    }
+
+    /// Leg `id`, proven at `height` (default: the node's latest).
+    pub async fn leg(&mut self, id: u64, height: Option<u64>) -> Result<(Leg, ProofReport)> {
+        let mut storage_key = self.kind.prefix().to_vec();
+        storage_key.extend_from_slice(&borsh::to_vec(&id)?);
+        let proven = self.reader.contract_value(self.address, &storage_key, height).await?;
+        self.reader.save()?;
+        let Some(bytes) = proven.value else {
+            bail!("no {} {id} on chain {} (proved absent)", self.kind.leg_name(), self.chain_id);
+        };
+        let leg: Leg = borsh::from_slice(&bytes).context("the leg does not decode")?;
+        ensure!(leg.id == id, "the proved entry is leg {}, not {id}", leg.id);
+        Ok((leg, ProofReport::from(&proven.header)))
+    }
+
+    /// The latest block time: "now" for the contracts (the node's word: only used to decide when
+    /// to give up, never to accept anything).
+    pub async fn now_ms(&self) -> Result<u64> {
+        Ok(self.reader.rpc().status().await.map_err(rpc_error)?.time_ms)
+    }
+
+    /// Claims `leg` with `secret` as `signer`: checks what the contract will check, signs the
+    /// claim message, submits and waits for the receipt.
+    pub async fn claim(&self, leg: &Leg, secret: Secret, signer: &Signer) -> Result<Completed> {
+        let key: &Keypair = &signer.key;
+        ensure!(
+            leg.lock.opens(&secret),
+            "the secret does not open the lock of {} {}",
+            self.kind.leg_name(),
+            leg.id
+        );
+        ensure!(
+            leg.claimant == key.address(),
+            "{} {} can be claimed by {}, not by {} ({})",
+            self.kind.leg_name(),
+            leg.id,
+            leg.claimant,
+            signer.name,
+            key.address()
+        );
+        match leg.status {
+            LegStatus::Active => {}
+            LegStatus::Claimed { .. } => {
+                bail!("{} {} is already completed", self.kind.leg_name(), leg.id)
+            }
+            LegStatus::Withdrawn { .. } => {
+                bail!("{} {} was withdrawn", self.kind.leg_name(), leg.id)
+            }
+        }
+        let message = ClaimMessage {
+            action: self.kind.action(),
+            contract: kessai_sdk::Address(self.address.0),
+            request_id: leg.id,
+            registered_at_ms: leg.timestamp_ms,
+            lock: leg.lock,
+            preimage: secret,
+            claimant: kessai_sdk::Address(leg.claimant.0),
+        };
+        let signed = claim_message(&message);
+        let signature = key.sign(CLAIM_DOMAIN, &signed[CLAIM_DOMAIN.len()..]);
+        let args = borsh::to_vec(&(leg.id, secret, signature.0))?;
+        let payload =
+            Payload::Call { contract: self.address, method: self.kind.claim_method().into(), args };
+        let info = submit(self.reader.rpc(), signer, payload).await?;
+        let receipt = info.receipt.clone().context("no receipt (submitted with --no-wait?)")?;
+        if let TxStatus::Failed { reason } = &receipt.status {
+            bail!(
+                "{} of {} {} failed: {reason}",
+                self.kind.claim_method(),
+                self.kind.leg_name(),
+                leg.id
+            );
+        }
+        Ok(Completed {
+            chain_id: self.chain_id.clone(),
+            method: self.kind.claim_method(),
+            request: leg.id,
+            tx_id: info.tx_id,
+            height: info.height,
+            gas_used: receipt.gas_used,
+        })
+    }
+}
+
+/// A completed claim.
+#[derive(Serialize, Debug)]
+pub struct Completed {
+    pub chain_id: String,
+    pub method: &'static str,
+    pub request: u64,
+    pub tx_id: Hash,
+    pub height: Option<u64>,
+    pub gas_used: u64,
+}
+
+impl Completed {
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of request {} on chain {}: tx {} at height {} (gas {})",
+            self.method,
+            self.request,
+            self.chain_id,
+            self.tx_id,
+            self.height.map_or("?".into(), |h| h.to_string()),
+            self.gas_used
+        )
+    }
+}
+
+/// The relayer: completes `to_request` on `target` with the R revealed by the claim of `request`
+/// on `source`.
+pub struct Watch {
+    pub source: Chain,
+    pub request: u64,
+    pub target: Chain,
+    pub to_request: u64,
+    pub poll: Duration,
+    /// Give up after this long (default: when the leg to complete expires).
+    pub give_up: Option<Duration>,
+}
+
+/// What the relayer did, step by step, for people ([`Step::summary`]) and scripts
+/// ([`Step::to_json`]).
+#[derive(Debug)]
+pub enum Step {
+    Watching { deadline_ms: u64 },
+    Revealed { secret: Secret, height: u64, tx_id: Hash, proof: ProofReport },
+    Completed(Completed),
+}
+
+impl Watch {
+    /// Checks both legs, waits for R, completes the target leg as `signer`; `report` sees each
+    /// step.
+    pub async fn run(
+        &mut self,
+        signer: &Signer,
+        mut report: impl FnMut(&Watch, Step),
+    ) -> Result<()> {
+        let key = &signer.key;
+        let (source_leg, _) = self.source.leg(self.request, None).await?;
+        let (target_leg, _) = self.target.leg(self.to_request, None).await?;
+        ensure!(
+            source_leg.lock == target_leg.lock,
+            "the two legs are not locked to the same secret: {} vs {}",
+            hex::encode(source_leg.lock.hash),
+            hex::encode(target_leg.lock.hash)
+        );
+        ensure!(
+            target_leg.claimant == key.address(),
+            "{} {} on {} can be claimed by {}, not by {} ({})",
+            self.target.kind.leg_name(),
+            self.to_request,
+            self.target.chain_id,
+            target_leg.claimant,
+            signer.name,
+            key.address()
+        );
+        if target_leg.status != LegStatus::Active {
+            bail!(
+                "{} {} on {} is not active",
+                self.target.kind.leg_name(),
+                self.to_request,
+                self.target.chain_id
+            );
+        }
+        report(self, Step::Watching { deadline_ms: target_leg.deadline_ms });
+
+        let revealed = self.wait_for_secret(&target_leg).await?;
+        ensure!(
+            source_leg.lock.opens(&revealed.secret),
+            "the revealed secret does not open the lock"
+        );
+        // The event is one node's word; the proved state at its height must say the same.
+        let (proved, proof) = self.source.leg(self.request, Some(revealed.height)).await?;
+        ensure!(
+            proved.status.preimage() == Some(revealed.secret),
+            "the proved state of {} {} does not hold the secret of its event",
+            self.source.kind.leg_name(),
+            self.request
+        );
+        report(
+            self,
+            Step::Revealed {
+                secret: revealed.secret,
+                height: revealed.height,
+                tx_id: revealed.tx_id,
+                proof,
+            },
+        );
+        let done = self.target.claim(&target_leg, revealed.secret, signer).await?;
+        report(self, Step::Completed(done));
+        Ok(())
+    }
+
+    /// Polls the source chain's claim events until one of them is the claim of `request`, or
+    /// fails when that leg is withdrawn or the target leg expires.
+    async fn wait_for_secret(&mut self, target_leg: &Leg) -> Result<Revealed> {
+        let started = Instant::now();
+        // A leg does not record its registration height: scan the events from the first block.
+        let mut from_height = 1;
+        loop {
+            let rpc = self.source.reader.rpc();
+            let latest = rpc.status().await.map_err(rpc_error)?.height;
+            if latest >= from_height {
+                let events = rpc
+                    .events(self.source.address.to_hex(), from_height, Some(latest), Some(10_000))
+                    .await
+                    .map_err(rpc_error)?;
+                for info in &events {
+                    if info.event.topic != self.source.kind.claim_topic() {
+                        continue;
+                    }
+                    let Ok(leg) = borsh::from_slice::<Leg>(&info.event.data) else { continue };
+                    if let (true, Some(secret)) = (leg.id == self.request, leg.status.preimage()) {
+                        return Ok(Revealed { secret, height: info.height, tx_id: info.tx_id });
+                    }
+                }
+                from_height = match events.last() {
+                    Some(last) if events.len() == 10_000 => last.height,
+                    _ => latest + 1,
+                };
+            }
+            // The leg could have been withdrawn instead, or the window could be closing.
+            let now = self.target.now_ms().await?;
+            let (source_now, _) = self.source.leg(self.request, None).await?;
+            if let LegStatus::Withdrawn { .. } = source_now.status {
+                bail!(
+                    "{} {} on {} was withdrawn: R will not be revealed there",
+                    self.source.kind.leg_name(),
+                    self.request,
+                    self.source.chain_id
+                );
+            }
+            ensure!(
+                now < target_leg.deadline_ms,
+                "{} {} on {} expired (block time {now} ms ≥ deadline {} ms) before R was revealed",
+                self.target.kind.leg_name(),
+                self.to_request,
+                self.target.chain_id,
+                target_leg.deadline_ms
+            );
+            if let Some(limit) = self.give_up {
+                ensure!(started.elapsed() < limit, "no secret revealed after {limit:?}");
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+/// R as the source chain revealed it.
+struct Revealed {
+    secret: Secret,
+    height: u64,
+    tx_id: Hash,
+}
+
+impl Step {
+    pub fn to_json(&self, watch: &Watch) -> serde_json::Value {
+        match self {
+            Step::Watching { deadline_ms } => json!({"event": "watching",
+                "source": watch.source.url, "chain": watch.source.chain_id,
+                "request": watch.request, "target_chain": watch.target.chain_id,
+                "to_request": watch.to_request, "deadline_ms": deadline_ms}),
+            Step::Revealed { secret, height, tx_id, proof } => json!({"event": "revealed",
+                "secret": hex::encode(secret), "height": height, "tx_id": tx_id, "proof": proof}),
+            Step::Completed(done) => serde_json::to_value(done).expect("serialises"),
+        }
+    }
+
+    pub fn summary(&self, watch: &Watch) -> String {
+        match self {
+            Step::Watching { deadline_ms } => format!(
+                "watching {} {} on {} for R; will claim {} {} on {} (deadline {deadline_ms} ms)",
+                watch.source.kind.leg_name(),
+                watch.request,
+                watch.source.chain_id,
+                watch.target.kind.leg_name(),
+                watch.to_request,
+                watch.target.chain_id
+            ),
+            Step::Revealed { secret, height, tx_id, proof } => format!(
+                "R = {} revealed on {} at height {height} (tx {tx_id})\n{}",
+                hex::encode(secret),
+                watch.source.chain_id,
+                proof.summary()
+            ),
+            Step::Completed(done) => format!("completed: {}", done.summary()),
+        }
+    }
+}
+
+/// A fresh secret R: 32 bytes from the operating system's random source, as keys are drawn.
+pub fn draw_secret() -> Secret {
+    Keypair::generate().seed()
+}
+
+/// R from 64 hex characters (a `0x` prefix is accepted).
+pub fn parse_secret(text: &str) -> Result<Secret> {
+    hex::decode(text.trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("a secret is 32 bytes: 64 hex characters")
+}
+
+/// The lock hash of `secret` under `algorithm`, as the contracts compute it.
+pub fn lock_hash(algorithm: HashAlgorithm, secret: &Secret) -> [u8; 32] {
+    algorithm.digest(secret)
+}
