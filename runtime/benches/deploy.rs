@@ -8,7 +8,11 @@
 //! one transaction of the maximum gas (the storage gas of its bytes included) and in the limits;
 //! criterion's throughput is compile gas per second, so `thrpt` reads in gas per second. Before
 //! criterion runs, one timed compile per shape is printed with the promise of the model: at most
-//! a second per `gas::COMPILE_GAS_PER_SECOND` of compile gas.
+//! a CPU second per `gas::COMPILE_GAS_PER_SECOND` of compile gas.
+//!
+//! With `DEPLOY_BENCH_GROWTH=1` it first prints how the compile time of one function grows with its
+//! instructions, beyond the limits (wasmtime alone, configured as the runtime's engine): what is
+//! superlinear, and so what the limits and the quadratic price are for.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kessai_primitives::{Keypair, Payload, Transaction};
@@ -140,7 +144,39 @@ fn cpu_seconds() -> f64 {
     ticks as f64 / 100.0
 }
 
+/// One function of `n` copies of each instruction pattern, compiled once by an engine configured
+/// like the runtime's (fuel, NaN canonicalisation, cranelift `speed`), without the limits.
+fn growth() {
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true).cranelift_nan_canonicalization(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    type Pattern = fn(u32) -> String;
+    let patterns: [(&str, Pattern); 5] = [
+        ("nested block", |n| format!("{} {}", repeat("block", n), repeat("end", n))),
+        ("sequential block end", |n| repeat("block end", n)),
+        ("nested loop", |n| format!("{} {}", repeat("loop", n), repeat("end", n))),
+        ("call_indirect", |n| repeat("i32.const 0 call_indirect (type $t)", n)),
+        ("call", |n| repeat("call $leaf", n)),
+    ];
+    eprintln!("one function of N instructions: wasmparser validation, compile (wall time)");
+    for (name, pattern) in patterns {
+        for n in [4_000, 8_000, 16_000] {
+            let code = contract(&format!("(func {})", pattern(n)));
+            let start = Instant::now();
+            wasmparser::Validator::new().validate_all(&code).unwrap();
+            let validated = start.elapsed();
+            let start = Instant::now();
+            wasmtime::Module::new(&engine, &code).unwrap();
+            eprintln!("{name} N={n}: {validated:.2?}, {:.2?}", start.elapsed());
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    if std::env::var_os("DEPLOY_BENCH_GROWTH").is_some() {
+        growth();
+    }
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let mut modules: Vec<(&str, Vec<u8>)> =
         shapes(runtime.config()).into_iter().map(|(name, f)| (name, fill(&runtime, &f))).collect();
