@@ -1,158 +1,80 @@
-//! The asset-ownership contract's data as the node sees it: the same borsh layout as
-//! `contracts/asset-ownership/src/types.rs` (and the same JSON as its `abi.json`, so the types
-//! travel unchanged between the contract, the node's RPC and the intermediary protocol).
+//! The asset-ownership contract's data as the intermediary uses it: the types of
+//! `contracts/asset-ownership-types`, which the contract itself is built on (one declaration, so
+//! the two cannot drift apart), with the node's [`Address`]. Its borsh is the 32 bytes, as the
+//! SDK's is, and the types' JSON (their `serde` feature) is the contract's `abi.json`, so they
+//! travel unchanged between the contract, the node's RPC and the intermediary protocol.
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_primitives::Address;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// How the electricity of a record was produced.
-#[derive(
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-)]
-pub enum ProductionMethod {
-    Solar,
-    Wind,
-    Hydro,
-    Biomass,
-    Geothermal,
-    Oil,
-    Gas,
-    Coal,
-    Nuclear,
-    /// Anything else, by name. Not counted as renewable (as in the contract).
-    Other {
-        name: String,
-    },
-}
+pub use asset_ownership_types::{Party, ProductionMethod, Split, Status, TransferKind};
 
-impl ProductionMethod {
-    /// The contract's rule: these five count towards a consumer's renewable share.
-    pub fn is_renewable(&self) -> bool {
-        matches!(self, Self::Solar | Self::Wind | Self::Hydro | Self::Biomass | Self::Geothermal)
-    }
-}
-
-impl fmt::Display for ProductionMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Other { name } => write!(f, "{name}"),
-            named => write!(f, "{}", format!("{named:?}").to_lowercase()),
-        }
-    }
-}
-
-#[derive(
-    BorshSerialize, BorshDeserialize, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq,
-)]
-pub enum Status {
-    /// Still transferable (until its expiry).
-    NotYet,
-    /// Allocated to a user; never moves again.
-    Completed,
-}
-
-#[derive(BorshSerialize, BorshDeserialize, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct AssetRecord {
-    pub id: u64,
-    pub provider: Address,
-    pub provided_at_ms: u64,
-    /// Tradable amount (after a final transfer: the amount used), in Wh.
-    pub amount: u64,
-    pub method: ProductionMethod,
-    pub owner: Address,
-    /// The record cannot move from this block time on.
-    pub expiry_ms: u64,
-    pub status: Status,
-    pub origin: Option<u64>,
-}
-
-#[derive(
-    BorshSerialize, BorshDeserialize, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq,
-)]
-pub enum TransferKind {
-    Intermediary,
-    Final,
-}
+/// An asset record: a produced quantity of electricity and who owns it now.
+pub type AssetRecord = asset_ownership_types::AssetRecord<Address>;
 
 /// One change of owner, as the contract logs it under `t/ (to, time big-endian, asset id)`.
-#[derive(BorshSerialize, BorshDeserialize, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Transfer {
-    pub asset_id: u64,
-    pub from: Address,
-    pub to: Address,
-    /// Block time of the transfer.
-    pub time_ms: u64,
-    pub kind: TransferKind,
-    pub remainder_id: Option<u64>,
-    /// The record right after the transfer.
-    pub record: AssetRecord,
-}
+pub type Transfer = asset_ownership_types::Transfer<Address>;
 
-/// Storage-map prefixes of the contract (`abi.json` `maps`); an entry's storage key is
-/// `prefix ‖ borsh(key)`.
+/// Storage-map prefixes of the contract (`abi.json` `maps`) and the transfer log's key; an
+/// entry's storage key is `prefix ‖ borsh(key)`.
 pub mod storage {
-    use super::Address;
-
-    pub const TRANSFERS: &[u8] = b"t/";
-
-    /// The storage key of a transfer log entry: `t/ ‖ borsh((to, time big-endian, asset id))`.
-    pub fn transfer_key(to: &Address, time_ms: u64, asset_id: u64) -> Vec<u8> {
-        let mut key = TRANSFERS.to_vec();
-        key.extend(borsh::to_vec(&(to, time_ms.to_be_bytes(), asset_id)).expect("in memory"));
-        key
-    }
+    pub use asset_ownership_types::storage::*;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kessai_abi::Abi;
     use serde_json::json;
 
+    const ABI_JSON: &str = include_str!("../../../contracts/asset-ownership/abi.json");
+
+    fn transfer() -> Transfer {
+        Transfer {
+            asset_id: 3,
+            from: Address([1; 32]),
+            to: Address([2; 32]),
+            time_ms: 1_577_836_800_000,
+            kind: TransferKind::Final,
+            remainder_id: Some(4),
+            record: AssetRecord {
+                id: 3,
+                provider: Address([5; 32]),
+                provided_at_ms: 1_577_836_000_000,
+                amount: 1500,
+                method: ProductionMethod::Other { name: "tidal".into() },
+                owner: Address([2; 32]),
+                expiry_ms: u64::MAX,
+                status: Status::Completed,
+                origin: None,
+            },
+        }
+    }
+
     #[test]
-    fn json_matches_the_contract_abi() {
+    fn json_is_the_contract_abis() {
         // The ABI encodes unit variants as strings and data variants as one-key objects.
         assert_eq!(serde_json::to_value(ProductionMethod::Solar).unwrap(), json!("Solar"));
         assert_eq!(
             serde_json::to_value(ProductionMethod::Other { name: "tidal".into() }).unwrap(),
             json!({"Other": {"name": "tidal"}})
         );
-        assert_eq!(serde_json::to_value(Status::NotYet).unwrap(), json!("NotYet"));
+        assert_eq!(serde_json::to_value(Status::Expired).unwrap(), json!("Expired"));
+        // Our JSON of a transfer is what the node's codec reads by the contract's abi.json.
+        let abi = Abi::from_json(ABI_JSON).unwrap();
+        let transfer = transfer();
+        let value = serde_json::to_value(&transfer).unwrap();
+        assert_eq!(abi.encode("Transfer", &value).unwrap(), borsh::to_vec(&transfer).unwrap());
+        assert_eq!(serde_json::from_value::<Transfer>(value).unwrap(), transfer);
     }
 
     #[test]
-    fn borsh_layout_matches_the_contract() {
-        // Variant index then fields, as the contract's derive writes them.
-        assert_eq!(borsh::to_vec(&ProductionMethod::Oil).unwrap(), [5]);
-        assert_eq!(
-            borsh::to_vec(&ProductionMethod::Other { name: "x".into() }).unwrap(),
-            [9, 1, 0, 0, 0, b'x']
-        );
-        let key = storage::transfer_key(&Address([7; 32]), 0x0102, 3);
+    fn the_nodes_address_encodes_as_the_contracts() {
+        let transfer = transfer();
+        let bytes = borsh::to_vec(&transfer).unwrap();
+        assert_eq!(&bytes[8..40], &[1; 32]);
+        let key = storage::transfer_key(&transfer.to, 0x0102, 3);
         assert_eq!(&key[..2], b"t/");
-        assert_eq!(&key[2..34], &[7; 32]);
+        assert_eq!(&key[2..34], &[2; 32]);
         assert_eq!(&key[34..42], &[0, 0, 0, 0, 0, 0, 1, 2]);
-        assert_eq!(&key[42..], &3u64.to_le_bytes());
-    }
-
-    #[test]
-    fn renewable_methods_are_the_contracts() {
-        assert!(ProductionMethod::Solar.is_renewable());
-        assert!(ProductionMethod::Geothermal.is_renewable());
-        assert!(!ProductionMethod::Oil.is_renewable());
-        assert!(!ProductionMethod::Nuclear.is_renewable());
-        assert!(!ProductionMethod::Other { name: "tidal".into() }.is_renewable());
-        assert_eq!(ProductionMethod::Solar.to_string(), "solar");
     }
 }
