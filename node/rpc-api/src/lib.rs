@@ -47,52 +47,83 @@ pub fn rpc_error(e: ClientError) -> anyhow::Error {
     }
 }
 
+/// What `kessai_status` answers: the node's chain, its latest committed block, where its consensus
+/// is and how it is connected.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
+    /// The chain spec's chain id.
     pub chain_id: String,
+    /// Hash of the chain spec this node runs (identifies the chain with its genesis).
     pub genesis_hash: Hash,
+    /// The node's consensus public key.
     pub node_key: PublicKey,
+    /// Whether the node runs as a validator and is in the set that signs the next block.
     pub validator: bool,
     /// Last committed height (0: only genesis).
     pub height: u64,
     /// Id of the last committed block (zero at genesis).
     pub hash: Hash,
+    /// State root after the last committed block.
     pub state_root: Hash,
+    /// Time of the last committed block (the chain spec's genesis time at genesis), milliseconds
+    /// since the Unix epoch.
     pub time_ms: u64,
+    /// Height the consensus state machine is deciding.
     pub consensus_height: u64,
+    /// Round of that height the consensus is in.
     pub consensus_round: u32,
+    /// Step of that round (`Propose`, `Prevote`, `Precommit`, …), as the consensus core names it.
     pub consensus_step: String,
+    /// libp2p peer ids of the connected peers (empty when the node runs without networking).
     pub peers: Vec<String>,
+    /// Whether the node is catching up with block sync rather than following consensus.
     pub syncing: bool,
+    /// Transactions waiting in the mempool.
     pub mempool_size: usize,
 }
 
+/// What `kessai_submitTx` answers for an admitted transaction.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Submitted {
+    /// Id of the transaction (also when it was already in the mempool), for `kessai_tx`.
     pub tx_id: Hash,
 }
 
 /// The outcome of one transaction of a batch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BatchOutcome {
+    /// Id of the admitted transaction; `None` when it was refused.
     pub tx_id: Option<Hash>,
+    /// Why it was refused (the error message alone); `None` when it was admitted.
     pub error: Option<String>,
 }
 
+/// Where a transaction is, as far as the node asked knows (`"pending"`, `"committed"`,
+/// `"unknown"` in JSON).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TxState {
+    /// In the mempool or in a decided block not yet written to disk.
     Pending,
+    /// In a committed block.
     Committed,
+    /// Not seen by this node: never submitted to it, refused, or evicted from its mempool.
     Unknown,
 }
 
+/// What `kessai_tx` answers: a transaction's state and, once committed, where it is, its receipt
+/// and the proofs of both against the block header.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TxInfo {
+    /// Id of the transaction asked about.
     pub tx_id: Hash,
+    /// Whether it is pending, committed or unknown; the other fields are set only when committed.
     pub state: TxState,
+    /// Height of the block that holds it.
     pub height: Option<u64>,
+    /// Its position among that block's transactions (0-based).
     pub index: Option<u32>,
+    /// The outcome of its execution.
     pub receipt: Option<Receipt>,
     /// Proof that the receipt is in the block's `receipts_root` (leaf: borsh of the receipt).
     pub receipt_proof: Option<kessai_primitives::merkle::InclusionProof>,
@@ -102,37 +133,54 @@ pub struct TxInfo {
     pub tx: Option<String>,
 }
 
+/// What `kessai_block` answers: a committed block, summarised and whole.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BlockInfo {
+    /// Id of the block (hash of its header).
     pub hash: Hash,
+    /// The block's header.
     pub header: Header,
+    /// Ids of its transactions, in block order.
     pub tx_ids: Vec<Hash>,
+    /// The commit of the previous block that this block carries (`None` for the first block).
     pub last_commit: Option<Commit>,
+    /// How many pieces of misbehaviour evidence the block carries.
     pub evidence: usize,
     /// The whole block, borsh, hex (for sync and verification).
     pub raw: String,
 }
 
+/// What `kessai_state` answers: a state value (or its absence) with a proof against the state root
+/// at a height.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StateRead {
+    /// Height whose state was read.
     pub height: u64,
+    /// State root after the block at that height: what `proof` verifies against.
     pub state_root: Hash,
     /// The flat key (namespace ‖ key), hex.
     pub key: String,
     /// The value, hex, or null when absent.
     pub value: Option<String>,
+    /// Proof of the value, or of its absence, under `state_root`.
     pub proof: StateProof,
 }
 
+/// What `kessai_mapEntry` answers: an entry of a contract's storage map, decoded, with the raw read
+/// and its proof.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MapEntry {
+    /// Address of the contract (resolved when it was asked for by name).
     pub contract: Address,
+    /// Name of the map in the contract's interface.
     pub map: String,
     /// The value decoded by the contract's interface, or null when absent.
     pub decoded: serde_json::Value,
+    /// The raw read of the entry's flat key, with its proof.
     pub read: StateRead,
 }
 
+/// What `kessai_view` answers: a view method's return value.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ViewResult {
     /// The method's return value, borsh, hex.
@@ -141,10 +189,14 @@ pub struct ViewResult {
     pub decoded: serde_json::Value,
 }
 
+/// What `kessai_account` answers: an account's membership and nonces.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccountInfo {
+    /// The account's public key, as asked.
     pub public_key: PublicKey,
+    /// Whether the key is a member of the consortium.
     pub member: bool,
+    /// The member's roles (empty for a non-member).
     pub roles: Vec<kessai_primitives::Role>,
     /// Nonce of the account's next transaction after what is committed.
     pub nonce: u64,
@@ -152,25 +204,38 @@ pub struct AccountInfo {
     pub next_nonce: u64,
 }
 
+/// What `kessai_contract` answers: a contract instance and its interface.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ContractInfo {
+    /// Address of the contract (resolved when it was asked for by name).
     pub address: Address,
+    /// Hash of the wasm code it runs.
     pub code_hash: Hash,
+    /// Signer of the instantiating transaction, or [`Address::SYSTEM`] for chain-spec contracts.
     pub creator: Address,
+    /// The contract's interface, read from its `kessai:abi` custom section.
     pub abi: kessai_abi::Abi,
 }
 
+/// One event of `kessai_events`, with where it was emitted.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EventInfo {
+    /// Height of the block whose transaction emitted it.
     pub height: u64,
+    /// Id of that transaction.
     pub tx_id: Hash,
+    /// The event as the contract emitted it.
     pub event: Event,
     /// The data decoded by the contract's interface, when it declares the topic.
     pub decoded: Option<serde_json::Value>,
 }
 
+/// The node's JSON-RPC methods, `kessai_` + the method name; jsonrpsee generates
+/// `KessaiApiServer` (implemented by the node) and `KessaiApiClient` (implemented for
+/// [`HttpClient`]) from it.
 #[rpc(server, client, namespace = "kessai")]
 pub trait KessaiApi {
+    /// The node's chain, latest committed block, consensus progress and connections.
     #[method(name = "status")]
     async fn status(&self) -> RpcResult<Status>;
 
@@ -182,13 +247,16 @@ pub trait KessaiApi {
     #[method(name = "submitTxs")]
     async fn submit_txs(&self, txs: Vec<String>) -> RpcResult<Vec<BatchOutcome>>;
 
+    /// A transaction's state; once committed, its block, receipt and proofs.
     #[method(name = "tx")]
     async fn tx(&self, tx_id: Hash) -> RpcResult<TxInfo>;
 
+    /// An account's membership, roles and nonces.
     #[method(name = "account")]
     async fn account(&self, public_key: PublicKey) -> RpcResult<AccountInfo>;
 
-    /// `contract` is a name from the chain spec or an address.
+    /// A contract's code hash, creator and interface. `contract` is a name from the chain spec or an
+    /// address.
     #[method(name = "contract")]
     async fn contract(&self, contract: String) -> RpcResult<ContractInfo>;
 
@@ -215,12 +283,15 @@ pub trait KessaiApi {
         height: Option<u64>,
     ) -> RpcResult<MapEntry>;
 
+    /// The header of the committed block at `height`.
     #[method(name = "header")]
     async fn header(&self, height: u64) -> RpcResult<Header>;
 
+    /// The committed block at `height`.
     #[method(name = "block")]
     async fn block(&self, height: u64) -> RpcResult<BlockInfo>;
 
+    /// The commit (precommit signatures) that finalised the block at `height`.
     #[method(name = "commit")]
     async fn commit(&self, height: u64) -> RpcResult<Commit>;
 
