@@ -5,6 +5,7 @@
 //! `kessai-node` package's own integration test makes cargo build it in the same run), or `$KESSAI_BIN`.
 
 pub mod light;
+pub mod proxy;
 pub mod testnet;
 
 use anyhow::{bail, Context, Result};
@@ -31,10 +32,16 @@ pub fn kessai_bin() -> PathBuf {
 
 /// Runs `kessai ARGS` to completion.
 pub fn kessai(args: &[&str]) -> Output {
+    kessai_with_env(args, &[])
+}
+
+/// Runs `kessai ARGS` to completion with extra environment variables.
+pub fn kessai_with_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
     Command::new(kessai_bin())
         .args(args)
         .env_remove("KESSAI_RPC")
         .env_remove("KESSAI_KEYS")
+        .envs(env.iter().copied())
         .output()
         .expect("run kessai")
 }
@@ -234,23 +241,43 @@ impl TestNode {
         }
     }
 
-    /// Runs a CLI command against this node (adds --rpc).
+    /// Runs a CLI command against this node (adds --rpc), as its operator on this machine would:
+    /// the node's home is the dev home (`KESSAI_DEV_HOME`), so verified reads trust the chain spec
+    /// in it by default, as `kessai query state` trusts `~/.kessai/dev/chainspec.json`; and no
+    /// light home of the machine's user is picked up (`KESSAI_LIGHT_HOME` is one that is empty).
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--rpc", &self.rpc]);
-        kessai(&all)
+        let no_light_home = self.home.join("no-light-home");
+        kessai_with_env(
+            &all,
+            &[("KESSAI_DEV_HOME", &self.home), ("KESSAI_LIGHT_HOME", &no_light_home)],
+        )
     }
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--rpc", &self.rpc]);
-        kessai_ok(&all)
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "kessai {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
     pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--rpc", &self.rpc, "--json"]);
-        kessai_json(&all)
+        all.push("--json");
+        let out = self.cli_ok(&all);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("kessai {args:?} printed no JSON ({e}): {out}"))
+    }
+
+    /// `--trust-spec HOME/chainspec.json`: this node's chain spec as the root of verified reads.
+    pub fn chain_spec(&self) -> String {
+        self.home.join("chainspec.json").display().to_string()
     }
 
     /// A signed call as member `key` (a dev key name), with the dev keys directory.

@@ -10,6 +10,7 @@
 
 use borsh::BorshSerialize;
 use kessai_primitives::{Hash, Keypair};
+use kessai_tests::proxy::{Lie, LyingProxy};
 use kessai_tests::{dev_address as addr, kessai, kessai_bin, stderr, TestNode};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Output, Stdio};
@@ -104,6 +105,8 @@ fn relayer(
 ) -> Child {
     let keys = to.keys_dir();
     let (request, to_request) = (request.to_string(), to_request.to_string());
+    // Each chain's headers are verified from its own chain spec (its genesis validators).
+    let (from_spec, to_spec) = (from.chain_spec(), to.chain_spec());
     let mut args = vec![
         "swap",
         "watch-and-complete",
@@ -126,6 +129,10 @@ fn relayer(
         "--json",
         "--poll-ms",
         "200",
+        "--from-trust-spec",
+        &from_spec,
+        "--to-trust-spec",
+        &to_spec,
     ];
     args.extend_from_slice(extra);
     Command::new(kessai_bin())
@@ -489,4 +496,108 @@ fn abort_paths_across_two_chains() {
         .refused("bob", POWER, "withdraw_burn_request", &json!([id2]))
         .contains("already withdrawn"));
     assert_eq!((balance(&power, "bob"), supply(&power)), (90, 90));
+}
+
+/// The relayer and `kessai swap leg` read legs through the light client: a node that serves a
+/// header its validators did not sign gets nothing past them, whatever the leg says.
+#[test]
+fn a_leg_from_a_node_whose_header_does_not_verify_is_refused() {
+    let (power, value) = two_chains();
+    power.call_result("alice", POWER, "issue", &json!([100, addr("bob")]));
+    let (_, h, _) = secret();
+    let burn = power
+        .call_result(
+            "bob",
+            POWER,
+            "register_burn_request",
+            &json!([X, lock("Blake3", &h), addr("alice"), 60_000, null]),
+        )
+        .as_u64()
+        .unwrap();
+    let liar = LyingProxy::start(&power.rpc);
+    let spec = power.chain_spec();
+    let burn_id = burn.to_string();
+    let swap_leg = |rpc: &str| {
+        kessai(&[
+            "swap",
+            "leg",
+            "--contract",
+            POWER,
+            "--request",
+            &burn_id,
+            "--rpc",
+            rpc,
+            "--trust-spec",
+            &spec,
+            "--json",
+        ])
+    };
+    // Honest through the proxy: the leg, proven.
+    let honest = swap_leg(&liar.url);
+    assert!(honest.status.success(), "{}", stderr(&honest));
+    let honest: Value = serde_json::from_slice(&honest.stdout).unwrap();
+    assert_eq!(honest["leg"]["subject"], X);
+
+    // From the next block on, the node's headers carry another state root.
+    let forged_from = power.height() + 1;
+    power.wait_height(forged_from, Duration::from_secs(30)).unwrap();
+    liar.lie(Lie::ForgeHeaders { from: forged_from });
+    let out = swap_leg(&liar.url);
+    assert_eq!(out.status.code(), Some(1), "a forged header was accepted: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("verification failed: forged header at height"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+
+    // The relayer watching the lying node for R does not start.
+    let token = value
+        .call_result("alice", VALUE, "issue", &json!(["42".repeat(32), null]))
+        .as_u64()
+        .unwrap();
+    let d = leg(&power, POWER, burn)["deadline_ms"].as_u64().unwrap();
+    let cond = value
+        .call_result(
+            "alice",
+            VALUE,
+            "register_transfer_condition",
+            &json!([token, lock("Blake3", &h), addr("bob"), 10_000, d]),
+        )
+        .as_u64()
+        .unwrap();
+    let keys = value.keys_dir();
+    let (value_spec, cond_id) = (value.chain_spec(), cond.to_string());
+    let watcher = Command::new(kessai_bin())
+        .args([
+            "swap",
+            "watch-and-complete",
+            "--from-rpc",
+            &liar.url,
+            "--from-contract",
+            POWER,
+            "--request",
+            &burn_id,
+            "--from-trust-spec",
+            &spec,
+            "--to-rpc",
+            &value.rpc,
+            "--to-contract",
+            VALUE,
+            "--to-request",
+            &cond_id,
+            "--to-trust-spec",
+            &value_spec,
+            "--key",
+            "bob",
+            "--keys-dir",
+            &keys,
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("relayer starts");
+    let why = relayer_failed(watcher);
+    assert!(why.contains("verification failed: forged header at height"), "{why}");
 }

@@ -6,6 +6,7 @@
 //! intermediary Da, carol the intermediary Db; frank is the consumer Ca (target 40 %, solar and
 //! oil, 10 kWh per 30-minute slot).
 
+use kessai_client::Trust;
 use kessai_intermediary::certificate;
 use kessai_intermediary::ledger::Ledger;
 use kessai_intermediary::protocol::*;
@@ -112,6 +113,7 @@ impl Intermediary {
             "name": name,
             "key": chain.node.home.join("keys").join(format!("{key}.json")),
             "node_rpc": chain.node.rpc,
+            "trust_spec": chain.node.chain_spec(),
             "listen": "127.0.0.1:0",
             "peers": peers,
             "expiry_margin_ms": margin_ms,
@@ -303,8 +305,9 @@ fn a_certificate_with_a_changed_entry_or_total_does_not_verify() {
     let to_ms = chain.chain_time_ms() + 60_000;
     let cert =
         block_on(da.client().certificate(Keypair::dev("frank").address(), 0, to_ms)).unwrap();
-    let ledger = block_on(Ledger::connect(&chain.node.rpc, "asset-ownership")).unwrap();
-    let header = block_on(ledger.verified_header(cert.height, None)).unwrap();
+    let trust = Trust::spec(chain.node.chain_spec());
+    let ledger = block_on(Ledger::connect(&chain.node.rpc, "asset-ownership", &trust)).unwrap();
+    let header = block_on(ledger.verified_header(cert.height)).unwrap();
     certificate::verify(&cert, &header).expect("the certificate as issued verifies");
     // Da certifies its own consumers only.
     let erin = Keypair::dev("erin").address();

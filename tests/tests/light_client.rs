@@ -7,8 +7,8 @@
 //! A witness that cannot be reached confirms nothing: alone, it makes the sync fail.
 
 use kessai_tests::light::{assert_quorum, create_asset, light, light_json};
+use kessai_tests::proxy::{Lie, LyingProxy};
 use kessai_tests::{dev_address as addr, now_ms, stderr, TestNode};
-use proxy::{Lie, LyingProxy};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -364,178 +364,50 @@ fn headers_older_than_the_trusting_period_are_not_trusted() {
     );
 }
 
-/// An HTTP JSON-RPC proxy in front of a real node that answers like it, except where told to lie.
-mod proxy {
-    use jsonrpsee::core::client::ClientT;
-    use jsonrpsee::core::params::ArrayParams;
-    use kessai_client::rpc::{ClientError, HttpClient};
-    use serde_json::{json, Value};
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
+/// `kessai query state` reads through the light client too: through a node that serves headers its
+/// validators did not sign, it refuses and prints nothing as verified; a validator set other than
+/// the one trusted is refused before anything is read.
+#[test]
+fn query_state_refuses_a_header_the_trusted_validators_did_not_sign() {
+    let node = TestNode::dev();
+    let (id, _, tx_height) = create_asset(&node);
+    let liar = LyingProxy::start(&node.rpc);
+    let spec = chain_spec(&node);
+    let id = id.to_string();
+    let query = |rpc: &str, extra: &[&str]| {
+        let mut args = vec!["query", "state", "asset-ownership", "records", &id, "--rpc", rpc];
+        args.extend_from_slice(extra);
+        kessai_tests::kessai(&args)
+    };
 
-    /// What the proxy lies about. The state lies touch contract storage only (keys outside the
-    /// system namespace), so a contract's name, code and interface still verify and what is caught
-    /// is the lie about the value asked for.
-    #[derive(Clone, Copy, Debug)]
-    pub enum Lie {
-        Nothing,
-        /// Headers from this height on carry another state root (as if to prove other values).
-        ForgeHeaders {
-            from: u64,
-        },
-        /// A stored value, changed.
-        TamperValue,
-        /// The value hash inside the proof's leaf, changed.
-        TamperProof,
-        /// State reads answered from this height, labelled with the height asked for.
-        StateFromHeight(u64),
-        /// A present value reported absent, with the node's (inclusion) proof.
-        WithholdValue,
-        /// A successful transaction's receipt turned into a failure.
-        TamperReceipt,
-    }
+    // Honest through the proxy, from the chain spec given explicitly.
+    let honest = query(&liar.url, &["--trust-spec", &spec, "--json"]);
+    assert!(honest.status.success(), "{}", stderr(&honest));
+    let honest: Value = serde_json::from_slice(&honest.stdout).unwrap();
+    assert_eq!(honest["value"]["amount"], 7);
+    assert_eq!(honest["proof_verified"], true);
+    assert_quorum(&honest["verified"]);
 
-    pub struct LyingProxy {
-        pub url: String,
-        lie: Arc<Mutex<Lie>>,
-        // Serves the proxy until the proxy is dropped.
-        _runtime: tokio::runtime::Runtime,
-    }
+    // Headers from the asset's block on carry another state root: their commits do not sign them.
+    liar.lie(Lie::ForgeHeaders { from: tx_height });
+    let out = query(&liar.url, &["--trust-spec", &spec]);
+    let why = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "a forged header was accepted: {why}");
+    assert!(why.starts_with("error: ") && why.trim_end().lines().count() == 1, "{why}");
+    assert!(why.contains("verification failed: forged header at height"), "{why}");
+    assert!(out.stdout.is_empty(), "nothing is printed as verified");
 
-    impl LyingProxy {
-        pub fn start(node_rpc: &str) -> LyingProxy {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let _context = runtime.enter();
-            let lie = Arc::new(Mutex::new(Lie::Nothing));
-            let node = Arc::new(kessai_client::rpc_client(node_rpc).expect("node client"));
-            let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
-            let url = format!("http://{}", listener.local_addr().expect("address"));
-            let shared = lie.clone();
-            runtime.spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let (node, lie) = (node.clone(), *shared.lock().unwrap());
-                    tokio::spawn(async move {
-                        let _ = serve(stream, &node, lie).await;
-                    });
-                }
-            });
-            LyingProxy { url, lie, _runtime: runtime }
-        }
-
-        pub fn lie(&self, lie: Lie) {
-            *self.lie.lock().unwrap() = lie;
-        }
-    }
-
-    /// One HTTP request, one answer, then the connection closes.
-    async fn serve(mut stream: TcpStream, node: &HttpClient, lie: Lie) -> std::io::Result<()> {
-        let body = read_body(&mut stream).await?;
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let response = answer(node, lie, &request).await.to_string();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-             connection: close\r\n\r\n",
-            response.len()
-        );
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
-    }
-
-    async fn read_body(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        let body_start = loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < body_start + length {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        Ok(buf[body_start..body_start + length].to_vec())
-    }
-
-    /// Forwards the call to the node and rewrites its result as `lie` says.
-    async fn answer(node: &HttpClient, lie: Lie, request: &Value) -> Value {
-        let method = request["method"].as_str().unwrap_or_default();
-        let mut params = request["params"].as_array().cloned().unwrap_or_default();
-        if let (Lie::StateFromHeight(height), "kessai_state") = (lie, method) {
-            if is_contract_key(&params[0]) {
-                params[1] = json!(height);
-            }
-        }
-        let mut forwarded = ArrayParams::new();
-        for param in &params {
-            forwarded.insert(param).expect("a JSON value");
-        }
-        let reply = match node.request::<Value, _>(method, forwarded).await {
-            Ok(result) => json!({ "result": rewrite(lie, method, &request["params"], result) }),
-            Err(ClientError::Call(e)) => {
-                json!({ "error": { "code": e.code(), "message": e.message() } })
-            }
-            Err(other) => json!({ "error": { "code": -32603, "message": other.to_string() } }),
-        };
-        let mut response = json!({ "jsonrpc": "2.0", "id": request["id"] });
-        response.as_object_mut().unwrap().extend(reply.as_object().unwrap().clone());
-        response
-    }
-
-    fn rewrite(lie: Lie, method: &str, asked: &Value, mut result: Value) -> Value {
-        let contract_value = is_contract_key(&result["key"]) && !result["value"].is_null();
-        match (lie, method) {
-            (Lie::ForgeHeaders { from }, "kessai_header")
-                if result["height"].as_u64().is_some_and(|h| h >= from) =>
-            {
-                result["state_root"] = json!("11".repeat(32));
-            }
-            (Lie::TamperValue, "kessai_state") if contract_value => {
-                result["value"] = json!(flip_hex_byte(result["value"].as_str().unwrap(), 0));
-            }
-            // The proof's bytes: Some-tag (1), leaf key hash (32), leaf value hash (32), ….
-            (Lie::TamperProof, "kessai_state") if contract_value => {
-                result["proof"] = json!(flip_hex_byte(result["proof"].as_str().unwrap(), 33));
-            }
-            (Lie::StateFromHeight(_), "kessai_state") if is_contract_key(&result["key"]) => {
-                result["height"] = asked[1].clone();
-            }
-            (Lie::WithholdValue, "kessai_state") if contract_value => result["value"] = Value::Null,
-            (Lie::TamperReceipt, "kessai_tx") if !result["receipt"].is_null() => {
-                result["receipt"]["status"] = json!({ "status": "failed", "reason": "out of gas" });
-            }
-            _ => {}
-        }
-        result
-    }
-
-    /// A flat key (hex) outside the system namespace (32 zero bytes): contract storage.
-    fn is_contract_key(key: &Value) -> bool {
-        key.as_str().is_some_and(|k| !k.starts_with(&"00".repeat(32)))
-    }
-
-    fn flip_hex_byte(hex_text: &str, index: usize) -> String {
-        let mut bytes = hex::decode(hex_text).expect("hex");
-        bytes[index] ^= 0xff;
-        hex::encode(bytes)
-    }
+    // Another validator set than the one trusted: refused whatever the node serves.
+    liar.lie(Lie::Nothing);
+    let pinned = query(&node.rpc, &["--validators-hash", &"00".repeat(32)]);
+    assert_eq!(pinned.status.code(), Some(1));
+    assert!(stderr(&pinned).contains("not the pinned"), "{}", stderr(&pinned));
+    // And without any root of trust on this machine, nothing is read.
+    let nowhere = tempfile::tempdir().unwrap();
+    let out = kessai_tests::kessai_with_env(
+        &["query", "state", "asset-ownership", "records", &id, "--rpc", &node.rpc],
+        &[("KESSAI_DEV_HOME", nowhere.path()), ("KESSAI_LIGHT_HOME", nowhere.path())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nothing on this machine is trusted"), "{}", stderr(&out));
 }
