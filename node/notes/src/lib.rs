@@ -21,11 +21,16 @@
 //! alphanumeric mode. Parsing ignores case and surrounding whitespace.
 //!
 //! [`letters_to_digits`] is the patent's letter-to-digit rule of its time-synchronised keys.
+//!
+//! [`ledger`] talks to the chain through a node's JSON-RPC (on `kessai-client`): issuing a note,
+//! checking one against the ledger, redeeming it by commit–reveal.
 
 mod key_file;
+pub mod ledger;
 mod letters;
 
 pub use key_file::{TerminalKeyFile, KEY_FILE_VERSION};
+pub use ledger::{resolve_address, Issuance, NoteStatus, NotesLedger, Redemption};
 pub use letters::letters_to_digits;
 
 use data_encoding::BASE32_NOPAD;
@@ -91,7 +96,7 @@ impl TerminalKey {
         expiry_ms: u64,
     ) -> Note {
         let mac = self.mac(&contract, amount, &user, serial, expiry_ms);
-        Note { contract, amount, user, serial, expiry_ms, mac }
+        Note(NoteFields { contract, amount, user, serial, expiry_ms, mac })
     }
 
     /// True when this terminal made `note`.
@@ -123,52 +128,39 @@ impl fmt::Debug for TerminalKey {
     }
 }
 
+/// The contract's `Note` (`contracts/notes-types`: its fields and their borsh), with the raw
+/// 32-byte addresses the terminal hashes.
+pub type NoteFields = notes_types::Note<[u8; 32]>;
+
 /// A note: a bearer claim on `amount` of the collateral the notes contract `contract` holds for
 /// serial `serial` of member `user`, redeemable while the block time is before `expiry_ms`.
+///
+/// Its fields are the contract's own `Note` ([`NoteFields`], read through `Deref`), declared once
+/// in `notes-types`; this type adds what the terminal side does with them: the text form, the
+/// commitment and redeem hash, and the MAC check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub contract: [u8; 32],
-    pub amount: u64,
-    pub user: [u8; 32],
-    pub serial: u64,
-    pub expiry_ms: u64,
-    pub mac: [u8; 32],
+pub struct Note(pub NoteFields);
+
+impl std::ops::Deref for Note {
+    type Target = NoteFields;
+
+    fn deref(&self) -> &NoteFields {
+        &self.0
+    }
 }
 
 impl Note {
     /// The note's bytes: the borsh of the contract's `Note`.
     pub fn to_bytes(&self) -> [u8; NOTE_LEN] {
-        let mut out = [0u8; NOTE_LEN];
-        let fields: [&[u8]; 6] = [
-            &self.contract,
-            &self.amount.to_le_bytes(),
-            &self.user,
-            &self.serial.to_le_bytes(),
-            &self.expiry_ms.to_le_bytes(),
-            &self.mac,
-        ];
-        let mut at = 0;
-        for field in fields {
-            out[at..at + field.len()].copy_from_slice(field);
-            at += field.len();
-        }
-        out
+        let bytes = borsh::to_vec(&self.0).expect("borsh into a Vec");
+        bytes.try_into().expect("a note's borsh is 120 bytes")
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Note, NoteError> {
         let bytes: &[u8; NOTE_LEN] = bytes
             .try_into()
             .map_err(|_| NoteError::WrongLength { got: bytes.len(), expected: NOTE_LEN })?;
-        let array = |at: usize| -> [u8; 32] { bytes[at..at + 32].try_into().expect("32 bytes") };
-        let number = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        Ok(Note {
-            contract: array(0),
-            amount: number(32),
-            user: array(40),
-            serial: number(72),
-            expiry_ms: number(80),
-            mac: array(88),
-        })
+        Ok(Note(borsh::from_slice(bytes).expect("every 120 bytes are a note")))
     }
 
     /// What the ledger records at issuance: `blake3(note)`.

@@ -96,8 +96,8 @@ fn only_the_terminal_key_makes_a_note() {
     let note = vector_note();
     assert!(KEY.made(&note));
     assert!(!TerminalKey::from_bytes([0x01; 32]).made(&note));
-    assert!(!KEY.made(&Note { amount: 50_000, ..note }));
-    assert!(!KEY.made(&Note { contract: [0xC1; 32], ..note }));
+    assert!(!KEY.made(&Note(NoteFields { amount: 50_000, ..note.0 })));
+    assert!(!KEY.made(&Note(NoteFields { contract: [0xC1; 32], ..note.0 })));
     // The contract is in the MAC: the same terminal never makes the same note for two contracts.
     assert_ne!(KEY.make_note([0xC1; 32], 25_000, USER, 1, note.expiry_ms).mac, note.mac);
     assert_ne!(TerminalKey::generate(), TerminalKey::generate());

@@ -13,20 +13,15 @@
 //!   earlier commitment to it.
 //!
 //! NOTE is the text (`KESSAI-NOTE:1:…`), a file holding it, or `-` for standard input.
+//!
+//! What talks to the chain is `kessai_notes::ledger`; this file has the arguments and the printing.
 
 use super::output;
 use crate::cli::{RpcArgs, SignerArgs};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use jsonrpsee::http_client::HttpClient;
-use kessai_abi::Abi;
-use kessai_client::keyfile::KeyFile;
-use kessai_client::load_signer;
-use kessai_client::{rpc_error, submit};
-use kessai_notes::{Note, TerminalKey, TerminalKeyFile};
-use kessai_primitives::{Address, Payload, TxStatus};
+use kessai_notes::{resolve_address, Note, NotesLedger, TerminalKey, TerminalKeyFile};
 use kessai_rpc_api::TxInfo;
-use kessai_rpc_api::{self as rpc, KessaiApiClient};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -213,54 +208,8 @@ pub(crate) fn parse_duration_ms(text: &str) -> Result<u64> {
         .with_context(|| format!("{text:?} is not a usable duration"))
 }
 
-/// A member's address from a public key (hex) or a key file NAME / path.
-fn resolve_address(spec: &str, keys_dir: &Path) -> Result<Address> {
-    if let Ok(address) = spec.parse::<Address>() {
-        return Ok(address);
-    }
-    let path = if Path::new(spec).is_file() {
-        PathBuf::from(spec)
-    } else {
-        keys_dir.join(format!("{spec}.json"))
-    };
-    let file = KeyFile::read(&path)
-        .with_context(|| format!("{spec:?} is neither a public key (64 hex) nor a key name"))?;
-    Ok(file.public_key.to_address())
-}
-
 fn keys_dir(signer: &SignerArgs) -> PathBuf {
     signer.keys_dir.clone().unwrap_or_else(|| kessai_client::default_dev_home().join("keys"))
-}
-
-async fn view(client: &HttpClient, contract: &str, method: &str, args: Value) -> Result<Value> {
-    let result =
-        client.view(contract.to_string(), method.to_string(), args).await.map_err(rpc_error)?;
-    Ok(result.decoded)
-}
-
-/// Calls `method` with JSON `args` and waits for the block; a failed call is an error with the
-/// contract's reason.
-async fn call(
-    client: &HttpClient,
-    abi: &Abi,
-    contract: Address,
-    signer: &SignerArgs,
-    method: &str,
-    args: Value,
-) -> Result<(TxInfo, Value)> {
-    let encoded = abi.encode_args(method, &args)?;
-    let payload = Payload::Call { contract, method: method.to_string(), args: encoded };
-    let info = submit(client, &signer.signer()?.waiting(), payload).await?;
-    let receipt = info.receipt.as_ref().context("the node returned no receipt")?;
-    if let TxStatus::Failed { reason } = &receipt.status {
-        bail!(
-            "{method} failed (tx {}, height {}): {reason}",
-            info.tx_id,
-            info.height.unwrap_or_default()
-        );
-    }
-    let result = abi.decode_return(method, &receipt.return_data)?;
-    Ok((info, result))
 }
 
 fn tx_json(info: &TxInfo) -> Value {
@@ -284,23 +233,11 @@ async fn issue(
     signer: SignerArgs,
     rpc: RpcArgs,
 ) -> Result<()> {
-    let client = rpc::client(&rpc.rpc)?;
-    let info = client
-        .contract(contract.to_string())
-        .await
-        .map_err(rpc_error)
-        .context("looking up the notes contract")?;
-    let member = load_signer(&signer.key, Some(&keys_dir(&signer)))?.public().to_address();
-    let status = client.status().await.map_err(rpc_error).context("cannot reach the node")?;
-    // The serial the contract will assign if the issuance is accepted; the note must carry it.
-    let serial = view(&client, contract, "next_serial", json!([member])).await?;
-    let serial = serial.as_u64().context("next_serial did not return a number")?;
-    let expiry_ms = status.time_ms.checked_add(valid_for_ms).context("expiry overflows")?;
-    let note = terminal.make_note(info.address.0, amount, member.0, serial, expiry_ms);
-    let args = json!([amount, serial, expiry_ms, hex::encode(note.commitment())]);
-    let (tx, _) = call(&client, &info.abi, info.address, &signer, "issue", args)
-        .await
-        .context("the issuance was not accepted")?;
+    let signer = signer.signer()?;
+    let ledger = NotesLedger::connect(&rpc.rpc)?;
+    let issued = ledger.issue(contract, terminal, &signer, amount, valid_for_ms).await?;
+    let (note, member, tx) = (issued.note, issued.member, issued.tx);
+    let (serial, expiry_ms) = (note.serial, note.expiry_ms);
     if let Some(path) = &out {
         write_private(path, &format!("{note}\n"))?;
     }
@@ -335,63 +272,14 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Where a note stands on the ledger.
-async fn ledger_status(client: &HttpClient, note: &Note) -> Result<(&'static str, String)> {
-    let contract = hex::encode(note.contract);
-    client
-        .contract(contract.clone())
-        .await
-        .map_err(rpc_error)
-        .context("the note's contract is not on this chain")?;
-    let user = hex::encode(note.user);
-    let record = view(client, &contract, "note", json!([user, note.serial])).await?;
-    if record.is_null() {
-        let next =
-            view(client, &contract, "next_serial", json!([user])).await?.as_u64().unwrap_or(0);
-        return Ok(if note.serial >= 1 && note.serial < next {
-            ("settled", "already settled: redeemed or reclaimed".into())
-        } else {
-            ("not_issued", "never issued: the ledger has no such serial".into())
-        });
-    }
-    let commitment = record["commitment"].as_str().unwrap_or_default();
-    if commitment != hex::encode(note.commitment()) {
-        return Ok((
-            "not_genuine",
-            "NOT genuine: it does not match the ledger's commitment".into(),
-        ));
-    }
-    let now = client.status().await.map_err(rpc_error)?.time_ms;
-    Ok(if now >= note.expiry_ms {
-        (
-            "expired",
-            format!(
-                "expired (block time {now}): only the issuing member can reclaim its collateral"
-            ),
-        )
-    } else {
-        (
-            "outstanding",
-            format!(
-                "genuine and outstanding: redeemable for {} more seconds",
-                (note.expiry_ms - now) / 1000
-            ),
-        )
-    })
-}
-
 async fn show(
     note: &Note,
     offline: bool,
     terminal: Option<&TerminalKey>,
     rpc: RpcArgs,
 ) -> Result<()> {
-    let status = if offline {
-        None
-    } else {
-        let client = rpc::client(&rpc.rpc)?;
-        Some(ledger_status(&client, note).await?)
-    };
+    let status =
+        if offline { None } else { Some(NotesLedger::connect(&rpc.rpc)?.status(note).await?) };
     let made_by_terminal = terminal.map(|t| t.made(note));
     let value = json!({
         "contract": hex::encode(note.contract),
@@ -400,7 +288,7 @@ async fn show(
         "serial": note.serial,
         "expiry_ms": note.expiry_ms,
         "commitment": hex::encode(note.commitment()),
-        "status": status.as_ref().map(|s| s.0),
+        "status": status.map(|s| s.code()),
         // As `reveal_redeem` takes it (the holder of the text has the MAC anyway).
         "note": note.to_abi_json(),
         "made_by_terminal": made_by_terminal,
@@ -415,8 +303,8 @@ async fn show(
             note.expiry_ms,
             hex::encode(note.commitment())
         );
-        if let Some((_, why)) = &status {
-            text += &format!("\nledger: {why}");
+        if let Some(status) = &status {
+            text += &format!("\nledger: {status}");
         }
         if let Some(made) = made_by_terminal {
             text += if made {
@@ -437,39 +325,16 @@ async fn redeem(
     signer: SignerArgs,
     rpc: RpcArgs,
 ) -> Result<()> {
-    let client = rpc::client(&rpc.rpc)?;
     let keys_dir = keys_dir(&signer);
-    let redeemer = load_signer(&signer.key, Some(&keys_dir))?.public().to_address();
+    let signer = signer.signer()?;
     let payee = match &payee {
         Some(p) => resolve_address(p, &keys_dir)?,
-        None => redeemer,
+        None => signer.key.public().to_address(),
     };
-    let contract = hex::encode(note.contract);
-    let info = client
-        .contract(contract.clone())
-        .await
-        .map_err(rpc_error)
-        .context("the note's contract is not on this chain")?;
-    if !force {
-        let (state, why) = ledger_status(&client, note).await?;
-        if state != "outstanding" {
-            bail!("not redeeming: the note is {why} (--force lets the contract decide)");
-        }
-    }
-    // Commit (unless an earlier run of ours already did), then reveal in a later block: the
-    // commit's block is committed before the reveal is even signed.
-    let hash = hex::encode(note.redeem_hash(&payee.0));
-    let pending = view(&client, &contract, "redeem_commit", json!([redeemer, hash])).await?;
-    let commit = if pending.is_null() {
-        let (tx, _) =
-            call(&client, &info.abi, info.address, &signer, "commit_redeem", json!([hash])).await?;
-        Some(tx)
-    } else {
-        None
-    };
-    let args = json!([note.to_abi_json(), payee]);
-    let (reveal, amount) =
-        call(&client, &info.abi, info.address, &signer, "reveal_redeem", args).await?;
+    let ledger = NotesLedger::connect(&rpc.rpc)?;
+    let redeemed = ledger.redeem(note, &signer, payee, force).await?;
+    let (amount, commit, reveal) = (redeemed.amount, redeemed.commit, redeemed.reveal);
+    let hash = hex::encode(redeemed.redeem_hash);
     let value = json!({
         "amount": amount,
         "payee": payee,
