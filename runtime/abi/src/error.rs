@@ -17,20 +17,38 @@ pub enum AbiError {
     MissingSection,
     /// A type expression does not parse.
     #[error("type `{expr}`: {reason}")]
-    TypeExpr { expr: String, reason: String },
+    TypeExpr {
+        /// The type expression as written.
+        expr: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A named type is not in `types`.
     #[error("unknown type `{0}`")]
     UnknownType(String),
+    /// The interface has no method of that name.
     #[error("unknown method `{0}`")]
     UnknownMethod(String),
+    /// The interface has no storage map of that name.
     #[error("unknown map `{0}`")]
     UnknownMap(String),
+    /// The interface declares no event under that topic.
     #[error("unknown event topic `{0}`")]
     UnknownEvent(String),
     /// A JSON value does not fit its type; `path` locates it (`args.amount`, `value.items[2]`).
     #[error("{path}: {message}")]
-    Encode { path: String, message: String },
+    Encode {
+        /// Where the value is, from the root argument or value.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Bytes do not decode as their type; `path` locates the value being read.
     #[error("{path}: {message}")]
-    Decode { path: String, message: String },
+    Decode {
+        /// Where the value is, from the root of what is decoded.
+        path: String,
+        /// What is wrong with the bytes.
+        message: String,
+    },
 }

@@ -57,13 +57,19 @@ const RESERVED_EXPORTS: &[&str] = &["memory"];
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Abi {
+    /// The contract's name, for people (not its address, nor a chain-spec name).
     pub name: String,
+    /// The interface's version, free-form (e.g. `0.1.0`).
     pub version: String,
+    /// Named types, by name, that type expressions elsewhere may refer to.
     #[serde(default)]
     pub types: BTreeMap<String, TypeDef>,
+    /// The exported methods.
     pub methods: Vec<Method>,
+    /// The contract's storage maps, for reading its state by key.
     #[serde(default)]
     pub maps: Vec<MapDef>,
+    /// The events the contract emits, by topic.
     #[serde(default)]
     pub events: Vec<EventDef>,
 }
@@ -72,14 +78,19 @@ pub struct Abi {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Method {
+    /// The wasm export's name, also the name a transaction or RPC call uses.
     pub name: String,
+    /// When and how it may run: init, call or view.
     pub kind: MethodKind,
+    /// The arguments, in order.
     #[serde(default)]
     pub args: Vec<Field>,
+    /// Type expression of the result; `None` for a method that returns nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returns: Option<String>,
 }
 
+/// How a method may be invoked (`"init"`, `"call"`, `"view"` in JSON).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
@@ -91,9 +102,11 @@ pub enum MethodKind {
     View,
 }
 
+/// A named, typed slot: a method argument, a struct field or an enum variant's field.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
+    /// Its name: the key of its value in JSON objects.
     pub name: String,
     /// A type expression: `u64`, `vec<Record>`, `tuple<address,bytes<64>>`, …
     #[serde(rename = "type")]
@@ -104,14 +117,19 @@ pub struct Field {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TypeDef {
+    /// A struct: borsh of its fields in order, a JSON object by field name.
     Struct(Vec<Field>),
+    /// An enum: borsh of the variant's index (`u8`) then its fields.
     Enum(Vec<Variant>),
 }
 
+/// A variant of an enum [`TypeDef`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
+    /// The variant's name, as JSON names it.
     pub name: String,
+    /// Its fields, in order; none for a unit variant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Field>,
 }
@@ -120,10 +138,13 @@ pub struct Variant {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MapDef {
+    /// The map's name, as the CLI and `kessai_mapEntry` name it.
     pub name: String,
     /// Taken as its UTF-8 bytes.
     pub prefix: String,
+    /// Type expression of the keys.
     pub key: String,
+    /// Type expression of the values.
     pub value: String,
 }
 
@@ -131,7 +152,9 @@ pub struct MapDef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EventDef {
+    /// The topic the contract emits the event under.
     pub topic: String,
+    /// Type expression of the event's data.
     pub data: String,
 }
 
@@ -156,6 +179,7 @@ impl Abi {
         serde_json::to_string(self).expect("an Abi always serializes")
     }
 
+    /// The method called `name`, if the interface has one.
     pub fn method(&self, name: &str) -> Option<&Method> {
         self.methods.iter().find(|m| m.name == name)
     }
@@ -165,10 +189,12 @@ impl Abi {
         self.methods.iter().find(|m| m.kind == MethodKind::Init)
     }
 
+    /// The storage map called `name`, if the interface has one.
     pub fn map(&self, name: &str) -> Option<&MapDef> {
         self.maps.iter().find(|m| m.name == name)
     }
 
+    /// The event emitted under `topic`, if the interface declares it.
     pub fn event(&self, topic: &str) -> Option<&EventDef> {
         self.events.iter().find(|e| e.topic == topic)
     }
@@ -330,16 +356,19 @@ impl Abi {
         self.decode_at("key", &map.key, key)
     }
 
+    /// borsh → JSON of a value stored in `map`.
     pub fn decode_map_value(&self, map: &str, bytes: &[u8]) -> Result<Value, AbiError> {
         let map = self.known_map(map)?;
         self.decode_at("value", &map.value, bytes)
     }
 
+    /// JSON → borsh of a value to store in `map` (what the contract would write under the key).
     pub fn encode_map_value(&self, map: &str, value: &Value) -> Result<Vec<u8>, AbiError> {
         let map = self.known_map(map)?;
         self.encode_at("value", &map.value, value)
     }
 
+    /// borsh → JSON of the data of an event emitted under `topic`.
     pub fn decode_event(&self, topic: &str, bytes: &[u8]) -> Result<Value, AbiError> {
         let event = self.event(topic).ok_or_else(|| AbiError::UnknownEvent(topic.to_string()))?;
         self.decode_at("event", &event.data, bytes)
