@@ -17,6 +17,7 @@ pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[
     ("value-certificate", include_bytes!("../../contracts/artifacts/value-certificate.wasm")),
 ];
 
+/// The wasm of the embedded contract `name` (what `builtin:NAME` in a chain spec refers to).
 pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
     BUILTIN_CONTRACTS.iter().find(|(n, _)| *n == name).map(|(_, code)| *code)
 }

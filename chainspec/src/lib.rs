@@ -15,31 +15,64 @@ use std::path::{Path, PathBuf};
 mod builtin;
 pub use builtin::{builtin_code, BUILTIN_CONTRACTS};
 
+/// Why a chain spec could not be loaded or is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainSpecError {
+    /// The chain spec file could not be read.
     #[error("cannot read chain spec {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON of a chain spec (bad syntax, missing or unknown field).
     #[error("chain spec {path} is not valid JSON for a chain spec: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error, with its line and column.
+        source: serde_json::Error,
+    },
+    /// A name without `/` or `.` that is neither `dev` nor `local`, nor an existing file.
     #[error(
         "unknown chain spec preset {0:?}: expected \"dev\" or \"local\" or a path to a JSON file"
     )]
     UnknownPreset(String),
+    /// The spec parses but breaks a rule of [`ChainSpec::validate`].
     #[error("invalid chain spec: {0}")]
     Invalid(String),
+    /// A genesis contract's `.wasm` file could not be read.
     #[error("contract {name}: cannot read code from {path}: {source}")]
-    Code { name: String, path: PathBuf, source: std::io::Error },
+    Code {
+        /// The contract's name in the spec.
+        name: String,
+        /// The `.wasm` file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Timeouts and block limits of consensus.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusParams {
+    /// How long a validator waits for round 0's proposal before prevoting nil, milliseconds. Round
+    /// `r` waits `timeout_propose_ms + r * timeout_propose_delta_ms`.
     pub timeout_propose_ms: u64,
+    /// What each further round adds to the propose timeout, milliseconds.
     pub timeout_propose_delta_ms: u64,
+    /// How long a validator waits, once it has prevotes of 2/3+ of the power for no single block,
+    /// for more before precommitting nil, milliseconds (plus `timeout_prevote_delta_ms` per round).
     pub timeout_prevote_ms: u64,
+    /// What each further round adds to the prevote timeout, milliseconds.
     pub timeout_prevote_delta_ms: u64,
+    /// How long a validator waits, once it has precommits of 2/3+ of the power for no single
+    /// block, before moving to the next round, milliseconds (plus `timeout_precommit_delta_ms` per
+    /// round).
     pub timeout_precommit_ms: u64,
+    /// What each further round adds to the precommit timeout, milliseconds.
     pub timeout_precommit_delta_ms: u64,
     /// Pause after a block is committed before the next height starts, so that late votes arrive
     /// and transactions gather.
@@ -47,9 +80,15 @@ pub struct ConsensusParams {
     /// A proposer with an empty mempool waits up to this long for a transaction before proposing
     /// an empty block. Must be below `timeout_propose_ms`.
     pub empty_block_interval_ms: u64,
+    /// The most transactions a block may carry.
     pub max_block_txs: u32,
+    /// Size budget of a block, bytes: a proposer takes at most half of it in transactions from its
+    /// mempool, so that the proposal message stays well within the gossip size limit.
     pub max_block_bytes: u64,
+    /// The most gas a block's transactions may use together.
     pub block_gas_limit: u64,
+    /// The most gas one transaction may use (also the gas of a view call through RPC); must not
+    /// exceed `block_gas_limit`.
     pub max_tx_gas: u64,
 }
 
@@ -72,20 +111,27 @@ impl Default for ConsensusParams {
     }
 }
 
+/// A genesis validator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSpec {
+    /// A name for people and logs (unique in the spec); the chain knows it by its key.
     pub name: String,
     /// The validator's consensus key; also its libp2p identity.
     pub public_key: PublicKey,
+    /// Voting power (not zero): a block needs precommits of more than 2/3 of the total.
     pub power: u64,
 }
 
+/// A genesis member: a key allowed to sign transactions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberSpec {
+    /// A name for people (unique in the spec); the chain knows the member by its key.
     pub name: String,
+    /// The key the member signs transactions with.
     pub public_key: PublicKey,
+    /// What the member may do beyond transacting (admin: governance; deployer: deploy code).
     #[serde(default)]
     pub roles: Vec<Role>,
 }
@@ -94,7 +140,9 @@ pub struct MemberSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
+    /// A name for people and logs.
     pub name: String,
+    /// The node's key, which is also its libp2p identity.
     pub public_key: PublicKey,
 }
 
@@ -112,18 +160,26 @@ pub struct ContractSpec {
     pub init: serde_json::Value,
 }
 
+/// Everything a chain starts from; see the crate documentation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainSpec {
+    /// The chain's name (1 to 64 characters), part of every signed transaction and vote so that
+    /// signatures do not replay across chains.
     pub chain_id: String,
     /// Time of genesis, ms since the Unix epoch; the first block's time is later.
     pub genesis_time_ms: u64,
+    /// Consensus timeouts and block limits.
     #[serde(default)]
     pub consensus: ConsensusParams,
+    /// The validators at genesis (at least one).
     pub validators: Vec<ValidatorSpec>,
+    /// The members at genesis; at least one must be an admin, for governance.
     pub members: Vec<MemberSpec>,
+    /// Non-validating nodes allowed on the network at genesis.
     #[serde(default)]
     pub nodes: Vec<NodeSpec>,
+    /// Contracts instantiated at genesis, in order.
     #[serde(default)]
     pub contracts: Vec<ContractSpec>,
 }
@@ -204,6 +260,8 @@ impl ChainSpec {
         Ok(spec)
     }
 
+    /// Reads, parses and validates a JSON chain spec; relative `.wasm` paths in it are made
+    /// absolute, relative to the file's directory.
     pub fn from_file(path: &Path) -> Result<ChainSpec, ChainSpecError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ChainSpecError::Read { path: path.into(), source })?;
@@ -223,6 +281,7 @@ impl ChainSpec {
         }
     }
 
+    /// The spec as pretty-printed JSON, as [`ChainSpec::from_file`] reads it.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a chain spec serialises")
     }
@@ -291,6 +350,8 @@ impl ChainSpec {
         }
     }
 
+    /// The genesis validators as the [`ValidatorSet`](kessai_primitives::ValidatorSet) that signs
+    /// the first block.
     pub fn validator_set(&self) -> kessai_primitives::ValidatorSet {
         kessai_primitives::ValidatorSet::new(
             self.validators
