@@ -4,6 +4,12 @@
 //! Execution is immediate: a block's header carries the state root after its own transactions, so
 //! building and checking both execute the transactions; the result is kept as a [`ExecutedProposal`]
 //! and committed as is once consensus decides.
+//!
+//! What a block does and what its header must say is [`kessai_runtime::transition`]'s, the same
+//! code for the proposer, every validator and anything that re-executes the chain without a node.
+//! This module adds what is the node's: which state is the tip, the store's state root
+//! (`Store::prepare_state`, which the transition leaves to the store), the wall clock, and writing
+//! decided blocks.
 
 use anyhow::{anyhow, bail, Context, Result};
 use kessai_abi::Abi;
@@ -13,9 +19,8 @@ use kessai_primitives::{
     Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt, SignedTransaction,
     ValidatorSet,
 };
-use kessai_runtime::{
-    system, BlockContext, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView,
-};
+use kessai_runtime::transition::{self, BlockInput, BlockRules, Parent};
+use kessai_runtime::{system, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView};
 use kessai_store::{PreparedState, Store};
 use std::sync::Arc;
 
@@ -210,12 +215,22 @@ impl Chain {
         set.ok_or_else(|| anyhow!("no validator set in state"))
     }
 
-    fn block_context(&self, height: u64, time_ms: u64) -> BlockContext {
-        BlockContext {
+    /// What the chain spec requires of every block.
+    fn block_rules(&self) -> BlockRules {
+        BlockRules {
             chain_id: self.spec.chain_id.clone(),
-            height,
-            time_ms,
             block_gas_limit: self.spec.consensus.block_gas_limit,
+            max_block_txs: self.spec.consensus.max_block_txs,
+        }
+    }
+
+    /// The tip as the parent of the next block (genesis: no header, the spec's genesis time).
+    fn tip_as_parent(&self) -> Parent {
+        let tip = self.tip_header();
+        Parent {
+            height: self.tip_height(),
+            id: tip.as_ref().map_or(Hash::ZERO, |h| h.id()),
+            time_ms: tip.map_or(self.spec.genesis_time_ms, |h| h.time_ms),
         }
     }
 
@@ -225,7 +240,8 @@ impl Chain {
         now_ms().max(parent_time + 1)
     }
 
-    /// Proposer side: executes `txs` on the tip's state and assembles the block.
+    /// Proposer side: applies a block of `txs` to the tip's state ([`transition::apply_block`]),
+    /// has the store compute its state root, and assembles the block.
     pub fn build_block(
         &self,
         proposer: PublicKey,
@@ -234,143 +250,62 @@ impl Chain {
         evidence: Vec<Evidence>,
         already_verified: AlreadyVerified<'_>,
     ) -> Result<ExecutedProposal> {
-        let height = self.tip_height() + 1;
-        let time_ms = self.next_block_time();
-        let validators = self.validators_for(height)?;
+        let parent = self.tip_as_parent();
+        let tip = self.tip_state();
+        let evidence = transition::fresh_evidence(&tip, evidence)?;
+        let input = BlockInput {
+            chain_id: &self.spec.chain_id,
+            height: parent.height + 1,
+            time_ms: self.next_block_time(),
+            parent: parent.id,
+            proposer,
+            txs: &txs,
+            last_commit: &last_commit,
+            evidence: &evidence,
+            block_gas_limit: self.spec.consensus.block_gas_limit,
+        };
         let started = std::time::Instant::now();
-        let mut executed = self.runtime.execute_block_with(
-            &self.tip_state(),
-            &self.block_context(height, time_ms),
-            &txs,
-            already_verified,
-        )?;
+        let applied = transition::apply_block(&self.runtime, &tip, &input, already_verified)?;
         let execute_ms = started.elapsed().as_millis() as u64;
-        let evidence = self.new_evidence(evidence)?;
-        record_evidence(&mut executed.writes, &evidence);
         let started = std::time::Instant::now();
-        let prepared = self.store.prepare_state(height, &executed.writes)?;
+        let prepared = self.store.prepare_state(input.height, &applied.writes)?;
         tracing::debug!(
-            height,
+            height = input.height,
             txs = txs.len(),
-            writes = executed.writes.len(),
+            writes = applied.writes.len(),
             execute_ms,
             prepare_ms = started.elapsed().as_millis() as u64,
             "executed block"
         );
-        let next_validators = self.next_validators_after(&executed.writes)?;
-        let header = Header {
-            chain_id: self.spec.chain_id.clone(),
-            height,
-            time_ms,
-            parent: self.tip_header().map_or(Hash::ZERO, |h| h.id()),
-            proposer,
-            txs_root: Block::txs_root(&txs),
-            receipts_root: Block::receipts_root(&executed.receipts),
-            state_root: prepared.root,
-            validators_hash: validators.hash(),
-            next_validators_hash: next_validators.hash(),
-            last_commit_hash: Block::last_commit_hash(&last_commit),
-            evidence_hash: Block::evidence_hash(&evidence),
-        };
+        let header = transition::header_for(&input, &applied, prepared.root);
         let block = Block { header, txs, last_commit, evidence };
-        Ok(ExecutedProposal { block, receipts: executed.receipts, prepared })
-    }
-
-    /// The evidence of `pool` not yet on chain, each once.
-    fn new_evidence(&self, pool: Vec<Evidence>) -> Result<Vec<Evidence>> {
-        let mut fresh = Vec::new();
-        for ev in pool {
-            if !fresh.contains(&ev) && !self.is_evidence_committed(&ev)? {
-                fresh.push(ev);
-            }
-        }
-        Ok(fresh)
+        Ok(ExecutedProposal { block, receipts: applied.receipts, prepared })
     }
 
     /// Whether `evidence` is in the tip's state.
     pub fn is_evidence_committed(&self, evidence: &Evidence) -> Result<bool> {
-        Ok(self.store.tip_get(&system::evidence_key(&Hash::of(evidence)))?.is_some())
+        Ok(transition::is_evidence_committed(&self.tip_state(), evidence)?)
     }
 
-    /// The validator set after a block's writes: the block's own `validators/next` if it changed it.
-    fn next_validators_after(&self, writes: &kessai_store::WriteSet) -> Result<ValidatorSet> {
-        match writes.get(&system::next_validators_key()) {
-            Some(Some(bytes)) => Ok(borsh::from_slice(bytes)?),
-            _ => system::next_validators(&self.tip_state())?
-                .ok_or_else(|| anyhow!("no validator set in state")),
-        }
-    }
-
-    /// Validator side: re-executes a proposed block and checks every root its header claims.
+    /// Validator side: checks a proposed block on the tip and re-executes it
+    /// ([`transition::check_block`]), then checks the state root the store computes.
     pub fn check_block(
         &self,
         block: Block,
         already_verified: AlreadyVerified<'_>,
     ) -> Result<ExecutedProposal> {
-        let height = self.tip_height() + 1;
-        let header = &block.header;
-        if header.chain_id != self.spec.chain_id {
-            bail!("block is for chain {}", header.chain_id);
-        }
-        if header.height != height {
-            bail!("block height {} but the next height is {height}", header.height);
-        }
-        let parent = self.tip_header();
-        if header.parent != parent.as_ref().map_or(Hash::ZERO, |h| h.id()) {
-            bail!("block does not extend the latest block");
-        }
-        let parent_time = parent.map_or(self.spec.genesis_time_ms, |h| h.time_ms);
-        if header.time_ms <= parent_time {
-            bail!("block time {} is not after its parent's {parent_time}", header.time_ms);
-        }
-        if header.time_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
-            bail!("block time {} is too far in the future", header.time_ms);
-        }
-        block.check_shape()?;
-        if block.txs.len() > self.spec.consensus.max_block_txs as usize {
-            bail!(
-                "block has {} transactions; the limit is {}",
-                block.txs.len(),
-                self.spec.consensus.max_block_txs
-            );
-        }
-        for ev in &block.evidence {
-            ev.verify()?;
-            if self.is_evidence_committed(ev)? {
-                bail!("block carries evidence {} that is already on chain", Hash::of(ev));
-            }
-        }
-        if header.validators_hash != self.validators_for(height)?.hash() {
-            bail!("validators_hash does not match the validator set");
-        }
-        let rebuilt = self.build_with(header, &block, already_verified)?;
-        Ok(ExecutedProposal { block, receipts: rebuilt.0, prepared: rebuilt.1 })
-    }
-
-    fn build_with(
-        &self,
-        header: &Header,
-        block: &Block,
-        already_verified: AlreadyVerified<'_>,
-    ) -> Result<(Vec<Receipt>, PreparedState)> {
-        let mut executed = self.runtime.execute_block_with(
+        let applied = transition::check_block(
+            &self.runtime,
             &self.tip_state(),
-            &self.block_context(header.height, header.time_ms),
-            &block.txs,
+            &self.block_rules(),
+            &self.tip_as_parent(),
+            &block,
+            now_ms() + MAX_CLOCK_DRIFT_MS,
             already_verified,
         )?;
-        record_evidence(&mut executed.writes, &block.evidence);
-        if Block::receipts_root(&executed.receipts) != header.receipts_root {
-            bail!("receipts_root does not match re-execution");
-        }
-        let prepared = self.store.prepare_state(header.height, &executed.writes)?;
-        if prepared.root != header.state_root {
-            bail!("state_root does not match re-execution");
-        }
-        if self.next_validators_after(&executed.writes)?.hash() != header.next_validators_hash {
-            bail!("next_validators_hash does not match re-execution");
-        }
-        Ok((executed.receipts, prepared))
+        let prepared = self.store.prepare_state(block.header.height, &applied.writes)?;
+        transition::check_state_root(&block.header, &applied, prepared.root)?;
+        Ok(ExecutedProposal { block, receipts: applied.receipts, prepared })
     }
 
     /// Commits a decided block with its commit certificate, atomically, and returns once it is on
@@ -434,15 +369,6 @@ impl Chain {
         let code = system::code(&self.state(), &info.code_hash)?
             .ok_or_else(|| anyhow!("code {} of contract {contract} is missing", info.code_hash))?;
         Ok(Abi::from_wasm(&code)?)
-    }
-}
-
-/// Evidence in a block is recorded in the state (`evidence/ ‖ hash` → evidence), so that it is
-/// provable like any other value and never accepted twice.
-fn record_evidence(writes: &mut kessai_store::WriteSet, evidence: &[Evidence]) {
-    for ev in evidence {
-        writes
-            .insert(system::evidence_key(&Hash::of(ev)), Some(borsh::to_vec(ev).expect("encodes")));
     }
 }
 
