@@ -111,13 +111,17 @@ refused() {
 view() { "$KESSAI" query view "$2" "$3" "${4:-[]}" --rpc "$1" --json | jq -c .decoded; }
 balance() { view "$POWER" power-ledger balance_of "[\"$(addr "$1")\"]"; }
 supply() { view "$POWER" power-ledger total_supply; }
-# leg RPC CONTRACT ID: the leg, read with a verified state proof.
-leg() { "$KESSAI" swap leg --contract "$2" --request "$3" --rpc "$1" --json; }
+# spec RPC: the chain spec of the chain at RPC, the root its verified reads start from (its genesis
+# validators signed block 1): nothing the node says is trusted.
+spec() { if [ "$1" = "$POWER" ]; then echo "$WORK/power-spec.json"; else echo "$WORK/value-spec.json"; fi; }
+# leg RPC CONTRACT ID: the leg, read with a state proof under a header the light client verified.
+leg() { "$KESSAI" swap leg --contract "$2" --request "$3" --rpc "$1" --trust-spec "$(spec "$1")" --json; }
 expect() { [ "$1" = "$2" ] || die "expected $2, got $1 ($3)"; echo "    ok: $3 = $1"; }
 # claim RPC KEY CONTRACT ID SECRET: claims a leg with the secret (signs the claim message).
 claim() {
   local out
-  out="$("$KESSAI" swap claim --contract "$3" --request "$4" --secret "$5" --key "$2" --rpc "$1" --json)" \
+  out="$("$KESSAI" swap claim --contract "$3" --request "$4" --secret "$5" --key "$2" --rpc "$1" \
+    --trust-spec "$(spec "$1")" --json)" \
     || die "$2 could not claim $3 $4"
   printf '    %-6s %-28s %-62.62s gas %s\n' "$2" "$(jq -r .method <<<"$out") (swap claim)" "request $4" "$(jq -r .gas_used <<<"$out")" >&2
   [ -z "$GAS_LOG" ] || echo "$3 $(jq -r .method <<<"$out") $(jq -r .gas_used <<<"$out")" >>"$GAS_LOG"
@@ -157,6 +161,7 @@ TOKEN="$(tx "$VALUE" alice value-certificate issue "[\"$(content_hash "$Y")\", n
 COND="$(tx "$VALUE" alice value-certificate register_transfer_condition "[$TOKEN, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$BOB\", 30000, $D1]")"
 echo "    alice: Y = token $TOKEN, offered to bob under H_R as transfer condition $COND (expires before the burn request)"
 "$KESSAI" swap watch-and-complete --from-rpc "$VALUE" --from-contract value-certificate --request "$COND" \
+  --from-trust-spec "$(spec "$VALUE")" --to-trust-spec "$(spec "$POWER")" \
   --to-rpc "$POWER" --to-contract power-ledger --to-request "$BURN" --key alice --json \
   >"$WORK/relayer-3.log" 2>&1 &
 RELAYER=$!
@@ -178,7 +183,8 @@ expect "$(view "$POWER" power-ledger burn_request "[$BURN]" | jq -r '.status | k
 say "2. the same power cannot be converted twice"
 SIG0="$(printf '0%.0s' $(seq 128))"
 refused "$POWER" alice power-ledger burn "[$BURN, \"$R\", \"$SIG0\"]"
-"$KESSAI" swap claim --contract power-ledger --request "$BURN" --secret "$R" --key alice --rpc "$POWER" 2>&1 \
+"$KESSAI" swap claim --contract power-ledger --request "$BURN" --secret "$R" --key alice --rpc "$POWER" \
+  --trust-spec "$(spec "$POWER")" 2>&1 \
   | sed 's/^/    swap claim: /' || true
 refused "$POWER" bob power-ledger register_burn_request "[$X, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$ALICE\", 60000, null]"
 refused "$VALUE" alice value-certificate issue "[\"$(content_hash "$Y")\", null]"
@@ -201,6 +207,7 @@ echo "    bob's burn request outliving the condition (the patent's embodiment-4 
 refused "$POWER" bob power-ledger register_burn_request "[$X, $LOCK2, \"$ALICE\", 120000, $D2]"
 BURN2="$(tx "$POWER" bob power-ledger register_burn_request "[$X, $LOCK2, \"$ALICE\", 30000, $D2]")"
 "$KESSAI" swap watch-and-complete --from-rpc "$POWER" --from-contract power-ledger --request "$BURN2" \
+  --from-trust-spec "$(spec "$POWER")" --to-trust-spec "$(spec "$VALUE")" \
   --to-rpc "$VALUE" --to-contract value-certificate --to-request "$COND2" --key bob --json \
   >"$WORK/relayer-4.log" 2>&1 &
 RELAYER=$!
