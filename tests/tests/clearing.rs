@@ -4,6 +4,10 @@
 //! alice is the clearing system (the patent's 610, set at genesis); exchange A (620) is bob, B (630)
 //! is carol, C is dave. Amounts are integers in the smallest unit: satoshi and yen. Every test
 //! runs on a fresh chain, so holdings are absolute.
+//!
+//! A settlement's results are provisional until two of {clearing system, buyer, seller} of each of
+//! its trades approve: until then each payer's amount is locked (still its own) and each
+//! receiver's is `provisional` (not yet its own, not withdrawable).
 
 use kessai_tests::{dev_address as addr, int, TestNode};
 use serde_json::{json, Value};
@@ -38,10 +42,17 @@ fn holding(node: &TestNode, who: &str, currency: &str) -> Value {
     node.view(CLEARING, "holding", &json!([addr(who), currency]))
 }
 
-/// (BTC in satoshi, yen): available + locked, as the patent counts an exchange's holding.
+/// (BTC in satoshi, yen): available + locked, what an exchange owns (confirmed); provisional
+/// receipts are not counted until their settlement is confirmed.
 fn holdings(node: &TestNode, who: &str) -> (i128, i128) {
     let total = |h: Value| int(&h["available"]) + int(&h["locked"]);
     (total(holding(node, who, "BTC")), total(holding(node, who, "JPY")))
+}
+
+/// (BTC in satoshi, yen) received in settlements not confirmed yet.
+fn provisional(node: &TestNode, who: &str) -> (i128, i128) {
+    let part = |c: &str| int(&holding(node, who, c)["provisional"]);
+    (part("BTC"), part("JPY"))
 }
 
 fn custody(node: &TestNode) -> (i128, i128) {
@@ -100,28 +111,40 @@ fn a_trade_settles_on_the_custody_records_and_is_confirmed_by_two_of_three() {
     submit(&node, "bob", "Buy", BTC, 100);
     submit(&node, "carol", "Sell", BTC, 100);
     let [id] = match_batch(&node, false)[..] else { panic!("one trade, one settlement") };
-    assert_eq!(settlement(&node, id)["status"], "Settled");
-    assert_eq!(holdings(&node, "bob"), (3 * BTC, 100));
-    assert_eq!(holdings(&node, "carol"), (BTC, 300));
+    let s = settlement(&node, id);
+    assert_eq!(s["status"], "Provisional");
+    assert_eq!(s["trade_legs"].as_array().unwrap().len(), 4, "the trade's increases and decreases");
+    // Provisional: nothing is registered yet. The payers' amounts are locked, the receivers' are
+    // provisional.
+    assert_eq!(holdings(&node, "bob"), (2 * BTC, 200));
+    assert_eq!(holdings(&node, "carol"), (2 * BTC, 200));
+    assert_eq!(provisional(&node, "bob"), (BTC, 0));
+    assert_eq!(provisional(&node, "carol"), (0, 100));
+    assert_eq!(int(&holding(&node, "bob", "JPY")["locked"]), 100);
+    assert_eq!(int(&holding(&node, "carol", "BTC")["locked"]), BTC);
     // Totals unchanged: the custody address still holds 4 BTC, no public-chain transfer happened.
     assert_eq!(custody(&node), (4 * BTC, 400));
 
     // Until confirmed, what B received cannot leave custody.
-    assert_eq!(int(&holding(&node, "carol", "JPY")["unconfirmed"]), 100);
     assert!(node
         .refused("alice", CLEARING, "withdraw_fiat", &json!([addr("carol"), 300]))
-        .contains("unconfirmed"));
+        .contains("100 provisional, not withdrawable"));
 
     // Approvals {620} alone: not confirmed. Someone outside the trade cannot approve.
-    assert_eq!(approve(&node, "bob", id), "Settled");
+    assert_eq!(approve(&node, "bob", id), "Provisional");
     assert!(node.refused("bob", CLEARING, "approve", &json!([id])).contains("already approved"));
     assert!(node
         .refused("dave", CLEARING, "approve", &json!([id]))
         .contains("only the clearing system or a party"));
-    assert_eq!(settlement(&node, id)["status"], "Settled");
-    // {610, 620}: confirmed, and the received amounts are B's to withdraw.
+    assert_eq!(settlement(&node, id)["status"], "Provisional");
+    assert_eq!(holdings(&node, "bob"), (2 * BTC, 200), "one approval registers nothing");
+    assert_eq!(provisional(&node, "carol"), (0, 100));
+    // {610, 620}: confirmed — the spec's figures — and the received amounts are B's to withdraw.
     assert_eq!(approve(&node, "alice", id), "Confirmed");
-    assert_eq!(int(&holding(&node, "carol", "JPY")["unconfirmed"]), 0);
+    assert_eq!(holdings(&node, "bob"), (3 * BTC, 100));
+    assert_eq!(holdings(&node, "carol"), (BTC, 300));
+    assert_eq!(provisional(&node, "carol"), (0, 0));
+    assert_eq!(custody(&node), (4 * BTC, 400));
     node.call_result("alice", CLEARING, "withdraw_fiat", &json!([addr("carol"), 300]));
     assert_eq!(holdings(&node, "carol"), (BTC, 0));
 
@@ -141,7 +164,8 @@ fn a_trade_settles_on_the_custody_records_and_is_confirmed_by_two_of_three() {
     deposit(&node, "carol", 100, 0);
     submit(&node, "bob", "Sell", BTC, 100);
     let [back] = match_batch(&node, false)[..] else { panic!("one settlement") };
-    assert_eq!(approve(&node, "carol", back), "Settled");
+    assert_eq!(approve(&node, "carol", back), "Provisional");
+    assert_eq!(holdings(&node, "carol"), (BTC, 100));
     assert_eq!(approve(&node, "bob", back), "Confirmed");
     assert_eq!(holdings(&node, "bob"), (2 * BTC, 200));
     assert_eq!(holdings(&node, "carol"), (2 * BTC, 0));
@@ -178,13 +202,27 @@ fn shortfalls_wait_for_top_ups_with_the_buyers_fiat_locked() {
     );
     assert_eq!(holdings(&node, "carol"), (BTC / 2, 0));
 
-    // B brings the other 0.5 BTC into custody: the trade settles, asset first, then the locked fiat.
+    // B brings the other 0.5 BTC into custody: the trade settles provisionally, asset first, then
+    // the locked fiat; B's bitcoin is locked too now.
     deposit(&node, "carol", 0, BTC / 2);
     let status = node.call_result("carol", CLEARING, "retry_settlement", &json!([id]));
-    assert_eq!(status, "Settled");
-    assert_eq!(holdings(&node, "bob"), (BTC, 0));
-    assert_eq!(holdings(&node, "carol"), (0, 100));
+    assert_eq!(status, "Provisional");
+    assert_eq!(provisional(&node, "bob"), (BTC, 0));
+    assert_eq!(provisional(&node, "carol"), (0, 100));
+    assert_eq!(int(&holding(&node, "carol", "BTC")["locked"]), BTC);
+
+    // B and the clearing system reject it (two of three): undone at once, the locks released.
+    assert_eq!(node.call_result("carol", CLEARING, "reject", &json!([id])), "Provisional");
+    assert!(node.refused("carol", CLEARING, "approve", &json!([id])).contains("already rejected"));
+    assert_eq!(node.call_result("alice", CLEARING, "reject", &json!([id])), "Rejected");
+    assert_eq!(holdings(&node, "bob"), (0, 100));
+    assert_eq!(holdings(&node, "carol"), (BTC, 0));
+    assert_eq!(provisional(&node, "bob"), (0, 0));
+    assert_eq!(provisional(&node, "carol"), (0, 0));
     assert_eq!(int(&holding(&node, "bob", "JPY")["locked"]), 0);
+    assert_eq!(int(&holding(&node, "carol", "BTC")["locked"]), 0);
+    assert!(node.refused("bob", CLEARING, "approve", &json!([id])).contains("is Rejected"));
+    node.call_result("alice", CLEARING, "withdraw_fiat", &json!([addr("bob"), 100]));
 }
 
 #[test]
@@ -204,12 +242,18 @@ fn three_exchanges_net_a_batch_into_one_amount_each() {
 
     let [id] = match_batch(&node, true)[..] else { panic!("one netted settlement") };
     let s = settlement(&node, id);
-    assert_eq!((s["netted"].as_bool(), s["status"].as_str()), (Some(true), Some("Settled")));
+    assert_eq!((s["netted"].as_bool(), s["status"].as_str()), (Some(true), Some("Provisional")));
     assert_eq!(s["trades"].as_array().unwrap().len(), 3);
-    assert_eq!(holdings(&node, "bob"), (BTC, 0));
-    assert_eq!(holdings(&node, "carol"), (0, 90));
-    assert_eq!(holdings(&node, "dave"), (0, 20));
+    assert_eq!(provisional(&node, "bob"), (BTC, 0));
+    assert_eq!(provisional(&node, "carol"), (0, 90));
+    assert_eq!(provisional(&node, "dave"), (0, 20));
+    assert_eq!(holdings(&node, "bob"), (0, 110), "its ¥110 locked, still its own");
+    assert_eq!(holdings(&node, "carol"), (BTC, 0));
     assert_eq!(custody(&node), (BTC, 110));
+    // Each trade's own increases and decreases are recorded too (4 per trade), not only the net.
+    let legs = s["trade_legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 12);
+    assert_eq!(legs.iter().map(|l| int(&l["delta"])).sum::<i128>(), 0);
     // One movement per exchange and currency that changed.
     let mut movements: Vec<(String, String, i128)> = s["movements"]
         .as_array()
@@ -231,8 +275,14 @@ fn three_exchanges_net_a_batch_into_one_amount_each() {
     expected.sort();
     assert_eq!(movements, expected);
 
-    // Three exchanges and the clearing system approve; a majority is 3 of the 4.
-    assert_eq!(approve(&node, "alice", id), "Settled");
-    assert_eq!(approve(&node, "bob", id), "Settled");
+    // Every trade needs two of its own three: after 610 and A, the B–C trade has only 610.
+    assert_eq!(approve(&node, "alice", id), "Provisional");
+    assert_eq!(approve(&node, "bob", id), "Provisional");
+    assert_eq!(holdings(&node, "dave"), (0, 0));
     assert_eq!(approve(&node, "dave", id), "Confirmed");
+    assert_eq!(holdings(&node, "bob"), (BTC, 0));
+    assert_eq!(holdings(&node, "carol"), (0, 90));
+    assert_eq!(holdings(&node, "dave"), (0, 20));
+    assert_eq!(provisional(&node, "dave"), (0, 0));
+    assert_eq!(custody(&node), (BTC, 110));
 }
