@@ -42,9 +42,7 @@ impl Runtime {
         self.inner.cache.lock().put(*code_hash, contract.clone());
         Ok(contract)
     }
-}
 
-impl Runtime {
     /// The gas a deploy of `code` is charged for compiling it ([`gas::compile`]), on top of
     /// [`gas::intrinsic`]; or why the module is refused before anything is compiled. Takes time
     /// linear in the size of `code` and compiles nothing.
