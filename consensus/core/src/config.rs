@@ -9,11 +9,19 @@ use crate::types::Step;
 /// round can succeed (the partial-synchrony argument of the Tendermint paper).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeoutConfig {
+    /// Wait for the round's proposal before prevoting nil, milliseconds, in round 0.
     pub propose_ms: u64,
+    /// What each further round adds to the propose wait, milliseconds.
     pub propose_delta_ms: u64,
+    /// Wait after +2/3 prevotes for anything (not yet for one value) before precommitting nil,
+    /// milliseconds, in round 0.
     pub prevote_ms: u64,
+    /// What each further round adds to the prevote wait, milliseconds.
     pub prevote_delta_ms: u64,
+    /// Wait after +2/3 precommits for anything (not yet for one value) before moving to the next
+    /// round, milliseconds, in round 0.
     pub precommit_ms: u64,
+    /// What each further round adds to the precommit wait, milliseconds.
     pub precommit_delta_ms: u64,
 }
 
@@ -49,5 +57,6 @@ impl TimeoutConfig {
 pub struct Config {
     /// Messages signed for another chain are ignored; our own messages carry this id.
     pub chain_id: String,
+    /// How long each step waits, per round.
     pub timeouts: TimeoutConfig,
 }

@@ -145,6 +145,7 @@ impl Consensus {
         self.current.as_ref().map_or(0, |s| s.height)
     }
 
+    /// The current round of the current height; 0 before the first `start_height`.
     pub fn round(&self) -> u32 {
         self.current.as_ref().map_or(0, |s| s.round)
     }

@@ -26,19 +26,25 @@ pub enum Step {
 /// never needs to cancel one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
 pub struct Timeout {
+    /// Height the timer was scheduled in.
     pub height: u64,
+    /// Round the timer was scheduled in.
     pub round: u32,
+    /// Step whose wait it ends.
     pub step: Step,
 }
 
 /// A consensus message as it travels between nodes.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Message {
+    /// A proposer's signed proposal of a block for a (height, round).
     Proposal(SignedProposal),
+    /// A validator's signed prevote or precommit.
     Vote(SignedVote),
 }
 
 impl Message {
+    /// The chain the message was signed for.
     pub fn chain_id(&self) -> &str {
         match self {
             Message::Proposal(p) => &p.proposal.chain_id,
@@ -46,6 +52,7 @@ impl Message {
         }
     }
 
+    /// The height the message is about.
     pub fn height(&self) -> u64 {
         match self {
             Message::Proposal(p) => p.proposal.height,
@@ -53,6 +60,7 @@ impl Message {
         }
     }
 
+    /// The round of that height the message is about.
     pub fn round(&self) -> u32 {
         match self {
             Message::Proposal(p) => p.proposal.round,
@@ -76,6 +84,8 @@ impl Message {
         }
     }
 
+    /// Checks the signer's signature over the message (ZIP-215, under the message's domain tag);
+    /// says nothing of whether the signer is a validator.
     pub fn verify(&self) -> Result<(), SignatureError> {
         match self {
             Message::Proposal(p) => p.verify(),
@@ -99,14 +109,26 @@ pub enum Input {
     /// A proposal whose block body the shell has already received and validated (executed);
     /// `block_valid` is the result of valid(v). The shell must not pass a proposal before it has the
     /// body: the core treats the block as available from then on (it may prevote, lock and decide it).
-    Proposal { proposal: SignedProposal, block_valid: bool },
+    Proposal {
+        /// The signed proposal.
+        proposal: SignedProposal,
+        /// Whether the proposed block executed and passed every validity check.
+        block_valid: bool,
+    },
     /// A vote from the network. Our own votes need not be fed back: the core counts them itself.
     Vote(SignedVote),
     /// A timer scheduled by [`Action::ScheduleTimeout`] expired.
     Timeout(Timeout),
     /// The shell's answer to [`Action::RequestValue`]: the id of a block it built for (height, round).
     /// Ignored when the core has moved on (another round, or it already prevoted).
-    ProposeValue { height: u64, round: u32, block: BlockId },
+    ProposeValue {
+        /// Height of the [`Action::RequestValue`] answered.
+        height: u64,
+        /// Round of the [`Action::RequestValue`] answered.
+        round: u32,
+        /// Id of the block the shell built.
+        block: BlockId,
+    },
 }
 
 /// Everything the core asks the shell to do, in the order it must be done.
@@ -116,18 +138,37 @@ pub enum Input {
 pub enum Action {
     /// We are the proposer and have no valid value: the shell must build a block and answer with
     /// [`Input::ProposeValue`]. If it takes longer than the propose timeout, the round moves on.
-    RequestValue { height: u64, round: u32 },
+    RequestValue {
+        /// Height to build a block for.
+        height: u64,
+        /// Round the block is proposed in.
+        round: u32,
+    },
     /// Durably record this before executing any later action (double-sign guard). Emitted
     /// immediately before the [`Action::Broadcast`] of every message the core newly signs.
     PersistWal(WalEntry),
     /// Send our own signed proposal or vote to every peer (for a proposal, with its block body).
     Broadcast(Message),
     /// Feed `Input::Timeout(timeout)` back after `after_ms` milliseconds.
-    ScheduleTimeout { timeout: Timeout, after_ms: u64 },
+    ScheduleTimeout {
+        /// What to feed back.
+        timeout: Timeout,
+        /// Delay, milliseconds.
+        after_ms: u64,
+    },
     /// The block is final. `commit` has > 2/3 precommit signatures from the height's validator set
     /// and verifies with [`Commit::verify`]. The core then stays in [`Step::Commit`] until the shell
     /// calls `start_height` for the next height.
-    Decide { height: u64, round: u32, block: BlockId, commit: Commit },
+    Decide {
+        /// The decided height.
+        height: u64,
+        /// The round in which it was decided.
+        round: u32,
+        /// Id of the decided block.
+        block: BlockId,
+        /// The precommits that decide it.
+        commit: Commit,
+    },
     /// A validator signed two different votes for the same (height, round, kind). Reported once per
     /// (validator, round, kind), with the first vote received and the first conflicting one.
     Evidence(Evidence),
@@ -137,7 +178,9 @@ pub enum Action {
 /// lockedValue/lockedRound and validValue/validRound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
 pub struct RoundValue {
+    /// The block that got +2/3 prevotes.
     pub block: BlockId,
+    /// The round in which it got them.
     pub round: u32,
 }
 
@@ -146,12 +189,16 @@ pub struct RoundValue {
 /// that never contradicts what it already said (see the crate docs, "The WAL contract").
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct WalEntry {
+    /// The message the core signed.
     pub message: Message,
+    /// The locked value (lockedValue/lockedRound) when it signed, if any.
     pub locked: Option<RoundValue>,
+    /// The valid value (validValue/validRound) when it signed, if any.
     pub valid: Option<RoundValue>,
 }
 
 impl WalEntry {
+    /// The height of the recorded message.
     pub fn height(&self) -> u64 {
         self.message.height()
     }
