@@ -10,6 +10,7 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// would let a single peer pin that much memory per queued message.
 pub const MAX_MESSAGE_BYTES_LIMIT: usize = 16 * 1024 * 1024;
 
+/// What a node is told about its network: chain, listen address, bootnodes and message bound.
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
     /// Names the gossip topics and the identify protocol: nodes of another chain do not talk to us.
@@ -66,6 +67,7 @@ pub enum Topic {
 }
 
 impl Topic {
+    /// Every topic, each of which a node subscribes to.
     pub const ALL: [Topic; 2] = [Topic::Transactions, Topic::Consensus];
 
     /// The gossipsub topic name on chain `chain_id`.

@@ -17,7 +17,9 @@ pub struct InboundMessage {
     /// The author: the peer that signed the message (verified), which may have reached us through
     /// another peer. This is the peer to penalise for a malformed message.
     pub from: PeerId,
+    /// The topic it was published on.
     pub topic: Topic,
+    /// The payload, opaque to the network: the node decodes it.
     pub data: Vec<u8>,
 }
 
@@ -146,6 +148,7 @@ impl NetworkHandle {
         self.shared.peers.read().iter().copied().collect()
     }
 
+    /// This node's own peer id (derived from its key).
     pub fn local_peer_id(&self) -> PeerId {
         self.local_peer_id
     }
@@ -156,6 +159,7 @@ impl NetworkHandle {
         self.shared.listen_addrs.read().clone()
     }
 
+    /// The counters as they are now.
     pub fn metrics(&self) -> NetworkMetrics {
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         NetworkMetrics {

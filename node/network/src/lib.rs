@@ -40,20 +40,38 @@ pub use sync::{Refusal, SyncProvider, SyncRequest, SyncResponse, MAX_SYNC_HEIGHT
 /// What can go wrong when starting the network or asking a peer something.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
+    /// The [`NetworkConfig`] is refused (bad chain id, message bound out of range).
     #[error("invalid network configuration: {0}")]
     Config(String),
     #[error("cannot listen on {address}: {reason}")]
-    Listen { address: Multiaddr, reason: String },
+    /// The listen address could not be bound.
+    Listen {
+        /// The configured listen address.
+        address: Multiaddr,
+        /// Why libp2p could not listen on it.
+        reason: String,
+    },
     /// The request was refused: locally before sending (a range the protocol does not allow), or by
     /// the peer.
     #[error("sync request refused: {0}")]
     Refused(Refusal),
     /// No answer: the peer could not be dialled, is not allowed, timed out or went away.
     #[error("request to {peer} failed: {reason}")]
-    Request { peer: PeerId, reason: String },
+    Request {
+        /// The peer asked.
+        peer: PeerId,
+        /// What went wrong, as libp2p reports it.
+        reason: String,
+    },
     /// The peer answered with something the protocol does not allow; it has been penalised.
     #[error("peer {peer} sent an invalid response: {reason}")]
-    InvalidResponse { peer: PeerId, reason: String },
+    InvalidResponse {
+        /// The peer that answered.
+        peer: PeerId,
+        /// What is wrong with the answer.
+        reason: String,
+    },
+    /// The swarm task is gone (the node is shutting down), so nothing can be sent or asked.
     #[error("the network service has stopped")]
     Shutdown,
 }

@@ -38,6 +38,7 @@ pub struct AllowList {
 }
 
 impl AllowList {
+    /// A list holding `keys`.
     pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> AllowList {
         AllowList {
             keys: Arc::new(RwLock::new(keys.into_iter().collect())),
@@ -45,6 +46,7 @@ impl AllowList {
         }
     }
 
+    /// Whether `key` is allowed.
     pub fn contains(&self, key: &PublicKey) -> bool {
         self.keys.read().contains(key)
     }
@@ -83,10 +85,12 @@ impl AllowList {
         self.keys.read().clone()
     }
 
+    /// How many keys are allowed.
     pub fn len(&self) -> usize {
         self.keys.read().len()
     }
 
+    /// Whether no key is allowed (then no peer may connect).
     pub fn is_empty(&self) -> bool {
         self.keys.read().is_empty()
     }

@@ -9,6 +9,7 @@ use libp2p::request_response;
 use libp2p::StreamProtocol;
 use std::io;
 
+/// The request-response protocol name of block sync.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kessai/sync/1");
 
 /// Most heights one request may ask for.
@@ -38,30 +39,42 @@ pub trait SyncProvider: Send + Sync + 'static {
     fn blocks(&self, from: u64, to: u64) -> Vec<Vec<u8>>;
 }
 
+/// What a node asks a peer over [`SYNC_PROTOCOL`] (borsh in a length-prefixed frame).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum SyncRequest {
     /// Blocks of heights `from..=to` (inclusive), at most [`MAX_SYNC_HEIGHTS`] of them.
-    Blocks { from: u64, to: u64 },
+    Blocks {
+        /// First height asked for.
+        from: u64,
+        /// Last height asked for (inclusive).
+        to: u64,
+    },
     /// The peer's latest height.
     Status,
 }
 
+/// A peer's answer to a [`SyncRequest`] (borsh in a length-prefixed frame).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum SyncResponse {
     /// Consecutive blocks from the requested `from`: all of the range, or a prefix when the peer does
     /// not have the rest or it would not fit one response.
     Blocks(Vec<Vec<u8>>),
+    /// The answer to [`SyncRequest::Status`].
     Status {
+        /// Height of the peer's newest committed block.
         latest_height: u64,
     },
     /// The request was malformed; an honest requester never sends it.
     Refused(Refusal),
 }
 
+/// Why a [`SyncRequest`] is refused, by the requester before sending it or by the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, thiserror::Error)]
 pub enum Refusal {
+    /// The range spans more than [`MAX_SYNC_HEIGHTS`] heights.
     #[error("more than {MAX_SYNC_HEIGHTS} heights requested")]
     TooManyHeights,
+    /// `from` is above `to`.
     #[error("empty height range (from > to)")]
     EmptyRange,
 }

@@ -11,27 +11,27 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-pub const CHAIN: &str = "network-test";
+pub(crate) const CHAIN: &str = "network-test";
 
 /// Longest wait for something that should happen within a second or two.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
-pub fn key(name: &str) -> Keypair {
+pub(crate) fn key(name: &str) -> Keypair {
     Keypair::dev(&format!("network-test/{name}"))
 }
 
-pub fn allow_list(names: &[&str]) -> AllowList {
+pub(crate) fn allow_list(names: &[&str]) -> AllowList {
     names.iter().map(|name| key(name).public()).collect()
 }
 
 /// Serves `count` blocks of heights 1..=count, each `size` bytes of a pattern naming its height.
-pub struct Chain {
+pub(crate) struct Chain {
     pub count: u64,
     pub size: usize,
 }
 
 impl Chain {
-    pub fn block(height: u64, size: usize) -> Vec<u8> {
+    pub(crate) fn block(height: u64, size: usize) -> Vec<u8> {
         let mut block = format!("block-{height}-").into_bytes();
         block.resize(size.max(block.len()), (height % 251) as u8);
         block
@@ -48,36 +48,36 @@ impl SyncProvider for Chain {
     }
 }
 
-pub fn empty_chain() -> Arc<dyn SyncProvider> {
+pub(crate) fn empty_chain() -> Arc<dyn SyncProvider> {
     Arc::new(Chain { count: 0, size: 0 })
 }
 
-pub struct Node {
+pub(crate) struct Node {
     pub name: String,
     pub handle: NetworkHandle,
     pub inbound: mpsc::Receiver<InboundMessage>,
 }
 
 impl Node {
-    pub fn peer(&self) -> PeerId {
+    pub(crate) fn peer(&self) -> PeerId {
         self.handle.local_peer_id()
     }
 
     /// The dialable address, with `/p2p/<peer id>`.
-    pub fn address(&self) -> Multiaddr {
+    pub(crate) fn address(&self) -> Multiaddr {
         self.listen_address().with_p2p(self.peer()).unwrap()
     }
 
-    pub fn listen_address(&self) -> Multiaddr {
+    pub(crate) fn listen_address(&self) -> Multiaddr {
         self.handle.listen_addrs().into_iter().next().expect("a listening node has an address")
     }
 
-    pub fn is_connected_to(&self, other: &Node) -> bool {
+    pub(crate) fn is_connected_to(&self, other: &Node) -> bool {
         self.handle.peers().contains(&other.peer())
     }
 
     /// Every message received so far, without waiting.
-    pub fn drain(&mut self) -> Vec<InboundMessage> {
+    pub(crate) fn drain(&mut self) -> Vec<InboundMessage> {
         let mut messages = Vec::new();
         while let Ok(message) = self.inbound.try_recv() {
             messages.push(message);
@@ -86,22 +86,22 @@ impl Node {
     }
 }
 
-pub fn config(listen: Multiaddr, bootnodes: &[&Node]) -> NetworkConfig {
+pub(crate) fn config(listen: Multiaddr, bootnodes: &[&Node]) -> NetworkConfig {
     NetworkConfig {
         bootnodes: bootnodes.iter().map(|node| node.address()).collect(),
         ..NetworkConfig::new(CHAIN, listen)
     }
 }
 
-pub fn loopback() -> Multiaddr {
+pub(crate) fn loopback() -> Multiaddr {
     "/ip4/127.0.0.1/tcp/0".parse().unwrap()
 }
 
-pub async fn node(name: &str, allow: &AllowList, bootnodes: &[&Node]) -> Node {
+pub(crate) async fn node(name: &str, allow: &AllowList, bootnodes: &[&Node]) -> Node {
     node_with(name, allow, config(loopback(), bootnodes), empty_chain()).await
 }
 
-pub async fn node_with(
+pub(crate) async fn node_with(
     name: &str,
     allow: &AllowList,
     config: NetworkConfig,
@@ -125,7 +125,7 @@ fn init_tracing() {
 }
 
 /// Waits until `condition` holds, failing the test after [`PATIENCE`].
-pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
@@ -134,7 +134,7 @@ pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// Waits until every node is connected to the ones listed (pairs of indices).
-pub async fn until_connected(nodes: &[&Node], links: &[(usize, usize)]) {
+pub(crate) async fn until_connected(nodes: &[&Node], links: &[(usize, usize)]) {
     for &(i, j) in links {
         let what = format!("{} and {} are connected", nodes[i].name, nodes[j].name);
         until(&what, || nodes[i].is_connected_to(nodes[j]) && nodes[j].is_connected_to(nodes[i]))
@@ -142,12 +142,12 @@ pub async fn until_connected(nodes: &[&Node], links: &[(usize, usize)]) {
     }
 }
 
-pub const PROBE: &[u8] = b"probe/";
+pub(crate) const PROBE: &[u8] = b"probe/";
 
 /// Publishes probes until every node has heard a probe from every other node on both topics: then
 /// subscriptions are known and the mesh relays, so later messages are not lost to a network still
 /// forming. Probes are distinct (content-addressed gossip drops repeats) and marked by [`PROBE`].
-pub async fn warm_up(nodes: &mut [&mut Node]) {
+pub(crate) async fn warm_up(nodes: &mut [&mut Node]) {
     let peers: Vec<PeerId> = nodes.iter().map(|node| node.peer()).collect();
     let mut heard: Vec<BTreeSet<(PeerId, Topic)>> = vec![BTreeSet::new(); nodes.len()];
     let complete = |heard: &[BTreeSet<(PeerId, Topic)>]| {
@@ -176,7 +176,7 @@ pub async fn warm_up(nodes: &mut [&mut Node]) {
 }
 
 /// Receives messages that are not probes until `count` have arrived, failing after [`PATIENCE`].
-pub async fn receive(node: &mut Node, count: usize) -> Vec<InboundMessage> {
+pub(crate) async fn receive(node: &mut Node, count: usize) -> Vec<InboundMessage> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut received = Vec::new();
     while received.len() < count {
@@ -191,7 +191,7 @@ pub async fn receive(node: &mut Node, count: usize) -> Vec<InboundMessage> {
 }
 
 /// Messages other than probes that arrive within `window`.
-pub async fn received_within(node: &mut Node, window: Duration) -> Vec<InboundMessage> {
+pub(crate) async fn received_within(node: &mut Node, window: Duration) -> Vec<InboundMessage> {
     tokio::time::sleep(window).await;
     node.drain().into_iter().filter(|m| !m.data.starts_with(PROBE)).collect()
 }
