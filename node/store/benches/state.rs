@@ -9,6 +9,9 @@
 //! The tree is built first (in blocks of 10,000 writes, like a busy chain would), in a temporary
 //! directory; building the million keys takes a few minutes and is not part of the measurement.
 
+// `criterion_group!` declares `pub fn benches()` and takes no doc comment for it.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use kessai_primitives::{Address, Block, Commit, Hash, Header, PublicKey};
 use kessai_store::{flat_key, Store, StoreConfig, WriteSet};

@@ -5,39 +5,39 @@
 
 use kessai_primitives::{Address, Hash};
 
-pub const HEADERS: &str = "headers";
-pub const BLOCKS: &str = "blocks";
-pub const COMMITS: &str = "commits";
-pub const RECEIPTS: &str = "receipts";
-pub const TX_INDEX: &str = "tx_index";
-pub const EVENTS: &str = "events";
-pub const STATE: &str = "state";
-pub const JMT_NODES: &str = "jmt_nodes";
-pub const JMT_VALUES: &str = "jmt_values";
-pub const META: &str = "meta";
+pub(crate) const HEADERS: &str = "headers";
+pub(crate) const BLOCKS: &str = "blocks";
+pub(crate) const COMMITS: &str = "commits";
+pub(crate) const RECEIPTS: &str = "receipts";
+pub(crate) const TX_INDEX: &str = "tx_index";
+pub(crate) const EVENTS: &str = "events";
+pub(crate) const STATE: &str = "state";
+pub(crate) const JMT_NODES: &str = "jmt_nodes";
+pub(crate) const JMT_VALUES: &str = "jmt_values";
+pub(crate) const META: &str = "meta";
 
-pub const ALL: [&str; 10] =
+pub(crate) const ALL: [&str; 10] =
     [HEADERS, BLOCKS, COMMITS, RECEIPTS, TX_INDEX, EVENTS, STATE, JMT_NODES, JMT_VALUES, META];
 
 /// `meta` keys.
-pub mod meta {
+pub(crate) mod meta {
     /// u64 BE: the last committed height (0 = genesis).
-    pub const LATEST_HEIGHT: &[u8] = b"latest_height";
+    pub(crate) const LATEST_HEIGHT: &[u8] = b"latest_height";
     /// Opaque bytes the node stored with the genesis state (its chain spec, typically).
-    pub const GENESIS: &[u8] = b"genesis";
+    pub(crate) const GENESIS: &[u8] = b"genesis";
     /// u32 BE: the layout of this database, to refuse opening one written by an incompatible build.
-    pub const FORMAT: &[u8] = b"format";
+    pub(crate) const FORMAT: &[u8] = b"format";
 }
 
 /// Version of the layout described in this module.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
-pub fn height(height: u64) -> [u8; 8] {
+pub(crate) fn height(height: u64) -> [u8; 8] {
     height.to_be_bytes()
 }
 
 /// `contract ‖ height ‖ tx index ‖ event index`.
-pub fn event(contract: &Address, height: u64, tx_index: u32, event_index: u32) -> [u8; 48] {
+pub(crate) fn event(contract: &Address, height: u64, tx_index: u32, event_index: u32) -> [u8; 48] {
     let mut key = [0u8; 48];
     key[..32].copy_from_slice(&contract.0);
     key[32..40].copy_from_slice(&height.to_be_bytes());
@@ -47,12 +47,12 @@ pub fn event(contract: &Address, height: u64, tx_index: u32, event_index: u32) -
 }
 
 /// The height of an `events` key.
-pub fn event_height(key: &[u8]) -> Option<u64> {
+pub(crate) fn event_height(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(32..40)?.try_into().ok()?))
 }
 
 /// `key hash ‖ version`: a key's value history, oldest first.
-pub fn jmt_value(key_hash: &jmt::KeyHash, version: u64) -> [u8; 40] {
+pub(crate) fn jmt_value(key_hash: &jmt::KeyHash, version: u64) -> [u8; 40] {
     let mut key = [0u8; 40];
     key[..32].copy_from_slice(&key_hash.0);
     key[32..].copy_from_slice(&version.to_be_bytes());
@@ -61,13 +61,13 @@ pub fn jmt_value(key_hash: &jmt::KeyHash, version: u64) -> [u8; 40] {
 
 /// `version ‖ borsh(nibble path)`: a tree node. Version first so that a future pruner can drop
 /// whole versions with range deletes.
-pub fn jmt_node(node_key: &jmt::storage::NodeKey) -> Vec<u8> {
+pub(crate) fn jmt_node(node_key: &jmt::storage::NodeKey) -> Vec<u8> {
     let mut key = node_key.version().to_be_bytes().to_vec();
     borsh::to_writer(&mut key, node_key.nibble_path()).expect("encoding to memory cannot fail");
     key
 }
 
-pub fn tx(tx_id: &Hash) -> &[u8] {
+pub(crate) fn tx(tx_id: &Hash) -> &[u8] {
     tx_id.as_bytes()
 }
 

@@ -82,6 +82,7 @@ pub struct BlockWrite {
 }
 
 impl BlockWrite {
+    /// Height of the block being written.
     pub fn height(&self) -> u64 {
         self.block.height()
     }
@@ -122,6 +123,7 @@ impl Store {
         Store::open_with(path, &StoreConfig::default())
     }
 
+    /// Opens (creating if needed) the database at `path` with `config`'s cache size and sync mode.
     pub fn open_with(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
         let cache = Cache::new_lru_cache(config.cache_bytes);
         let mut table = BlockBasedOptions::default();
@@ -157,6 +159,7 @@ impl Store {
         })
     }
 
+    /// The directory of the database.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -416,14 +419,17 @@ impl Store {
 
     // ---- chain reads ----
 
+    /// The header of the committed block at `height`.
     pub fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
         self.get_decoded(keys::HEADERS, &keys::height(height), "header")
     }
 
+    /// The committed block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
         self.get_decoded(keys::BLOCKS, &keys::height(height), "block")
     }
 
+    /// The commit (the precommits that finalised it) of the block at `height`.
     pub fn commit(&self, height: u64) -> Result<Option<Commit>, StoreError> {
         self.get_decoded(keys::COMMITS, &keys::height(height), "commit")
     }
@@ -438,6 +444,7 @@ impl Store {
         self.get_decoded(keys::TX_INDEX, keys::tx(tx_id), "tx location")
     }
 
+    /// The receipt of a committed transaction.
     pub fn receipt(&self, tx_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some((height, index)) = self.tx_location(tx_id)? else { return Ok(None) };
         let receipts = self.receipts(height)?.ok_or_else(|| StoreError::Corrupt {

@@ -27,6 +27,7 @@ impl PreparedState {
         self.version
     }
 
+    /// The block's state changes this state was prepared from.
     pub fn writes(&self) -> &WriteSet {
         &self.writes
     }
@@ -40,12 +41,12 @@ pub(crate) struct TreeStore<'a> {
 }
 
 impl<'a> TreeStore<'a> {
-    pub fn new(db: &'a DB) -> Self {
+    pub(crate) fn new(db: &'a DB) -> Self {
         TreeStore { db, pending: None }
     }
 
     /// Reads `pending`'s tree nodes and values before the database's.
-    pub fn with_pending(db: &'a DB, pending: Option<&'a PreparedState>) -> Self {
+    pub(crate) fn with_pending(db: &'a DB, pending: Option<&'a PreparedState>) -> Self {
         TreeStore { db, pending }
     }
 
@@ -55,7 +56,11 @@ impl<'a> TreeStore<'a> {
 
     /// Computes the root and update batch of `version` = the committed `version - 1` plus `writes`.
     /// The caller guarantees that `version - 1` is the latest committed version.
-    pub fn prepare(&self, version: u64, writes: &WriteSet) -> Result<PreparedState, StoreError> {
+    pub(crate) fn prepare(
+        &self,
+        version: u64,
+        writes: &WriteSet,
+    ) -> Result<PreparedState, StoreError> {
         let (root, batch) = if !writes.is_empty() && writes.values().all(Option::is_some) {
             // One descent for the whole set: each touched node is read, rebuilt and hashed once,
             // where inserting key by key rebuilds the upper nodes once per key. jmt's batch path
@@ -76,13 +81,13 @@ impl<'a> TreeStore<'a> {
         Ok(PreparedState { root: Hash(root.0), version, writes: writes.clone(), batch })
     }
 
-    pub fn root(&self, version: u64) -> Result<Option<Hash>, StoreError> {
+    pub(crate) fn root(&self, version: u64) -> Result<Option<Hash>, StoreError> {
         let root = self.tree().get_root_hash_option(version).map_err(StoreError::Tree)?;
         Ok(root.map(|r| Hash(r.0)))
     }
 
     /// The value of `flat_key` at `version` (which must be committed) and its proof.
-    pub fn get_with_proof(
+    pub(crate) fn get_with_proof(
         &self,
         flat_key: &[u8],
         version: u64,
@@ -93,7 +98,11 @@ impl<'a> TreeStore<'a> {
     }
 
     /// The value of `flat_key` at `version`, from the value history (no tree walk).
-    pub fn get_at(&self, flat_key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) fn get_at(
+        &self,
+        flat_key: &[u8],
+        version: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         self.value_at(version, key_hash(flat_key))
     }
 

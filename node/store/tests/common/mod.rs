@@ -8,27 +8,27 @@ use kessai_primitives::{
 use kessai_store::{flat_key, PreparedState, Store, StoreConfig, WriteSet};
 use std::path::Path;
 
-pub const CHAIN: &str = "store-test";
+pub(crate) const CHAIN: &str = "store-test";
 
 /// Opens without `fsync` per commit: the tests do not simulate power loss, and it keeps them fast.
-pub fn open(path: &Path) -> Store {
+pub(crate) fn open(path: &Path) -> Store {
     Store::open_with(path, &StoreConfig { sync: false, ..StoreConfig::default() }).unwrap()
 }
 
-pub fn contract(byte: u8) -> Address {
+pub(crate) fn contract(byte: u8) -> Address {
     Address([byte; 32])
 }
 
 /// The flat key of `key` in the namespace `[byte; 32]`.
-pub fn key(byte: u8, key: &str) -> Vec<u8> {
+pub(crate) fn key(byte: u8, key: &str) -> Vec<u8> {
     flat_key(&contract(byte), key.as_bytes())
 }
 
-pub fn writes<const N: usize>(entries: [(Vec<u8>, Option<&str>); N]) -> WriteSet {
+pub(crate) fn writes<const N: usize>(entries: [(Vec<u8>, Option<&str>); N]) -> WriteSet {
     entries.into_iter().map(|(k, v)| (k, v.map(|v| v.as_bytes().to_vec()))).collect()
 }
 
-pub fn tx(signer: &str, nonce: u64) -> SignedTransaction {
+pub(crate) fn tx(signer: &str, nonce: u64) -> SignedTransaction {
     let key = Keypair::dev(signer);
     Transaction {
         chain_id: CHAIN.into(),
@@ -40,7 +40,7 @@ pub fn tx(signer: &str, nonce: u64) -> SignedTransaction {
     .sign(&key)
 }
 
-pub fn event(contract_byte: u8, topic: &str) -> Event {
+pub(crate) fn event(contract_byte: u8, topic: &str) -> Event {
     Event {
         contract: contract(contract_byte),
         topic: topic.into(),
@@ -48,7 +48,7 @@ pub fn event(contract_byte: u8, topic: &str) -> Event {
     }
 }
 
-pub fn receipt(tx: &SignedTransaction, events: Vec<Event>) -> Receipt {
+pub(crate) fn receipt(tx: &SignedTransaction, events: Vec<Event>) -> Receipt {
     Receipt {
         tx_id: tx.id(),
         status: TxStatus::Success,
@@ -60,7 +60,7 @@ pub fn receipt(tx: &SignedTransaction, events: Vec<Event>) -> Receipt {
 }
 
 /// A block at `height` on top of what `store` holds, whose header carries `prepared.root`.
-pub fn block(
+pub(crate) fn block(
     store: &Store,
     height: u64,
     txs: Vec<SignedTransaction>,
@@ -93,7 +93,7 @@ pub fn block(
 
 /// Prepares `writes` and commits them as the next block, with one transaction per entry of
 /// `tx_events` (carrying those events). Returns the committed block.
-pub fn commit_next(store: &Store, writes: &WriteSet, tx_events: Vec<Vec<Event>>) -> Block {
+pub(crate) fn commit_next(store: &Store, writes: &WriteSet, tx_events: Vec<Vec<Event>>) -> Block {
     let height = store.latest_height().expect("genesis") + 1;
     let prepared = store.prepare_state(height, writes).unwrap();
     let txs: Vec<_> = (0..tx_events.len()).map(|i| tx("alice", height * 100 + i as u64)).collect();
@@ -103,7 +103,7 @@ pub fn commit_next(store: &Store, writes: &WriteSet, tx_events: Vec<Vec<Event>>)
     block
 }
 
-pub fn commit_genesis(store: &Store, writes: &WriteSet) -> Hash {
+pub(crate) fn commit_genesis(store: &Store, writes: &WriteSet) -> Hash {
     let prepared = store.prepare_state(0, writes).unwrap();
     let root = prepared.root;
     store.commit_genesis(prepared, b"genesis meta").unwrap();
