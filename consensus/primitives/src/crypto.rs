@@ -20,8 +20,10 @@ use std::str::FromStr;
 /// Why a signature was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The key's bytes are not an ed25519 point.
     #[error("public key {0} is not a valid ed25519 point")]
     MalformedKey(PublicKey),
+    /// The signature is not the key's over that domain and message.
     #[error("signature does not verify for key {0}")]
     Invalid(PublicKey),
 }
@@ -49,6 +51,7 @@ impl Address {
 }
 
 impl PublicKey {
+    /// The address of the account this key controls: the same 32 bytes.
     pub fn to_address(self) -> Address {
         Address(self.0)
     }
@@ -69,8 +72,11 @@ impl PublicKey {
 
 /// One signature to check: the key, the signature and the message, without its domain.
 pub struct SignedMessage<'a> {
+    /// The key that should have signed.
     pub key: PublicKey,
+    /// The signature to check.
     pub signature: &'a Signature,
+    /// The signed message, without the domain tag.
     pub message: &'a [u8],
 }
 
@@ -121,6 +127,7 @@ impl Keypair {
         Keypair { signing: SigningKey::generate(&mut rand_core::OsRng) }
     }
 
+    /// The key whose ed25519 secret seed is `seed`.
     pub fn from_seed(seed: [u8; 32]) -> Keypair {
         Keypair { signing: SigningKey::from_bytes(&seed) }
     }
@@ -131,14 +138,17 @@ impl Keypair {
         Keypair::from_seed(*blake3::hash(format!("kessai/dev-key/{name}").as_bytes()).as_bytes())
     }
 
+    /// The ed25519 secret seed: keep it secret; [`Keypair::from_seed`] rebuilds the key from it.
     pub fn seed(&self) -> [u8; 32] {
         self.signing.to_bytes()
     }
 
+    /// The public half.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.signing.verifying_key().to_bytes())
     }
 
+    /// The address of the account the key controls.
     pub fn address(&self) -> Address {
         self.public().to_address()
     }
@@ -158,6 +168,7 @@ impl fmt::Debug for Keypair {
 macro_rules! hex_newtype {
     ($name:ident, $len:expr) => {
         impl $name {
+            /// The bytes as lowercase hex, without `0x`.
             pub fn to_hex(&self) -> String {
                 hex::encode(self.0)
             }

@@ -12,6 +12,7 @@ use std::str::FromStr;
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
+    /// All zero bytes: "none" where a hash is expected (e.g. the parent of the first block).
     pub const ZERO: Hash = Hash([0; 32]);
 
     /// blake3 of raw bytes.
@@ -26,10 +27,12 @@ impl Hash {
         Hash(*hasher.finalize().as_bytes())
     }
 
+    /// The 32 bytes of the digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// The digest as 64 lowercase hex characters.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

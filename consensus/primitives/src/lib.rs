@@ -32,8 +32,11 @@ pub use vote::{
 
 /// Domain tags prepended to every signed message (see the module docs of [`crypto`]).
 pub mod domain {
+    /// Tag of a [`Transaction`](crate::Transaction) signature.
     pub const TRANSACTION: &[u8] = b"kessai/tx/v1";
+    /// Tag of a [`Vote`](crate::Vote) signature (and of a commit's precommit signatures).
     pub const VOTE: &[u8] = b"kessai/vote/v1";
+    /// Tag of a [`Proposal`](crate::Proposal) signature.
     pub const PROPOSAL: &[u8] = b"kessai/proposal/v1";
 }
 

@@ -8,6 +8,8 @@ use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+/// The hash of a leaf: blake3 of `0x00 ‖ leaf` (inner nodes hash `0x01 ‖ left ‖ right`, so a leaf
+/// can never pass for a node).
 pub fn leaf_hash(leaf: &[u8]) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(&[0]);
@@ -53,7 +55,9 @@ pub fn root<T: AsRef<[u8]>>(leaves: &[T]) -> Hash {
 /// Proof that one leaf is at `index` among `total` leaves under a root.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct InclusionProof {
+    /// Position of the leaf in the list, 0-based.
     pub index: u64,
+    /// Number of leaves in the list.
     pub total: u64,
     /// Sibling hashes from the leaf up to the root.
     pub path: Vec<Hash>,
@@ -71,6 +75,7 @@ impl InclusionProof {
         self.verify_leaf_hash(root, &leaf_hash(leaf))
     }
 
+    /// Like [`InclusionProof::verify`], for a leaf already hashed with [`leaf_hash`].
     pub fn verify_leaf_hash(&self, root: &Hash, leaf: &Hash) -> bool {
         if self.index >= self.total {
             return false;
@@ -96,6 +101,7 @@ pub struct MerkleTree {
 }
 
 impl MerkleTree {
+    /// Builds the tree over already-hashed leaves ([`leaf_hash`]).
     pub fn new(leaves: Vec<Hash>) -> MerkleTree {
         let mut levels = vec![leaves];
         while let Some(below) = levels.last().filter(|level| level.len() >= 2) {
@@ -105,10 +111,12 @@ impl MerkleTree {
         MerkleTree { levels }
     }
 
+    /// Number of leaves.
     pub fn len(&self) -> usize {
         self.levels[0].len()
     }
 
+    /// Whether the list has no leaves.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -121,6 +129,7 @@ impl MerkleTree {
         }
     }
 
+    /// The inclusion proof of the leaf at `index`; `None` when out of range.
     pub fn proof(&self, index: usize) -> Option<InclusionProof> {
         if index >= self.len() {
             return None;

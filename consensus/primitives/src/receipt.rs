@@ -5,12 +5,16 @@ use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+/// Whether a transaction's effects were kept (`{"status": "success"}` or `{"status": "failed",
+/// "reason": …}` in JSON).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TxStatus {
+    /// The transaction ran to completion and its state changes and events were kept.
     Success,
     /// The transaction was included and its nonce used, but all its state changes were rolled back.
     Failed {
+        /// Why it failed (a trap, out of gas, a refused permission, …), for people.
         reason: String,
     },
 }
@@ -18,16 +22,23 @@ pub enum TxStatus {
 /// A contract event: a topic and borsh-encoded data, emitted by `contract`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Event {
+    /// Address of the contract that emitted it.
     pub contract: Address,
+    /// The topic, as the contract's interface names its events.
     pub topic: String,
+    /// The event's data, borsh of the topic's type (hex in JSON).
     #[serde(with = "hex_bytes")]
     pub data: Vec<u8>,
 }
 
+/// The outcome of one transaction of a block, committed to by the header's `receipts_root`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Receipt {
+    /// Id of the transaction.
     pub tx_id: Hash,
+    /// Whether its effects were kept.
     pub status: TxStatus,
+    /// Gas it burned, within its `gas_limit`; counted against the block's gas limit.
     pub gas_used: u64,
     /// What the called method returned (borsh), empty on failure.
     #[serde(with = "hex_bytes")]
@@ -39,6 +50,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
+    /// Whether the status is [`TxStatus::Success`].
     pub fn is_success(&self) -> bool {
         matches!(self.status, TxStatus::Success)
     }
@@ -48,10 +60,12 @@ impl Receipt {
 pub mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes `bytes` as lowercase hex, without `0x`.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(bytes))
     }
 
+    /// Reads hex, with or without a `0x` prefix.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <String as Deserialize>::deserialize(d)?;
         hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(serde::de::Error::custom)

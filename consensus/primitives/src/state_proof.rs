@@ -75,6 +75,7 @@ impl StateProof {
             .map_err(|e| ProofError(e.to_string()))
     }
 
+    /// Borsh of the proof, for carrying it as bytes (decode with [`StateProof::from_bytes`]).
     pub fn to_bytes(&self) -> Vec<u8> {
         borsh::to_vec(self).expect("encoding to memory cannot fail")
     }

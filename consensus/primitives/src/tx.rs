@@ -39,28 +39,41 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GovernanceAction {
+    /// Makes `key` a member with `roles`.
     AddMember {
+        /// The new member's key.
         key: PublicKey,
+        /// Its roles.
         roles: Vec<Role>,
     },
+    /// Ends `key`'s membership: it may no longer sign transactions.
     RemoveMember {
+        /// The member's key.
         key: PublicKey,
     },
+    /// Gives a member a role.
     GrantRole {
+        /// The member's key.
         key: PublicKey,
+        /// The role granted.
         role: Role,
     },
+    /// Takes a role from a member.
     RevokeRole {
+        /// The member's key.
         key: PublicKey,
+        /// The role revoked.
         role: Role,
     },
     /// Sets a validator's voting power (0 removes it). Takes effect at a later height, announced in
     /// the headers' `next_validators_hash`.
     SetValidator {
+        /// The validator's key and new power.
         validator: Validator,
     },
     /// Admits a libp2p peer id (its protobuf-encoded public key bytes) to the network.
     AdmitPeer {
+        /// The peer's libp2p public key, protobuf-encoded.
         peer_key: Vec<u8>,
     },
 }
@@ -70,19 +83,26 @@ pub enum GovernanceAction {
 pub enum Payload {
     /// Stores wasm code under its blake3 hash. Needs [`Role::Deployer`].
     Deploy {
+        /// The wasm module.
         code: Vec<u8>,
     },
     /// Creates a contract from stored code and runs its `init` method with `args`.
     Instantiate {
+        /// Hash of code stored by a deploy.
         code_hash: Hash,
+        /// Arguments of `init`, borsh of the tuple of its arguments (empty without `init`).
         args: Vec<u8>,
     },
     /// Calls `method` of `contract` with borsh-encoded `args`.
     Call {
+        /// Address of the contract called.
         contract: Address,
+        /// Name of the exported method.
         method: String,
+        /// Borsh of the tuple of the method's arguments.
         args: Vec<u8>,
     },
+    /// A change to the consortium; needs [`Role::Admin`].
     Governance(GovernanceAction),
 }
 
@@ -98,18 +118,25 @@ impl Payload {
     }
 }
 
+/// What a member signs to change the chain's state.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Transaction {
+    /// The chain the transaction is for, so that it cannot be replayed on another.
     pub chain_id: String,
+    /// The member signing it; pays its gas and is the caller contracts see.
     pub signer: PublicKey,
     /// Must equal the signer's account nonce: the first transaction of an account has nonce 0.
     pub nonce: u64,
     /// The most gas the signer allows this transaction to burn.
     pub gas_limit: u64,
+    /// What the transaction does.
     pub payload: Payload,
 }
 
 impl Transaction {
+    /// Signs the transaction (borsh of it, under
+    /// [`domain::TRANSACTION`](crate::domain::TRANSACTION)) with `key`, which should be the
+    /// `signer`'s.
     pub fn sign(self, key: &Keypair) -> SignedTransaction {
         let signature =
             key.sign(crate::domain::TRANSACTION, &borsh::to_vec(&self).expect("encodes"));
@@ -117,21 +144,40 @@ impl Transaction {
     }
 }
 
+/// A transaction with its signer's signature: what clients submit (borsh, hex over RPC) and blocks
+/// carry.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SignedTransaction {
+    /// The transaction signed.
     pub tx: Transaction,
+    /// The signer's signature over borsh of `tx`, under
+    /// [`domain::TRANSACTION`](crate::domain::TRANSACTION).
     pub signature: Signature,
 }
 
 /// Why a transaction is refused before it reaches a block.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxError {
+    /// The encoded transaction is larger than the node accepts.
     #[error("transaction is {size} bytes; the limit is {limit}")]
-    Oversize { size: usize, limit: usize },
+    Oversize {
+        /// Its encoded size, bytes.
+        size: usize,
+        /// The most bytes accepted.
+        limit: usize,
+    },
+    /// The bytes do not decode as a signed transaction.
     #[error("transaction bytes are not a valid borsh-encoded signed transaction: {0}")]
     Malformed(String),
+    /// The transaction names another chain.
     #[error("transaction is for chain {got:?}, this is chain {expected:?}")]
-    WrongChain { expected: String, got: String },
+    WrongChain {
+        /// This chain's id.
+        expected: String,
+        /// The transaction's chain id.
+        got: String,
+    },
+    /// The signature does not verify against the signer's key.
     #[error(transparent)]
     BadSignature(#[from] SignatureError),
 }
@@ -142,10 +188,12 @@ impl SignedTransaction {
         Hash::of(self)
     }
 
+    /// The signer's address (see [`PublicKey::to_address`]).
     pub fn signer_address(&self) -> Address {
         self.tx.signer.to_address()
     }
 
+    /// Checks the signature against the signer's key.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         let message = borsh::to_vec(&self.tx).expect("encodes");
         self.tx.signer.verify(crate::domain::TRANSACTION, &message, &self.signature)

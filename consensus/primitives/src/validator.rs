@@ -5,9 +5,12 @@ use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+/// A validator and its voting power.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Validator {
+    /// The key it signs proposals and votes with.
     pub public_key: PublicKey,
+    /// Its weight in votes; a commit needs more than 2/3 of the set's total.
     pub power: u64,
 }
 
@@ -20,12 +23,16 @@ pub struct ValidatorSet {
     total_power: u64,
 }
 
+/// Why validators do not form a [`ValidatorSet`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidatorSetError {
+    /// No validator has non-zero power.
     #[error("a validator set needs at least one validator with non-zero power")]
     Empty,
+    /// One key is listed twice.
     #[error("validator {0} appears twice")]
     Duplicate(PublicKey),
+    /// The powers add up to more than `u64::MAX`.
     #[error("total voting power overflows")]
     Overflow,
 }
@@ -48,18 +55,22 @@ impl ValidatorSet {
         Ok(ValidatorSet { validators, total_power })
     }
 
+    /// The validators, sorted by public key.
     pub fn validators(&self) -> &[Validator] {
         &self.validators
     }
 
+    /// How many validators the set has.
     pub fn len(&self) -> usize {
         self.validators.len()
     }
 
+    /// Always false for a set built by [`ValidatorSet::new`]; here for `len`'s sake.
     pub fn is_empty(&self) -> bool {
         self.validators.is_empty()
     }
 
+    /// Sum of the validators' powers.
     pub fn total_power(&self) -> u64 {
         self.total_power
     }
@@ -69,6 +80,7 @@ impl ValidatorSet {
         Hash::of(&self.validators)
     }
 
+    /// The validator with `key`, if it is in the set.
     pub fn get(&self, key: &PublicKey) -> Option<&Validator> {
         self.validators
             .binary_search_by_key(key, |v| v.public_key)
@@ -76,6 +88,7 @@ impl ValidatorSet {
             .map(|i| &self.validators[i])
     }
 
+    /// The power of `key` in the set, 0 if it is not in it.
     pub fn power_of(&self, key: &PublicKey) -> u64 {
         self.get(key).map_or(0, |v| v.power)
     }

@@ -22,38 +22,53 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
 )]
+/// The two votes a validator casts in a round.
 pub enum VoteKind {
+    /// First vote of a round: the validator's view of the proposal.
     Prevote,
+    /// Second vote of a round: +2/3 precommits for a block decide it.
     Precommit,
 }
 
+/// A validator's prevote or precommit for a block (or nil) at a height and round.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct Vote {
+    /// The chain the vote is for, so that it cannot be replayed on another.
     pub chain_id: String,
+    /// Height of the block voted on.
     pub height: u64,
+    /// Round of that height the vote is cast in.
     pub round: u32,
+    /// Prevote or precommit.
     pub kind: VoteKind,
     /// The block voted for, or `None` for nil.
     pub block: Option<BlockId>,
+    /// The validator casting it, whose key signs it.
     pub validator: PublicKey,
 }
 
 impl Vote {
+    /// Signs the vote (borsh of it, under [`domain::VOTE`](crate::domain::VOTE)) with `key`, which
+    /// should be the vote's `validator`.
     pub fn sign(self, key: &Keypair) -> SignedVote {
         let signature = key.sign(crate::domain::VOTE, &borsh::to_vec(&self).expect("encodes"));
         SignedVote { vote: self, signature }
     }
 }
 
+/// A vote with its validator's signature.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SignedVote {
+    /// The vote signed.
     pub vote: Vote,
+    /// The validator's signature over borsh of `vote`, under [`domain::VOTE`](crate::domain::VOTE).
     pub signature: Signature,
 }
 
 impl SignedVote {
+    /// Checks the signature against the vote's `validator` key (not whether it is a validator).
     pub fn verify(&self) -> Result<(), SignatureError> {
         let message = borsh::to_vec(&self.vote).expect("encodes");
         self.vote.validator.verify(crate::domain::VOTE, &message, &self.signature)
@@ -64,28 +79,41 @@ impl SignedVote {
 /// the proof of lock (a +2/3 prevote for the same block) when it re-proposes a valid value.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Proposal {
+    /// The chain the proposal is for.
     pub chain_id: String,
+    /// Height of the proposed block.
     pub height: u64,
+    /// Round of that height it is proposed in.
     pub round: u32,
+    /// Round of the proof of lock, when re-proposing a valid value; `None` for a fresh block.
     pub pol_round: Option<u32>,
+    /// Id of the proposed block.
     pub block: BlockId,
+    /// The validator proposing, whose key signs it.
     pub proposer: PublicKey,
 }
 
 impl Proposal {
+    /// Signs the proposal (borsh of it, under [`domain::PROPOSAL`](crate::domain::PROPOSAL)) with
+    /// `key`, which should be the `proposer`'s.
     pub fn sign(self, key: &Keypair) -> SignedProposal {
         let signature = key.sign(crate::domain::PROPOSAL, &borsh::to_vec(&self).expect("encodes"));
         SignedProposal { proposal: self, signature }
     }
 }
 
+/// A proposal with its proposer's signature.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SignedProposal {
+    /// The proposal signed.
     pub proposal: Proposal,
+    /// The proposer's signature over borsh of `proposal`, under
+    /// [`domain::PROPOSAL`](crate::domain::PROPOSAL).
     pub signature: Signature,
 }
 
 impl SignedProposal {
+    /// Checks the signature against the proposal's `proposer` key (not whether it may propose).
     pub fn verify(&self) -> Result<(), SignatureError> {
         let message = borsh::to_vec(&self.proposal).expect("encodes");
         self.proposal.proposer.verify(crate::domain::PROPOSAL, &message, &self.signature)
@@ -95,7 +123,9 @@ impl SignedProposal {
 /// One validator's precommit signature inside a [`Commit`].
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct CommitSignature {
+    /// The validator that precommitted.
     pub validator: PublicKey,
+    /// Its signature of the precommit the commit implies ([`Commit::precommit_of`]).
     pub signature: Signature,
 }
 
@@ -103,28 +133,65 @@ pub struct CommitSignature {
 /// of the validator set at its height, all from one round.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Commit {
+    /// Height of the decided block.
     pub height: u64,
+    /// Round in which it was decided (every signature is a precommit of this round).
     pub round: u32,
+    /// Id of the decided block.
     pub block: BlockId,
+    /// The precommit signatures, one per validator.
     pub signatures: Vec<CommitSignature>,
 }
 
+/// Why a [`Commit`] does not prove what it was checked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitError {
+    /// The commit is for another height.
     #[error("commit is for height {got}, expected {expected}")]
-    WrongHeight { expected: u64, got: u64 },
+    WrongHeight {
+        /// The height it was checked for.
+        expected: u64,
+        /// The commit's height.
+        got: u64,
+    },
+    /// The commit is for another block.
     #[error("commit is for block {got}, expected {expected}")]
-    WrongBlock { expected: BlockId, got: BlockId },
+    WrongBlock {
+        /// The block it was checked for.
+        expected: BlockId,
+        /// The commit's block.
+        got: BlockId,
+    },
+    /// One validator appears twice among the signatures.
     #[error("validator {0} signed the commit twice")]
     DuplicateSigner(PublicKey),
+    /// A signer is not in the validator set the commit is checked against.
     #[error("{0} is not in the validator set")]
     UnknownSigner(PublicKey),
+    /// A signature does not verify.
     #[error(transparent)]
     BadSignature(#[from] SignatureError),
+    /// The valid signatures carry two thirds of the set's power or less.
     #[error("commit carries {signed} of {total} voting power; more than two thirds is needed")]
-    NotEnoughPower { signed: u64, total: u64 },
+    NotEnoughPower {
+        /// Power of the valid signers.
+        signed: u64,
+        /// Total power of the set.
+        total: u64,
+    },
+    /// Checked against an older trusted set (skipping verification), the signers of that set carry
+    /// no more than the required fraction of its power.
     #[error("commit carries {signed} of the trusted set's {total} voting power; more than {numerator}/{denominator} is needed")]
-    NotEnoughTrust { signed: u64, total: u64, numerator: u64, denominator: u64 },
+    NotEnoughTrust {
+        /// Power, in the trusted set, of the valid signers that are in it.
+        signed: u64,
+        /// Total power of the trusted set.
+        total: u64,
+        /// Numerator of the required fraction (the trust level).
+        numerator: u64,
+        /// Denominator of the required fraction.
+        denominator: u64,
+    },
 }
 
 impl Commit {
@@ -190,6 +257,8 @@ impl Commit {
         Ok(signed)
     }
 
+    /// blake3 of borsh of the commit. (A header's `last_commit_hash` is
+    /// [`Block::last_commit_hash`](crate::Block::last_commit_hash), the hash of the `Option`.)
     pub fn hash(&self) -> Hash {
         Hash::of(self)
     }
@@ -199,20 +268,30 @@ impl Commit {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub enum Evidence {
     /// Two signed votes of one validator for different blocks at the same height, round and kind.
-    DuplicateVote { first: SignedVote, second: SignedVote },
+    DuplicateVote {
+        /// One of the votes.
+        first: SignedVote,
+        /// The other, conflicting one.
+        second: SignedVote,
+    },
 }
 
+/// Why [`Evidence`] does not prove misbehaviour.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvidenceError {
+    /// The two votes do not conflict: another validator, chain, height, round or kind, or the same
+    /// block.
     #[error(
         "the two votes are not a conflict (different validator, height, round, kind or same block)"
     )]
     NotConflicting,
+    /// A vote's signature does not verify.
     #[error(transparent)]
     BadSignature(#[from] SignatureError),
 }
 
 impl Evidence {
+    /// Checks that the votes conflict and that both signatures verify.
     pub fn verify(&self) -> Result<(), EvidenceError> {
         match self {
             Evidence::DuplicateVote { first, second } => {
@@ -233,6 +312,7 @@ impl Evidence {
         }
     }
 
+    /// The validator that misbehaved.
     pub fn offender(&self) -> PublicKey {
         match self {
             Evidence::DuplicateVote { first, .. } => first.vote.validator,
