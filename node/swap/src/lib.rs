@@ -16,10 +16,10 @@
 //! [`Lock`], [`LegStatus`]): a change there changes what this crate signs and decodes.
 
 use anyhow::{bail, ensure, Context, Result};
-use borsh::BorshDeserialize;
 pub use hashlock_core::{
     claim_message, ClaimAction, ClaimMessage, HashAlgorithm, LegStatus, Lock, Secret, CLAIM_DOMAIN,
 };
+use kessai_abi::Abi;
 use kessai_client::verified::VerifiedHeader;
 use kessai_client::{submit, Reader, Signer, Trust};
 use kessai_primitives::{Address, Hash, Keypair, Payload, TxStatus};
@@ -28,12 +28,23 @@ use serde::Serialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// A burn request (SC1, `power-ledger`'s `BurnRequest`) or a transfer condition (SC2,
-/// `value-certificate`'s `TransferCondition`): the two contracts store their legs in this one
-/// layout, built of `hashlock-core`'s [`Lock`] and [`LegStatus`]. (The two records live in the
-/// contracts' `cdylib` crates, which cannot be linked; their field order is checked against this
-/// one by the hash-lock end-to-end test, which decodes real legs.)
-#[derive(BorshDeserialize, Clone, Debug)]
+/// The power ledger's records (SC1), compiled from the contract's own `src/types.rs`: the
+/// contracts are `cdylib`-only, so no crate can depend on them, and their sources are included as
+/// modules instead (as `contracts/hashlock-tests` does). A change to a contract's record changes
+/// what this crate decodes; nothing is declared twice.
+#[allow(missing_docs)]
+#[path = "../../../contracts/power-ledger/src/types.rs"]
+pub mod power_ledger;
+
+/// The value certificates' records (SC2), compiled from the contract's own `src/types.rs`.
+#[allow(missing_docs)]
+#[path = "../../../contracts/value-certificate/src/types.rs"]
+pub mod value_certificate;
+
+/// A burn request ([`power_ledger::BurnRequest`]) or a transfer condition
+/// ([`value_certificate::TransferCondition`]) seen through one view: the two records have the same
+/// roles under different names.
+#[derive(Clone, Debug)]
 pub struct Leg {
     pub id: u64,
     /// The amount of power (burn request) or the token id (transfer condition).
@@ -43,10 +54,45 @@ pub struct Leg {
     pub claimant: Address,
     pub timestamp_ms: u64,
     pub status: LegStatus,
+    /// The creator (burn) or the registrant (transfer).
     pub registrant: Address,
     pub timeout_ms: u64,
     pub deadline_ms: u64,
     pub counter_deadline_ms: Option<u64>,
+}
+
+impl From<power_ledger::BurnRequest> for Leg {
+    fn from(r: power_ledger::BurnRequest) -> Leg {
+        Leg {
+            id: r.id,
+            subject: r.amount,
+            lock: r.lock,
+            claimant: Address(r.permitted.0),
+            timestamp_ms: r.timestamp_ms,
+            status: r.status,
+            registrant: Address(r.creator.0),
+            timeout_ms: r.timeout_ms,
+            deadline_ms: r.deadline_ms,
+            counter_deadline_ms: r.counter_deadline_ms,
+        }
+    }
+}
+
+impl From<value_certificate::TransferCondition> for Leg {
+    fn from(c: value_certificate::TransferCondition) -> Leg {
+        Leg {
+            id: c.id,
+            subject: c.token_id,
+            lock: c.lock,
+            claimant: Address(c.destination.0),
+            timestamp_ms: c.timestamp_ms,
+            status: c.status,
+            registrant: Address(c.registrant.0),
+            timeout_ms: c.timeout_ms,
+            deadline_ms: c.deadline_ms,
+            counter_deadline_ms: c.counter_deadline_ms,
+        }
+    }
 }
 
 impl Leg {
@@ -131,11 +177,22 @@ impl LegKind {
         }
     }
 
-    /// The storage prefix of the legs (`abi.json`'s `requests` and `conditions` maps).
-    fn prefix(self) -> &'static [u8] {
+    /// A leg record (storage entry or claim event) of this contract.
+    pub fn decode(self, bytes: &[u8]) -> Result<Leg> {
+        Ok(match self {
+            LegKind::Burn => borsh::from_slice::<power_ledger::BurnRequest>(bytes)?.into(),
+            LegKind::Transfer => {
+                borsh::from_slice::<value_certificate::TransferCondition>(bytes)?.into()
+            }
+        })
+    }
+
+    /// The storage map of the legs, as the contract's interface names it (its key layout comes
+    /// from the proven interface, see [`Chain::leg`]).
+    pub fn map(self) -> &'static str {
         match self {
-            LegKind::Burn => b"r/",
-            LegKind::Transfer => b"c/",
+            LegKind::Burn => "requests",
+            LegKind::Transfer => "conditions",
         }
     }
 
@@ -199,6 +256,8 @@ impl ProofReport {
 /// A hash-lock contract on one chain, read through verified reads.
 pub struct Chain {
     reader: Reader,
+    /// The contract's interface, from its code as proven at connection.
+    abi: Abi,
     pub url: String,
     pub chain_id: String,
     pub address: Address,
@@ -224,6 +283,7 @@ impl Chain {
             url: url.to_string(),
             chain_id: reader.chain_id().to_string(),
             reader,
+            abi,
             address,
             kind,
         })
@@ -231,14 +291,14 @@ impl Chain {
 
     /// Leg `id`, proven at `height` (default: the node's latest).
     pub async fn leg(&mut self, id: u64, height: Option<u64>) -> Result<(Leg, ProofReport)> {
-        let mut storage_key = self.kind.prefix().to_vec();
-        storage_key.extend_from_slice(&borsh::to_vec(&id)?);
+        // The key by the contract's proven interface (the map's prefix ‖ borsh(id)).
+        let storage_key = self.abi.map_key(self.kind.map(), &json!(id))?;
         let proven = self.reader.contract_value(self.address, &storage_key, height).await?;
         self.reader.save()?;
         let Some(bytes) = proven.value else {
             bail!("no {} {id} on chain {} (proved absent)", self.kind.leg_name(), self.chain_id);
         };
-        let leg: Leg = borsh::from_slice(&bytes).context("the leg does not decode")?;
+        let leg = self.kind.decode(&bytes).context("the leg does not decode")?;
         ensure!(leg.id == id, "the proved entry is leg {}, not {id}", leg.id);
         Ok((leg, ProofReport::from(&proven.header)))
     }
@@ -440,7 +500,7 @@ impl Watch {
                     if info.event.topic != self.source.kind.claim_topic() {
                         continue;
                     }
-                    let Ok(leg) = borsh::from_slice::<Leg>(&info.event.data) else { continue };
+                    let Ok(leg) = self.source.kind.decode(&info.event.data) else { continue };
                     if let (true, Some(secret)) = (leg.id == self.request, leg.status.preimage()) {
                         return Ok(Revealed { secret, height: info.height, tx_id: info.tx_id });
                     }
