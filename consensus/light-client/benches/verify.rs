@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p kessai-light-client --bench verify`
 
+// `criterion_group!` declares `pub fn benches()` and takes no doc comment for it.
+#![allow(missing_docs)]
+
 #[path = "../tests/fixture/mod.rs"]
 mod fixture;
 

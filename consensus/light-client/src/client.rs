@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 /// A state value proven against a verified header.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedValue {
+    /// Height of the verified header the value was read at.
     pub height: u64,
     /// Hash of the verified header whose `state_root` the proof leads to.
     pub header_hash: Hash,
@@ -24,18 +25,26 @@ pub struct VerifiedValue {
     pub proof: StateProof,
     /// Voting power that signed the header, out of `total_power`.
     pub signed_power: u64,
+    /// Total voting power of the header's validator set.
     pub total_power: u64,
 }
 
 /// A transaction and its receipt, proven to be in a verified block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedTx {
+    /// Height of the verified block that holds it.
     pub height: u64,
+    /// Position of the transaction (and of its receipt) in the block.
     pub index: u64,
+    /// Hash of the verified header whose roots the proofs lead to.
     pub header_hash: Hash,
+    /// The signed transaction.
     pub tx: SignedTransaction,
+    /// Its receipt: what executing it did.
     pub receipt: Receipt,
+    /// Voting power that signed the header, out of `total_power`.
     pub signed_power: u64,
+    /// Total voting power of the header's validator set.
     pub total_power: u64,
 }
 
@@ -173,6 +182,7 @@ impl<P: Provider> LightClient<P> {
         self
     }
 
+    /// The trust options the client verifies with.
     pub fn options(&self) -> &TrustOptions {
         &self.opts
     }

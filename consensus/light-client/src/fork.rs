@@ -10,7 +10,9 @@ use std::fmt;
 /// validators that signed both are in [`ForkEvidence::double_signers`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForkEvidence {
+    /// The primary's header and the commit that signs it.
     pub primary: (Header, Commit),
+    /// The witness's conflicting header (same height) and the commit that signs it.
     pub witness: (Header, Commit),
     /// Position of the witness in the list given to
     /// [`LightClient::with_witnesses`](crate::LightClient::with_witnesses).
@@ -18,6 +20,7 @@ pub struct ForkEvidence {
 }
 
 impl ForkEvidence {
+    /// The height at which the two headers conflict.
     pub fn height(&self) -> u64 {
         self.primary.0.height
     }

@@ -3,6 +3,7 @@
 use crate::error::VerifyError;
 use serde::{Deserialize, Serialize};
 
+/// One day, milliseconds: the unit trusting periods are usually written in.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Parameters of the trust model.

@@ -20,12 +20,15 @@ pub enum ProviderError {
 /// A transaction with its receipt and the Merkle paths that tie both to a block's header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxEvidence {
+    /// Height of the block that holds the transaction.
     pub height: u64,
     /// Position of the transaction (and of its receipt) in the block.
     pub index: u64,
+    /// The signed transaction.
     pub tx: SignedTransaction,
     /// Path from `borsh(tx)` to the header's `txs_root`.
     pub tx_proof: InclusionProof,
+    /// Its receipt.
     pub receipt: Receipt,
     /// Path from `borsh(receipt)` to the header's `receipts_root`.
     pub receipt_proof: InclusionProof,
@@ -42,6 +45,7 @@ pub trait Provider {
     /// The node's latest committed height.
     async fn latest_height(&self) -> Result<u64, ProviderError>;
 
+    /// The header of the block at `height`.
     async fn header(&self, height: u64) -> Result<Header, ProviderError>;
 
     /// The commit that finalised the block at `height`.

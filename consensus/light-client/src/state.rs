@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 /// on disk between runs ([`TrustedState::to_json`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedState {
+    /// The chain trusted; every header verified from this state must name it.
     pub chain_id: String,
+    /// The latest trusted header.
     pub header: Header,
+    /// The commit that finalised it.
     pub commit: Commit,
     /// The set that signed `header` (its hash is `header.validators_hash`).
     pub validators: ValidatorSet,
@@ -38,6 +41,7 @@ impl TrustedState {
         Ok(state)
     }
 
+    /// Height of the trusted header.
     pub fn height(&self) -> u64 {
         self.header.height
     }
@@ -47,6 +51,7 @@ impl TrustedState {
         self.header.id()
     }
 
+    /// Time of the trusted header, milliseconds since the Unix epoch.
     pub fn time_ms(&self) -> u64 {
         self.header.time_ms
     }
@@ -80,6 +85,7 @@ impl TrustedState {
         self.header.time_ms.saturating_add(trusting_period_ms)
     }
 
+    /// The state as pretty-printed JSON, for keeping on disk.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a trusted state always serialises")
     }

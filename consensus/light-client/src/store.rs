@@ -12,10 +12,12 @@ pub struct FileStore {
 }
 
 impl FileStore {
+    /// A store in the JSON file at `path` (created, with its directory, on the first save).
     pub fn new(path: impl Into<PathBuf>) -> FileStore {
         FileStore { path: path.into() }
     }
 
+    /// The file the state is kept in.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -29,6 +31,7 @@ impl FileStore {
         }
     }
 
+    /// Writes `state` as JSON ([`TrustedState::to_json`]), replacing what was stored.
     pub fn save(&self, state: &TrustedState) -> Result<(), Error> {
         let io = |e: std::io::Error| Error::Store(format!("writing {}: {e}", self.path.display()));
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {

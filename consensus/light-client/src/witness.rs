@@ -21,14 +21,17 @@ pub enum WitnessOutcome {
 pub struct WitnessCheck {
     /// The height of the header compared.
     pub height: u64,
+    /// What the witness said of it.
     pub outcome: WitnessOutcome,
 }
 
 impl WitnessCheck {
+    /// Whether the witness holds the same header.
     pub fn confirmed(&self) -> bool {
         matches!(self.outcome, WitnessOutcome::Confirmed)
     }
 
+    /// Why the witness's answer was refused, if it was faulty.
     pub fn faulty(&self) -> Option<&Error> {
         match &self.outcome {
             WitnessOutcome::Faulty(why) => Some(why),
@@ -36,6 +39,7 @@ impl WitnessCheck {
         }
     }
 
+    /// Why the witness could not be asked or did not answer, if it was unavailable.
     pub fn unavailable(&self) -> Option<&Error> {
         match &self.outcome {
             WitnessOutcome::Unavailable(why) => Some(why),
