@@ -2,7 +2,7 @@
 //! only through the CLI and JSON-RPC, as an operator or member would.
 //!
 //! The binary is the one cargo built next to the test executable (`target/debug/kessai`; the
-//! `kessai-node` package's own integration test makes cargo build it in the same run), or `$KESSAI_BIN`.
+//! `kessai-cli` package's own integration test makes cargo build it in the same run), or `$KESSAI_BIN`.
 
 pub mod light;
 pub mod proxy;
@@ -24,7 +24,7 @@ pub fn kessai_bin() -> PathBuf {
     let bin = dir.join("kessai");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p kessai-node` (or `cargo test --workspace`)",
+        "{} is missing: run `cargo build -p kessai-cli` (or `cargo test --workspace`)",
         bin.display()
     );
     bin

@@ -192,3 +192,11 @@ pub fn http_get(url: &str) -> Result<String> {
     }
     Ok(body.to_string())
 }
+
+/// Multi-node tests take turns: two networks of four or more debug-build nodes on two cores starve
+/// each other's timeouts. Every test that starts a network holds this guard while it runs (a test
+/// that panicked leaves it poisoned, which the next one ignores).
+pub fn one_network_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_NETWORK_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_NETWORK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

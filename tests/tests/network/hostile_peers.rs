@@ -11,7 +11,7 @@ use kessai_primitives::{
     Evidence, Hash, Keypair, Proposal, Signature, SignedVote, Validator, ValidatorSet, Vote,
     VoteKind,
 };
-use kessai_tests::testnet::{entry_field, metric, metrics_url, Testnet};
+use kessai_tests::testnet::{entry_field, metric, metrics_url, one_network_at_a_time, Testnet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,7 @@ fn non_proposer(keys: &[Keypair], height: u64) -> Keypair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
+    let _turn = one_network_at_a_time();
     // Four offenders and one honest reporter of equivocation, all admitted as full nodes.
     let mut net = Testnet::init(4, 5);
     tokio::task::block_in_place(|| {

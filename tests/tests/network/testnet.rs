@@ -5,20 +5,15 @@
 //! The tests of this file share the machine's two cores with four or five debug-build nodes each,
 //! so they take turns (a process-wide lock) rather than run side by side.
 
-use kessai_tests::testnet::{entry_field, metric, metrics_url, Testnet};
+use kessai_tests::testnet::{
+    entry_field, metric, metrics_url, one_network_at_a_time as one_at_a_time, Testnet,
+};
 use kessai_tests::{kessai_ok, TestNode};
 use serde_json::json;
-use std::sync::Mutex;
 use std::time::Duration;
-
-static ONE_NETWORK_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const VALIDATORS: [usize; 4] = [0, 1, 2, 3];
 const MINUTE: Duration = Duration::from_secs(60);
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_NETWORK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// alice (admin) registers a provider through node `via`; returns the transaction id.
 fn register_provider_via(net: &Testnet, via: usize, provider: &str) -> String {

@@ -8,23 +8,16 @@
 //! the machine's two cores.
 
 use kessai_tests::light::{assert_quorum, create_asset, light_json};
-use kessai_tests::testnet::{entry_field, Testnet};
+use kessai_tests::testnet::{entry_field, one_network_at_a_time as one_at_a_time, Testnet};
 use kessai_tests::{dev_address as addr, TestNode};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
-
-static ONE_NETWORK_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const MINUTE: Duration = Duration::from_secs(60);
 /// Heights the chain runs on after a new validator set signs its first block before the light
 /// client is asked to cross the change.
 const PAST_THE_CHANGE: u64 = 4;
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_NETWORK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 fn chain_spec(net: &Testnet) -> String {
     net.dir.join("chainspec.json").display().to_string()

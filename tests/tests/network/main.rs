@@ -1,0 +1,7 @@
+//! End-to-end tests of real multi-node networks (four or more `kessai` processes each): one test
+//! binary, whose tests take turns through `kessai_tests::testnet::one_network_at_a_time`, so that
+//! two networks never share the two cores.
+
+mod hostile_peers;
+mod light_network;
+mod testnet;
