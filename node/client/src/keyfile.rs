@@ -5,16 +5,21 @@ use kessai_primitives::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// A key file's contents: the key's name, its public key and its secret seed. Written with mode
+/// 0600 on Unix; [`KeyFile::read`] refuses a file whose public key does not match its seed.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
+    /// The key's name (a member name such as `alice`), for people; not checked against anything.
     pub name: String,
+    /// The ed25519 public key derived from `secret_key`, kept to catch a file edited by hand.
     pub public_key: PublicKey,
     /// The 32-byte ed25519 seed, hex.
     pub secret_key: String,
 }
 
 impl KeyFile {
+    /// The key file of `key`, named `name`.
     pub fn new(name: &str, key: &Keypair) -> KeyFile {
         KeyFile {
             name: name.to_string(),
@@ -23,6 +28,8 @@ impl KeyFile {
         }
     }
 
+    /// The keypair from the seed; fails when the seed is not 64 hex characters or does not give
+    /// `public_key`.
     pub fn keypair(&self) -> Result<Keypair> {
         let seed: [u8; 32] = hex::decode(&self.secret_key)
             .ok()
@@ -35,6 +42,7 @@ impl KeyFile {
         Ok(key)
     }
 
+    /// Reads and parses the key file at `path` and checks that its seed gives its public key.
     pub fn read(path: &Path) -> Result<KeyFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read key file {}", path.display()))?;
@@ -44,6 +52,8 @@ impl KeyFile {
         Ok(file)
     }
 
+    /// Writes the file as pretty JSON, creating its directory, then makes it readable by its owner
+    /// only (0600 on Unix).
     pub fn write(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

@@ -19,6 +19,7 @@ pub struct LightHome {
 }
 
 impl LightHome {
+    /// The light home in `dir` (nothing is read or created until it is used).
     pub fn new(dir: impl Into<PathBuf>) -> LightHome {
         LightHome { dir: dir.into() }
     }
@@ -34,18 +35,22 @@ impl LightHome {
         )
     }
 
+    /// The home's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The store of the trusted state, `trusted.json`.
     pub fn store(&self) -> FileStore {
         FileStore::new(self.dir.join("trusted.json"))
     }
 
+    /// `options.json`: the trust options chosen at init.
     pub fn options_path(&self) -> PathBuf {
         self.dir.join("options.json")
     }
 
+    /// `fork-evidence.json`: present once a fork was seen, and then every read refuses.
     pub fn fork_path(&self) -> PathBuf {
         self.dir.join("fork-evidence.json")
     }

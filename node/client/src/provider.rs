@@ -22,6 +22,8 @@ pub struct RpcProvider {
 }
 
 impl RpcProvider {
+    /// The node at `url` as a primary: a header above its latest height counts as not found at
+    /// once.
     pub fn new(url: &str) -> anyhow::Result<RpcProvider> {
         Ok(RpcProvider { url: url.to_string(), client: rpc::client(url)?, max_lag: None })
     }
@@ -32,6 +34,7 @@ impl RpcProvider {
         Ok(RpcProvider { max_lag: Some(WITNESS_MAX_LAG), ..RpcProvider::new(url)? })
     }
 
+    /// The node's JSON-RPC URL.
     pub fn url(&self) -> &str {
         &self.url
     }

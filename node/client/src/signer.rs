@@ -13,6 +13,7 @@ pub const DEFAULT_GAS: u64 = 50_000_000;
 pub struct Signer {
     /// How the user named the key (file path or name), for messages.
     pub name: String,
+    /// The ed25519 key that signs the transactions.
     pub key: Keypair,
     /// Gas limit of each transaction.
     pub gas: u64,

@@ -142,16 +142,21 @@ async fn node_chain_id(client: &HttpClient, url: &str) -> Result<String> {
 /// A header with what vouches for it: verified by the light client from the reader's root.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VerifiedHeader {
+    /// The verified header itself.
     pub header: Header,
     /// The header's id (the block hash).
     pub block: Hash,
+    /// Hash of the validator set that signed the header's commit (the header's own
+    /// `validators_hash`).
     pub validators_hash: Hash,
     /// Voting power of the commit's valid signatures, more than two thirds of `total_power`.
     pub signed_power: u64,
+    /// Total voting power of the validator set that signed the commit.
     pub total_power: u64,
 }
 
 impl VerifiedHeader {
+    /// The header of a trusted state, with its commit's signed power.
     pub fn of(state: &TrustedState) -> VerifiedHeader {
         VerifiedHeader {
             header: state.header.clone(),
@@ -166,10 +171,13 @@ impl VerifiedHeader {
 /// A state value (or its absence) proven under a verified header.
 #[derive(Clone, Debug)]
 pub struct Proven {
+    /// The key read, in the flat state (namespace(32) ‖ key; see `kessai_state::flat_key`).
     pub flat_key: Vec<u8>,
     /// `None`: proven absent.
     pub value: Option<Vec<u8>>,
+    /// The proof of `value` (or of its absence) against the header's `state_root`.
     pub proof: StateProof,
+    /// The verified header the proof is checked against.
     pub header: VerifiedHeader,
 }
 
@@ -177,11 +185,15 @@ pub struct Proven {
 /// interface.
 #[derive(Clone, Debug)]
 pub struct ProvenEntry {
+    /// The contract's address (resolved from its name when it was given by name).
     pub contract: Address,
+    /// The storage map's name in the contract's interface.
     pub map: String,
+    /// The entry's key as given, JSON of the map's key type.
     pub key: serde_json::Value,
     /// The value by the map's type; `null` when absent.
     pub decoded: serde_json::Value,
+    /// The raw value and its proof, under the flat key of the encoded map key.
     pub proven: Proven,
 }
 
@@ -266,6 +278,7 @@ impl Reader {
         })
     }
 
+    /// The URL of the node read from.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -280,10 +293,12 @@ impl Reader {
         &self.client.latest_trusted().chain_id
     }
 
+    /// The light home the root of trust came from; `None` for a root from genesis or a hash.
     pub fn home(&self) -> Option<&LightHome> {
         self.home.as_ref()
     }
 
+    /// The trust options in force (trusting period, trust threshold, maximum clock drift).
     pub fn options(&self) -> &TrustOptions {
         self.client.options()
     }
@@ -506,6 +521,7 @@ pub struct WitnessReport {
     /// The height of the header compared; `None` when nothing was verified forward (a header
     /// already trusted, or one below it verified through parent hashes), so none was asked.
     pub height: Option<u64>,
+    /// How many witnesses served the same header (the length of `confirmed_by`).
     pub confirmed: usize,
     /// The witnesses that served the same header.
     pub confirmed_by: Vec<String>,
@@ -516,9 +532,12 @@ pub struct WitnessReport {
     pub faulty: Vec<WitnessProblem>,
 }
 
+/// A witness that did not confirm the header, and why.
 #[derive(Serialize, Debug)]
 pub struct WitnessProblem {
+    /// The witness's URL.
     pub witness: String,
+    /// What went wrong, for people (the provider's or the verifier's error).
     pub reason: String,
 }
 
@@ -549,18 +568,28 @@ impl WitnessReport {
 /// What a verified header is, for people and scripts.
 #[derive(Serialize, Debug)]
 pub struct HeaderReport {
+    /// The chain the header is of.
     pub chain_id: String,
+    /// The header's height.
     pub height: u64,
+    /// The header's id (the block hash).
     pub hash: Hash,
+    /// Block time, milliseconds since the Unix epoch.
     pub time_ms: u64,
+    /// Root of the state after the block, which state proofs are checked against.
     pub state_root: Hash,
+    /// Hash of the validator set that signed the commit.
     pub validators_hash: Hash,
+    /// Voting power of the commit's valid signatures, more than two thirds of `total_power`.
     pub signed_power: u64,
+    /// Total voting power of the signing validator set.
     pub total_power: u64,
+    /// Number of validators in the signing set.
     pub validators: usize,
 }
 
 impl HeaderReport {
+    /// The report of a trusted state's header.
     pub fn of(state: &TrustedState) -> HeaderReport {
         HeaderReport {
             chain_id: state.chain_id.clone(),
@@ -575,6 +604,7 @@ impl HeaderReport {
         }
     }
 
+    /// One line for people: height, chain, hash and the signed share of voting power.
     pub fn summary(&self) -> String {
         format!(
             "height {} of {}, header {}, signed by {} of {} voting power ({} validator{})",
