@@ -15,6 +15,9 @@
 //!   module — a fresh store and instance, the write, the return — with no signature or
 //!   transaction around it: the cost of a contract call itself.
 
+// `criterion_group!` declares `pub fn benches()` and takes no doc comment for it.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kessai_primitives::{
     Address, Keypair, Payload, Role, SignedTransaction, Transaction, Validator, ValidatorSet,

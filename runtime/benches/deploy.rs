@@ -14,6 +14,9 @@
 //! instructions, beyond the limits (wasmtime alone, configured as the runtime's engine): what is
 //! superlinear, and so what the limits and the quadratic price are for.
 
+// `criterion_group!` declares `pub fn benches()` and takes no doc comment for it.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kessai_primitives::{Keypair, Payload, Transaction};
 use kessai_runtime::{gas, Runtime, RuntimeConfig};

@@ -29,7 +29,9 @@ use kessai_primitives::{
 /// The block being executed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockContext {
+    /// The chain the block belongs to; every transaction must name it.
     pub chain_id: String,
+    /// The block's height: what contracts see as `block_height`.
     pub height: u64,
     /// Block time, ms since the Unix epoch: what contracts see as `block_time_ms`.
     pub time_ms: u64,

@@ -4,21 +4,31 @@
 use crate::module::Shape;
 use kessai_primitives::{Payload, SignedTransaction};
 
+/// Every transaction, before it does anything (part of [`intrinsic`]).
 pub const TX_BASE: u64 = 20_000;
+/// Per byte of the borsh-encoded signed transaction (part of [`intrinsic`]).
 pub const TX_PER_BYTE: u64 = 10;
+/// Every call of a host function, on top of that function's own cost.
 pub const HOST_CALL: u64 = 200;
 /// `storage_get` / `storage_next`: per byte of key(s) passed and of what is read back.
 pub const STORAGE_READ_BASE: u64 = 2_000;
+/// Per byte of key(s) passed to `storage_get` / `storage_next` and of what is read back.
 pub const STORAGE_READ_PER_BYTE: u64 = 2;
-/// `storage_set`: per byte of key and value.
+/// `storage_set`, plus [`STORAGE_SET_PER_BYTE`] per byte of key and value.
 pub const STORAGE_SET_BASE: u64 = 10_000;
+/// Per byte of key and value written by `storage_set`.
 pub const STORAGE_SET_PER_BYTE: u64 = 50;
+/// `storage_remove`.
 pub const STORAGE_REMOVE: u64 = 5_000;
-/// `emit_event`: per byte of topic and data.
+/// `emit_event`, plus [`EVENT_PER_BYTE`] per byte of topic and data.
 pub const EVENT_BASE: u64 = 2_000;
+/// Per byte of topic and data of `emit_event`.
 pub const EVENT_PER_BYTE: u64 = 10;
+/// `hash_blake3` / `hash_sha256`, plus [`HASH_PER_BYTE`] per byte hashed.
 pub const HASH_BASE: u64 = 500;
+/// Per byte hashed by `hash_blake3` / `hash_sha256`.
 pub const HASH_PER_BYTE: u64 = 2;
+/// `ed25519_verify`: one signature check, whatever the message length.
 pub const ED25519_VERIFY: u64 = 50_000;
 /// `call_contract`, plus whatever the callee burns.
 pub const CALL_CONTRACT: u64 = 20_000;

@@ -12,17 +12,26 @@ use std::collections::BTreeSet;
 /// What genesis is built from (the node derives it from the chain spec).
 #[derive(Clone, Debug)]
 pub struct GenesisSpec {
+    /// The chain's id, from the chain spec.
     pub chain_id: String,
+    /// Genesis time, ms since the Unix epoch: the block time the contracts' `init` see.
     pub time_ms: u64,
+    /// The consortium's members and their roles (each key at most once; roles are sorted and
+    /// deduplicated before they are stored).
     pub members: Vec<(PublicKey, Vec<Role>)>,
+    /// The validators of height 1, stored as both the current and the next set.
     pub validators: ValidatorSet,
+    /// The contracts to instantiate, in order: the i-th gets the address of creator
+    /// [`Address::SYSTEM`] with nonce i.
     pub contracts: Vec<GenesisContract>,
 }
 
 /// A contract that exists from genesis, reachable by `name`.
 #[derive(Clone, Debug)]
 pub struct GenesisContract {
+    /// The name it is registered under (`name/` key); non-empty and unique in the spec.
     pub name: String,
+    /// The wasm module, checked like a deployed one.
     pub code: Vec<u8>,
     /// borsh arguments of its `init` (empty if it has none).
     pub init_args: Vec<u8>,

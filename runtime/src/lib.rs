@@ -98,6 +98,8 @@ impl Drop for GateGuard<'_> {
 }
 
 impl Runtime {
+    /// A runtime with this configuration: checks it, sets up the wasmtime engine and links the
+    /// host functions. Compiled modules are cached (up to `module_cache_capacity`) across calls.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         config.check()?;
         let engine = config::engine(&config)?;
@@ -110,6 +112,7 @@ impl Runtime {
         Ok(Runtime { inner: Arc::new(Inner { config, engine, linker, cache, blocks, views }) })
     }
 
+    /// The configuration the runtime was created with.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
     }

@@ -12,12 +12,12 @@ use kessai_runtime::{
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-pub const CHAIN: &str = "kessai-test";
-pub const GAS: u64 = 10_000_000;
+pub(crate) const CHAIN: &str = "kessai-test";
+pub(crate) const GAS: u64 = 10_000_000;
 
 /// Committed state in a `BTreeMap`.
 #[derive(Default, Clone)]
-pub struct MemState(pub BTreeMap<Vec<u8>, Vec<u8>>);
+pub(crate) struct MemState(pub BTreeMap<Vec<u8>, Vec<u8>>);
 
 impl StateView for MemState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
@@ -35,7 +35,7 @@ impl StateView for MemState {
 }
 
 impl MemState {
-    pub fn apply(&mut self, writes: &WriteSet) {
+    pub(crate) fn apply(&mut self, writes: &WriteSet) {
         for (key, value) in writes {
             match value {
                 Some(value) => self.0.insert(key.clone(), value.clone()),
@@ -45,26 +45,26 @@ impl MemState {
     }
 }
 
-pub fn alice() -> Keypair {
+pub(crate) fn alice() -> Keypair {
     Keypair::dev("alice")
 }
 
 /// A member with no role.
-pub fn bob() -> Keypair {
+pub(crate) fn bob() -> Keypair {
     Keypair::dev("bob")
 }
 
 /// Not a member.
-pub fn mallory() -> Keypair {
+pub(crate) fn mallory() -> Keypair {
     Keypair::dev("mallory")
 }
 
-pub fn validator(name: &str, power: u64) -> Validator {
+pub(crate) fn validator(name: &str, power: u64) -> Validator {
     Validator { public_key: Keypair::dev(name).public(), power }
 }
 
 /// A chain whose genesis has alice (admin, deployer), bob (no role) and validator v0.
-pub struct Chain {
+pub(crate) struct Chain {
     pub runtime: Runtime,
     pub state: MemState,
     pub height: u64,
@@ -73,11 +73,11 @@ pub struct Chain {
 }
 
 impl Chain {
-    pub fn new() -> Chain {
+    pub(crate) fn new() -> Chain {
         Chain::with(RuntimeConfig::default(), vec![])
     }
 
-    pub fn with(config: RuntimeConfig, contracts: Vec<GenesisContract>) -> Chain {
+    pub(crate) fn with(config: RuntimeConfig, contracts: Vec<GenesisContract>) -> Chain {
         let runtime = Runtime::new(config).unwrap();
         let spec = GenesisSpec {
             chain_id: CHAIN.into(),
@@ -95,7 +95,7 @@ impl Chain {
         Chain { runtime, state, height: 0, block_gas_limit: 1_000_000_000, names }
     }
 
-    pub fn context(&self, height: u64) -> BlockContext {
+    pub(crate) fn context(&self, height: u64) -> BlockContext {
         BlockContext {
             chain_id: CHAIN.into(),
             height,
@@ -105,7 +105,7 @@ impl Chain {
     }
 
     /// Executes the next block and commits its writes.
-    pub fn block(&mut self, txs: &[SignedTransaction]) -> ExecutedBlock {
+    pub(crate) fn block(&mut self, txs: &[SignedTransaction]) -> ExecutedBlock {
         let executed = self.execute(txs);
         self.state.apply(&executed.writes);
         self.height += 1;
@@ -113,27 +113,27 @@ impl Chain {
     }
 
     /// Executes the next block without committing it.
-    pub fn execute(&self, txs: &[SignedTransaction]) -> ExecutedBlock {
+    pub(crate) fn execute(&self, txs: &[SignedTransaction]) -> ExecutedBlock {
         self.runtime.execute_block(&self.state, &self.context(self.height + 1), txs).unwrap()
     }
 
     /// One transaction in its own block: its receipt.
-    pub fn run(&mut self, tx: SignedTransaction) -> Receipt {
+    pub(crate) fn run(&mut self, tx: SignedTransaction) -> Receipt {
         let executed = self.block(&[tx]);
         executed.receipts.into_iter().next().unwrap()
     }
 
-    pub fn nonce(&self, key: &Keypair) -> u64 {
+    pub(crate) fn nonce(&self, key: &Keypair) -> u64 {
         system::nonce(&self.state, &key.public()).unwrap()
     }
 
     /// A transaction with the signer's next committed nonce.
-    pub fn tx(&self, key: &Keypair, payload: Payload) -> SignedTransaction {
+    pub(crate) fn tx(&self, key: &Keypair, payload: Payload) -> SignedTransaction {
         sign(key, self.nonce(key), GAS, payload)
     }
 
     /// Deploys and instantiates `code` (signed by alice); returns the contract's address.
-    pub fn create(&mut self, code: &[u8], init_args: Vec<u8>) -> Address {
+    pub(crate) fn create(&mut self, code: &[u8], init_args: Vec<u8>) -> Address {
         let deploy = self.run(self.tx(&alice(), Payload::Deploy { code: code.to_vec() }));
         assert_success(&deploy);
         let code_hash = kessai_primitives::Hash(deploy.created.unwrap().0);
@@ -144,32 +144,37 @@ impl Chain {
     }
 
     /// Calls `method` in a transaction signed by alice.
-    pub fn call(&mut self, contract: Address, method: &str, args: Vec<u8>) -> Receipt {
+    pub(crate) fn call(&mut self, contract: Address, method: &str, args: Vec<u8>) -> Receipt {
         self.run(self.tx(&alice(), call(contract, method, args)))
     }
 
     /// The contract's raw storage value.
-    pub fn storage(&self, contract: Address, key: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn storage(&self, contract: Address, key: &[u8]) -> Option<Vec<u8>> {
         self.state.get(&system::flat_key(&contract, key)).unwrap()
     }
 }
 
-pub fn sign(key: &Keypair, nonce: u64, gas_limit: u64, payload: Payload) -> SignedTransaction {
+pub(crate) fn sign(
+    key: &Keypair,
+    nonce: u64,
+    gas_limit: u64,
+    payload: Payload,
+) -> SignedTransaction {
     Transaction { chain_id: CHAIN.into(), signer: key.public(), nonce, gas_limit, payload }
         .sign(key)
 }
 
-pub fn call(contract: Address, method: &str, args: Vec<u8>) -> Payload {
+pub(crate) fn call(contract: Address, method: &str, args: Vec<u8>) -> Payload {
     Payload::Call { contract, method: method.into(), args }
 }
 
 #[track_caller]
-pub fn assert_success(receipt: &Receipt) {
+pub(crate) fn assert_success(receipt: &Receipt) {
     assert_eq!(receipt.status, TxStatus::Success, "{receipt:?}");
 }
 
 #[track_caller]
-pub fn failure(receipt: &Receipt) -> String {
+pub(crate) fn failure(receipt: &Receipt) -> String {
     match &receipt.status {
         TxStatus::Failed { reason } => reason.clone(),
         TxStatus::Success => panic!("expected a failure, got {receipt:?}"),
@@ -177,22 +182,22 @@ pub fn failure(receipt: &Receipt) -> String {
 }
 
 /// borsh of a byte string: u32 LE length, then the bytes.
-pub fn bytes(b: &[u8]) -> Vec<u8> {
+pub(crate) fn bytes(b: &[u8]) -> Vec<u8> {
     borsh::to_vec(&b.to_vec()).unwrap()
 }
 
 /// borsh of several byte strings in a row (a tuple of `bytes`).
-pub fn args(parts: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn args(parts: &[&[u8]]) -> Vec<u8> {
     parts.iter().flat_map(|p| bytes(p)).collect()
 }
 
 /// Arguments of the kitchen contract's `call`: (address, method, args).
-pub fn call_args(contract: Address, method: &str, inner: &[u8]) -> Vec<u8> {
+pub(crate) fn call_args(contract: Address, method: &str, inner: &[u8]) -> Vec<u8> {
     borsh::to_vec(&(contract, method.to_string(), inner.to_vec())).unwrap()
 }
 
 /// Compiles WAT and appends a `kessai:abi` custom section holding `abi`.
-pub fn module(wat: &str, abi: Option<&str>) -> Vec<u8> {
+pub(crate) fn module(wat: &str, abi: Option<&str>) -> Vec<u8> {
     let mut code = wat::parse_str(wat).unwrap();
     if let Some(abi) = abi {
         append_custom_section(&mut code, kessai_abi::SECTION, abi.as_bytes());
@@ -200,7 +205,7 @@ pub fn module(wat: &str, abi: Option<&str>) -> Vec<u8> {
     code
 }
 
-pub fn append_custom_section(code: &mut Vec<u8>, name: &str, payload: &[u8]) {
+pub(crate) fn append_custom_section(code: &mut Vec<u8>, name: &str, payload: &[u8]) {
     let mut section = Vec::new();
     leb128(&mut section, name.len() as u32);
     section.extend_from_slice(name.as_bytes());
@@ -222,9 +227,9 @@ fn leb128(out: &mut Vec<u8>, mut value: u32) {
     }
 }
 
-pub const KITCHEN_WAT: &str = include_str!("kitchen.wat");
+pub(crate) const KITCHEN_WAT: &str = include_str!("kitchen.wat");
 
-pub const KITCHEN_ABI: &str = r#"{
+pub(crate) const KITCHEN_ABI: &str = r#"{
   "name": "kitchen", "version": "0.1.0",
   "methods": [
     { "name": "init", "kind": "init", "args": [ { "name": "value", "type": "bytes" } ] },
@@ -248,12 +253,12 @@ pub const KITCHEN_ABI: &str = r#"{
   ]
 }"#;
 
-pub fn kitchen() -> Vec<u8> {
+pub(crate) fn kitchen() -> Vec<u8> {
     module(KITCHEN_WAT, Some(KITCHEN_ABI))
 }
 
 /// A chain with one kitchen contract, created by alice; its init stored "hello".
-pub fn chain_with_kitchen() -> (Chain, Address) {
+pub(crate) fn chain_with_kitchen() -> (Chain, Address) {
     let mut chain = Chain::new();
     let address = chain.create(&kitchen(), bytes(b"hello"));
     (chain, address)
