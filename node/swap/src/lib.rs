@@ -46,18 +46,28 @@ pub mod value_certificate;
 /// roles under different names.
 #[derive(Clone, Debug)]
 pub struct Leg {
+    /// The leg's id in its contract (the key of its storage entry).
     pub id: u64,
     /// The amount of power (burn request) or the token id (transfer condition).
     pub subject: u64,
+    /// The hash lock: the algorithm and H(R) that the claim's secret must open.
     pub lock: Lock,
     /// The permitted address (burn) or the destination (transfer): who may claim.
     pub claimant: Address,
+    /// Block time of the registration, milliseconds since the Unix epoch; part of the signed
+    /// claim message, where it tells apart two legs whose contract address and id coincide on two
+    /// chains.
     pub timestamp_ms: u64,
+    /// Active, claimed (with R and the block time of the claim) or withdrawn.
     pub status: LegStatus,
     /// The creator (burn) or the registrant (transfer).
     pub registrant: Address,
+    /// How long after `timestamp_ms` the leg may be claimed, in milliseconds.
     pub timeout_ms: u64,
+    /// `timestamp_ms + timeout_ms` (block time, ms): claim before it, withdraw from it on.
     pub deadline_ms: u64,
+    /// For a second leg, the counter leg's deadline (ms) it was checked against at registration;
+    /// `None` for a first leg.
     pub counter_deadline_ms: Option<u64>,
 }
 
@@ -96,6 +106,8 @@ impl From<value_certificate::TransferCondition> for Leg {
 }
 
 impl Leg {
+    /// The leg as JSON for scripts: the lock and R as hex, the algorithm by its interface name,
+    /// times in ms.
     pub fn to_json(&self) -> serde_json::Value {
         let status = match self.status {
             LegStatus::Active => json!("Active"),
@@ -114,6 +126,7 @@ impl Leg {
         })
     }
 
+    /// One line for people: status (with R once claimed), subject, lock, parties and deadline.
     pub fn summary(&self) -> String {
         let status = match self.status {
             LegStatus::Active => "active".to_string(),
@@ -163,6 +176,7 @@ impl LegKind {
         }
     }
 
+    /// The contract's interface name (`power-ledger` or `value-certificate`).
     pub fn name(self) -> &'static str {
         match self {
             LegKind::Burn => "power-ledger",
@@ -170,6 +184,7 @@ impl LegKind {
         }
     }
 
+    /// What this contract calls a leg, for messages (`burn request`, `transfer condition`).
     pub fn leg_name(self) -> &'static str {
         match self {
             LegKind::Burn => "burn request",
@@ -212,6 +227,8 @@ impl LegKind {
         }
     }
 
+    /// The action named in the signed claim message, so a signature for one contract's claim is
+    /// not valid for the other's.
     pub fn action(self) -> ClaimAction {
         match self {
             LegKind::Burn => ClaimAction::Burn,
@@ -223,11 +240,17 @@ impl LegKind {
 /// How a value was verified: the header it was proved under and the commit that finalised it.
 #[derive(Serialize, Clone, Debug)]
 pub struct ProofReport {
+    /// Height of the verified header.
     pub height: u64,
+    /// The header's state root, which the value's proof was checked against.
     pub state_root: Hash,
+    /// The header's id (the block hash).
     pub block: Hash,
+    /// Hash of the validator set that signed the commit.
     pub validators_hash: Hash,
+    /// Voting power of the commit's valid signatures.
     pub signed_power: u64,
+    /// Total voting power of the signing validator set.
     pub total_power: u64,
 }
 
@@ -245,6 +268,7 @@ impl From<&VerifiedHeader> for ProofReport {
 }
 
 impl ProofReport {
+    /// One line for people: the state root and header, and the voting power that committed it.
     pub fn summary(&self) -> String {
         format!(
             "proof verified against state root {} of height {} (block {}, committed by {}/{} voting power of validator set {}, verified by the light client)",
@@ -258,9 +282,13 @@ pub struct Chain {
     reader: Reader,
     /// The contract's interface, from its code as proven at connection.
     abi: Abi,
+    /// The node's JSON-RPC URL.
     pub url: String,
+    /// The chain's id, from the verified root of trust.
     pub chain_id: String,
+    /// The contract's address (resolved in the proven state when given by name).
     pub address: Address,
+    /// Which hash-lock contract it is, by its proven interface name.
     pub kind: LegKind,
 }
 
@@ -375,15 +403,22 @@ impl Chain {
 /// A completed claim.
 #[derive(Serialize, Debug)]
 pub struct Completed {
+    /// The chain the leg is on.
     pub chain_id: String,
+    /// The claim method called (`burn` or `transfer`).
     pub method: &'static str,
+    /// The id of the leg claimed.
     pub request: u64,
+    /// The claim transaction's id.
     pub tx_id: Hash,
+    /// The block holding the transaction (`None` only when the node's answer has no height).
     pub height: Option<u64>,
+    /// Gas the claim used, from its receipt.
     pub gas_used: u64,
 }
 
 impl Completed {
+    /// One line for people: method, leg, chain, transaction, height and gas.
     pub fn summary(&self) -> String {
         format!(
             "{} of request {} on chain {}: tx {} at height {} (gas {})",
@@ -400,10 +435,15 @@ impl Completed {
 /// The relayer: completes `to_request` on `target` with the R revealed by the claim of `request`
 /// on `source`.
 pub struct Watch {
+    /// The chain whose leg's claim reveals R.
     pub source: Chain,
+    /// The id of the leg watched on `source`.
     pub request: u64,
+    /// The chain of the leg to complete.
     pub target: Chain,
+    /// The id of the leg to claim on `target`; its claimant must be the relayer's key.
     pub to_request: u64,
+    /// How long to sleep between polls of the source chain's events.
     pub poll: Duration,
     /// Give up after this long (default: when the leg to complete expires).
     pub give_up: Option<Duration>,
@@ -413,8 +453,24 @@ pub struct Watch {
 /// ([`Step::to_json`]).
 #[derive(Debug)]
 pub enum Step {
-    Watching { deadline_ms: u64 },
-    Revealed { secret: Secret, height: u64, tx_id: Hash, proof: ProofReport },
+    /// Both legs checked (same lock, target claimable by the signer, target active); waiting for
+    /// R.
+    Watching {
+        /// The target leg's deadline, block time in ms: R must be revealed and used before it.
+        deadline_ms: u64,
+    },
+    /// R was revealed on the source chain and the source leg's proven state holds it.
+    Revealed {
+        /// R, which opens both locks.
+        secret: Secret,
+        /// Height of the block holding the claim event.
+        height: u64,
+        /// The source claim's transaction.
+        tx_id: Hash,
+        /// The header the source leg was proven under at `height`.
+        proof: ProofReport,
+    },
+    /// The target leg was claimed with R.
     Completed(Completed),
 }
 
@@ -545,6 +601,7 @@ struct Revealed {
 }
 
 impl Step {
+    /// The step as one JSON object for scripts (an `event` field names it; R as hex).
     pub fn to_json(&self, watch: &Watch) -> serde_json::Value {
         match self {
             Step::Watching { deadline_ms } => json!({"event": "watching",
@@ -557,6 +614,7 @@ impl Step {
         }
     }
 
+    /// The step for people, naming the legs and chains of `watch`.
     pub fn summary(&self, watch: &Watch) -> String {
         match self {
             Step::Watching { deadline_ms } => format!(
