@@ -7,19 +7,23 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// The `version` this client writes and the only one it reads.
 pub const KEY_FILE_VERSION: u32 = 1;
 
 /// `{"version": 1, "terminal": "<name>", "key": "<64 hex>"}`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TerminalKeyFile {
+    /// The file format's version; [`TerminalKeyFile::read`] accepts only [`KEY_FILE_VERSION`].
     pub version: u32,
+    /// The terminal's name, for people; the key does not depend on it.
     pub terminal: String,
     /// The 32-byte key, hex.
     key: String,
 }
 
 impl TerminalKeyFile {
+    /// The file of `terminal`'s key, at the current version.
     pub fn new(terminal: &str, key: &TerminalKey) -> TerminalKeyFile {
         TerminalKeyFile {
             version: KEY_FILE_VERSION,
@@ -28,6 +32,7 @@ impl TerminalKeyFile {
         }
     }
 
+    /// The key; an `InvalidData` error when it is not 64 hex characters.
     pub fn key(&self) -> io::Result<TerminalKey> {
         let bytes: [u8; 32] = hex::decode(&self.key)
             .ok()

@@ -28,6 +28,7 @@ pub struct Issuance {
     pub note: Note,
     /// The issuing member (the signer).
     pub member: Address,
+    /// The `issue` transaction, with its receipt.
     pub tx: TxInfo,
 }
 
@@ -36,11 +37,14 @@ pub struct Issuance {
 pub struct Redemption {
     /// What the contract paid (the note's collateral).
     pub amount: u64,
+    /// Who was paid: the address bound into the redeem hash, so nobody who sees the reveal can
+    /// redirect the payment.
     pub payee: Address,
     /// `blake3(note ‖ payee)`, the commitment revealed.
     pub redeem_hash: [u8; 32],
     /// The commit transaction; `None` when an earlier commitment of the redeemer was pending.
     pub commit: Option<TxInfo>,
+    /// The `reveal_redeem` transaction that paid `payee`, with its receipt.
     pub reveal: TxInfo,
 }
 
@@ -48,10 +52,16 @@ pub struct Redemption {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoteStatus {
     /// The contract's record matches the note and the block time is before its expiry.
-    Outstanding { seconds_left: u64 },
+    Outstanding {
+        /// Whole seconds from the latest block time to the expiry (rounded down).
+        seconds_left: u64,
+    },
     /// Genuine, but the block time `block_time_ms` reached its expiry: only the issuing member can
     /// reclaim the collateral.
-    Expired { block_time_ms: u64 },
+    Expired {
+        /// The latest block time, milliseconds since the Unix epoch.
+        block_time_ms: u64,
+    },
     /// The serial was issued and has no record any more: redeemed or reclaimed.
     Settled,
     /// The member has no such serial.

@@ -49,19 +49,35 @@ pub const TEXT_VERSION: u32 = 1;
 /// Why a text or byte string is not a note.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
+    /// The text does not start with `KESSAI-NOTE:`, or has no `:` after the version.
     #[error("not a Kessai note: it must start with {TEXT_SCHEME}:")]
     NotANote,
     #[error(
         "note format version {0:?} is not supported (this client reads version {TEXT_VERSION})"
     )]
+    /// The text's version (given) is not [`TEXT_VERSION`].
     UnsupportedVersion(String),
     #[error("the note's data is not base32 (character {position}: {reason})")]
-    NotBase32 { position: usize, reason: String },
+    /// The data after the version is not unpadded base32.
+    NotBase32 {
+        /// The first offending character, counted from 1 in the data after the version.
+        position: usize,
+        /// The decoder's reason.
+        reason: String,
+    },
     #[error("the note's data has {got} bytes, not {expected}")]
-    WrongLength { got: usize, expected: usize },
+    /// The decoded data (note and checksum) or the note's bytes have the wrong length.
+    WrongLength {
+        /// Bytes given.
+        got: usize,
+        /// Bytes required: [`NOTE_LEN`] + [`CHECKSUM_LEN`] for text, [`NOTE_LEN`] for bytes.
+        expected: usize,
+    },
     #[error("the note is damaged or mistyped: its checksum does not match")]
+    /// The checksum is not the first [`CHECKSUM_LEN`] bytes of the note's commitment.
     BadChecksum,
     #[error("{0:?} has no digit form (letters a-z, digits and ( ) ! only)")]
+    /// [`letters_to_digits`] met a character that has no digit form (the one given).
     NoDigitForm(char),
 }
 
@@ -78,10 +94,12 @@ impl TerminalKey {
         TerminalKey(bytes)
     }
 
+    /// The key with these 32 bytes (as read from a key file).
     pub const fn from_bytes(bytes: [u8; 32]) -> TerminalKey {
         TerminalKey(bytes)
     }
 
+    /// The key's 32 bytes, to write to the terminal's key file and nowhere else.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -156,6 +174,8 @@ impl Note {
         bytes.try_into().expect("a note's borsh is 120 bytes")
     }
 
+    /// The note of [`NOTE_LEN`] bytes (any 120 bytes are a note; the MAC is not checked here);
+    /// [`NoteError::WrongLength`] for any other length.
     pub fn from_bytes(bytes: &[u8]) -> Result<Note, NoteError> {
         let bytes: &[u8; NOTE_LEN] = bytes
             .try_into()
