@@ -67,14 +67,22 @@ pub type AlreadyVerified<'a> = &'a (dyn Fn(&Hash) -> bool + Sync);
 
 /// A block with the outcome of executing it, ready to commit.
 pub struct ExecutedProposal {
+    /// The block, whose header commits to the results below.
     pub block: Block,
+    /// One receipt per transaction of the block, in order.
     pub receipts: Vec<Receipt>,
+    /// The new state root and tree update, computed but not yet written.
     pub prepared: PreparedState,
 }
 
+/// The node's chain: its store, the runtime that executes blocks and the chain spec they follow.
+/// Builds, checks and commits blocks; the consensus task is its only writer.
 pub struct Chain {
+    /// Blocks, commits, receipts and state on disk.
     pub store: Store,
+    /// Executes transactions and blocks.
     pub runtime: Runtime,
+    /// The chain spec the store was created from (checked at open).
     pub spec: ChainSpec,
     /// The thread writing the last decided block, if it may still run.
     writer: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
@@ -166,6 +174,7 @@ impl Chain {
         Ok(())
     }
 
+    /// The chain's id, from its spec.
     pub fn chain_id(&self) -> &str {
         &self.spec.chain_id
     }
@@ -175,6 +184,7 @@ impl Chain {
         self.store.latest_height().unwrap_or(0)
     }
 
+    /// Header of the last committed block on disk; none at genesis.
     pub fn latest_header(&self) -> Option<Header> {
         let h = self.height();
         if h == 0 {
@@ -183,6 +193,7 @@ impl Chain {
         self.store.header(h).ok().flatten()
     }
 
+    /// The state as of the last block on disk: what RPC reads are answered from.
     pub fn state(&self) -> LatestState<'_> {
         LatestState(&self.store)
     }
@@ -193,10 +204,13 @@ impl Chain {
         self.store.tip_height().unwrap_or(0)
     }
 
+    /// Header of the tip (the last decided block, possibly still being written); none at genesis.
     pub fn tip_header(&self) -> Option<Header> {
         self.store.tip_header().ok().flatten()
     }
 
+    /// The state at the tip, including the block still being written: what blocks are built and
+    /// checked, and transactions admitted, against.
     pub fn tip_state(&self) -> TipState<'_> {
         TipState(&self.store)
     }
@@ -375,4 +389,5 @@ impl Chain {
 /// Validators accept block times at most this far ahead of their own clock.
 const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
 
+/// A proposal is named by the id of the block it proposes.
 pub type ProposalId = BlockId;

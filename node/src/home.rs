@@ -57,37 +57,48 @@ impl Default for NodeConfig {
 }
 
 #[derive(Clone, Debug)]
+/// A node's home directory (the layout above); only paths until a method reads or writes.
 pub struct Home {
     root: PathBuf,
 }
 
 impl Home {
+    /// The home at `root`; nothing is read or created yet.
     pub fn new(root: impl Into<PathBuf>) -> Home {
         Home { root: root.into() }
     }
 
+    /// The home directory itself.
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// `config.json`: the [`NodeConfig`].
     pub fn config_path(&self) -> PathBuf {
         self.root.join("config.json")
     }
+    /// `chainspec.json`: the chain spec the node was initialised with.
     pub fn chainspec_path(&self) -> PathBuf {
         self.root.join("chainspec.json")
     }
+    /// `node_key.json`: the node's ed25519 key file.
     pub fn node_key_path(&self) -> PathBuf {
         self.root.join("node_key.json")
     }
+    /// `data/`: the RocksDB store and the consensus WAL.
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
+    /// `data/consensus.wal`: the consensus write-ahead log (its block journal is the sibling
+    /// directory `consensus.blocks`).
     pub fn wal_path(&self) -> PathBuf {
         self.data_dir().join("consensus.wal")
     }
+    /// `keys/`: member key files written by `kessai dev`; the node never reads them.
     pub fn keys_dir(&self) -> PathBuf {
         self.root.join("keys")
     }
 
+    /// Whether the home has a chain spec and a node key, i.e. `kessai init` ran.
     pub fn is_initialised(&self) -> bool {
         self.chainspec_path().exists() && self.node_key_path().exists()
     }
@@ -113,6 +124,7 @@ impl Home {
         Ok(())
     }
 
+    /// Reads `config.json`.
     pub fn load_config(&self) -> Result<NodeConfig> {
         let path = self.config_path();
         let text = std::fs::read_to_string(&path)
@@ -121,11 +133,13 @@ impl Home {
             .with_context(|| format!("{} is not a valid node config", path.display()))
     }
 
+    /// Writes `config.json` (pretty JSON), replacing what was there.
     pub fn save_config(&self, config: &NodeConfig) -> Result<()> {
         std::fs::write(self.config_path(), serde_json::to_string_pretty(config)?)?;
         Ok(())
     }
 
+    /// Reads and validates `chainspec.json`.
     pub fn load_chainspec(&self) -> Result<ChainSpec> {
         if !self.chainspec_path().exists() {
             bail!("{} has no chainspec.json; run `kessai init` first", self.root.display());
@@ -133,6 +147,7 @@ impl Home {
         Ok(ChainSpec::from_file(&self.chainspec_path())?)
     }
 
+    /// Reads `node_key.json`.
     pub fn load_node_key(&self) -> Result<KeyFile> {
         KeyFile::read(&self.node_key_path())
     }

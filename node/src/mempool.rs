@@ -11,9 +11,12 @@ use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+/// How much the mempool holds; past a limit, new transactions are refused ([`AdmitError::Full`]).
 #[derive(Debug, Clone, Copy)]
 pub struct MempoolLimits {
+    /// Pending transactions in all.
     pub max_txs: usize,
+    /// Pending transactions' total size, in bytes of their borsh encoding.
     pub max_bytes: usize,
     /// Pending transactions one account may have at once.
     pub max_per_account: usize,
@@ -33,18 +36,40 @@ impl Default for MempoolLimits {
     }
 }
 
+/// Why a transaction was not admitted to the mempool.
 #[derive(Debug, thiserror::Error)]
 pub enum AdmitError {
+    /// It fails a check of its own: encoding, shape, chain id, size or signature.
     #[error(transparent)]
     Invalid(#[from] TxError),
+    /// A transaction of this id is already pending.
     #[error("transaction {0} is already pending")]
     Duplicate(Hash),
     #[error("nonce {got} was already used; the next nonce of {account} is {expected}")]
-    NonceUsed { account: PublicKey, got: u64, expected: u64 },
+    /// The nonce is below the account's next one (committed or pending).
+    NonceUsed {
+        /// The signer.
+        account: PublicKey,
+        /// The transaction's nonce.
+        got: u64,
+        /// The nonce the account's next transaction must carry.
+        expected: u64,
+    },
     #[error("nonce {got} skips ahead; the next nonce of {account} is {expected}")]
-    NonceGap { account: PublicKey, got: u64, expected: u64 },
+    /// The nonce is above the account's next one: pending nonces stay gap-free.
+    NonceGap {
+        /// The signer.
+        account: PublicKey,
+        /// The transaction's nonce.
+        got: u64,
+        /// The nonce the account's next transaction must carry.
+        expected: u64,
+    },
+    /// The runtime refused it against the tip state ([`kessai_runtime::TxRejection`]: membership,
+    /// gas limit, role, code), or the state could not be read.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// A [`MempoolLimits`] limit is reached; the text says which.
     #[error("mempool is full ({0}); try again after the next block")]
     Full(&'static str),
 }
@@ -70,6 +95,8 @@ impl Pool {
     }
 }
 
+/// Transactions admitted and waiting for a block, per account in nonce order. Shared by RPC, the
+/// inbound router and the consensus task (which reaps blocks from it and prunes it on commit).
 pub struct Mempool {
     pool: Mutex<Pool>,
     limits: MempoolLimits,
@@ -78,18 +105,22 @@ pub struct Mempool {
 }
 
 impl Mempool {
+    /// An empty mempool holding at most `limits`.
     pub fn new(limits: MempoolLimits) -> Mempool {
         Mempool { pool: Mutex::new(Pool::default()), limits, notify: tokio::sync::Notify::new() }
     }
 
+    /// Pending transactions.
     pub fn len(&self) -> usize {
         self.pool.lock().len()
     }
 
+    /// Whether no transaction is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Whether the transaction with this id is pending.
     pub fn contains(&self, id: &Hash) -> bool {
         self.pool.lock().ids.contains(id)
     }

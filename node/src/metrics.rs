@@ -14,15 +14,25 @@ use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// The node's metrics, registered under the `kessai` prefix; the services update the fields.
 pub struct Metrics {
     registry: Registry,
+    /// `kessai_height`: latest committed block height.
     pub height: Gauge,
+    /// `kessai_round`: consensus round of the current height.
     pub round: Gauge,
+    /// `kessai_peers`: connected peers.
     pub peers: Gauge,
+    /// `kessai_mempool_txs`: transactions waiting in the mempool.
     pub mempool_txs: Gauge,
+    /// `kessai_syncing`: 1 while catching up from peers, else 0.
     pub syncing: Gauge,
+    /// `kessai_sync_target_height`: highest height peers are known to have committed.
     pub sync_target_height: Gauge,
+    /// `kessai_committed_txs_total`: transactions committed since start.
     pub committed_txs: Counter,
+    /// `kessai_penalised_peers`: penalties applied to misbehaving peers since start (a gauge set
+    /// from the network's count).
     pub penalised_peers: Gauge,
     /// Time between consecutive block times.
     pub block_interval: Histogram,
@@ -31,6 +41,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Every metric at zero, registered.
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("kessai");
         let height = Gauge::default();

@@ -12,12 +12,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// The consensus write-ahead log file (format above).
 pub struct Wal {
     path: PathBuf,
     file: File,
 }
 
 impl Wal {
+    /// Opens the log at `path` for appending, creating it if it does not exist.
     pub fn open(path: &Path) -> Result<Wal> {
         let file = OpenOptions::new()
             .create(true)
@@ -73,6 +75,7 @@ pub struct BlockJournal {
 }
 
 impl BlockJournal {
+    /// The journal in directory `dir`, created if it does not exist.
     pub fn open(dir: &Path) -> Result<BlockJournal> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the block journal {}", dir.display()))?;

@@ -48,18 +48,28 @@ fn decode_hex(what: &str, s: &str) -> RpcResult<Vec<u8>> {
         .map_err(|e| bad_params(format!("{what} is not hex: {e}")))
 }
 
+/// What the RPC methods read and act on.
 pub struct RpcContext {
+    /// Blocks, state and receipts.
     pub chain: Arc<Chain>,
+    /// Where submitted transactions are admitted.
     pub mempool: Arc<Mempool>,
+    /// Gossips admitted transactions to the peers.
     pub network: NetworkHandle,
+    /// The consensus task's current height, round and step.
     pub consensus: watch::Receiver<ConsensusStatus>,
+    /// The node's key (its consensus key if it is a validator).
     pub node_key: PublicKey,
     /// Whether this node signs when it is in the validator set.
     pub validator: bool,
+    /// Set by the sync service while it catches up from peers.
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
+    /// Merkle trees of recently asked blocks, for transaction inclusion proofs.
     pub proof_cache: ProofCache,
 }
 
+/// Starts the JSON-RPC server (HTTP and WebSocket) on `addr` and returns the address it listens on
+/// (the port chosen if `addr`'s was 0) and the handle that stops it.
 pub async fn start(
     addr: SocketAddr,
     ctx: RpcContext,

@@ -45,11 +45,16 @@ enum Write {
 /// Height and round as observed by RPC and metrics.
 #[derive(Clone, Debug, Default)]
 pub struct ConsensusStatus {
+    /// The height the core is deciding.
     pub height: u64,
+    /// The round within that height, from 0.
     pub round: u32,
+    /// The core's step, as its `Debug` name (`Propose`, `Prevote`, `Precommit` or `Commit`).
     pub step: String,
 }
 
+/// The consensus shell: owns the core, the WAL and the block journal, and is the only writer of the
+/// chain. Created with [`ConsensusTask::new`], then run as a task.
 pub struct ConsensusTask {
     chain: Arc<Chain>,
     mempool: Arc<Mempool>,
@@ -86,13 +91,20 @@ pub struct ConsensusTask {
     metrics: Arc<Metrics>,
 }
 
+/// How the other services talk to a [`ConsensusTask`].
 pub struct ConsensusHandles {
+    /// Where peer messages, synced blocks and timers are sent to the task.
     pub events: mpsc::Sender<Event>,
+    /// The task's height, round and step, updated as they change.
     pub status: watch::Receiver<ConsensusStatus>,
+    /// Broadcasts the height of each block once it is committed (subscribe for a receiver).
     pub committed: tokio::sync::broadcast::Sender<u64>,
 }
 
 impl ConsensusTask {
+    /// The task for `chain`, signing with `signer` if this node is a validator (none: it only
+    /// follows). Opens the WAL at `wal_path` and the block journal beside it, and picks up the
+    /// commit of the last block on disk.
     pub fn new(
         chain: Arc<Chain>,
         mempool: Arc<Mempool>,

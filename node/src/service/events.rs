@@ -14,21 +14,27 @@ use tokio::sync::oneshot;
 pub enum Event {
     /// A consensus message with, for proposals, the block it proposes (boxed: it is large).
     FromPeer(Box<NetworkMessage>),
+    /// A timer of the core has fired.
     Timeout(Timeout),
     /// The proposer's deferred block build is due (see `empty_block_interval_ms`).
     BuildDue {
+        /// The height the block is for.
         height: u64,
+        /// The round the block is for.
         round: u32,
     },
     /// `timeout_commit` after deciding height `decided` has passed: start the next height.
     NextHeight {
+        /// The height just decided.
         decided: u64,
     },
     /// Blocks with their commits fetched from a peer by the sync service: verified and committed
     /// here, the only writer of the chain. The verdict says how many were committed, or why the
     /// peer's blocks were invalid.
     Synced {
+        /// Consecutive heights, lowest first.
         blocks: Vec<SyncedBlock>,
+        /// Where the verdict goes.
         reply: oneshot::Sender<SyncVerdict>,
     },
     /// Periodic check: if the height made no progress since the last one, send our votes again.
@@ -38,7 +44,9 @@ pub enum Event {
 /// One height as sent over the sync protocol.
 #[derive(Clone, Debug, BorshSerialize, BorshDeserialize)]
 pub struct SyncedBlock {
+    /// The block.
     pub block: Block,
+    /// The commit (+2/3 precommits) that finalised it.
     pub commit: Commit,
 }
 

@@ -16,11 +16,17 @@ use kessai_primitives::{SignedProposal, SignedTransaction, SignedVote};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// Routes what peers send (see the module's documentation); run with [`InboundRouter::run`].
 pub struct InboundRouter {
+    /// Chain id, validator sets and proposers to check messages against.
     pub chain: Arc<Chain>,
+    /// Where gossiped transactions are admitted.
     pub mempool: Arc<Mempool>,
+    /// Where misbehaving peers are penalised.
     pub network: kessai_network::NetworkHandle,
+    /// The consensus task, which gets the consensus messages.
     pub consensus: mpsc::Sender<Event>,
+    /// Told the heights peers' messages show they have reached, for the sync service.
     pub heights: PeerHeights,
 }
 
@@ -36,6 +42,8 @@ type Admissions = mpsc::Sender<(PeerId, Vec<SignedTransaction>)>;
 type Blame = String;
 
 impl InboundRouter {
+    /// Routes each message from `inbound` until the network closes it; a peer whose message fails
+    /// the checks is penalised and the message dropped.
     pub async fn run(self, mut inbound: mpsc::Receiver<InboundMessage>) {
         let admissions = self.start_admission();
         while let Some(message) = inbound.recv().await {

@@ -22,17 +22,25 @@ pub enum NetworkMessage {
     Txs(Vec<SignedTransaction>),
     /// A proposal and, from its proposer, the block it proposes.
     Proposal {
+        /// The signed proposal, naming the block by id.
         proposal: SignedProposal,
+        /// The proposed block (boxed: it is large) if the sender holds it; without it, a peer must
+        /// have received the body already.
         block: Option<Box<Block>>,
     },
+    /// A prevote or precommit.
     Vote(SignedVote),
     /// A validator's own votes of the current height, sent again while the height makes no
     /// progress, for peers that missed them (gossip does not retry). `nonce` makes each resend a new
     /// gossip message: gossipsub drops a message identical to one it has already seen.
     Resend {
+        /// The validator's votes of the current height.
         votes: Vec<SignedVote>,
+        /// A counter of the sender's resends.
         nonce: u64,
     },
+    /// Proof that a validator misbehaved (two conflicting votes at one height, round and kind),
+    /// for the next blocks to carry.
     Evidence(Evidence),
 }
 
@@ -59,6 +67,8 @@ const MAX_TX_BATCH_BYTES: usize = 1024 * 1024;
 /// block through this node's own proposals).
 const TX_QUEUE: usize = 50_000;
 
+/// What the services publish through: the libp2p network, an in-memory one (tests), or nothing (a
+/// one-validator chain, [`Default`]).
 #[derive(Clone, Default)]
 pub struct NetworkHandle {
     inner: Option<Connected>,

@@ -80,16 +80,26 @@ impl PeerHeights {
     }
 }
 
+/// Catches up from peers: when they are known to be ahead, fetches blocks with their commits and
+/// hands them to the consensus task; run with [`SyncService::run`].
 pub struct SyncService {
+    /// The local chain, for the height to sync from.
     pub chain: Arc<Chain>,
+    /// Where block-sync requests go.
     pub network: kessai_network::NetworkHandle,
+    /// The consensus task, which verifies and commits the fetched blocks.
     pub consensus: mpsc::Sender<Event>,
+    /// The highest height peers are known to have committed.
     pub heights: PeerHeights,
+    /// Set while catching up (reported by RPC and metrics).
     pub syncing: Arc<AtomicBool>,
+    /// Where the sync target height is reported.
     pub metrics: Arc<Metrics>,
 }
 
 impl SyncService {
+    /// Runs until the peer heights' channel closes: on a higher peer height, and every poll
+    /// interval, asks one peer (in turn) for the blocks above the local height.
     pub async fn run(self) {
         let mut target = self.heights.subscribe();
         let mut next_peer = 0usize;

@@ -42,7 +42,7 @@ const STEP_LIMIT: Duration = Duration::from_secs(120);
 /// A chain spec of the presets' validators (`validator-0` …, [`Keypair::dev`] keys, equal power)
 /// and members, without genesis contracts: the shell never calls one, and compiling them would
 /// make every node's genesis slow.
-pub fn spec(validators: usize) -> ChainSpec {
+pub(crate) fn spec(validators: usize) -> ChainSpec {
     let mut spec = if validators == 1 { ChainSpec::dev() } else { ChainSpec::local() };
     assert!(validators <= spec.validators.len(), "the presets have at most four validators");
     spec.validators.truncate(validators);
@@ -53,16 +53,16 @@ pub fn spec(validators: usize) -> ChainSpec {
 
 /// Which of its (at most) three signatures of a round a validator's message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     Proposal,
     Prevote,
     Precommit,
 }
 
 /// Where a signed message sits in its signer's history: (height, round, kind).
-pub type Slot = (u64, u32, Kind);
+pub(crate) type Slot = (u64, u32, Kind);
 
-pub fn slot(message: &Message) -> Slot {
+pub(crate) fn slot(message: &Message) -> Slot {
     match message {
         Message::Proposal(p) => (p.proposal.height, p.proposal.round, Kind::Proposal),
         Message::Vote(v) => {
@@ -76,7 +76,7 @@ pub fn slot(message: &Message) -> Slot {
 }
 
 /// The signed consensus messages a network message carries: a proposal, a vote, resent votes.
-pub fn signed_in(message: &NetworkMessage) -> Vec<Message> {
+pub(crate) fn signed_in(message: &NetworkMessage) -> Vec<Message> {
     match message {
         NetworkMessage::Proposal { proposal, .. } => vec![Message::Proposal(proposal.clone())],
         NetworkMessage::Vote(vote) => vec![Message::Vote(vote.clone())],
@@ -87,7 +87,7 @@ pub fn signed_in(message: &NetworkMessage) -> Vec<Message> {
 
 /// One published message, with what held on its publisher's disk when it was published.
 #[derive(Clone, Debug)]
-pub struct Published {
+pub(crate) struct Published {
     /// Index of the publishing validator (its position in the spec).
     pub from: usize,
     /// Which start of that validator published it (0, then 1 after the first restart, …).
@@ -105,7 +105,7 @@ pub struct Published {
 
 /// A message on its way from one validator to another.
 #[derive(Clone, Debug)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     pub from: usize,
     pub to: usize,
     pub message: NetworkMessage,
@@ -113,7 +113,7 @@ pub struct Envelope {
 
 /// What the network does with an [`Envelope`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     Deliver,
     Drop,
     /// Keep it until [`Net::release`].
@@ -147,14 +147,14 @@ impl Node {
 
 /// Options of [`Net::start_with`].
 #[derive(Clone, Debug, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Hold every background block write back this long (real time; see
     /// `Chain::open_with_write_delay`).
     pub write_delay: Option<Duration>,
 }
 
 /// Validators of one chain in this process, and the network between them.
-pub struct Net {
+pub(crate) struct Net {
     spec: ChainSpec,
     options: Options,
     nodes: Vec<Node>,
@@ -175,11 +175,11 @@ pub struct Net {
 
 impl Net {
     /// Starts one validator per validator of `spec`, every message delivered.
-    pub fn start(spec: ChainSpec) -> Net {
+    pub(crate) fn start(spec: ChainSpec) -> Net {
         Net::start_with(spec, Options::default())
     }
 
-    pub fn start_with(spec: ChainSpec, options: Options) -> Net {
+    pub(crate) fn start_with(spec: ChainSpec, options: Options) -> Net {
         let (published_tx, published) = mpsc::unbounded_channel();
         let (progress_tx, progress) = mpsc::unbounded_channel();
         let nodes = spec
@@ -244,48 +244,48 @@ impl Net {
         self.nodes[i].running = Some(Running { chain, events: handles.events, task });
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.nodes.len()
     }
 
-    pub fn key(&self, i: usize) -> PublicKey {
+    pub(crate) fn key(&self, i: usize) -> PublicKey {
         Keypair::dev(&self.nodes[i].name).public()
     }
 
     /// The index of the validator with `key`.
-    pub fn index_of(&self, key: &PublicKey) -> usize {
+    pub(crate) fn index_of(&self, key: &PublicKey) -> usize {
         (0..self.len()).find(|&i| self.key(i) == *key).expect("a validator of the spec")
     }
 
-    pub fn chain(&self, i: usize) -> &Arc<Chain> {
+    pub(crate) fn chain(&self, i: usize) -> &Arc<Chain> {
         &self.nodes[i].running.as_ref().unwrap_or_else(|| panic!("validator {i} is down")).chain
     }
 
     /// Validator `i`'s durable height: its latest block on disk.
-    pub fn height(&self, i: usize) -> u64 {
+    pub(crate) fn height(&self, i: usize) -> u64 {
         self.chain(i).height()
     }
 
-    pub fn heights(&self) -> Vec<Option<u64>> {
+    pub(crate) fn heights(&self) -> Vec<Option<u64>> {
         self.nodes.iter().map(|n| n.running.as_ref().map(|r| r.chain.height())).collect()
     }
 
     /// The id of validator `i`'s block at `height`, if it is on disk.
-    pub fn block_id(&self, i: usize, height: u64) -> Option<BlockId> {
+    pub(crate) fn block_id(&self, i: usize, height: u64) -> Option<BlockId> {
         self.chain(i).store.block(height).expect("readable store").map(|b| b.id())
     }
 
-    pub fn commit(&self, i: usize, height: u64) -> Option<Commit> {
+    pub(crate) fn commit(&self, i: usize, height: u64) -> Option<Commit> {
         self.chain(i).store.commit(height).expect("readable store")
     }
 
     /// Every message published so far, in the order received.
-    pub fn log(&self) -> &[Published] {
+    pub(crate) fn log(&self) -> &[Published] {
         &self.log
     }
 
     /// The signed messages validator `i` published (any incarnation), resent ones included.
-    pub fn signed_by(&self, i: usize) -> impl Iterator<Item = (u32, &Message)> {
+    pub(crate) fn signed_by(&self, i: usize) -> impl Iterator<Item = (u32, &Message)> {
         self.log
             .iter()
             .filter(move |p| p.from == i)
@@ -294,17 +294,17 @@ impl Net {
 
     /// Largest `tip − durable` height seen on any validator when a message was received: above
     /// zero once a decided block was still being written while the harness looked.
-    pub fn max_write_lag(&self) -> u64 {
+    pub(crate) fn max_write_lag(&self) -> u64 {
         self.max_write_lag
     }
 
     /// Decides the fate of every message routed from now on.
-    pub fn set_policy(&mut self, policy: impl FnMut(&Envelope) -> Fate + 'static) {
+    pub(crate) fn set_policy(&mut self, policy: impl FnMut(&Envelope) -> Fate + 'static) {
         self.policy = Box::new(policy);
     }
 
     /// Delivers the held messages that `which` selects, in the order they were held.
-    pub async fn release(&mut self, mut which: impl FnMut(&Envelope) -> bool) {
+    pub(crate) async fn release(&mut self, mut which: impl FnMut(&Envelope) -> bool) {
         let held = std::mem::take(&mut self.held);
         let (now, later): (Vec<_>, Vec<_>) = held.into_iter().partition(|e| which(e));
         self.held = later;
@@ -315,7 +315,7 @@ impl Net {
 
     /// Routes messages until `done` holds; panics if it does not within [`STEP_LIMIT`] of paused
     /// time, or if a shell stops.
-    pub async fn run_until(&mut self, what: &str, mut done: impl FnMut(&Net) -> bool) {
+    pub(crate) async fn run_until(&mut self, what: &str, mut done: impl FnMut(&Net) -> bool) {
         let deadline = tokio::time::Instant::now() + STEP_LIMIT;
         self.route_published().await;
         while !done(self) {
@@ -330,7 +330,7 @@ impl Net {
     }
 
     /// Routes messages for `duration` of paused time.
-    pub async fn run_for(&mut self, duration: Duration) {
+    pub(crate) async fn run_for(&mut self, duration: Duration) {
         let deadline = tokio::time::Instant::now() + duration;
         while self.step_until(deadline).await {
             self.check_running().await;
@@ -377,7 +377,7 @@ impl Net {
 
     /// Stops validator `i` between two events, as a crash would: its task and everything it holds
     /// are dropped (messages to it are lost from now on); its store, WAL and journal stay on disk.
-    pub async fn crash(&mut self, i: usize) {
+    pub(crate) async fn crash(&mut self, i: usize) {
         let running = self.nodes[i].running.take().expect("a running validator");
         running.task.abort();
         assert!(running.task.await.is_err_and(|e| e.is_cancelled()), "validator {i} had stopped");
@@ -387,14 +387,14 @@ impl Net {
     }
 
     /// Starts validator `i` again on the same data dir, WAL and journal.
-    pub fn restart(&mut self, i: usize) {
+    pub(crate) fn restart(&mut self, i: usize) {
         assert!(self.nodes[i].running.is_none(), "validator {i} is running");
         self.nodes[i].incarnation += 1;
         self.launch(i);
     }
 
     /// Hands validator `i` blocks as the sync service would, and returns its verdict.
-    pub async fn sync(&mut self, i: usize, blocks: Vec<SyncedBlock>) -> SyncVerdict {
+    pub(crate) async fn sync(&mut self, i: usize, blocks: Vec<SyncedBlock>) -> SyncVerdict {
         let (reply, verdict) = oneshot::channel();
         let events = self.nodes[i].running.as_ref().expect("running").events.clone();
         events.send(Event::Synced { blocks, reply }).await.expect("the shell is running");
@@ -404,7 +404,7 @@ impl Net {
     /// What the node's sync service does for a validator that fell behind: fetches the blocks it
     /// lacks, with their commits, from the running validator with the most blocks on disk, and
     /// hands them over. `Ok(0)` when it is not behind.
-    pub async fn catch_up(&mut self, i: usize) -> SyncVerdict {
+    pub(crate) async fn catch_up(&mut self, i: usize) -> SyncVerdict {
         let running = (0..self.len()).filter(|&j| j != i && self.nodes[j].running.is_some());
         let Some((best, top)) = running.map(|j| (j, self.height(j))).max_by_key(|&(_, h)| h) else {
             return Ok(0);
@@ -419,7 +419,7 @@ impl Net {
 
     /// Validator `i`'s blocks `from..=to` with their commits, from its store (what it serves to
     /// syncing peers).
-    pub fn synced_blocks(&self, i: usize, from: u64, to: u64) -> Vec<SyncedBlock> {
+    pub(crate) fn synced_blocks(&self, i: usize, from: u64, to: u64) -> Vec<SyncedBlock> {
         let store = &self.chain(i).store;
         (from..=to)
             .map(|h| SyncedBlock {
@@ -431,7 +431,7 @@ impl Net {
 
     /// Asserts that every running validator that has written a height has the same block there,
     /// and that its commit verifies against the spec's validator set; returns the ids.
-    pub fn assert_agree(&self, heights: std::ops::RangeInclusive<u64>) -> Vec<BlockId> {
+    pub(crate) fn assert_agree(&self, heights: std::ops::RangeInclusive<u64>) -> Vec<BlockId> {
         let set = self.spec.validator_set();
         let mut ids = Vec::new();
         for height in heights {
