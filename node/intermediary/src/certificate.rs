@@ -16,28 +16,44 @@ use kessai_primitives::state_proof::StateProof;
 use kessai_primitives::{Address, Hash};
 use serde::{Deserialize, Serialize};
 
+/// The certificate: the consumer's final transfers in the period, each with its proof under one
+/// header, and the totals they add up to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Certificate {
+    /// The consumer the transfers went to.
     pub consumer: Address,
     /// The period, by block time of the transfers (ms since the Unix epoch, inclusive).
     pub from_ms: u64,
+    /// End of the period (ms since the Unix epoch, inclusive).
     pub to_ms: u64,
+    /// The chain the transfers are on.
     pub chain_id: String,
+    /// The asset-ownership contract whose transfer log holds them.
     pub contract: Address,
     /// The header every entry is proved under.
     pub height: u64,
+    /// That header's state root, which every entry's proof is checked against.
     pub state_root: Hash,
+    /// The final transfers in the period, each with its proof.
     pub entries: Vec<CertifiedTransfer>,
+    /// Wh of the entries by production method.
     pub totals: Vec<MethodTotal>,
+    /// Wh of all entries.
     pub total_wh: u64,
+    /// Wh of the entries of renewable methods.
     pub renewable_wh: u64,
+    /// `renewable_wh` as a share of `total_wh` in basis points (1/100 %), rounded down; `None`
+    /// without entries.
     pub renewable_basis_points: Option<u64>,
 }
 
 /// One final transfer to the consumer, with the proof of its log entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CertifiedTransfer {
+    /// The transfer, as logged by the contract (with the record it moved).
     pub transfer: Transfer,
+    /// Proof of the log entry `t/ (consumer, time, asset id)` holding `borsh(transfer)`, under the
+    /// certificate's state root.
     pub proof: StateProof,
 }
 

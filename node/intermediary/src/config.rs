@@ -26,6 +26,8 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// The configuration file's contents (see the module's example); [`ServiceConfig::load`] reads
+/// and checks it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
@@ -47,6 +49,7 @@ pub struct ServiceConfig {
     /// chain in `~/.kessai/light`, else the dev chain spec in `~/.kessai/dev`).
     #[serde(default)]
     pub validators_hash: Option<Hash>,
+    /// Address the HTTP JSON-RPC server listens on (default `127.0.0.1:9700`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The asset-ownership contract: chain-spec name or address.
@@ -66,6 +69,7 @@ pub struct ServiceConfig {
     /// restart is not allocated twice. Without it, only while the process runs.
     #[serde(default)]
     pub journal: Option<PathBuf>,
+    /// The consumers served; a usage report from anyone else is refused.
     pub consumers: Vec<ConsumerConfig>,
 }
 
@@ -73,6 +77,7 @@ pub struct ServiceConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
+    /// The consumer's name, for logs and report outcomes (the patent's Ca, Cb, …).
     pub name: String,
     /// The consumer's account (its public key): records go there, and its usage reports must be
     /// signed with that key.
@@ -81,15 +86,19 @@ pub struct ConsumerConfig {
     pub renewable_target_percent: u8,
     /// The production methods of the producers it chose, most preferred first.
     pub methods: Vec<ProductionMethod>,
+    /// Planned use per slot, in Wh: the least the intermediary asks a peer for (the usage, when
+    /// that is more).
     pub planned_wh_per_slot: u64,
     /// The contract's period (block time, ms): the history the method is decided from.
     #[serde(default)]
     pub from_ms: u64,
+    /// End of the contract's period (block time, ms; default: no end).
     #[serde(default = "far_future")]
     pub to_ms: u64,
 }
 
 impl ConsumerConfig {
+    /// The consumer's contract, as the mediation decisions take it.
     pub fn contract(&self) -> ConsumerContract {
         ConsumerContract {
             renewable_target_percent: self.renewable_target_percent,
@@ -148,10 +157,12 @@ impl ServiceConfig {
         }
     }
 
+    /// Length of a usage slot in milliseconds.
     pub fn slot_ms(&self) -> u64 {
         self.slot_minutes * 60_000
     }
 
+    /// Checks the slot length (1 to 1440 minutes) and every consumer's contract and period.
     pub fn validate(&self) -> Result<()> {
         if self.slot_minutes == 0 || self.slot_minutes > 24 * 60 {
             bail!("slot_minutes must be 1 to 1440");

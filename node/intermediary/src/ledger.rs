@@ -24,8 +24,11 @@ pub struct Ledger {
     client: HttpClient,
     /// Verified reads of the chain, from the root of trust given at [`Ledger::connect`].
     reader: Mutex<Reader>,
+    /// The node's JSON-RPC URL.
     pub url: String,
+    /// The chain's id, from the verified root of trust.
     pub chain_id: String,
+    /// The contract's address, resolved in the proven state.
     pub contract: Address,
 }
 
@@ -54,6 +57,7 @@ impl Ledger {
         })
     }
 
+    /// The node's latest height (its word, unverified).
     pub async fn height(&self) -> Result<u64> {
         Ok(self.client.status().await.map_err(rpc_error)?.height)
     }
@@ -74,10 +78,12 @@ impl Ledger {
         borsh::from_slice(&bytes).with_context(|| format!("the result of {method} does not decode"))
     }
 
+    /// Record `asset_id` (the contract's `get` view); `None` when there is no such record.
     pub async fn record(&self, asset_id: u64) -> Result<Option<AssetRecord>> {
         self.view("get", json!([asset_id])).await
     }
 
+    /// Whether `who` is registered as an intermediary in the contract (its `intermediary` view).
     pub async fn is_intermediary(&self, who: Address) -> Result<bool> {
         let party: Option<(String, u64)> = self.view("intermediary", json!([who])).await?;
         Ok(party.is_some())

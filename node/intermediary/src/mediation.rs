@@ -29,6 +29,7 @@ pub struct ConsumerContract {
 }
 
 impl ConsumerContract {
+    /// Checks that the target is at most 100 % and that at least one method was chosen.
     pub fn validate(&self) -> Result<(), String> {
         if self.renewable_target_percent > 100 {
             return Err("renewable_target_percent must be 0 to 100".into());
@@ -47,25 +48,32 @@ pub struct History(BTreeMap<ProductionMethod, u64>);
 /// One line of a [`History`], for JSON (a method cannot be a JSON object key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MethodTotal {
+    /// The production method.
     pub method: ProductionMethod,
+    /// Wh allocated of it.
     pub wh: u64,
+    /// Whether the method counts as renewable, for readers of the JSON.
     pub renewable: bool,
 }
 
 impl History {
+    /// Adds `wh` of `method` (saturating).
     pub fn add(&mut self, method: &ProductionMethod, wh: u64) {
         let total = self.0.entry(method.clone()).or_default();
         *total = total.saturating_add(wh);
     }
 
+    /// Wh allocated of `method` (0 if none).
     pub fn of(&self, method: &ProductionMethod) -> u64 {
         self.0.get(method).copied().unwrap_or(0)
     }
 
+    /// Wh allocated of all methods (saturating).
     pub fn total_wh(&self) -> u64 {
         self.0.values().fold(0, |sum, wh| sum.saturating_add(*wh))
     }
 
+    /// Wh allocated of renewable methods (saturating).
     pub fn renewable_wh(&self) -> u64 {
         self.0
             .iter()
@@ -87,6 +95,7 @@ impl History {
             || (self.total_wh() == 0 && target_percent > 0)
     }
 
+    /// The history as lines, one per method, in the methods' order.
     pub fn totals(&self) -> Vec<MethodTotal> {
         self.0
             .iter()
@@ -116,13 +125,16 @@ pub fn choose_method(contract: &ConsumerContract, history: &History) -> Producti
 /// Part of one record to move: all of it when `amount` equals the record's, else a split.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Take {
+    /// The record to take from.
     pub asset_id: u64,
+    /// Wh to move.
     pub amount: u64,
     /// The record's amount before the take.
     pub record_amount: u64,
 }
 
 impl Take {
+    /// True when the whole record moves, so no split is needed first.
     pub fn is_whole(&self) -> bool {
         self.amount == self.record_amount
     }

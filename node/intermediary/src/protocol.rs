@@ -14,7 +14,9 @@ use jsonrpsee::proc_macros::rpc;
 use kessai_primitives::{Address, Hash, Keypair, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
+/// Domain tag of a usage report's signature (by the consumer's key).
 pub const REPORT_DOMAIN: &[u8] = b"kessai/intermediary/usage-report/v1";
+/// Domain tag of a change request's signature (by the requesting intermediary's key).
 pub const CHANGE_DOMAIN: &[u8] = b"kessai/intermediary/change-request/v1";
 
 /// A consumer's use of electricity in one slot (the patent's usage information, S81).
@@ -22,9 +24,11 @@ pub const CHANGE_DOMAIN: &[u8] = b"kessai/intermediary/change-request/v1";
 pub struct UsageReport {
     /// The intermediary the report is for.
     pub intermediary: Address,
+    /// The consumer whose use it is; the report must be signed with its key.
     pub consumer: Address,
     /// Start of the slot (ms since the Unix epoch); the slot's length is the intermediary's.
     pub slot_start_ms: u64,
+    /// Electricity used in the slot, in Wh.
     pub usage_wh: u64,
 }
 
@@ -32,9 +36,13 @@ pub struct UsageReport {
 /// (`requester`)".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize)]
 pub struct ChangeRequest {
+    /// The asking intermediary, which signs the request and receives the records.
     pub requester: Address,
+    /// The intermediary asked, which must be the one serving the request.
     pub peer: Address,
+    /// The production method wanted.
     pub method: ProductionMethod,
+    /// How much, in Wh.
     pub amount_wh: u64,
     /// When the requester signed it; a peer refuses requests far from its own clock and
     /// remembers the ones it has seen meanwhile, so a request is served once.
@@ -46,17 +54,22 @@ pub struct ChangeRequest {
 /// A message with the signature of `signer` over `domain ‖ borsh(message)`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Signed<T> {
+    /// The message signed.
     pub message: T,
+    /// The key that signed it.
     pub signer: PublicKey,
+    /// The ed25519 signature over `domain ‖ borsh(message)`.
     pub signature: Signature,
 }
 
 impl<T: BorshSerialize> Signed<T> {
+    /// `message` signed with `key` under `domain`.
     pub fn sign(message: T, domain: &[u8], key: &Keypair) -> Signed<T> {
         let signature = key.sign(domain, &borsh::to_vec(&message).expect("in memory"));
         Signed { message, signer: key.public(), signature }
     }
 
+    /// Checks the signature under `domain`; who `signer` must be is the caller's check.
     pub fn verify(&self, domain: &[u8]) -> Result<(), String> {
         let bytes = borsh::to_vec(&self.message).expect("in memory");
         self.signer.verify(domain, &bytes, &self.signature).map_err(|e| e.to_string())
@@ -68,9 +81,17 @@ impl<T: BorshSerialize> Signed<T> {
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum ChangeAnswer {
     /// "Change completed": these records are now the requester's on chain.
-    ChangeCompleted { asset_ids: Vec<u64>, tx_ids: Vec<Hash> },
+    ChangeCompleted {
+        /// The records moved (a split-off part has a new id).
+        asset_ids: Vec<u64>,
+        /// The split and transfer transactions, in order.
+        tx_ids: Vec<Hash>,
+    },
     /// "Change not permitted", and why.
-    ChangeNotPermitted { reason: String },
+    ChangeNotPermitted {
+        /// Why, for people.
+        reason: String,
+    },
 }
 
 /// Where the allocated records came from.
@@ -80,7 +101,10 @@ pub enum Source {
     /// The intermediary's own record of the decided method.
     Own,
     /// A peer moved records of the decided method to the intermediary first.
-    Peer { url: String },
+    Peer {
+        /// The server URL of the peer that moved them.
+        url: String,
+    },
     /// Every peer refused; the method was re-decided among the intermediary's own records.
     Fallback,
 }
@@ -88,37 +112,53 @@ pub enum Source {
 /// One peer asked during a report, and what it answered (or why it could not be asked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerAttempt {
+    /// The peer's server URL.
     pub url: String,
+    /// Its answer or the failure to reach it, for people.
     pub answer: String,
 }
 
 /// One final transfer to the consumer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allocation {
+    /// The record transferred from.
     pub asset_id: u64,
+    /// Wh transferred to the consumer.
     pub amount_wh: u64,
     /// The record holding what was left of it, still the intermediary's.
     pub remainder_id: Option<u64>,
+    /// The `final_transfer` transaction.
     pub tx_id: Hash,
+    /// The block holding it.
     pub height: Option<u64>,
 }
 
 /// What the intermediary did with a usage report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportOutcome {
+    /// The consumer reported on.
     pub consumer: Address,
+    /// Its name in the intermediary's configuration.
     pub consumer_name: String,
+    /// Start of the slot (ms since the Unix epoch).
     pub slot_start_ms: u64,
+    /// End of the slot: its start plus the intermediary's slot length (ms since the Unix epoch).
     pub slot_end_ms: u64,
+    /// The reported use, in Wh: what was allocated.
     pub usage_wh: u64,
     /// The method chosen from the target and history (S121).
     pub decided_method: ProductionMethod,
     /// The method allocated: the decided one unless the fallback re-decided it.
     pub allocated_method: ProductionMethod,
+    /// Where the allocated records came from.
     pub source: Source,
+    /// The peers asked, in order, and what each answered.
     pub peers_asked: Vec<PeerAttempt>,
+    /// The final transfers to the consumer.
     pub allocations: Vec<Allocation>,
+    /// The consumer's history (Wh by method in its contract's period) before the slot.
     pub history_before: Vec<MethodTotal>,
+    /// The same after the slot's allocations.
     pub history_after: Vec<MethodTotal>,
     /// Renewable share of the consumer's history after the slot, in basis points.
     pub renewable_basis_points_after: Option<u64>,
@@ -127,16 +167,26 @@ pub struct ReportOutcome {
 /// Who an intermediary server is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
+    /// The name in its configuration (the patent's Da, Db, …).
     pub name: String,
+    /// Its account: the owner of its records and the signer of its transfers and change requests.
     pub address: Address,
+    /// The chain it works on.
     pub chain_id: String,
+    /// The asset-ownership contract it uses.
     pub contract: Address,
+    /// Length of a usage slot, in ms; reports start on a multiple of it.
     pub slot_ms: u64,
+    /// The server URLs of its peers, in the order it asks them.
     pub peers: Vec<String>,
 }
 
+/// The intermediary's JSON-RPC methods, `intermediary_` + the method name; jsonrpsee generates
+/// `IntermediaryApiServer` (implemented by [`crate::server::Intermediary`]) and
+/// `IntermediaryApiClient` (used by peers and the CLI) from it.
 #[rpc(server, client, namespace = "intermediary")]
 pub trait IntermediaryApi {
+    /// Who the server is: name, account, chain, contract, slot length and peers.
     #[method(name = "info")]
     async fn info(&self) -> RpcResult<Info>;
 

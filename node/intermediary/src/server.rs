@@ -43,9 +43,12 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 pub mod codes {
     /// The signature or signer is not acceptable.
     pub const UNAUTHORIZED: i32 = -32001;
+    /// The request is not acceptable as given (JSON-RPC's standard code): for another
+    /// intermediary, a slot not on the grid or already reported, a stale or repeated request.
     pub const INVALID_PARAMS: i32 = -32602;
     /// No record could be allocated to the consumer.
     pub const NOT_ALLOCATED: i32 = -32030;
+    /// JSON-RPC's standard internal error, reserved for failures of the server itself.
     pub const INTERNAL: i32 = -32603;
 }
 
@@ -71,6 +74,8 @@ struct Peer {
     client: HttpClient,
 }
 
+/// A running intermediary: its key, its view of the chain, its consumers and peers, and what it
+/// has served; [`serve`] puts it behind the JSON-RPC server.
 pub struct Intermediary {
     name: String,
     key: Keypair,
