@@ -99,6 +99,9 @@ fn non_proposer(keys: &[Keypair], height: u64) -> Keypair {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The guard is held for the whole test on purpose: it keeps other tests' networks (other threads
+// of this test binary, blocking on it) off the cores; no task of this test's runtime takes it.
+#[allow(clippy::await_holding_lock)]
 async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
     let _turn = one_network_at_a_time();
     // Four offenders and one honest reporter of equivocation, all admitted as full nodes.
