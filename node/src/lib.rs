@@ -3,12 +3,14 @@
 //!
 //! - [`chain`]: store + runtime + chain spec — building, checking and committing blocks;
 //! - [`mempool`]: transactions waiting for a block;
-//! - [`service`]: the long-running tasks — consensus shell, network, sync, node wiring;
+//! - [`daemon`]: starts a node — every service around one chain, the RPC server and metrics;
+//! - [`service`]: the long-running tasks — consensus shell, peers' messages, sync;
 //! - [`rpc`]: the JSON-RPC server of the interface in `kessai-rpc-api`;
 //! - [`metrics`]: Prometheus metrics and their endpoint;
 //! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk.
 
 pub mod chain;
+pub mod daemon;
 pub mod home;
 pub mod mempool;
 pub mod metrics;

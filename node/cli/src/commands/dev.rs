@@ -42,7 +42,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     }
     write_member_keys(&home)?;
     let keys_dir = home.keys_dir();
-    kessai_node::service::node::run(&home, config, |rpc_addr| {
+    kessai_node::daemon::run(&home, config, |rpc_addr| {
         eprintln!(
             "\nKessai dev chain {} is running.\n  RPC:  http://{rpc_addr}\n  keys: {} ({})\n  try:  kessai status --rpc http://{rpc_addr}\n",
             spec.chain_id,

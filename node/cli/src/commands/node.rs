@@ -29,7 +29,7 @@ pub async fn run(command: NodeCommand) -> Result<()> {
             if let Some(addr) = args.rpc_addr {
                 config.rpc_addr = addr;
             }
-            kessai_node::service::node::run(&home, config, |_| {}).await
+            kessai_node::daemon::run(&home, config, |_| {}).await
         }
     }
 }
