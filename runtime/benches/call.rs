@@ -23,11 +23,8 @@ use kessai_primitives::{
     Address, Keypair, Payload, Role, SignedTransaction, Transaction, Validator, ValidatorSet,
 };
 use kessai_runtime::{
-    genesis_writes, system, BlockContext, Entry, GenesisContract, GenesisSpec, Runtime,
-    RuntimeConfig, StateError, StateView,
+    genesis_writes, system, BlockContext, GenesisContract, GenesisSpec, Runtime, RuntimeConfig,
 };
-use std::collections::BTreeMap;
-use std::ops::Bound;
 
 const COUNTER_WAT: &str = r#"
 (module
@@ -68,23 +65,7 @@ const CHAIN: &str = "kessai-bench";
 const BLOCK_TXS: u64 = 100;
 const NESTED_CALLS: u32 = 100;
 
-#[derive(Default)]
-struct MemState(BTreeMap<Vec<u8>, Vec<u8>>);
-
-impl StateView for MemState {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.0.get(key).cloned())
-    }
-
-    fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError> {
-        Ok(self
-            .0
-            .range::<[u8], _>((Bound::Included(from.max(prefix)), Bound::Unbounded))
-            .next()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone())))
-    }
-}
+use kessai_state::MemoryState as MemState;
 
 fn counter_code() -> Vec<u8> {
     let mut code = wat::parse_str(COUNTER_WAT).unwrap();

@@ -406,26 +406,11 @@ pub(crate) fn signature<S: AsRef<str>>(params: &[S], results: &[S]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{genesis_writes, BlockContext, Entry, GenesisSpec, StateError, StateView};
+    use crate::{genesis_writes, BlockContext, GenesisSpec};
     use kessai_primitives::ValidatorSet;
     use kessai_primitives::{Keypair, Payload, Role, Transaction, TxStatus, Validator};
-    use std::collections::BTreeMap;
 
-    struct Committed(BTreeMap<Vec<u8>, Vec<u8>>);
-
-    impl StateView for Committed {
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-            Ok(self.0.get(key).cloned())
-        }
-
-        fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError> {
-            let mut after = self.0.range(from.max(prefix).to_vec()..);
-            Ok(after
-                .next()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| (k.clone(), v.clone())))
-        }
-    }
+    use kessai_state::MemoryState as Committed;
 
     /// The proposer executes a block holding a deploy, then every validator checks the proposal,
     /// in every round: the module is compiled by the first and taken from the cache after.

@@ -121,23 +121,8 @@ impl StateView for Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
-    struct Committed(BTreeMap<Vec<u8>, Vec<u8>>);
-
-    impl StateView for Committed {
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-            Ok(self.0.get(key).cloned())
-        }
-        fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError> {
-            Ok(self
-                .0
-                .range::<[u8], _>((Bound::Included(from.max(prefix)), Bound::Unbounded))
-                .next()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| (k.clone(), v.clone())))
-        }
-    }
+    use kessai_state::MemoryState as Committed;
 
     fn scan(view: &dyn StateView, prefix: &[u8]) -> Vec<Entry> {
         let mut out = Vec::new();

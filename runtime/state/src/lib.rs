@@ -9,6 +9,7 @@
 pub mod system;
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 pub use kessai_primitives::state_proof::flat_key;
 
@@ -42,5 +43,37 @@ impl StateView for EmptyState {
 
     fn next_from(&self, _prefix: &[u8], _from: &[u8]) -> Result<Option<Entry>, StateError> {
         Ok(None)
+    }
+}
+
+/// A committed state held in memory: what tests, benchmarks and a re-executing auditor run the
+/// runtime over when there is no store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryState(pub BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl MemoryState {
+    /// Applies a block's writes (a `None` value deletes the key).
+    pub fn apply(&mut self, writes: &WriteSet) {
+        for (key, value) in writes {
+            match value {
+                Some(value) => self.0.insert(key.clone(), value.clone()),
+                None => self.0.remove(key),
+            };
+        }
+    }
+}
+
+impl StateView for MemoryState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError> {
+        Ok(self
+            .0
+            .range::<[u8], _>((Bound::Included(from.max(prefix)), Bound::Unbounded))
+            .next()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone())))
     }
 }

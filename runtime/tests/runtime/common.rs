@@ -6,44 +6,15 @@ use kessai_primitives::{
     ValidatorSet,
 };
 use kessai_runtime::{
-    genesis_writes, system, BlockContext, Entry, ExecutedBlock, GenesisContract, GenesisSpec,
-    Runtime, RuntimeConfig, StateError, StateView, WriteSet,
+    genesis_writes, system, BlockContext, ExecutedBlock, GenesisContract, GenesisSpec, Runtime,
+    RuntimeConfig, StateView,
 };
-use std::collections::BTreeMap;
-use std::ops::Bound;
 
 pub(crate) const CHAIN: &str = "kessai-test";
 pub(crate) const GAS: u64 = 10_000_000;
 
 /// Committed state in a `BTreeMap`.
-#[derive(Default, Clone)]
-pub(crate) struct MemState(pub BTreeMap<Vec<u8>, Vec<u8>>);
-
-impl StateView for MemState {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.0.get(key).cloned())
-    }
-
-    fn next_from(&self, prefix: &[u8], from: &[u8]) -> Result<Option<Entry>, StateError> {
-        Ok(self
-            .0
-            .range::<[u8], _>((Bound::Included(from.max(prefix)), Bound::Unbounded))
-            .next()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone())))
-    }
-}
-
-impl MemState {
-    pub(crate) fn apply(&mut self, writes: &WriteSet) {
-        for (key, value) in writes {
-            match value {
-                Some(value) => self.0.insert(key.clone(), value.clone()),
-                None => self.0.remove(key),
-            };
-        }
-    }
-}
+pub(crate) use kessai_state::MemoryState as MemState;
 
 pub(crate) fn alice() -> Keypair {
     Keypair::dev("alice")
