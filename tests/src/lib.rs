@@ -401,9 +401,7 @@ pub fn int(value: &serde_json::Value) -> i128 {
 }
 
 /// This machine's clock, in ms since the Unix epoch (block times are on the same clock).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
+pub use kessai_primitives::time::now_ms;
 
 /// stderr of a finished command, as text.
 pub fn stderr(out: &Output) -> String {

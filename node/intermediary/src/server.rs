@@ -30,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How far a change request's signing time may be from this server's clock.
 const REQUEST_WINDOW_MS: u64 = 5 * 60 * 1000;
@@ -560,7 +560,7 @@ pub fn peer_client(url: &str) -> Result<HttpClient> {
 }
 
 fn wall_clock_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    kessai_primitives::time::now_ms()
 }
 
 /// The slots already served: in memory, and in a JSON-lines file (one [`ReportOutcome`] a line)

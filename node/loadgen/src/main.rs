@@ -10,11 +10,12 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use kessai_client::load_signer;
 use kessai_client::rpc::{self, KessaiApiClient};
+use kessai_primitives::time::now_ms;
 use kessai_primitives::{GovernanceAction, Hash, Keypair, Payload, SignedTransaction, Transaction};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(about = "Submit signed asset-ownership calls to a Kessai node and measure throughput")]
@@ -45,10 +46,6 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[tokio::main]

@@ -2,7 +2,7 @@
 //! example, proofs, kill -9 and restart.
 
 use kessai_primitives::Keypair;
-use kessai_tests::{stderr, TestNode};
+use kessai_tests::{now_ms, stderr, TestNode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -30,10 +30,6 @@ fn register_parties(node: &TestNode) {
         "register_intermediary",
         &json!([addr("dave"), "Db"]).to_string(),
     );
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 #[test]

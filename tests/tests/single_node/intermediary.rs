@@ -12,11 +12,11 @@ use kessai_intermediary::ledger::Ledger;
 use kessai_intermediary::protocol::*;
 use kessai_intermediary::server::peer_client;
 use kessai_primitives::Keypair;
-use kessai_tests::{kessai_bin, stderr, TestNode};
+use kessai_tests::{kessai_bin, now_ms, stderr, TestNode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const KWH: u64 = 1000;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -28,10 +28,6 @@ const PROVIDED_FROM_MS: u64 = 1_577_836_800_000; // 2020-01-01T00:00:00Z
 
 fn addr(name: &str) -> String {
     Keypair::dev(name).address().to_string()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
