@@ -16,7 +16,7 @@ load=("$@")
 [ ${#load[@]} -gt 0 ] || load=(--accounts 64 --txs 100000 --batch 500 --concurrency 8)
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target-release}"
-cargo build --release -q -p kessai-node -p kessai-loadgen
+cargo build --release -q -p kessai-cli -p kessai-loadgen
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
 pids=()

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target}"
-cargo build -p kessai-node --bin kessai
+cargo build -p kessai-cli --bin kessai
 exec "$CARGO_TARGET_DIR/debug/kessai" dev "$@"

@@ -48,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "hashlock demo: $*" >&2; kill -s TERM $$; exit 1; }
 command -v jq >/dev/null || die "needs jq"
-command -v "$KESSAI" >/dev/null || die "no kessai binary (set KESSAI, or: cargo build -p kessai-node)"
+command -v "$KESSAI" >/dev/null || die "no kessai binary (set KESSAI, or: cargo build -p kessai-cli)"
 
 say() { printf '\n== %s\n' "$*"; }
 
