@@ -26,7 +26,7 @@ kessai_bin() {
     repo="$(cd "$(dirname "$0")/.." && pwd)"
     target="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target}"
     if [ ! -x "$target/debug/kessai" ] && [ -f "$repo/Cargo.toml" ]; then
-        (cd "$repo" && CARGO_TARGET_DIR="$target" cargo build -q -p kessai-node --bin kessai)
+        (cd "$repo" && CARGO_TARGET_DIR="$target" cargo build -q -p kessai-cli --bin kessai)
     fi
     if [ -x "$target/debug/kessai" ]; then echo "$target/debug/kessai"; else command -v kessai; fi
 }
