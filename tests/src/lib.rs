@@ -48,7 +48,11 @@ pub fn kessai_with_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
 
 /// Runs `kessai ARGS`, requires success, returns stdout.
 pub fn kessai_ok(args: &[&str]) -> String {
-    let out = kessai(args);
+    stdout_of_success(args, kessai(args))
+}
+
+/// The stdout of a `kessai ARGS` run that must have succeeded; panics with both streams otherwise.
+fn stdout_of_success(args: &[&str], out: Output) -> String {
     assert!(
         out.status.success(),
         "kessai {args:?} failed ({}):\nstdout: {}\nstderr: {}",
@@ -256,15 +260,7 @@ impl TestNode {
     }
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "kessai {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
+        stdout_of_success(args, self.cli(args))
     }
 
     pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
