@@ -52,19 +52,33 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             code: "builtin:notes".into(),
             init: json!([admin, "LessThanBalance"]),
         },
-        // (admin, min_timeout_ms, min_margin_ms): alice issues power information. Dev-chain
-        // hash-lock timeouts are seconds (10 s minimum, the two legs' deadlines 5 s apart at
-        // least); a production chain would set hours.
-        ContractSpec {
-            name: "power-ledger".into(),
-            code: "builtin:power-ledger".into(),
-            init: json!([admin, 10_000, 5_000]),
-        },
-        // (admin, min_timeout_ms, min_margin_ms): alice issues value certificates.
-        ContractSpec {
-            name: "value-certificate".into(),
-            code: "builtin:value-certificate".into(),
-            init: json!([admin, 10_000, 5_000]),
-        },
+        // The hash-lock pair of JP6980288B2, deployed twice: once per embodiment, since which leg
+        // comes first is fixed per deployment (decision 0008). (admin, order, timeout_ms,
+        // margin_ms): alice issues power information and certificates. Dev-chain timeouts are
+        // seconds (first legs 30 s, second legs 15 s, a second leg's deadline at least 5 s before
+        // its counter leg's); a production chain would set the patent's hours (48 h / 24 h).
+        //
+        // Embodiment 3 (the holder draws R): burn requests first, transfer conditions second.
+        hashlock("power-ledger", &admin, "First", HASHLOCK_FIRST_MS),
+        hashlock("value-certificate", &admin, "Second", HASHLOCK_SECOND_MS),
+        // Embodiment 4 (the administrator draws R): transfer conditions first, burn requests
+        // second.
+        hashlock("value-certificate-e4", &admin, "First", HASHLOCK_FIRST_MS),
+        hashlock("power-ledger-e4", &admin, "Second", HASHLOCK_SECOND_MS),
     ]
+}
+
+/// The dev presets' hash-lock timeouts: first legs, second legs, and the margin between them.
+const HASHLOCK_FIRST_MS: u64 = 30_000;
+const HASHLOCK_SECOND_MS: u64 = 15_000;
+const HASHLOCK_MARGIN_MS: u64 = 5_000;
+
+/// A hash-lock contract deployed as `name` (its code is the builtin that `name` starts with).
+fn hashlock(name: &str, admin: &str, order: &str, timeout_ms: u64) -> ContractSpec {
+    let code = name.trim_end_matches("-e4");
+    ContractSpec {
+        name: name.into(),
+        code: format!("builtin:{code}"),
+        init: json!([admin, order, timeout_ms, HASHLOCK_MARGIN_MS]),
+    }
 }

@@ -35,23 +35,35 @@
 //! before the holder of R could withdraw L1 and keep both sides. The holder of R needs no such
 //! guarantee: nobody can claim its leg before it reveals R.
 //!
-//! Each contract sees only its own leg, so the check runs at the registration of L2: its registrant
-//! passes L1's deadline as `counter_deadline_ms` (read from the other chain, `kessai swap` reads it
-//! from a verified state proof), and [`TimeoutRules::deadline`] refuses the registration unless
-//! `D2 + min_margin_ms ≤ D1`. L1 is registered with no counter deadline and must leave room for a
-//! counter leg: its timeout is at least `min_timeout_ms + min_margin_ms`. Every leg's timeout is at
-//! least `min_timeout_ms`. The rule protects the registrant of L2, the one party at risk, against its
-//! own mistake; a registrant that passes a wrong counter deadline harms only itself.
+//! # What the contract enforces, and what the client checks
+//!
+//! The safe order must not rest on a value a caller may leave out or falsify (decision record
+//! `docs/decisions/0008-hashlock-leg-order.md`). Nothing about a leg tells which party drew R —
+//! in both embodiments the burn request is the holder's and the transfer condition the
+//! administrator's — so the **order is a property of the deployment**, fixed at `init` by the
+//! embodiment ([`TimeoutRules`]):
+//!
+//! - a contract whose legs are **first** legs ([`LegOrder::First`]) takes no counter deadline;
+//! - a contract whose legs are **second** legs ([`LegOrder::Second`]) refuses a registration
+//!   without the counter leg's deadline, and refuses it unless `D2 + margin ≤ D1`;
+//! - every leg's timeout is the deployment's fixed one (TIMEOUT_N or TIMEOUT_M), never the
+//!   caller's choice, so a first leg cannot be made short nor a second leg long.
+//!
+//! What a contract cannot know is the other chain: whether the counter leg exists, with this
+//! lock, for this party, and its true deadline. `kessai swap register` reads the counter leg with
+//! a light-client proof of the other chain before it signs a second leg and passes the proven
+//! deadline; it refuses otherwise. A raw call that declares a later counter deadline than the true
+//! one can only hurt its own caller: the registrant of L2 is the one party the rule protects.
 //!
 //! In the patent's embodiments:
 //!
-//! - embodiment 3 (the holder, terminal 24, draws R): L1 = SC1 burn request (TIMEOUT_N = 48 h),
-//!   L2 = SC2 transfer condition (TIMEOUT_M = 24 h); safe, N > M;
-//! - embodiment 4 (the administrator, terminal 14, draws R): L1 = SC2 transfer condition,
-//!   L2 = SC1 burn request, so the transfer condition must outlive the burn request:
-//!   TIMEOUT_M = 48 h, TIMEOUT_N = 24 h as the spec lists them. The patent's embodiment-4 prose (and
-//!   claim 8) lets Y be withdrawn after 24 h and X after 48 h — the unsafe way round; a burn
-//!   request registered with that order is refused.
+//! - embodiment 3 (the holder, terminal 24, draws R): L1 = SC1 burn request (TIMEOUT_N = 48 h,
+//!   SC1 deployed with `First`), L2 = SC2 transfer condition (TIMEOUT_M = 24 h, `Second`); N > M;
+//! - embodiment 4 (the administrator, terminal 14, draws R): L1 = SC2 transfer condition
+//!   (TIMEOUT_M = 48 h, `First`), L2 = SC1 burn request (TIMEOUT_N = 24 h, `Second`), as the spec
+//!   lists them. The patent's embodiment-4 prose (and claim 8) lets Y be withdrawn after 24 h and
+//!   X after 48 h — the unsafe way round; a burn request on an embodiment-4 ledger always expires
+//!   before the transfer condition it answers.
 //!
 //! # Claims
 //!
@@ -115,47 +127,57 @@ impl Lock {
     }
 }
 
+/// Which leg of a swap every leg of a deployment is (see the crate docs), fixed at init.
+#[derive(BorshSerialize, BorshDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegOrder {
+    /// Registered first, by the party that drew R: no counter deadline.
+    First,
+    /// Registered second, by the counterparty, answering a first leg on the other chain: it must
+    /// expire at least the margin before that leg.
+    Second,
+}
+
 /// The timeout rules a contract gets at init (see the crate docs).
 #[derive(BorshSerialize, BorshDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeoutRules {
-    /// The shortest timeout of any leg.
-    pub min_timeout_ms: u64,
-    /// How much earlier than its counter leg a second leg must expire.
-    pub min_margin_ms: u64,
+    /// Whether this deployment's legs are first or second legs.
+    pub order: LegOrder,
+    /// Every leg's timeout: the embodiment's TIMEOUT_N (burn requests) or TIMEOUT_M (transfer
+    /// conditions).
+    pub timeout_ms: u64,
+    /// How much earlier than its counter leg a second leg must expire; also the least time a
+    /// claimant's client leaves before a deadline when it reveals R (`kessai swap claim`).
+    pub margin_ms: u64,
 }
 
 impl TimeoutRules {
     pub fn validate(&self) -> Result<(), &'static str> {
-        if self.min_timeout_ms == 0 || self.min_margin_ms == 0 {
-            return Err("the minimum timeout and the minimum margin must be positive");
+        if self.timeout_ms == 0 || self.margin_ms == 0 {
+            return Err("the timeout and the margin must be positive");
         }
-        self.min_timeout_ms.checked_add(self.min_margin_ms).ok_or("timeout rules overflow")?;
+        if self.margin_ms >= self.timeout_ms {
+            return Err("the margin must be shorter than the timeout");
+        }
         Ok(())
     }
 
-    /// The deadline of a leg registered at `now_ms` with `timeout_ms`, if it is allowed: a first
-    /// leg (`counter_deadline_ms` None) has at least `min_timeout_ms + min_margin_ms`; a second
-    /// leg at least `min_timeout_ms` and a deadline at least `min_margin_ms` before its counter
-    /// leg's.
-    pub fn deadline(
-        &self,
-        now_ms: u64,
-        timeout_ms: u64,
-        counter_deadline_ms: Option<u64>,
-    ) -> Result<u64, &'static str> {
-        if timeout_ms < self.min_timeout_ms {
-            return Err("timeout below the minimum");
-        }
-        let deadline = now_ms.checked_add(timeout_ms).ok_or("timeout too large")?;
-        match counter_deadline_ms {
-            None if timeout_ms < self.min_timeout_ms + self.min_margin_ms => {
-                Err("a first leg's timeout must leave room for the counter leg: at least the minimum timeout plus the margin")
+    /// The deadline of a leg registered at `now_ms`, if it is allowed: a first leg takes no
+    /// counter deadline; a second leg needs its counter leg's deadline and must expire at least
+    /// `margin_ms` before it.
+    pub fn deadline(&self, now_ms: u64, counter_deadline_ms: Option<u64>) -> Result<u64, &'static str> {
+        let deadline = now_ms.checked_add(self.timeout_ms).ok_or("timeout too large")?;
+        match (self.order, counter_deadline_ms) {
+            (LegOrder::First, None) => Ok(deadline),
+            (LegOrder::First, Some(_)) => {
+                Err("this contract holds first legs, registered by the party that drew the secret: no counter deadline")
             }
-            None => Ok(deadline),
-            Some(counter) if deadline.saturating_add(self.min_margin_ms) > counter => Err(
-                "unsafe timeout order: this leg must expire at least the margin before the counter leg",
-            ),
-            Some(_) => Ok(deadline),
+            (LegOrder::Second, None) => {
+                Err("this contract holds second legs: the counter leg's deadline is required")
+            }
+            (LegOrder::Second, Some(counter)) if deadline.saturating_add(self.margin_ms) > counter => {
+                Err("unsafe timeout order: this leg must expire at least the margin before the counter leg")
+            }
+            (LegOrder::Second, Some(_)) => Ok(deadline),
         }
     }
 }

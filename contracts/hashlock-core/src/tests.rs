@@ -2,9 +2,12 @@ use super::*;
 use ed25519_dalek::{Signer, SigningKey};
 use proptest::prelude::*;
 
-const MIN: u64 = 60_000;
-const MARGIN: u64 = 30_000;
-const RULES: TimeoutRules = TimeoutRules { min_timeout_ms: MIN, min_margin_ms: MARGIN };
+const HOUR: u64 = 3_600_000;
+const MARGIN: u64 = 30 * 60_000;
+/// Embodiment 3's power ledger: burn requests are first legs, TIMEOUT_N = 48 h.
+const FIRST: TimeoutRules = TimeoutRules { order: LegOrder::First, timeout_ms: 48 * HOUR, margin_ms: MARGIN };
+/// Embodiment 3's value certificates: transfer conditions are second legs, TIMEOUT_M = 24 h.
+const SECOND: TimeoutRules = TimeoutRules { order: LegOrder::Second, timeout_ms: 24 * HOUR, margin_ms: MARGIN };
 
 fn hex(bytes: &[u8]) -> alloc::string::String {
     bytes.iter().map(|b| alloc::format!("{b:02x}")).collect()
@@ -30,32 +33,32 @@ fn blake3_lock_is_blake3_of_the_secret() {
 }
 
 #[test]
-fn first_leg_needs_room_for_the_counter_leg() {
-    assert_eq!(RULES.deadline(1000, MIN + MARGIN, None), Ok(1000 + MIN + MARGIN));
-    assert!(RULES.deadline(1000, MIN + MARGIN - 1, None).unwrap_err().contains("first leg"));
-    assert_eq!(RULES.deadline(1000, MIN - 1, None), Err("timeout below the minimum"));
-    assert_eq!(RULES.deadline(u64::MAX - 5, MIN + MARGIN, None), Err("timeout too large"));
+fn a_first_leg_has_the_fixed_timeout_and_no_counter_deadline() {
+    assert_eq!(FIRST.deadline(1000, None), Ok(1000 + 48 * HOUR));
+    assert!(FIRST.deadline(1000, Some(u64::MAX)).unwrap_err().contains("first legs"));
+    assert_eq!(FIRST.deadline(u64::MAX - 5, None), Err("timeout too large"));
 }
 
 #[test]
-fn second_leg_must_expire_a_margin_before_the_counter_leg() {
-    let counter = 1000 + 2 * MIN + MARGIN;
-    // deadline 1000 + MIN + MIN, + margin = counter: exactly allowed.
-    assert_eq!(RULES.deadline(1000, 2 * MIN, Some(counter)), Ok(1000 + 2 * MIN));
-    assert!(RULES.deadline(1000, 2 * MIN + 1, Some(counter)).unwrap_err().starts_with("unsafe"));
-    // The patent's embodiment-4 prose: second leg 48 h against a first leg of 24 h.
-    let hour = 3_600_000;
-    assert!(RULES.deadline(0, 48 * hour, Some(24 * hour)).unwrap_err().starts_with("unsafe"));
-    assert_eq!(RULES.deadline(0, 24 * hour, Some(48 * hour)), Ok(24 * hour));
-    assert_eq!(RULES.deadline(0, MIN - 1, Some(u64::MAX)), Err("timeout below the minimum"));
+fn a_second_leg_needs_the_counter_deadline_and_expires_a_margin_before_it() {
+    // Leaving the counter deadline out does not make a second leg a first one (the
+    // embodiment-4 loss of issue 14: a burn request registered with `null`).
+    assert!(SECOND.deadline(0, None).unwrap_err().contains("counter leg's deadline is required"));
+    let counter = 1000 + 24 * HOUR + MARGIN;
+    assert_eq!(SECOND.deadline(1000, Some(counter)), Ok(1000 + 24 * HOUR));
+    assert!(SECOND.deadline(1001, Some(counter)).unwrap_err().starts_with("unsafe"));
+    // The patent's embodiment-4 prose: a burn request outliving its 24 h transfer condition.
+    assert!(SECOND.deadline(0, Some(24 * HOUR)).unwrap_err().starts_with("unsafe"));
+    assert_eq!(SECOND.deadline(0, Some(48 * HOUR)), Ok(24 * HOUR));
 }
 
 #[test]
 fn rules_are_validated() {
-    assert!(RULES.validate().is_ok());
-    assert!(TimeoutRules { min_timeout_ms: 0, min_margin_ms: 1 }.validate().is_err());
-    assert!(TimeoutRules { min_timeout_ms: 1, min_margin_ms: 0 }.validate().is_err());
-    assert!(TimeoutRules { min_timeout_ms: u64::MAX, min_margin_ms: 1 }.validate().is_err());
+    assert!(FIRST.validate().is_ok());
+    assert!(SECOND.validate().is_ok());
+    assert!(TimeoutRules { timeout_ms: 0, ..FIRST }.validate().is_err());
+    assert!(TimeoutRules { margin_ms: 0, ..FIRST }.validate().is_err());
+    assert!(TimeoutRules { margin_ms: 48 * HOUR, ..FIRST }.validate().is_err());
 }
 
 #[test]
@@ -118,18 +121,20 @@ fn claims_need_the_secret_the_caller_and_a_bound_signature() {
 }
 
 proptest! {
-    /// Whatever a first leg and a second leg are registered with, when both registrations pass,
-    /// the first leg outlives the second by the margin.
+    /// Whatever a second leg declares and whenever it is registered, when the registration passes
+    /// against the true deadline of a first leg, the first leg outlives it by the margin; and no
+    /// second-leg registration passes without a counter deadline.
     #[test]
     fn accepted_legs_are_in_the_safe_order(
-        t1 in 0u64..1 << 44, first in 0u64..1 << 30,
-        delay in 0u64..1 << 30, second in 0u64..1 << 30,
+        t1 in 0u64..1 << 44, delay in 0u64..1 << 30,
+        first in 1u64..1 << 30, second in 1u64..1 << 30, margin in 1u64..1 << 20,
     ) {
-        if let Ok(d1) = RULES.deadline(t1, first, None) {
-            if let Ok(d2) = RULES.deadline(t1 + delay, second, Some(d1)) {
-                prop_assert!(d2 + MARGIN <= d1);
-                prop_assert!(second >= MIN);
-            }
+        let first_rules = TimeoutRules { order: LegOrder::First, timeout_ms: first + margin, margin_ms: margin };
+        let second_rules = TimeoutRules { order: LegOrder::Second, timeout_ms: second + margin, margin_ms: margin };
+        let d1 = first_rules.deadline(t1, None).unwrap();
+        if let Ok(d2) = second_rules.deadline(t1 + delay, Some(d1)) {
+            prop_assert!(d2 + margin <= d1);
         }
+        prop_assert!(second_rules.deadline(t1 + delay, None).is_err());
     }
 }

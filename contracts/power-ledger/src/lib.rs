@@ -21,7 +21,7 @@ pub mod types;
 
 use alloc::vec::Vec;
 pub use hashlock_core::{
-    ClaimAction, ClaimMessage, HashAlgorithm, LegStatus, Lock, Secret, TimeoutRules,
+    ClaimAction, ClaimMessage, HashAlgorithm, LegOrder, LegStatus, Lock, Secret, TimeoutRules,
 };
 use kessai_sdk::{block_time_ms, caller, emit, self_address, Address, Item, Map};
 pub use types::*;
@@ -43,13 +43,14 @@ type Res<T> = Result<T, &'static str>;
 
 kessai_sdk::methods! {
     /// Run once at instantiation: `admin` issues power information and is, in the patent, the
-    /// permitted address of burn requests. Every burn request's timeout is at least
-    /// `min_timeout_ms`, and a second leg expires at least `min_margin_ms` before its counter leg.
-    pub fn init(admin: Address, min_timeout_ms: u64, min_margin_ms: u64) -> Res<()> {
+    /// permitted address of burn requests. The embodiment fixes `order` (embodiment 3: burn
+    /// requests are first legs; embodiment 4: second legs) and `timeout_ms` (TIMEOUT_N: every
+    /// burn request's); a second leg expires at least `margin_ms` before its counter leg.
+    pub fn init(admin: Address, order: LegOrder, timeout_ms: u64, margin_ms: u64) -> Res<()> {
         if ADMIN.exists() {
             return Err("already initialised");
         }
-        let rules = TimeoutRules { min_timeout_ms, min_margin_ms };
+        let rules = TimeoutRules { order, timeout_ms, margin_ms };
         rules.validate()?;
         ADMIN.set(&admin);
         RULES.set(&rules);
@@ -92,15 +93,14 @@ kessai_sdk::methods! {
     }
 
     /// The caller asks for `amount` of its power to be burned by `permitted` on presenting the
-    /// secret of `lock`: the amount moves from its balance into escrow. `timeout_ms` counts from
-    /// this block's time; `counter_deadline_ms` is the deadline of the counter leg (the transfer
-    /// condition on platform 2) when this request is the second leg, None when the caller drew
-    /// the secret (see `hashlock-core`). Returns the request id.
+    /// secret of `lock`: the amount moves from its balance into escrow. The timeout is the
+    /// deployment's; `counter_deadline_ms` is the deadline of the counter leg (the transfer
+    /// condition on platform 2), required where burn requests are second legs (embodiment 4) and
+    /// refused where they are first legs (see `hashlock-core`). Returns the request id.
     pub fn register_burn_request(
         amount: u64,
         lock: Lock,
         permitted: Address,
-        timeout_ms: u64,
         counter_deadline_ms: Option<u64>
     ) -> Res<u64> {
         if amount == 0 {
@@ -110,7 +110,8 @@ kessai_sdk::methods! {
             return Err("the permitted address cannot be the zero address");
         }
         let now = block_time_ms();
-        let deadline_ms = timeout_rules()?.deadline(now, timeout_ms, counter_deadline_ms)?;
+        let rules = timeout_rules()?;
+        let deadline_ms = rules.deadline(now, counter_deadline_ms)?;
         if LOCKS.contains(&lock.hash) {
             return Err("this lock hash was already used");
         }
@@ -130,7 +131,7 @@ kessai_sdk::methods! {
             timestamp_ms: now,
             status: LegStatus::Active,
             creator,
-            timeout_ms,
+            timeout_ms: rules.timeout_ms,
             deadline_ms,
             counter_deadline_ms,
         };

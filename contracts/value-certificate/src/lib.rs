@@ -21,7 +21,7 @@ pub mod types;
 
 use alloc::vec::Vec;
 pub use hashlock_core::{
-    ClaimAction, ClaimMessage, HashAlgorithm, LegStatus, Lock, Secret, TimeoutRules,
+    ClaimAction, ClaimMessage, HashAlgorithm, LegOrder, LegStatus, Lock, Secret, TimeoutRules,
 };
 use kessai_sdk::{block_time_ms, caller, emit, self_address, Address, Item, Map};
 pub use types::*;
@@ -44,14 +44,15 @@ const CONTENTS: Map<[u8; 32], u64> = Map::new(b"x/");
 type Res<T> = Result<T, &'static str>;
 
 kessai_sdk::methods! {
-    /// Run once at instantiation: `admin` issues certificates. Every transfer condition's timeout
-    /// is at least `min_timeout_ms`, and a second leg expires at least `min_margin_ms` before its
-    /// counter leg.
-    pub fn init(admin: Address, min_timeout_ms: u64, min_margin_ms: u64) -> Res<()> {
+    /// Run once at instantiation: `admin` issues certificates. The embodiment fixes `order`
+    /// (embodiment 3: transfer conditions are second legs; embodiment 4: first legs) and
+    /// `timeout_ms` (TIMEOUT_M: every transfer condition's); a second leg expires at least
+    /// `margin_ms` before its counter leg.
+    pub fn init(admin: Address, order: LegOrder, timeout_ms: u64, margin_ms: u64) -> Res<()> {
         if ADMIN.exists() {
             return Err("already initialised");
         }
-        let rules = TimeoutRules { min_timeout_ms, min_margin_ms };
+        let rules = TimeoutRules { order, timeout_ms, margin_ms };
         rules.validate()?;
         ADMIN.set(&admin);
         RULES.set(&rules);
@@ -82,15 +83,14 @@ kessai_sdk::methods! {
         Ok(id)
     }
 
-    /// The holder (the caller) locks `token_id` under `lock` for `destination`. `timeout_ms`
-    /// counts from this block's time; `counter_deadline_ms` is the deadline of the counter leg
-    /// (the burn request on platform 1) when this condition is the second leg, None when the
-    /// caller drew the secret (see `hashlock-core`). Returns the condition id.
+    /// The holder (the caller) locks `token_id` under `lock` for `destination`. The timeout is
+    /// the deployment's; `counter_deadline_ms` is the deadline of the counter leg (the burn
+    /// request on platform 1), required where transfer conditions are second legs (embodiment 3)
+    /// and refused where they are first legs (see `hashlock-core`). Returns the condition id.
     pub fn register_transfer_condition(
         token_id: u64,
         lock: Lock,
         destination: Address,
-        timeout_ms: u64,
         counter_deadline_ms: Option<u64>
     ) -> Res<u64> {
         let mut token = TOKENS.get(&token_id).ok_or("no such token")?;
@@ -105,7 +105,8 @@ kessai_sdk::methods! {
             return Err("the destination cannot be the zero address");
         }
         let now = block_time_ms();
-        let deadline_ms = timeout_rules()?.deadline(now, timeout_ms, counter_deadline_ms)?;
+        let rules = timeout_rules()?;
+        let deadline_ms = rules.deadline(now, counter_deadline_ms)?;
         if LOCKS.contains(&lock.hash) {
             return Err("this lock hash was already used");
         }
@@ -119,7 +120,7 @@ kessai_sdk::methods! {
             timestamp_ms: now,
             status: LegStatus::Active,
             registrant,
-            timeout_ms,
+            timeout_ms: rules.timeout_ms,
             deadline_ms,
             counter_deadline_ms,
         };
