@@ -12,7 +12,7 @@
 //!   no such method…): every write and event is dropped, but the nonce is used and the gas spent is
 //!   charged to the block.
 
-use crate::failure::{cap_reason, Failure, Stop};
+use crate::failure::{cap_reason, refusal, Failure, Stop};
 use crate::host::{Env, Frame, World};
 use crate::module::{self, Contract};
 use crate::state::{BaseState, Overlay};
@@ -23,7 +23,7 @@ use crate::{
 use kessai_abi::MethodKind;
 use kessai_primitives::{
     Address, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role, SignedTransaction,
-    Transaction, TxStatus, ValidatorSet,
+    Transaction, TxStatus, Validator, ValidatorSet,
 };
 
 /// The block being executed.
@@ -518,14 +518,23 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
             state.set(system::member_key(key), encode(&canonical_roles(roles)));
         }
         GovernanceAction::RemoveMember { key } => {
-            if system::member_roles(state, key)?.is_none() {
+            let Some(roles) = system::member_roles(state, key)? else {
                 return Err(refuse(format!("{key} is not a member")));
+            };
+            if roles.contains(&Role::Admin) && !another_admin(state, key)? {
+                return Err(refuse(refusal::LAST_ADMIN_MEMBER.into()));
             }
             state.remove(system::member_key(key));
         }
         GovernanceAction::GrantRole { key, role } | GovernanceAction::RevokeRole { key, role } => {
             let roles = system::member_roles(state, key)?
                 .ok_or_else(|| refuse(format!("{key} is not a member")))?;
+            let revoking_admin = matches!(action, GovernanceAction::RevokeRole { .. })
+                && *role == Role::Admin
+                && roles.contains(&Role::Admin);
+            if revoking_admin && !another_admin(state, key)? {
+                return Err(refuse(refusal::LAST_ADMIN_ROLE.into()));
+            }
             let mut roles: Vec<Role> = roles.into_iter().filter(|r| r != role).collect();
             if matches!(action, GovernanceAction::GrantRole { .. }) {
                 roles.push(*role);
@@ -535,9 +544,9 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
         GovernanceAction::SetValidator { validator } => {
             // Effective two heights on: the next block's signers are already fixed by this one.
             let at = height + 2;
-            let mut changes = system::pending_validators(state, at)?.unwrap_or_default();
-            changes.retain(|v| v.public_key != validator.public_key);
-            changes.push(validator.clone());
+            let pending = system::pending_validators(state, at)?.unwrap_or_default();
+            let changes = with_changes(pending, std::slice::from_ref(validator));
+            check_validators_after(state, height, &changes)?;
             state.set(system::pending_validators_key(at), encode(&changes));
         }
         GovernanceAction::AdmitPeer { peer_key } => {
@@ -553,9 +562,63 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
     Ok(())
 }
 
+/// Whether a member other than `key` holds the admin role: governance never leaves the chain
+/// without one. Reads every member; a consortium has few, and this runs only when an admin
+/// would lose its role or membership.
+fn another_admin(state: &Overlay, key: &PublicKey) -> Result<bool, StateError> {
+    Ok(system::members(state)?
+        .iter()
+        .any(|(member, roles)| member != key && roles.contains(&Role::Admin)))
+}
+
+/// `validators` with `changes` applied in order: a change replaces the validator of its key (power
+/// 0 included; `ValidatorSet::new` drops those), so no key is listed twice.
+fn with_changes(mut validators: Vec<Validator>, changes: &[Validator]) -> Vec<Validator> {
+    for change in changes {
+        validators.retain(|v| v.public_key != change.public_key);
+        validators.push(change.clone());
+    }
+    validators
+}
+
+/// Refuses `SetValidator` changes after which the validators could not commit: the set that will
+/// sign block `height + 2` — `validators/next` (the signers of `height`) with the changes pending
+/// for `height + 1` as [`rotate_validators`] will apply them, then `changes` (those for
+/// `height + 2`, the one being made included) — must have a positive total power that fits a
+/// `u64`. Checked at every change, so `rotate_validators` never meets a set it cannot build. How
+/// much power one change moves is not limited: the light client verifies a header whose set
+/// changed too much for skipping through adjacent headers (bisection), each of which names the
+/// next set (decision record 0008).
+fn check_validators_after(state: &Overlay, height: u64, changes: &[Validator]) -> Result<(), Stop> {
+    let mut validators =
+        system::next_validators(state)?.map(|set| set.validators().to_vec()).unwrap_or_default();
+    if let Some(pending) = system::pending_validators(state, height + 1)? {
+        let updated = with_changes(validators.clone(), &pending);
+        if voting_power(&updated).is_ok() {
+            validators = updated;
+        }
+    }
+    voting_power(&with_changes(validators, changes))
+        .map(drop)
+        .map_err(|reason| Stop::Failed(Failure::Governance(reason.into())))
+}
+
+/// The total power of `validators`, or why they could not commit: none has power, or the sum
+/// overflows (what `ValidatorSet::new` refuses but for duplicates, which [`with_changes`] never
+/// makes).
+fn voting_power(validators: &[Validator]) -> Result<u64, &'static str> {
+    match validators.iter().try_fold(0u64, |sum, v| sum.checked_add(v.power)) {
+        None => Err(refusal::POWER_OVERFLOW),
+        Some(0) => Err(refusal::NO_VOTING_POWER),
+        Some(total) => Ok(total),
+    }
+}
+
 /// End of block `height`: the set that signed it becomes `validators/current`; the changes
-/// scheduled for `height + 1` are applied to `validators/next`. A change that would leave no
-/// validator is dropped whole (the chain cannot go on without signers).
+/// scheduled for `height + 1` are applied to `validators/next`. Governance refuses changes that
+/// would leave no validator or overflow the total power ([`check_validators_after`]); were one
+/// there anyway (a state written before that check), it is dropped whole: the chain cannot go on
+/// without signers.
 fn rotate_validators(state: &mut Overlay, height: u64) -> Result<(), StateError> {
     let Some(next) = system::next_validators(state)? else {
         return Ok(()); // a state without validators (no genesis): nothing to rotate
@@ -565,11 +628,7 @@ fn rotate_validators(state: &mut Overlay, height: u64) -> Result<(), StateError>
     }
     if let Some(changes) = system::pending_validators(state, height + 1)? {
         state.remove(system::pending_validators_key(height + 1));
-        let mut validators = next.validators().to_vec();
-        for change in changes {
-            validators.retain(|v| v.public_key != change.public_key);
-            validators.push(change);
-        }
+        let validators = with_changes(next.validators().to_vec(), &changes);
         match ValidatorSet::new(validators) {
             Ok(updated) if updated != next => {
                 state.set(system::next_validators_key(), encode(&updated))

@@ -57,6 +57,22 @@ pub(crate) enum Failure {
     Governance(String),
 }
 
+/// Why governance refuses an action that would leave the chain without an admin or without
+/// validators able to commit (`execute::govern`): fixed sentences of the closed set.
+pub(crate) mod refusal {
+    /// `RevokeRole { role: Admin }` of the only admin member.
+    pub(crate) const LAST_ADMIN_ROLE: &str =
+        "the last admin cannot lose the admin role: no one could govern";
+    /// `RemoveMember` of the only admin member.
+    pub(crate) const LAST_ADMIN_MEMBER: &str =
+        "the last admin cannot be removed: no one could govern";
+    /// `SetValidator` changes that leave no validator with non-zero power.
+    pub(crate) const NO_VOTING_POWER: &str =
+        "no validator would have voting power: no one could sign blocks";
+    /// `SetValidator` changes whose powers add up to more than `u64::MAX`.
+    pub(crate) const POWER_OVERFLOW: &str = "the validators' total voting power would overflow";
+}
+
 impl Failure {
     /// The text a receipt (or a failed view call) gets.
     pub(crate) fn reason(&self) -> String {
@@ -207,6 +223,22 @@ mod tests {
                 "the contract has no init method, so instantiating it takes no arguments".into(),
             ),
             (Failure::Governance("no".into()), "governance: no".into()),
+            (
+                Failure::Governance(refusal::LAST_ADMIN_ROLE.into()),
+                "governance: the last admin cannot lose the admin role: no one could govern".into(),
+            ),
+            (
+                Failure::Governance(refusal::LAST_ADMIN_MEMBER.into()),
+                "governance: the last admin cannot be removed: no one could govern".into(),
+            ),
+            (
+                Failure::Governance(refusal::NO_VOTING_POWER.into()),
+                "governance: no validator would have voting power: no one could sign blocks".into(),
+            ),
+            (
+                Failure::Governance(refusal::POWER_OVERFLOW.into()),
+                "governance: the validators' total voting power would overflow".into(),
+            ),
         ];
         for (failure, reason) in cases {
             assert_eq!(failure.reason(), reason);

@@ -6,6 +6,7 @@ mod common;
 mod calls;
 mod deploy;
 mod failures;
+mod governance;
 mod host;
 mod limits;
 mod reasons;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod clearing;
 mod dev_chain;
+mod governance;
 mod hashlock;
 mod intermediary;
 mod light_client;

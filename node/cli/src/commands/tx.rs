@@ -64,6 +64,24 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Give a member a role (admin or deployer).
+    GrantRole {
+        public_key: String,
+        role: String,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Take a role (admin or deployer) from a member; the last admin keeps the admin role.
+    RevokeRole {
+        public_key: String,
+        role: String,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Set a validator's voting power (0 removes it); takes effect two blocks later.
     SetValidator {
         public_key: String,
@@ -145,17 +163,20 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
     };
     Ok(match gov {
         GovCommand::AddMember { public_key, roles, signer, rpc } => {
-            let roles = roles
-                .iter()
-                .map(|r| {
-                    serde_json::from_value::<Role>(serde_json::Value::String(r.to_lowercase()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .context("roles are admin and deployer")?;
+            let roles = roles.iter().map(|r| role(r)).collect::<Result<Vec<_>>>()?;
             (GovernanceAction::AddMember { key: key(&public_key)?, roles }, signer, rpc)
         }
         GovCommand::RemoveMember { public_key, signer, rpc } => {
             (GovernanceAction::RemoveMember { key: key(&public_key)? }, signer, rpc)
+        }
+        GovCommand::GrantRole { public_key, role: name, signer, rpc } => {
+            let action = GovernanceAction::GrantRole { key: key(&public_key)?, role: role(&name)? };
+            (action, signer, rpc)
+        }
+        GovCommand::RevokeRole { public_key, role: name, signer, rpc } => {
+            let action =
+                GovernanceAction::RevokeRole { key: key(&public_key)?, role: role(&name)? };
+            (action, signer, rpc)
         }
         GovCommand::SetValidator { public_key, power, signer, rpc } => (
             GovernanceAction::SetValidator {
@@ -169,6 +190,12 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
             (GovernanceAction::AdmitPeer { peer_key }, signer, rpc)
         }
     })
+}
+
+/// A role by name, in any case: `admin` or `deployer`.
+fn role(name: &str) -> Result<Role> {
+    serde_json::from_value(serde_json::Value::String(name.to_lowercase()))
+        .with_context(|| format!("{name:?} is not a role: roles are admin and deployer"))
 }
 
 /// Prints the receipt (decoding the return value when the method is known) and fails on a failed tx.
