@@ -53,9 +53,9 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             init: json!([admin, "LessThanBalance"]),
         },
         // The hash-lock pair of JP6980288B2, deployed twice: once per embodiment, since which leg
-        // comes first is fixed per deployment (decision 0008). (admin, order, timeout_ms,
+        // comes first is fixed per deployment (decision 0009). (admin, order, timeout_ms,
         // margin_ms): alice issues power information and certificates. Dev-chain timeouts are
-        // seconds (first legs 30 s, second legs 15 s, a second leg's deadline at least 5 s before
+        // seconds (first legs 40 s, second legs 15 s, a second leg's deadline at least 5 s before
         // its counter leg's); a production chain would set the patent's hours (48 h / 24 h).
         //
         // Embodiment 3 (the holder draws R): burn requests first, transfer conditions second.
@@ -69,7 +69,7 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
 }
 
 /// The dev presets' hash-lock timeouts: first legs, second legs, and the margin between them.
-const HASHLOCK_FIRST_MS: u64 = 30_000;
+const HASHLOCK_FIRST_MS: u64 = 40_000;
 const HASHLOCK_SECOND_MS: u64 = 15_000;
 const HASHLOCK_MARGIN_MS: u64 = 5_000;
 

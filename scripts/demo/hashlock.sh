@@ -8,15 +8,19 @@
 #   generator     (terminal 24) = bob:   holds power information
 #
 # 0. Issuance example on the power chain: carol 100, dave 50; issue(20, carol) → 120, 50.
-# 1. Embodiment 3 (bob draws R, blake3 lock): bob's burn request (first leg) → alice checks it
-#    with a state proof, issues Y and offers it (second leg, deadline checked against the burn
-#    request's) → alice's relayer watches the value chain → bob claims Y with R → the relayer reads
-#    R (event + verified proof) and burns bob's power on the power chain.
+# 1. Embodiment 3 (bob draws R, blake3 lock; contracts power-ledger and value-certificate):
+#    bob's burn request (first leg, `kessai swap register --secret`) → alice's client proves it on
+#    the power chain and registers Y's transfer condition under its lock, for bob, checked against
+#    its proven deadline (second leg, `kessai swap register --counter-…`) → alice's relayer
+#    watches the value chain → bob claims Y with R → the relayer reads R (event + verified proof)
+#    and burns bob's power on the power chain.
 # 2. The same power cannot be converted twice: burn again, reuse the lock, certify Y again, claim
 #    again — all refused; bob's power and the total supply are down by exactly X.
-# 3. Embodiment 4 (alice draws R, SHA-256 lock as BIP-199 HTLCs use): alice offers Y2 (first leg);
-#    bob's burn request that would outlive it (the patent's embodiment-4 prose) is refused; the safe
-#    one is accepted; bob's relayer watches the power chain; alice burns with R; the relayer claims
+# 3. Embodiment 4 (alice draws R, SHA-256 lock as BIP-199 HTLCs use; contracts
+#    value-certificate-e4 and power-ledger-e4, where transfer conditions come first): alice offers
+#    Y2 (first leg); a burn request without the condition's deadline (as if it were a first leg) is
+#    refused; bob's client proves the condition and registers the burn request, which expires a
+#    margin before it; bob's relayer watches the power chain; alice burns with R; the relayer claims
 #    Y2 for bob with the R it read there.
 # 4. Abort: a burn request and a transfer condition nobody answers; withdrawing early is refused,
 #    after the timeouts bob gets his power back and alice her certificate.
@@ -37,7 +41,8 @@ VALUE="http://127.0.0.1:$VALUE_PORT"
 GAS_LOG="${GAS_LOG:-}"
 WORK="${WORK:-$(mktemp -d)}"
 KEYS="$WORK/keys"
-# Dev-preset hash-lock rules: timeouts of at least 10 s, legs' deadlines at least 5 s apart.
+# Dev-preset hash-lock rules (decision 0009): first legs 40 s, second legs 15 s, a second leg's
+# deadline at least 5 s before its counter leg's.
 
 PIDS=()
 cleanup() {
@@ -126,6 +131,29 @@ claim() {
   printf '    %-6s %-28s %-62.62s gas %s\n' "$2" "$(jq -r .method <<<"$out") (swap claim)" "request $4" "$(jq -r .gas_used <<<"$out")" >&2
   [ -z "$GAS_LOG" ] || echo "$3 $(jq -r .method <<<"$out") $(jq -r .gas_used <<<"$out")" >>"$GAS_LOG"
 }
+# register_first RPC KEY CONTRACT SUBJECT_FLAG SUBJECT SECRET ALGORITHM CLAIMANT: a first leg by
+# the party that drew R; prints its id.
+register_first() {
+  local out
+  out="$("$KESSAI" swap register --contract "$3" "$4" "$5" --secret "$6" --algorithm "$7" \
+    --claimant "$8" --key "$2" --rpc "$1" --trust-spec "$(spec "$1")" --json)" \
+    || die "$2 could not register a first leg on $3"
+  printf '    %-6s %-28s %-62.62s gas %s\n' "$2" "$(jq -r .method <<<"$out")" "first leg, lock $(jq -r .lock.hash <<<"$out")" "$(jq -r .gas_used <<<"$out")" >&2
+  [ -z "$GAS_LOG" ] || echo "$3 $(jq -r .method <<<"$out") $(jq -r .gas_used <<<"$out")" >>"$GAS_LOG"
+  jq -r .id <<<"$out"
+}
+# register_second RPC KEY CONTRACT SUBJECT_FLAG SUBJECT COUNTER_RPC COUNTER_CONTRACT COUNTER_ID:
+# a second leg answering the first leg COUNTER_ID on the other chain, proven there first.
+register_second() {
+  local out
+  out="$("$KESSAI" swap register --contract "$3" "$4" "$5" --counter-rpc "$6" \
+    --counter-contract "$7" --counter-request "$8" --counter-trust-spec "$(spec "$6")" \
+    --key "$2" --rpc "$1" --trust-spec "$(spec "$1")" --json)" \
+    || die "$2 could not register a second leg on $3"
+  printf '    %-6s %-28s %-62.62s gas %s\n' "$2" "$(jq -r .method <<<"$out")" "second leg, counter deadline $(jq -r .counter_deadline_ms <<<"$out")" "$(jq -r .gas_used <<<"$out")" >&2
+  [ -z "$GAS_LOG" ] || echo "$3 $(jq -r .method <<<"$out") $(jq -r .gas_used <<<"$out")" >>"$GAS_LOG"
+  jq -r .id <<<"$out"
+}
 # The certificate document's hash (what Y certifies).
 content_hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
@@ -152,13 +180,14 @@ SECRET="$("$KESSAI" swap secret --json)"
 R="$(jq -r .secret <<<"$SECRET")"
 H="$(jq -r .blake3 <<<"$SECRET")"
 echo "    bob: R drawn, H_R = $H (blake3)"
-BURN="$(tx "$POWER" bob power-ledger register_burn_request "[$X, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$ALICE\", 60000, null]")"
+BURN="$(register_first "$POWER" bob power-ledger --amount "$X" "$R" blake3 "$ALICE")"
 echo "    burn request $BURN: $X escrowed; bob holds $(balance bob)"
 D1="$(leg "$POWER" power-ledger "$BURN" | jq .leg.deadline_ms)"
 echo "    alice verified the burn request (state proof + commit); its deadline is $D1"
 Y="Certificate: $X kWh of solar power from bob's plant, environmental value (demo $(date +%s%N))"
 TOKEN="$(tx "$VALUE" alice value-certificate issue "[\"$(content_hash "$Y")\", null]")"
-COND="$(tx "$VALUE" alice value-certificate register_transfer_condition "[$TOKEN, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$BOB\", 30000, $D1]")"
+refused "$VALUE" alice value-certificate register_transfer_condition "[$TOKEN, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$BOB\", null]"
+COND="$(register_second "$VALUE" alice value-certificate --token "$TOKEN" "$POWER" power-ledger "$BURN")"
 echo "    alice: Y = token $TOKEN, offered to bob under H_R as transfer condition $COND (expires before the burn request)"
 "$KESSAI" swap watch-and-complete --from-rpc "$VALUE" --from-contract value-certificate --request "$COND" \
   --from-trust-spec "$(spec "$VALUE")" --to-trust-spec "$(spec "$POWER")" \
@@ -186,7 +215,7 @@ refused "$POWER" alice power-ledger burn "[$BURN, \"$R\", \"$SIG0\"]"
 "$KESSAI" swap claim --contract power-ledger --request "$BURN" --secret "$R" --key alice --rpc "$POWER" \
   --trust-spec "$(spec "$POWER")" 2>&1 \
   | sed 's/^/    swap claim: /' || true
-refused "$POWER" bob power-ledger register_burn_request "[$X, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$ALICE\", 60000, null]"
+refused "$POWER" bob power-ledger register_burn_request "[$X, {\"algorithm\":\"Blake3\",\"hash\":\"$H\"}, \"$ALICE\", null]"
 refused "$VALUE" alice value-certificate issue "[\"$(content_hash "$Y")\", null]"
 refused "$VALUE" bob value-certificate transfer "[$COND, \"$R\", \"$SIG0\"]"
 expect "$(supply)" "$((SUPPLY0 - X))" "total supply"
@@ -198,52 +227,53 @@ SECRET2="$("$KESSAI" swap secret --json)"
 R2="$(jq -r .secret <<<"$SECRET2")"
 H2="$(jq -r .sha256 <<<"$SECRET2")"
 LOCK2="{\"algorithm\":\"Sha256\",\"hash\":\"$H2\"}"
+tx "$POWER" alice power-ledger-e4 issue "[100, \"$BOB\"]" >/dev/null
 Y2="Certificate: $X kWh of wind power from bob's plant (demo $(date +%s%N))"
-TOKEN2="$(tx "$VALUE" alice value-certificate issue "[\"$(content_hash "$Y2")\", null]")"
-COND2="$(tx "$VALUE" alice value-certificate register_transfer_condition "[$TOKEN2, $LOCK2, \"$BOB\", 60000, null]")"
-D2="$(leg "$VALUE" value-certificate "$COND2" | jq .leg.deadline_ms)"
+TOKEN2="$(tx "$VALUE" alice value-certificate-e4 issue "[\"$(content_hash "$Y2")\", null]")"
+COND2="$(register_first "$VALUE" alice value-certificate-e4 --token "$TOKEN2" "$R2" sha256 "$BOB")"
+D2="$(leg "$VALUE" value-certificate-e4 "$COND2" | jq .leg.deadline_ms)"
 echo "    bob verified transfer condition $COND2 (deadline $D2)"
-echo "    bob's burn request outliving the condition (the patent's embodiment-4 prose):"
-refused "$POWER" bob power-ledger register_burn_request "[$X, $LOCK2, \"$ALICE\", 120000, $D2]"
-BURN2="$(tx "$POWER" bob power-ledger register_burn_request "[$X, $LOCK2, \"$ALICE\", 30000, $D2]")"
-"$KESSAI" swap watch-and-complete --from-rpc "$POWER" --from-contract power-ledger --request "$BURN2" \
+echo "    a burn request registered as if it were a first leg (no counter deadline; issue 14's loss):"
+refused "$POWER" bob power-ledger-e4 register_burn_request "[$X, $LOCK2, \"$ALICE\", null]"
+BURN2="$(register_second "$POWER" bob power-ledger-e4 --amount "$X" "$VALUE" value-certificate-e4 "$COND2")"
+"$KESSAI" swap watch-and-complete --from-rpc "$POWER" --from-contract power-ledger-e4 --request "$BURN2" \
   --from-trust-spec "$(spec "$POWER")" --to-trust-spec "$(spec "$VALUE")" \
-  --to-rpc "$VALUE" --to-contract value-certificate --to-request "$COND2" --key bob --json \
+  --to-rpc "$VALUE" --to-contract value-certificate-e4 --to-request "$COND2" --key bob --json \
   >"$WORK/relayer-4.log" 2>&1 &
 RELAYER=$!
 PIDS+=("$RELAYER")
-leg "$POWER" power-ledger "$BURN2" | jq -e '.leg.status == "Active"' >/dev/null || die "burn request not active"
+leg "$POWER" power-ledger-e4 "$BURN2" | jq -e '.leg.status == "Active"' >/dev/null || die "burn request not active"
 echo "    alice verified burn request $BURN2; burns it with R"
-claim "$POWER" alice power-ledger "$BURN2" "$R2"
+claim "$POWER" alice power-ledger-e4 "$BURN2" "$R2"
 wait "$RELAYER" || die "the relayer failed: $(cat "$WORK/relayer-4.log")"
 jq -r 'select(.event == "revealed") | "    relayer: R revealed on the power chain at height \(.height), proof verified"' "$WORK/relayer-4.log"
 jq -r 'select(.method == "transfer") | "    relayer: claimed Y2 (condition \(.request)) for bob on \(.chain_id) (gas \(.gas_used))"' "$WORK/relayer-4.log"
 [ -z "$GAS_LOG" ] || jq -r 'select(.method == "transfer") | "value-certificate transfer \(.gas_used)"' "$WORK/relayer-4.log" >>"$GAS_LOG"
-expect "$(view "$VALUE" value-certificate token "[$TOKEN2]" | jq -r .holder)" "$BOB" "holder of Y2"
-expect "$(balance bob)" 40 "bob's power"
-expect "$(supply)" "$((SUPPLY0 - 2 * X))" "total supply"
+expect "$(view "$VALUE" value-certificate-e4 token "[$TOKEN2]" | jq -r .holder)" "$BOB" "holder of Y2"
+expect "$(view "$POWER" power-ledger-e4 balance_of "[\"$BOB\"]")" 70 "bob's power on the embodiment-4 ledger"
+expect "$(view "$POWER" power-ledger-e4 total_supply)" 70 "its total supply"
 
 # --- 4. abort -----------------------------------------------------------------------------------
 
 say "4. abort: legs nobody answers are withdrawn after their timeouts"
 H3="$("$KESSAI" swap secret --json | jq -r .blake3)"
-BURN3="$(tx "$POWER" bob power-ledger register_burn_request "[10, {\"algorithm\":\"Blake3\",\"hash\":\"$H3\"}, \"$ALICE\", 15000, null]")"
-expect "$(balance bob)" 30 "bob's power while escrowed"
+BURN3="$(tx "$POWER" bob power-ledger register_burn_request "[10, {\"algorithm\":\"Blake3\",\"hash\":\"$H3\"}, \"$ALICE\", null]")"
+expect "$(balance bob)" 60 "bob's power while escrowed"
 H4="$("$KESSAI" swap secret --json | jq -r .blake3)"
-TOKEN3="$(tx "$VALUE" alice value-certificate issue "[\"$(content_hash "Y3 $(date +%s%N)")\", null]")"
-COND3="$(tx "$VALUE" alice value-certificate register_transfer_condition "[$TOKEN3, {\"algorithm\":\"Blake3\",\"hash\":\"$H4\"}, \"$BOB\", 15000, null]")"
+TOKEN3="$(tx "$VALUE" alice value-certificate-e4 issue "[\"$(content_hash "Y3 $(date +%s%N)")\", null]")"
+COND3="$(tx "$VALUE" alice value-certificate-e4 register_transfer_condition "[$TOKEN3, {\"algorithm\":\"Blake3\",\"hash\":\"$H4\"}, \"$BOB\", null]")"
 refused "$POWER" bob power-ledger withdraw_burn_request "[$BURN3]"
-refused "$VALUE" alice value-certificate withdraw_transfer_condition "[$COND3]"
+refused "$VALUE" alice value-certificate-e4 withdraw_transfer_condition "[$COND3]"
 wait_until() { # wait_until RPC TIME_MS: until the chain's block time reaches TIME_MS
   while [ "$("$KESSAI" status --rpc "$1" --json | jq .time_ms)" -lt "$2" ]; do sleep 1; done
 }
 wait_until "$POWER" "$(leg "$POWER" power-ledger "$BURN3" | jq .leg.deadline_ms)"
 refused "$POWER" alice power-ledger withdraw_burn_request "[$BURN3]"
 tx "$POWER" bob power-ledger withdraw_burn_request "[$BURN3]" >/dev/null
-expect "$(balance bob)" 40 "bob's power after the withdrawal"
-expect "$(supply)" "$((SUPPLY0 - 2 * X))" "total supply"
-wait_until "$VALUE" "$(leg "$VALUE" value-certificate "$COND3" | jq .leg.deadline_ms)"
-tx "$VALUE" alice value-certificate withdraw_transfer_condition "[$COND3]" >/dev/null
-expect "$(view "$VALUE" value-certificate token "[$TOKEN3]" | jq -c '[.holder == "'"$ALICE"'", .locked_by]')" '[true,null]' "Y3 back with alice, unlocked"
+expect "$(balance bob)" 70 "bob's power after the withdrawal"
+expect "$(supply)" "$((SUPPLY0 - X))" "total supply"
+wait_until "$VALUE" "$(leg "$VALUE" value-certificate-e4 "$COND3" | jq .leg.deadline_ms)"
+tx "$VALUE" alice value-certificate-e4 withdraw_transfer_condition "[$COND3]" >/dev/null
+expect "$(view "$VALUE" value-certificate-e4 token "[$TOKEN3]" | jq -c '[.holder == "'"$ALICE"'", .locked_by]')" '[true,null]' "Y3 back with alice, unlocked"
 
-say "done: 2 × $X of bob's power converted into certificates $TOKEN and $TOKEN2 (held by bob) and burned; homes in $WORK"
+say "done: 2 × $X of bob's power converted into certificates (token $TOKEN of value-certificate, token $TOKEN2 of value-certificate-e4, held by bob) and burned; homes in $WORK"

@@ -38,7 +38,7 @@
 //! # What the contract enforces, and what the client checks
 //!
 //! The safe order must not rest on a value a caller may leave out or falsify (decision record
-//! `docs/decisions/0008-hashlock-leg-order.md`). Nothing about a leg tells which party drew R —
+//! `docs/decisions/0009-hashlock-leg-order.md`). Nothing about a leg tells which party drew R —
 //! in both embodiments the burn request is the holder's and the transfer condition the
 //! administrator's — so the **order is a property of the deployment**, fixed at `init` by the
 //! embodiment ([`TimeoutRules`]):

@@ -17,16 +17,21 @@
 
 use anyhow::{bail, ensure, Context, Result};
 pub use hashlock_core::{
-    claim_message, ClaimAction, ClaimMessage, HashAlgorithm, LegStatus, Lock, Secret, CLAIM_DOMAIN,
+    claim_message, ClaimAction, ClaimMessage, HashAlgorithm, LegOrder, LegStatus, Lock, Secret,
+    TimeoutRules, CLAIM_DOMAIN,
 };
 use kessai_abi::Abi;
 use kessai_client::verified::VerifiedHeader;
 use kessai_client::{submit, Reader, Signer, Trust};
+use kessai_primitives::time::now_ms;
 use kessai_primitives::{Address, Hash, Keypair, Payload, TxStatus};
 use kessai_rpc_api::{rpc_error, KessaiApiClient};
 use serde::Serialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+mod register;
+pub use register::{Counter, Registered, Registration};
 
 /// The power ledger's records (SC1), compiled from the contract's own `src/types.rs`: the
 /// contracts are `cdylib`-only, so no crate can depend on them, and their sources are included as
@@ -337,8 +342,45 @@ impl Chain {
         Ok(self.reader.rpc().status().await.map_err(rpc_error)?.time_ms)
     }
 
+    /// The contract's timeout rules (its leg order, timeout and margin), proven, with the header
+    /// they were proven under (the latest verified one).
+    pub async fn rules(&mut self) -> Result<(TimeoutRules, VerifiedHeader)> {
+        // The `rules` item's storage key is its name (kessai-sdk's `Item`).
+        let proven = self.reader.contract_value(self.address, b"rules", None).await?;
+        self.reader.save()?;
+        let bytes = proven.value.context("the contract has no timeout rules (not initialised)")?;
+        let rules = borsh::from_slice(&bytes).context("the timeout rules do not decode")?;
+        Ok((rules, proven.header))
+    }
+
+    /// Refuses to reveal R by claiming `leg` unless the claim can land well before the leg's
+    /// deadline: "now" is the later of the latest verified block time and this machine's clock
+    /// (a node serving an old header cannot make a late claim look early), and at least the
+    /// contract's margin must be left. A claim included at or after the deadline fails on chain
+    /// but its transaction still publishes R, and the counterparty, whose own leg outlives this
+    /// one, could then take both legs (issue 14).
+    pub async fn check_time_to_reveal(&mut self, leg: &Leg) -> Result<()> {
+        let (rules, header) = self.rules().await?;
+        let block_time = header.header.time_ms;
+        let now = block_time.max(now_ms());
+        let left = leg.deadline_ms.saturating_sub(now);
+        ensure!(
+            left > rules.margin_ms,
+            "refusing to reveal the secret: {} {} on {} expires at block time {} ms, and only {left} ms are left (latest verified block time {block_time} ms, this machine's clock {} ms), not more than the contract's margin of {} ms. A claim that lands after the deadline fails but still publishes R, and the counterparty could then take both legs; let this leg expire and withdraw yours after its deadline",
+            self.kind.leg_name(),
+            leg.id,
+            self.chain_id,
+            leg.deadline_ms,
+            now_ms(),
+            rules.margin_ms
+        );
+        Ok(())
+    }
+
     /// Claims `leg` with `secret` as `signer`: checks what the contract will check, signs the
-    /// claim message, submits and waits for the receipt.
+    /// claim message, submits and waits for the receipt. It does not check the time left: a
+    /// claim that reveals R first goes through [`Chain::check_time_to_reveal`]; the relayer,
+    /// which uses an R already public, does not need to.
     pub async fn claim(&self, leg: &Leg, secret: Secret, signer: &Signer) -> Result<Completed> {
         let key: &Keypair = &signer.key;
         ensure!(

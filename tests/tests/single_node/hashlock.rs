@@ -5,8 +5,11 @@
 //! `watch-and-complete` as a separate process).
 //!
 //! alice is the administrator (terminal 14) on both chains; bob holds power (terminal 24). The dev
-//! preset's rules: timeouts of at least 10 s, a second leg's deadline at least 5 s before its
-//! counter leg's.
+//! preset deploys the pair once per embodiment (decision 0009): `power-ledger` (first legs, 40 s)
+//! with `value-certificate` (second legs, 15 s) for embodiment 3, and `value-certificate-e4`
+//! (first legs, 40 s) with `power-ledger-e4` (second legs, 15 s) for embodiment 4; a second leg's
+//! deadline is at least 5 s before its counter leg's. Legs are registered with
+//! `kessai swap register`, which proves the counter leg on the other chain before it signs.
 
 use borsh::BorshSerialize;
 use kessai_primitives::{Hash, Keypair};
@@ -18,7 +21,11 @@ use std::time::{Duration, Instant};
 
 const POWER: &str = "power-ledger";
 const VALUE: &str = "value-certificate";
+const POWER_E4: &str = "power-ledger-e4";
+const VALUE_E4: &str = "value-certificate-e4";
 const X: u64 = 30;
+/// The dev presets' margin between the deadlines of a second leg and its counter leg.
+const MARGIN_MS: u64 = 5_000;
 
 /// The power chain and the value chain.
 fn two_chains() -> (TestNode, TestNode) {
@@ -31,11 +38,106 @@ fn two_chains() -> (TestNode, TestNode) {
 }
 
 fn balance(node: &TestNode, who: &str) -> u64 {
-    node.view(POWER, "balance_of", &json!([addr(who)])).as_u64().unwrap()
+    balance_in(node, POWER, who)
+}
+
+fn balance_in(node: &TestNode, ledger: &str, who: &str) -> u64 {
+    node.view(ledger, "balance_of", &json!([addr(who)])).as_u64().unwrap()
 }
 
 fn supply(node: &TestNode) -> u64 {
     node.view(POWER, "total_supply", &json!([])).as_u64().unwrap()
+}
+
+/// `--amount N` for a power ledger, `--token N` for value certificates.
+fn subject_flag(contract: &str) -> &'static str {
+    if contract.starts_with("power-ledger") {
+        "--amount"
+    } else {
+        "--token"
+    }
+}
+
+/// `kessai swap register` of a first leg: `key` drew `secret` and locks `subject` to `claimant`.
+fn register_first(
+    node: &TestNode,
+    key: &str,
+    contract: &str,
+    subject: u64,
+    secret: &str,
+    algorithm: &str,
+    claimant: &str,
+) -> Output {
+    let keys = node.keys_dir();
+    let subject = subject.to_string();
+    node.cli(&[
+        "swap",
+        "register",
+        "--contract",
+        contract,
+        subject_flag(contract),
+        &subject,
+        "--secret",
+        secret,
+        "--algorithm",
+        algorithm,
+        "--claimant",
+        claimant,
+        "--key",
+        key,
+        "--keys-dir",
+        &keys,
+        "--json",
+    ])
+}
+
+/// `kessai swap register` of a second leg on `node` answering `counter_request` on `counter`.
+fn register_second(
+    node: &TestNode,
+    key: &str,
+    contract: &str,
+    subject: u64,
+    counter: &TestNode,
+    counter_contract: &str,
+    counter_request: u64,
+) -> Output {
+    let keys = node.keys_dir();
+    let (subject, counter_request) = (subject.to_string(), counter_request.to_string());
+    let counter_spec = counter.chain_spec();
+    node.cli(&[
+        "swap",
+        "register",
+        "--contract",
+        contract,
+        subject_flag(contract),
+        &subject,
+        "--counter-rpc",
+        &counter.rpc,
+        "--counter-contract",
+        counter_contract,
+        "--counter-request",
+        &counter_request,
+        "--counter-trust-spec",
+        &counter_spec,
+        "--key",
+        key,
+        "--keys-dir",
+        &keys,
+        "--json",
+    ])
+}
+
+/// The new leg's id from a successful `kessai swap register`.
+fn registered(out: Output) -> u64 {
+    assert!(out.status.success(), "swap register failed: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["id"].as_u64().unwrap()
+}
+
+/// The error of a refused `kessai swap register` (nothing was submitted).
+fn register_refused(out: Output) -> String {
+    assert!(!out.status.success(), "swap register should have been refused");
+    stderr(&out)
 }
 
 /// `kessai swap leg`: the leg read with a verified state proof.
@@ -230,48 +332,51 @@ fn both_embodiments_convert_power_into_a_certificate_once() {
     power.call_result("alice", POWER, "issue", &json!([100, addr("bob")]));
     let supply0 = supply(&power);
 
-    // Embodiment 3: bob draws R; burn request (first leg, 60 s) → alice verifies it and offers Y
-    // (second leg, 30 s, checked against the burn request's deadline) → bob claims Y with R →
-    // alice's relayer reads R on the value chain and burns X on the power chain.
+    // Embodiment 3: bob draws R; burn request (first leg) → alice's client proves it on the power
+    // chain and registers Y's transfer condition (second leg) under its lock, for bob, checked
+    // against its proven deadline → bob claims Y with R → alice's relayer reads R on the value
+    // chain and burns X on the power chain.
     let (r, h, _) = secret();
-    let burn = power
-        .call_result(
-            "bob",
-            POWER,
-            "register_burn_request",
-            &json!([X, lock("Blake3", &h), addr("alice"), 60_000, null]),
-        )
-        .as_u64()
-        .unwrap();
+    let burn = registered(register_first(&power, "bob", POWER, X, &r, "blake3", &addr("alice")));
     assert_eq!(balance(&power, "bob"), 100 - X);
     let request = leg(&power, POWER, burn);
     assert_eq!(
-        (request["subject"].as_u64(), request["status"].as_str()),
-        (Some(X), Some("Active"))
+        (request["subject"].as_u64(), request["status"].as_str(), request["lock"]["hash"].as_str()),
+        (Some(X), Some("Active"), Some(h.as_str()))
     );
     let d1 = request["deadline_ms"].as_u64().unwrap();
     let token = value
         .call_result("alice", VALUE, "issue", &json!(["59".repeat(32), null]))
         .as_u64()
         .unwrap();
-    // Offering Y for longer than the burn request lives is refused (the unsafe order).
+    // A raw second leg without the counter deadline, or with one it does not leave the margin
+    // before, is refused by the contract.
     assert!(value
         .refused(
             "alice",
             VALUE,
             "register_transfer_condition",
-            &json!([token, lock("Blake3", &h), addr("bob"), 120_000, d1])
+            &json!([token, lock("Blake3", &h), addr("bob"), null])
         )
-        .contains("unsafe timeout order"));
-    let cond = value
-        .call_result(
+        .contains("counter leg's deadline is required"));
+    assert!(value
+        .refused(
             "alice",
             VALUE,
             "register_transfer_condition",
-            &json!([token, lock("Blake3", &h), addr("bob"), 30_000, d1]),
+            &json!([token, lock("Blake3", &h), addr("bob"), chain_time(&value) + 16_000])
         )
-        .as_u64()
-        .unwrap();
+        .contains("unsafe timeout order"));
+    // The client will not answer a leg that does not pay its signer.
+    assert!(register_refused(register_second(&value, "carol", VALUE, token, &power, POWER, burn))
+        .contains("not you"));
+    let out = register_second(&value, "alice", VALUE, token, &power, POWER, burn);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["counter_deadline_ms"].as_u64(), Some(d1));
+    assert_eq!(answer["lock"]["hash"].as_str(), Some(h.as_str()));
+    assert_eq!(answer["claimant"], json!(addr("bob")));
+    let cond = answer["id"].as_u64().unwrap();
     let watcher = relayer(&value, VALUE, cond, &power, POWER, burn, "alice", &[]);
     assert_eq!(leg(&value, VALUE, cond)["claimant"], json!(addr("bob")));
     // Only bob can claim Y, and only with R.
@@ -302,7 +407,7 @@ fn both_embodiments_convert_power_into_a_certificate_once() {
             "bob",
             POWER,
             "register_burn_request",
-            &json!([X, lock("Blake3", &h), addr("alice"), 60_000, null])
+            &json!([X, lock("Blake3", &h), addr("alice"), null])
         )
         .contains("already used"));
     assert!(value
@@ -313,56 +418,136 @@ fn both_embodiments_convert_power_into_a_certificate_once() {
             "bob",
             POWER,
             "register_burn_request",
-            &json!([101, lock("Blake3", &"ab".repeat(32)), addr("alice"), 60_000, null])
+            &json!([101, lock("Blake3", &"ab".repeat(32)), addr("alice"), null])
         )
         .contains("exceeds the creator's balance"));
     assert_eq!(supply(&power), supply0 - X);
 
-    // Embodiment 4 with a SHA-256 lock: alice draws R; Y2 offered first (60 s); bob's burn
-    // request must expire first; alice burns with R; bob's relayer claims Y2 with the R it reads.
+    // Embodiment 4 with a SHA-256 lock, on the embodiment-4 pair: alice draws R; Y2 offered first;
+    // bob's burn request answers it and expires first; alice burns with R; bob's relayer claims Y2
+    // with the R it reads.
+    power.call_result("alice", POWER_E4, "issue", &json!([100, addr("bob")]));
     let (r2, _, h2) = secret();
     let token2 = value
-        .call_result("alice", VALUE, "issue", &json!(["5a".repeat(32), null]))
+        .call_result("alice", VALUE_E4, "issue", &json!(["5a".repeat(32), null]))
         .as_u64()
         .unwrap();
-    let cond2 = value
-        .call_result(
-            "alice",
-            VALUE,
-            "register_transfer_condition",
-            &json!([token2, lock("Sha256", &h2), addr("bob"), 60_000, null]),
-        )
-        .as_u64()
-        .unwrap();
-    let d2 = leg(&value, VALUE, cond2)["deadline_ms"].as_u64().unwrap();
-    // The patent's embodiment-4 prose: the burn request outliving the transfer condition.
+    let cond2 =
+        registered(register_first(&value, "alice", VALUE_E4, token2, &r2, "sha256", &addr("bob")));
+    // The loss of issue 14: a burn request registered as if it were a first leg (no counter
+    // deadline), outliving the certificate's condition, is refused.
     assert!(power
         .refused(
             "bob",
-            POWER,
+            POWER_E4,
             "register_burn_request",
-            &json!([X, lock("Sha256", &h2), addr("alice"), 120_000, d2])
+            &json!([X, lock("Sha256", &h2), addr("alice"), null])
         )
-        .contains("unsafe timeout order"));
-    let burn2 = power
-        .call_result(
-            "bob",
-            POWER,
-            "register_burn_request",
-            &json!([X, lock("Sha256", &h2), addr("alice"), 30_000, d2]),
-        )
-        .as_u64()
-        .unwrap();
-    let watcher = relayer(&power, POWER, burn2, &value, VALUE, cond2, "bob", &[]);
-    assert_eq!(leg(&power, POWER, burn2)["status"], "Active");
-    swap_claim_ok(&power, "alice", POWER, burn2, &r2);
+        .contains("counter leg's deadline is required"));
+    // Nor can a first leg be registered here from the command line without R.
+    assert!(register_refused(register_first(
+        &power,
+        "bob",
+        POWER_E4,
+        X,
+        &"11".repeat(32),
+        "sha256",
+        &addr("alice")
+    ))
+    .contains("holds second legs"));
+    let burn2 = registered(register_second(&power, "bob", POWER_E4, X, &value, VALUE_E4, cond2));
+    let d2 = leg(&value, VALUE_E4, cond2)["deadline_ms"].as_u64().unwrap();
+    assert!(leg(&power, POWER_E4, burn2)["deadline_ms"].as_u64().unwrap() + MARGIN_MS <= d2);
+    let watcher = relayer(&power, POWER_E4, burn2, &value, VALUE_E4, cond2, "bob", &[]);
+    assert_eq!(leg(&power, POWER_E4, burn2)["status"], "Active");
+    swap_claim_ok(&power, "alice", POWER_E4, burn2, &r2);
     let lines = relayer_done(watcher);
     assert_eq!(lines.last().unwrap()["method"], "transfer");
-    assert_eq!(value.view(VALUE, "token", &json!([token2]))["holder"], json!(addr("bob")));
-    assert_eq!(balance(&power, "bob"), 100 - 2 * X);
-    assert_eq!(supply(&power), supply0 - 2 * X);
-    let tokens = value.view(VALUE, "tokens_of", &json!([addr("bob")]));
-    assert_eq!(tokens.as_array().unwrap().len(), 2);
+    assert_eq!(value.view(VALUE_E4, "token", &json!([token2]))["holder"], json!(addr("bob")));
+    assert_eq!(balance_in(&power, POWER_E4, "bob"), 100 - X);
+    assert_eq!(power.view(POWER_E4, "total_supply", &json!([])).as_u64(), Some(100 - X));
+}
+
+/// Embodiment 4 as issue 14 saw it go wrong, now through the documented CLI: the administrator
+/// draws R and waits for the certificate's condition to expire before it burns. By then bob's
+/// burn request — which `kessai swap register` made expire a margin before the condition — has
+/// expired too: alice takes Y back but cannot burn X, and bob takes his power back. Neither loses
+/// both legs.
+#[test]
+fn an_administrator_who_waits_out_the_certificate_cannot_also_burn_the_power() {
+    let (power, value) = two_chains();
+    power.call_result("alice", POWER_E4, "issue", &json!([50, addr("bob")]));
+    let (r, _, _) = secret();
+    let token = value
+        .call_result("alice", VALUE_E4, "issue", &json!(["61".repeat(32), null]))
+        .as_u64()
+        .unwrap();
+    let cond =
+        registered(register_first(&value, "alice", VALUE_E4, token, &r, "blake3", &addr("bob")));
+    let burn = registered(register_second(&power, "bob", POWER_E4, X, &value, VALUE_E4, cond));
+    assert_eq!(balance_in(&power, POWER_E4, "bob"), 50 - X);
+
+    // alice waits until her condition expires and takes Y back...
+    let cond_deadline = leg(&value, VALUE_E4, cond)["deadline_ms"].as_u64().unwrap();
+    wait_chain_time(&value, cond_deadline);
+    value.call_result("alice", VALUE_E4, "withdraw_transfer_condition", &json!([cond]));
+    assert_eq!(value.view(VALUE_E4, "token", &json!([token]))["holder"], json!(addr("alice")));
+    // ... then tries to burn bob's power with R: the burn request expired before the condition.
+    wait_chain_time(&power, leg(&power, POWER_E4, burn)["deadline_ms"].as_u64().unwrap());
+    let sig = {
+        let request = power.view(POWER_E4, "burn_request", &json!([burn]));
+        assert_eq!(request["status"], "Active");
+        let message = ClaimMessage {
+            action: 0,
+            contract: contract_address(&power, POWER_E4),
+            request_id: burn,
+            registered_at_ms: request["timestamp_ms"].as_u64().unwrap(),
+            algorithm: 0,
+            hash: hex::decode(request["lock"]["hash"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+            preimage: hex::decode(&r).unwrap().try_into().unwrap(),
+            claimant: hex::decode(addr("alice")).unwrap().try_into().unwrap(),
+        };
+        let sig = Keypair::dev("alice")
+            .sign(b"kessai/hashlock/claim/v1", &borsh::to_vec(&message).unwrap());
+        hex::encode(sig.0)
+    };
+    assert!(power.refused("alice", POWER_E4, "burn", &json!([burn, r, sig])).contains("expired"));
+    power.call_result("bob", POWER_E4, "withdraw_burn_request", &json!([burn]));
+    assert_eq!(balance_in(&power, POWER_E4, "bob"), 50);
+}
+
+/// `kessai swap claim` never reveals R when the claim could land after the leg's deadline: a late
+/// claim fails on chain but still publishes R, and the counterparty's longer leg would then be
+/// burned with it (issue 14).
+#[test]
+fn swap_claim_refuses_to_reveal_the_secret_close_to_the_deadline() {
+    let (power, value) = two_chains();
+    power.call_result("alice", POWER, "issue", &json!([100, addr("bob")]));
+    let (r, _, _) = secret();
+    let burn = registered(register_first(&power, "bob", POWER, X, &r, "blake3", &addr("alice")));
+    let token = value
+        .call_result("alice", VALUE, "issue", &json!(["62".repeat(32), null]))
+        .as_u64()
+        .unwrap();
+    let cond = registered(register_second(&value, "alice", VALUE, token, &power, POWER, burn));
+    let deadline = leg(&value, VALUE, cond)["deadline_ms"].as_u64().unwrap();
+    // Inside the last margin before the deadline: refused, and nothing is submitted (bob's nonce
+    // on the value chain does not move, even once the deadline has passed).
+    let nonce = |node: &TestNode| {
+        let keys = node.keys_dir();
+        node.cli_json(&["query", "account", "bob", "--keys-dir", &keys])["nonce"].clone()
+    };
+    let before = nonce(&value);
+    wait_chain_time(&value, deadline - MARGIN_MS + 500);
+    let out = swap_claim(&value, "bob", VALUE, cond, &r);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("refusing to reveal the secret"), "{}", stderr(&out));
+    wait_chain_time(&value, deadline + 1_000);
+    assert_eq!(nonce(&value), before, "a claim transaction was submitted");
+    assert_eq!(leg(&value, VALUE, cond)["status"], "Active");
 }
 
 #[test]
@@ -378,7 +563,7 @@ fn abort_paths_across_two_chains() {
             "bob",
             POWER,
             "register_burn_request",
-            &json!([10, lock("Sha256", vector), addr("alice"), 20_000, null]),
+            &json!([10, lock("Sha256", vector), addr("alice"), null]),
         )
         .as_u64()
         .unwrap();
@@ -387,17 +572,18 @@ fn abort_paths_across_two_chains() {
             "bob",
             POWER,
             "register_burn_request",
-            &json!([1000, lock("Sha256", &"cd".repeat(32)), addr("alice"), 20_000, null])
+            &json!([1000, lock("Sha256", &"cd".repeat(32)), addr("alice"), null])
         )
         .contains("exceeds the creator's balance"));
+    // Burn requests are first legs here: a counter deadline is refused, not ignored.
     assert!(power
         .refused(
             "bob",
             POWER,
             "register_burn_request",
-            &json!([1, lock("Sha256", &"cd".repeat(32)), addr("alice"), 5_000, null])
+            &json!([1, lock("Sha256", &"cd".repeat(32)), addr("alice"), u64::MAX])
         )
-        .contains("below the minimum"));
+        .contains("holds first legs"));
 
     // Wrong secret: the CLI checks before it submits, the contract refuses a forced attempt.
     assert!(
@@ -423,7 +609,7 @@ fn abort_paths_across_two_chains() {
             "bob",
             POWER,
             "register_burn_request",
-            &json!([10, lock("Blake3", &h2), addr("alice"), 20_000, null]),
+            &json!([10, lock("Blake3", &h2), addr("alice"), null]),
         )
         .as_u64()
         .unwrap();
@@ -440,15 +626,7 @@ fn abort_paths_across_two_chains() {
         .as_u64()
         .unwrap();
     let d = leg(&power, POWER, id2)["deadline_ms"].as_u64().unwrap();
-    let cond = value
-        .call_result(
-            "alice",
-            VALUE,
-            "register_transfer_condition",
-            &json!([token, lock("Blake3", &h2), addr("bob"), 10_000, d]),
-        )
-        .as_u64()
-        .unwrap();
+    let cond = registered(register_second(&value, "alice", VALUE, token, &power, POWER, id2));
     let wrong_key = relayer(&value, VALUE, cond, &power, POWER, id2, "carol", &[]);
     assert!(relayer_failed(wrong_key).contains("can be claimed by"));
     // A relayer pinned to another validator set refuses the chain's headers.
@@ -476,7 +654,7 @@ fn abort_paths_across_two_chains() {
     // ... the condition expires first: bob can no longer claim, alice takes Y back.
     let cond_deadline = leg(&value, VALUE, cond)["deadline_ms"].as_u64().unwrap();
     wait_chain_time(&value, cond_deadline);
-    assert!(stderr(&swap_claim(&value, "bob", VALUE, cond, &r2)).contains("expired"));
+    assert!(stderr(&swap_claim(&value, "bob", VALUE, cond, &r2)).contains("refusing to reveal"));
     assert!(value
         .refused("bob", VALUE, "withdraw_transfer_condition", &json!([cond]))
         .contains("only the registrant"));
@@ -510,10 +688,16 @@ fn a_leg_from_a_node_whose_header_does_not_verify_is_refused() {
             "bob",
             POWER,
             "register_burn_request",
-            &json!([X, lock("Blake3", &h), addr("alice"), 60_000, null]),
+            &json!([X, lock("Blake3", &h), addr("alice"), null]),
         )
         .as_u64()
         .unwrap();
+    // Y's transfer condition answers the burn request (registered while there is time to).
+    let token = value
+        .call_result("alice", VALUE, "issue", &json!(["42".repeat(32), null]))
+        .as_u64()
+        .unwrap();
+    let cond = registered(register_second(&value, "alice", VALUE, token, &power, POWER, burn));
     let liar = LyingProxy::start(&power.rpc);
     let spec = power.chain_spec();
     let burn_id = burn.to_string();
@@ -552,20 +736,6 @@ fn a_leg_from_a_node_whose_header_does_not_verify_is_refused() {
     assert!(out.stdout.is_empty());
 
     // The relayer watching the lying node for R does not start.
-    let token = value
-        .call_result("alice", VALUE, "issue", &json!(["42".repeat(32), null]))
-        .as_u64()
-        .unwrap();
-    let d = leg(&power, POWER, burn)["deadline_ms"].as_u64().unwrap();
-    let cond = value
-        .call_result(
-            "alice",
-            VALUE,
-            "register_transfer_condition",
-            &json!([token, lock("Blake3", &h), addr("bob"), 10_000, d]),
-        )
-        .as_u64()
-        .unwrap();
     let keys = value.keys_dir();
     let (value_spec, cond_id) = (value.chain_spec(), cond.to_string());
     let watcher = Command::new(kessai_bin())

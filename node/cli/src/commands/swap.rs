@@ -3,9 +3,13 @@
 //! arguments and what it prints.
 //!
 //! - `secret`: draws R and prints it with both lock hashes (blake3 and SHA-256).
-//! - `leg`: reads one leg, proven, and prints it (its `deadline_ms` is what a second leg's
-//!   registration takes as `counter_deadline_ms`).
-//! - `claim`: claims a leg with R: signs the claim message and calls `burn` or `transfer`.
+//! - `leg`: reads one leg, proven, and prints it.
+//! - `register`: registers a leg. A first leg takes R (only the party that drew it registers a
+//!   first leg) and computes the lock; a second leg names the counter leg on the other chain,
+//!   which the client proves with the light client and checks (lock, who it pays, its deadline)
+//!   before it signs — see `kessai_swap::register`.
+//! - `claim`: claims a leg with R: signs the claim message and calls `burn` or `transfer`. It
+//!   refuses to reveal R when less than the contract's margin is left before the leg's deadline.
 //! - `watch-and-complete`: the relayer. It watches the source chain's events for the claim of
 //!   `--request`, and completes `--to-request` on the target chain with the revealed R.
 //!
@@ -16,11 +20,14 @@
 
 use super::output;
 use crate::cli::{RpcArgs, SignerArgs, TrustArgs};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use kessai_client::Trust;
-use kessai_primitives::Hash;
-use kessai_swap::{draw_secret, lock_hash, parse_secret, Chain, HashAlgorithm, Watch};
+use kessai_client::{load_signer, Trust};
+use kessai_primitives::{Address, Hash};
+use kessai_swap::{
+    draw_secret, lock_hash, parse_secret, Chain, Counter, HashAlgorithm, Registered, Registration,
+    Watch,
+};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,6 +52,56 @@ pub enum SwapCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Register a leg: a first leg with the secret you drew (--secret, --claimant), or a second
+    /// leg answering the counterparty's first leg on the other chain (--counter-*), which is
+    /// proven with the light client and checked before anything is signed.
+    Register {
+        /// The power-ledger or value-certificate contract: name in the chain spec, or address.
+        #[arg(long)]
+        contract: String,
+        /// The amount of power to escrow (a burn request on a power ledger).
+        #[arg(long, conflicts_with = "token")]
+        amount: Option<u64>,
+        /// The certificate to lock (a transfer condition on value certificates).
+        #[arg(long)]
+        token: Option<u64>,
+        /// First leg: R, 64 hex characters (`kessai swap secret`); the lock is its hash.
+        #[arg(long, requires = "claimant", conflicts_with_all = ["counter_rpc", "counter_contract", "counter_request"])]
+        secret: Option<String>,
+        /// First leg: the lock's hash function.
+        #[arg(long, value_enum, default_value_t = Algorithm::Blake3)]
+        algorithm: Algorithm,
+        /// First leg: who may claim it (an address, or a key NAME in --keys-dir).
+        #[arg(long)]
+        claimant: Option<String>,
+        /// Second leg: RPC URL of the other chain, where the first leg is.
+        #[arg(long, requires_all = ["counter_contract", "counter_request"])]
+        counter_rpc: Option<String>,
+        /// Second leg: the other chain's hash-lock contract.
+        #[arg(long)]
+        counter_contract: Option<String>,
+        /// Second leg: the first leg's id there.
+        #[arg(long)]
+        counter_request: Option<u64>,
+        /// Trust the other chain's spec (path or preset): its genesis validators signed block 1.
+        #[arg(long)]
+        counter_trust_spec: Option<String>,
+        /// Trust the other chain's validator set of this hash to have signed its block 1.
+        #[arg(long)]
+        counter_validators_hash: Option<Hash>,
+        /// Trust the other chain's light home (`kessai light init`).
+        #[arg(long, conflicts_with_all = ["counter_trust_spec", "counter_validators_hash"])]
+        counter_light_home: Option<PathBuf>,
+        /// Witnesses of the other chain (repeatable).
+        #[arg(long)]
+        counter_witness: Vec<String>,
+        #[command(flatten)]
+        trust: TrustArgs,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Claim a leg with the secret: `burn` on a power ledger, `transfer` on value certificates.
     Claim {
         #[arg(long)]
@@ -54,6 +111,11 @@ pub enum SwapCommand {
         /// R, 64 hex characters.
         #[arg(long)]
         secret: String,
+        /// R is already public (its other leg was claimed): claim even close to the deadline.
+        /// Without it the claim is refused when less than the contract's margin is left, since a
+        /// late claim fails but still reveals R.
+        #[arg(long)]
+        secret_is_public: bool,
         #[command(flatten)]
         trust: TrustArgs,
         #[command(flatten)]
@@ -138,12 +200,72 @@ pub async fn run(command: SwapCommand) -> Result<()> {
             });
             Ok(())
         }
-        SwapCommand::Claim { contract, request, secret, trust, signer, rpc } => {
+        SwapCommand::Register {
+            contract,
+            amount,
+            token,
+            secret,
+            algorithm,
+            claimant,
+            counter_rpc,
+            counter_contract,
+            counter_request,
+            counter_trust_spec,
+            counter_validators_hash,
+            counter_light_home,
+            counter_witness,
+            trust,
+            signer,
+            rpc,
+        } => {
+            let mut chain =
+                Chain::connect(&rpc.rpc, &contract, &trust.trust(), &trust.witnesses).await?;
+            let subject = match (chain.kind, amount, token) {
+                (kessai_swap::LegKind::Burn, Some(amount), None) => amount,
+                (kessai_swap::LegKind::Transfer, None, Some(token)) => token,
+                (kessai_swap::LegKind::Burn, ..) => bail!("a burn request takes --amount"),
+                (kessai_swap::LegKind::Transfer, ..) => bail!("a transfer condition takes --token"),
+            };
+            let registration = match (secret, counter_rpc, counter_contract, counter_request) {
+                (Some(secret), None, None, None) => {
+                    let claimant = claimant.context("a first leg takes --claimant")?;
+                    Registration::First {
+                        secret: parse_secret(&secret)?,
+                        algorithm: algorithm.into(),
+                        claimant: resolve_address(&claimant, signer.keys_dir.as_deref())?,
+                    }
+                }
+                (None, Some(url), Some(counter_contract), Some(request)) => {
+                    let counter_trust = Trust {
+                        light_home: counter_light_home,
+                        spec: counter_trust_spec,
+                        validators_hash: counter_validators_hash,
+                        ..Trust::default()
+                    };
+                    let other =
+                        Chain::connect(&url, &counter_contract, &counter_trust, &counter_witness)
+                            .await?;
+                    Registration::Second(Box::new(Counter { chain: other, request }))
+                }
+                _ => bail!(
+                    "register a first leg with --secret and --claimant (you drew R), or a second leg with --counter-rpc, --counter-contract and --counter-request (the counterparty's first leg)"
+                ),
+            };
+            let registered = chain.register(subject, registration, &signer.signer()?).await?;
+            output::print(rpc.json, &registered_json(&registered), |_| {
+                registered_summary(&registered)
+            });
+            Ok(())
+        }
+        SwapCommand::Claim { contract, request, secret, secret_is_public, trust, signer, rpc } => {
             let secret = parse_secret(&secret)?;
             let mut chain =
                 Chain::connect(&rpc.rpc, &contract, &trust.trust(), &trust.witnesses).await?;
             let signer = signer.signer()?;
             let (leg, _) = chain.leg(request, None).await?;
+            if !secret_is_public {
+                chain.check_time_to_reveal(&leg).await?;
+            }
             let done = chain.claim(&leg, secret, &signer).await?;
             output::print(rpc.json, &done, |d| d.summary());
             Ok(())
@@ -216,4 +338,60 @@ fn secret(json: bool) -> Result<()> {
         )
     });
     Ok(())
+}
+
+/// The lock's hash function, as the command line names it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Algorithm {
+    Blake3,
+    /// SHA-256, as BIP-199 HTLCs use.
+    Sha256,
+}
+
+impl From<Algorithm> for HashAlgorithm {
+    fn from(algorithm: Algorithm) -> HashAlgorithm {
+        match algorithm {
+            Algorithm::Blake3 => HashAlgorithm::Blake3,
+            Algorithm::Sha256 => HashAlgorithm::Sha256,
+        }
+    }
+}
+
+/// An address in hex, or the address of key NAME (in `keys_dir` or the dev chain's keys).
+fn resolve_address(text: &str, keys_dir: Option<&std::path::Path>) -> Result<Address> {
+    match text.parse::<Address>() {
+        Ok(address) => Ok(address),
+        Err(_) => Ok(load_signer(text, keys_dir)
+            .with_context(|| format!("{text} is neither an address nor a key name"))?
+            .address()),
+    }
+}
+
+fn registered_json(r: &Registered) -> serde_json::Value {
+    json!({
+        "id": r.id, "chain_id": r.completed.chain_id, "method": r.completed.method,
+        "tx_id": r.completed.tx_id, "height": r.completed.height, "gas_used": r.completed.gas_used,
+        "lock": {"algorithm": kessai_swap::algorithm_name(r.lock.algorithm),
+            "hash": hex::encode(r.lock.hash)},
+        "claimant": r.claimant, "counter_deadline_ms": r.counter_deadline_ms,
+        "counter_proof": r.counter_proof,
+    })
+}
+
+fn registered_summary(r: &Registered) -> String {
+    let mut text = format!(
+        "registered request {} locked by {} {} for {}\n{}",
+        r.id,
+        kessai_swap::algorithm_name(r.lock.algorithm),
+        hex::encode(r.lock.hash),
+        r.claimant,
+        r.completed.summary()
+    );
+    if let (Some(deadline), Some(proof)) = (r.counter_deadline_ms, &r.counter_proof) {
+        text.push_str(&format!(
+            "\nanswers a counter leg with deadline {deadline} ms, {}",
+            proof.summary()
+        ));
+    }
+    text
 }
