@@ -14,7 +14,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use kessai_abi::Abi;
 use kessai_chainspec::ChainSpec;
-use kessai_primitives::time::now_ms;
+use kessai_primitives::time::{now_ms, MAX_CLOCK_DRIFT_MS};
 use kessai_primitives::{
     Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt, SignedTransaction,
     ValidatorSet,
@@ -301,8 +301,9 @@ impl Chain {
         Ok(transition::is_evidence_committed(&self.tip_state(), evidence)?)
     }
 
-    /// Validator side: checks a proposed block on the tip and re-executes it
-    /// ([`transition::check_block`]), then checks the state root the store computes.
+    /// Checks a proposed, synced or journaled block on the tip and re-executes it
+    /// ([`transition::check_block`]), then checks the state root the store computes. The block's
+    /// time is not held to the clock here: see [`Chain::check_timely`].
     pub fn check_block(
         &self,
         block: Block,
@@ -314,12 +315,18 @@ impl Chain {
             &self.block_rules(),
             &self.tip_as_parent(),
             &block,
-            now_ms() + MAX_CLOCK_DRIFT_MS,
             already_verified,
         )?;
         let prepared = self.store.prepare_state(block.header.height, &applied.writes)?;
         transition::check_state_root(&block.header, &applied, prepared.root)?;
         Ok(ExecutedProposal { block, receipts: applied.receipts, prepared })
+    }
+
+    /// Whether a freshly proposed block's time is at most [`MAX_CLOCK_DRIFT_MS`] ahead of this
+    /// node's clock ([`transition::check_timely`]): the condition for prevoting for it, not for
+    /// accepting it once committed (`docs/decisions/0010-block-time-is-a-prevote-rule.md`).
+    pub fn check_timely(&self, header: &Header) -> Result<(), transition::InvalidBlock> {
+        transition::check_timely(header, now_ms().saturating_add(MAX_CLOCK_DRIFT_MS))
     }
 
     /// Commits a decided block with its commit certificate, atomically, and returns once it is on
@@ -385,9 +392,6 @@ impl Chain {
         Ok(Abi::from_wasm(&code)?)
     }
 }
-
-/// Validators accept block times at most this far ahead of their own clock.
-const MAX_CLOCK_DRIFT_MS: u64 = 10_000;
 
 /// A proposal is named by the id of the block it proposes.
 pub type ProposalId = BlockId;

@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 /// The node's metrics, registered under the `kessai` prefix; the services update the fields.
@@ -38,6 +39,10 @@ pub struct Metrics {
     pub block_interval: Histogram,
     /// From the start of a height to its decision.
     pub commit_latency: Histogram,
+    /// `kessai_clock_skew_seconds`: this node's clock minus the time of the last block it decided,
+    /// read when it decided it (a few hundred milliseconds when the clocks agree; see
+    /// `service::clock`).
+    pub clock_skew: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
@@ -55,6 +60,7 @@ impl Metrics {
         // 10 ms to about 80 s.
         let block_interval = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let commit_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let clock_skew = Gauge::<f64, AtomicU64>::default();
         registry.register("height", "Latest committed block height", height.clone());
         registry.register("round", "Consensus round of the current height", round.clone());
         registry.register("peers", "Connected peers", peers.clone());
@@ -85,6 +91,11 @@ impl Metrics {
             "Time from the start of a height to its decision",
             commit_latency.clone(),
         );
+        registry.register(
+            "clock_skew_seconds",
+            "This node's clock minus the time of the last block it decided, when it decided it",
+            clock_skew.clone(),
+        );
         Metrics {
             registry,
             height,
@@ -97,6 +108,7 @@ impl Metrics {
             penalised_peers,
             block_interval,
             commit_latency,
+            clock_skew,
         }
     }
 

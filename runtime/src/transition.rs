@@ -25,7 +25,10 @@
 //! Checking a proposed block is [`check_block`] (everything that needs no state root: the header's
 //! link to its parent, its time, its shape, its evidence, the signing set, then re-execution and
 //! the receipts root), then the store's root, then [`check_state_root`]. The order is deliberate:
-//! a block whose receipts already disagree costs no tree update.
+//! a block whose receipts already disagree costs no tree update. No validity check reads a clock:
+//! a block's time must only be after its parent's. Whether a fresh proposal's time is close enough
+//! to a validator's clock to prevote for it is [`check_timely`], apart from validity, so that a
+//! committed block is never refused for its time (`docs/decisions/0010-block-time-is-a-prevote-rule.md`).
 
 use crate::{system, BlockContext};
 use crate::{Runtime, RuntimeError, StateError, StateView, WriteSet};
@@ -154,7 +157,8 @@ pub enum InvalidBlock {
         /// The parent's.
         parent_time_ms: u64,
     },
-    /// Later than the checker's clock allows (see [`check_block`]'s `latest_time_ms`).
+    /// Later than the checker's clock allows ([`check_timely`]): a reason to prevote nil on a
+    /// fresh proposal, never to refuse a committed block.
     #[error("block time {0} is too far in the future")]
     TimeInFuture(u64),
     /// The header's `txs_root`, `last_commit_hash` or `evidence_hash` does not match the body.
@@ -268,22 +272,23 @@ pub fn header_for(input: &BlockInput<'_>, transition: &Transition, state_root: H
 }
 
 /// Checks a proposed `block` on top of `parent` and `state` (the state `parent` left) and applies
-/// it: the header's chain, height, parent and time (after the parent's and at most
-/// `latest_time_ms`, which a validator sets from its clock and an auditor re-executing history may
-/// set to `u64::MAX`), the body against the header's roots, the number of transactions, the
-/// evidence (valid, not on chain yet), the signing set; then [`apply_block`] and the receipts root.
-/// What is left is the state root: the caller computes it from the returned writes and calls
-/// [`check_state_root`].
+/// it: the header's chain, height, parent and time (after the parent's), the body against the
+/// header's roots, the number of transactions, the evidence (valid, not on chain yet), the signing
+/// set; then [`apply_block`] and the receipts root. What is left is the state root: the caller
+/// computes it from the returned writes and calls [`check_state_root`].
+///
+/// Nothing here reads a clock: whether a block is valid is the same for every validator at any
+/// time. How far a fresh proposal's time may be ahead of a validator's clock is [`check_timely`],
+/// a rule for prevoting, not for validity (a committed block is never refused for its time).
 pub fn check_block(
     runtime: &Runtime,
     state: &dyn StateView,
     rules: &BlockRules,
     parent: &Parent,
     block: &Block,
-    latest_time_ms: u64,
     already_verified: &(dyn Fn(&Hash) -> bool + Sync),
 ) -> Result<Transition, TransitionError> {
-    check_header_and_body(state, rules, parent, block, latest_time_ms)?;
+    check_header_and_body(state, rules, parent, block)?;
     let transition = apply_block(
         runtime,
         state,
@@ -294,6 +299,17 @@ pub fn check_block(
         return Err(InvalidBlock::ReceiptsRoot.into());
     }
     Ok(transition)
+}
+
+/// Whether a freshly proposed block is timely for a validator whose clock allows block times up to
+/// `latest_time_ms` (its clock plus [`kessai_primitives::time::MAX_CLOCK_DRIFT_MS`]). A validator
+/// prevotes for a fresh proposal only if it is timely; validity ([`check_block`]) does not depend
+/// on it, so a block that more than two thirds committed is accepted whatever its time.
+pub fn check_timely(header: &Header, latest_time_ms: u64) -> Result<(), InvalidBlock> {
+    if header.time_ms > latest_time_ms {
+        return Err(InvalidBlock::TimeInFuture(header.time_ms));
+    }
+    Ok(())
 }
 
 /// The last check of a proposed block, after [`check_block`]: `state_root` (the store's root of the
@@ -317,7 +333,6 @@ fn check_header_and_body(
     rules: &BlockRules,
     parent: &Parent,
     block: &Block,
-    latest_time_ms: u64,
 ) -> Result<(), TransitionError> {
     let header = &block.header;
     let invalid = |reason: InvalidBlock| Err(TransitionError::Invalid(reason));
@@ -336,9 +351,6 @@ fn check_header_and_body(
             time_ms: header.time_ms,
             parent_time_ms: parent.time_ms,
         });
-    }
-    if header.time_ms > latest_time_ms {
-        return invalid(InvalidBlock::TimeInFuture(header.time_ms));
     }
     block.check_shape().map_err(InvalidBlock::from)?;
     if block.txs.len() > rules.max_block_txs as usize {

@@ -200,7 +200,9 @@ impl BufferedInputs {
             return;
         }
         let id = match &input {
-            Input::Proposal { proposal, block_valid } => Hash::of(&(proposal, block_valid)),
+            Input::Proposal { proposal, block_valid, timely } => {
+                Hash::of(&(proposal, block_valid, timely))
+            }
             Input::Vote(vote) => Hash::of(vote),
             Input::Timeout(_) | Input::ProposeValue { .. } => return,
         };
@@ -218,6 +220,15 @@ impl BufferedInputs {
             Vec::new()
         }
     }
+}
+
+/// The shell's verdict on a proposal's block ([`Input::Proposal`]).
+#[derive(Clone, Copy)]
+struct Verdict {
+    /// valid(v): the same for every honest validator.
+    valid: bool,
+    /// The block's time was acceptable to this validator's clock when the proposal arrived.
+    timely: bool,
 }
 
 /// What the rules of one height need besides the height's own state.
@@ -257,8 +268,9 @@ struct HeightState {
     step: Step,
     locked: Option<RoundValue>,
     valid: Option<RoundValue>,
-    /// The first proposal of each round from that round's proposer, and whether its block is valid.
-    proposals: BTreeMap<u32, (SignedProposal, bool)>,
+    /// The first proposal of each round from that round's proposer, and whether its block is valid
+    /// and was timely when it arrived.
+    proposals: BTreeMap<u32, (SignedProposal, Verdict)>,
     /// Validity (as judged by the shell) of every block proposed at this height by a legitimate
     /// proposer. A block is "known valid" when it is here with `true`.
     blocks: BTreeMap<BlockId, bool>,
@@ -308,7 +320,8 @@ impl HeightState {
                 Message::Proposal(p) => {
                     // We only ever propose blocks the shell built or validated.
                     self.blocks.entry(p.proposal.block).or_insert(true);
-                    self.proposals.entry(p.proposal.round).or_insert_with(|| (p.clone(), true));
+                    let ours = Verdict { valid: true, timely: true };
+                    self.proposals.entry(p.proposal.round).or_insert_with(|| (p.clone(), ours));
                 }
                 Message::Vote(v) => {
                     let round = self.votes.entry(v.vote.round).or_default();
@@ -338,7 +351,9 @@ impl HeightState {
 
     fn dispatch(&mut self, ctx: &mut Ctx, input: Input) {
         match input {
-            Input::Proposal { proposal, block_valid } => self.on_proposal(proposal, block_valid),
+            Input::Proposal { proposal, block_valid, timely } => {
+                self.on_proposal(proposal, Verdict { valid: block_valid, timely })
+            }
             Input::Vote(vote) => self.on_vote(ctx, vote),
             Input::Timeout(timeout) => self.on_timeout(ctx, timeout),
             Input::ProposeValue { height, round, block } => {
@@ -349,7 +364,7 @@ impl HeightState {
 
     // ---- inputs -------------------------------------------------------------------------------
 
-    fn on_proposal(&mut self, signed: SignedProposal, block_valid: bool) {
+    fn on_proposal(&mut self, signed: SignedProposal, verdict: Verdict) {
         let p = &signed.proposal;
         if p.round > self.round.saturating_add(MAX_ROUNDS_AHEAD) {
             debug!(round = p.round, "ignoring a proposal too far ahead");
@@ -369,7 +384,7 @@ impl HeightState {
                 // The proposer equivocates. Its first proposal stays the round's proposal, but the
                 // rest of the network may lock on or decide this block, so remember its validity.
                 if self.blocks.len() < MAX_KNOWN_BLOCKS && signed.verify().is_ok() {
-                    self.blocks.entry(p.block).or_insert(block_valid);
+                    self.blocks.entry(p.block).or_insert(verdict.valid);
                 }
             }
             None => {
@@ -377,8 +392,8 @@ impl HeightState {
                     debug!(round = p.round, "ignoring a proposal with a bad signature");
                     return;
                 }
-                self.blocks.entry(p.block).or_insert(block_valid);
-                self.proposals.insert(p.round, (signed, block_valid));
+                self.blocks.entry(p.block).or_insert(verdict.valid);
+                self.proposals.insert(p.round, (signed, verdict));
             }
         }
     }
@@ -522,13 +537,15 @@ impl HeightState {
         if self.step != Step::Propose {
             return false;
         }
-        let Some((signed, block_valid)) = self.proposals.get(&self.round) else {
+        let Some((signed, verdict)) = self.proposals.get(&self.round) else {
             return false;
         };
-        let (block, block_valid) = (signed.proposal.block, *block_valid);
+        let (block, block_valid) = (signed.proposal.block, verdict.valid);
         let acceptable = match signed.proposal.pol_round {
-            // Line 22: a fresh value; acceptable unless we are locked on another.
-            None => self.locked.is_none_or(|lock| lock.block == block),
+            // Line 22: a fresh value; acceptable if timely and we are not locked on another.
+            // (Proposer-based timestamps: a re-proposed value keeps its first round's time, so
+            // only a fresh one is held to our clock.)
+            None => verdict.timely && self.locked.is_none_or(|lock| lock.block == block),
             // Line 28: a re-proposed value; wait for its proof of lock (or the propose timeout).
             // Acceptable if we locked no later than that polka, or on this very value.
             Some(pol_round) => {
@@ -667,7 +684,10 @@ impl HeightState {
         .sign(key);
         self.record_signed(ctx, Message::Proposal(proposal.clone()));
         self.blocks.entry(block).or_insert(true);
-        self.proposals.entry(self.round).or_insert((proposal, true));
+        // Our own block is timely to us: we gave it its time.
+        self.proposals
+            .entry(self.round)
+            .or_insert((proposal, Verdict { valid: true, timely: true }));
     }
 
     /// Signs (or, if we already did at this slot, re-sends) our vote and counts it.

@@ -36,7 +36,8 @@
 //! ## Inputs
 //!
 //! * [`Input::Proposal`] – a proposal *and* the verdict on its block: pass it only once the block
-//!   body has arrived and been checked (executed), with `block_valid` = valid(v). The core checks the
+//!   body has arrived and been checked (executed), with `block_valid` = valid(v) and `timely` =
+//!   whether the block's time is acceptable to this validator's clock. The core checks the
 //!   signature, the chain id and that the signer is the round's proposer
 //!   ([`ValidatorSet::proposer`](kessai_primitives::ValidatorSet::proposer)).
 //! * [`Input::Vote`] – a prevote or precommit from the network. The core checks the signature, the
@@ -106,6 +107,12 @@
 //!   a validator that sends a node more than 4 versions before the one that completes a polka can
 //!   still hide it from that node (Tendermint-Go closes this with peers' +2/3 claims,
 //!   `VoteSetMaj23`, which Kessai's gossip does not have yet).
+//! * Timeliness, as in CometBFT's proposer-based timestamps: line 22 prevotes a fresh value only if
+//!   it is also `timely` (its block time not too far ahead of our clock); lines 28 (a re-proposed
+//!   value with its proof of lock), 36 (lock on a polka) and 49 (decide) need only valid(v). So a
+//!   validator whose clock is behind still locks on and decides the others' blocks, and one whose
+//!   clock is ahead loses only the rounds it proposes in
+//!   (`docs/decisions/0010-block-time-is-a-prevote-rule.md`).
 //! * The f+1 round skip (line 55) counts validators that voted in the round, by power.
 //! * Memory is bounded: messages more than [`MAX_ROUNDS_AHEAD`] rounds ahead are ignored.
 //!

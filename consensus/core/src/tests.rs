@@ -89,7 +89,7 @@ fn proposal(key: &Keypair, round: u32, pol_round: Option<u32>, block: BlockId) -
         block,
         proposer: key.public(),
     };
-    Input::Proposal { proposal: proposal.sign(key), block_valid: true }
+    Input::Proposal { proposal: proposal.sign(key), block_valid: true, timely: true }
 }
 
 fn timeout(round: u32, step: Step) -> Input {
@@ -225,7 +225,7 @@ fn invalid_block_gets_a_nil_prevote_and_is_never_locked_or_decided() {
     let Input::Proposal { proposal, .. } = proposal(f.proposer(H, 0), 0, None, v) else {
         unreachable!()
     };
-    let actions = node.handle(Input::Proposal { proposal, block_valid: false });
+    let actions = node.handle(Input::Proposal { proposal, block_valid: false, timely: true });
     assert_eq!(our_votes(&actions), vec![(0, VoteKind::Prevote, None)]);
     let others = f.others(&me);
     // A polka and even +2/3 precommits for an invalid block move nothing.
@@ -234,6 +234,64 @@ fn invalid_block_gets_a_nil_prevote_and_is_never_locked_or_decided() {
     let actions = feed(&mut node, others.iter().map(|k| precommit(k, 0, Some(v))));
     assert!(!actions.iter().any(|a| matches!(a, Action::Decide { .. })));
     assert_eq!(node.locked(), None);
+}
+
+/// [`proposal`] whose block is valid but whose time is too far ahead of our clock.
+fn untimely(key: &Keypair, round: u32, pol_round: Option<u32>, block: BlockId) -> Input {
+    let Input::Proposal { proposal: signed, .. } = proposal(key, round, pol_round, block) else {
+        unreachable!()
+    };
+    Input::Proposal { proposal: signed, block_valid: true, timely: false }
+}
+
+#[test]
+fn untimely_block_gets_a_nil_prevote_but_is_locked_and_decided_on_the_others_votes() {
+    let f = Fixture::new(4);
+    let v = block("from the future");
+    let me = f.bystander(&[0]);
+    let (mut node, _) = f.start(Some(&me));
+    let actions = node.handle(untimely(f.proposer(H, 0), 0, None, v));
+    assert_eq!(our_votes(&actions), vec![(0, VoteKind::Prevote, None)]);
+    // The block is valid: the others' polka locks us on it and we precommit it (line 36), and
+    // their precommits decide it (line 49). Our clock only withheld our prevote.
+    let others = f.others(&me);
+    let actions = feed(&mut node, others.iter().map(|k| prevote(k, 0, Some(v))));
+    assert_eq!(our_votes(&actions), vec![(0, VoteKind::Precommit, Some(v))]);
+    assert_eq!(node.locked(), Some(RoundValue { block: v, round: 0 }));
+    let actions = feed(&mut node, others.iter().map(|k| precommit(k, 0, Some(v))));
+    assert!(actions.iter().any(|a| matches!(a, Action::Decide { block, .. } if *block == v)));
+}
+
+#[test]
+fn untimely_block_is_decided_on_precommits_alone() {
+    let f = Fixture::new(4);
+    let v = block("from the future");
+    let me = f.bystander(&[0]);
+    let (mut node, _) = f.start(Some(&me));
+    node.handle(untimely(f.proposer(H, 0), 0, None, v));
+    // We missed the prevotes: +2/3 precommits are enough (the commit is there).
+    let actions = feed(&mut node, f.others(&me).iter().map(|k| precommit(k, 0, Some(v))));
+    assert!(actions.iter().any(|a| matches!(a, Action::Decide { block, .. } if *block == v)));
+}
+
+#[test]
+fn untimely_reproposal_with_its_proof_of_lock_gets_our_prevote() {
+    let f = Fixture::new(4);
+    let v = block("v");
+    let me = f.bystander(&[0, 1]);
+    let (mut node, _) = f.start(Some(&me));
+    node.handle(untimely(f.proposer(H, 0), 0, None, v));
+    // A polka for v in round 0 that we saw too late to precommit on.
+    node.handle(timeout(0, Step::Propose));
+    let others = f.others(&me);
+    node.handle(timeout(0, Step::Prevote));
+    feed(&mut node, others.iter().map(|k| prevote(k, 0, Some(v))));
+    feed(&mut node, others.iter().map(|k| precommit(k, 0, None)));
+    node.handle(timeout(0, Step::Precommit));
+    assert_eq!(node.round(), 1);
+    // Re-proposed with its proof of lock: its time is its first round's, no longer ours to judge.
+    let actions = node.handle(untimely(f.proposer(H, 1), 1, Some(0), v));
+    assert_eq!(our_votes(&actions), vec![(1, VoteKind::Prevote, Some(v))]);
 }
 
 #[test]
@@ -518,11 +576,15 @@ fn ignores_messages_it_must_not_count() {
         proposer: f.proposer(H, 0).public(),
     };
     let signed = foreign.clone().sign(f.proposer(H, 0));
-    assert!(node.handle(Input::Proposal { proposal: signed, block_valid: true }).is_empty());
+    assert!(node
+        .handle(Input::Proposal { proposal: signed, block_valid: true, timely: true })
+        .is_empty());
     foreign.chain_id = CHAIN.into();
     let mut forged = foreign.clone().sign(f.proposer(H, 0));
     forged.proposal.block = block("forged");
-    assert!(node.handle(Input::Proposal { proposal: forged, block_valid: true }).is_empty());
+    assert!(node
+        .handle(Input::Proposal { proposal: forged, block_valid: true, timely: true })
+        .is_empty());
     // A proposal whose proof-of-lock round is not before its round.
     assert!(node.handle(proposal(f.proposer(H, 0), 0, Some(0), v)).is_empty());
     assert_eq!(node.step(), Step::Propose);
@@ -568,10 +630,14 @@ fn buffers_the_next_height_and_replays_it_when_it_starts() {
         proposer: key,
     }
     .sign(proposer);
-    assert!(node.handle(Input::Proposal { proposal: p.clone(), block_valid: true }).is_empty());
+    assert!(node
+        .handle(Input::Proposal { proposal: p.clone(), block_valid: true, timely: true })
+        .is_empty());
     // Two heights ahead: dropped, not buffered.
     let far = Proposal { height: next + 1, ..p.proposal.clone() }.sign(proposer);
-    assert!(node.handle(Input::Proposal { proposal: far, block_valid: true }).is_empty());
+    assert!(node
+        .handle(Input::Proposal { proposal: far, block_valid: true, timely: true })
+        .is_empty());
     assert_eq!(node.height(), H);
 
     let actions = node.start_height(next, f.set.clone(), &[]);
@@ -775,7 +841,9 @@ fn messages(actions: &[Action]) -> Vec<Message> {
 
 fn input(message: &Message) -> Input {
     match message {
-        Message::Proposal(p) => Input::Proposal { proposal: p.clone(), block_valid: true },
+        Message::Proposal(p) => {
+            Input::Proposal { proposal: p.clone(), block_valid: true, timely: true }
+        }
         Message::Vote(v) => Input::Vote(v.clone()),
     }
 }

@@ -107,13 +107,20 @@ impl Message {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// A proposal whose block body the shell has already received and validated (executed);
-    /// `block_valid` is the result of valid(v). The shell must not pass a proposal before it has the
-    /// body: the core treats the block as available from then on (it may prevote, lock and decide it).
+    /// `block_valid` is the result of valid(v), `timely` whether the block's time is acceptable to
+    /// this validator's clock now. The shell must not pass a proposal before it has the body: the
+    /// core treats the block as available from then on (it may prevote, lock and decide it).
     Proposal {
         /// The signed proposal.
         proposal: SignedProposal,
-        /// Whether the proposed block executed and passed every validity check.
+        /// Whether the proposed block executed and passed every validity check. Validity does not
+        /// depend on the validator's clock: it is the same for every honest validator.
         block_valid: bool,
+        /// Whether the block's time is not too far ahead of this validator's clock. Only a fresh
+        /// proposal (no proof-of-lock round) needs it to be prevoted for (line 22); locking,
+        /// re-proposals and deciding go by `block_valid` alone, as in CometBFT's proposer-based
+        /// timestamps.
+        timely: bool,
     },
     /// A vote from the network. Our own votes need not be fed back: the core counts them itself.
     Vote(SignedVote),

@@ -542,7 +542,7 @@ impl Sim {
                         let Some(info) = self.blocks.get(&proposal.proposal.block) else {
                             return Err("a proposal for a block nobody built".into());
                         };
-                        Input::Proposal { proposal, block_valid: info.valid }
+                        Input::Proposal { proposal, block_valid: info.valid, timely: true }
                     }
                 };
                 let actions = self.nodes[to].core.as_mut().expect("running").handle(input);

@@ -12,3 +12,9 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// How far ahead of a validator's clock a freshly proposed block's time may be for the validator
+/// to prevote for it (the "timely" rule of `docs/decisions/0010-block-time-is-a-prevote-rule.md`).
+/// Committed blocks are never refused for their time. It is also how far a node's clock may be
+/// from the committed chain's before the node warns.
+pub const MAX_CLOCK_DRIFT_MS: u64 = 10_000;

@@ -80,6 +80,12 @@ pub struct Status {
     pub syncing: bool,
     /// Transactions waiting in the mempool.
     pub mempool_size: usize,
+    /// This node's clock minus the time of the last block it decided, in milliseconds, measured
+    /// when it decided it (none before the first, and from nodes that do not report it). Beyond
+    /// ±[`MAX_CLOCK_DRIFT_MS`](kessai_primitives::time::MAX_CLOCK_DRIFT_MS) the node's clock
+    /// disagrees with the chain: it warns in its log, and should be fixed (NTP).
+    #[serde(default)]
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// What `kessai_submitTx` answers for an admitted transaction.

@@ -196,6 +196,7 @@ impl KessaiApiServer for RpcContext {
             consensus_height: consensus.height,
             consensus_round: consensus.round,
             consensus_step: consensus.step,
+            clock_skew_ms: consensus.clock_skew_ms,
             peers: self
                 .network
                 .libp2p()

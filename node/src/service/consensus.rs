@@ -10,6 +10,7 @@
 use crate::chain::{Chain, ExecutedProposal};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
+use crate::service::clock::ClockWatch;
 use crate::service::events::{Event, SyncVerdict, SyncedBlock};
 use crate::service::network::{NetworkHandle, NetworkMessage};
 use crate::wal::{BlockJournal, Wal};
@@ -51,6 +52,9 @@ pub struct ConsensusStatus {
     pub round: u32,
     /// The core's step, as its `Debug` name (`Propose`, `Prevote`, `Precommit` or `Commit`).
     pub step: String,
+    /// This node's clock minus the time of the last block it decided, in milliseconds, measured
+    /// when it decided it; none before the first.
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// The consensus shell: owns the core, the WAL and the block journal, and is the only writer of the
@@ -89,6 +93,8 @@ pub struct ConsensusTask {
     journal: BlockJournal,
     journaled: HashSet<BlockId>,
     metrics: Arc<Metrics>,
+    /// How this node's clock compares with the blocks it decides.
+    clock: ClockWatch,
 }
 
 /// How the other services talk to a [`ConsensusTask`].
@@ -164,6 +170,7 @@ impl ConsensusTask {
             journal,
             journaled: HashSet::new(),
             metrics,
+            clock: ClockWatch::default(),
         };
         Ok((task, handles))
     }
@@ -296,7 +303,9 @@ impl ConsensusTask {
         Ok(())
     }
 
-    /// Feeds the core every proposal whose block body we have, after checking the block.
+    /// Feeds the core every proposal whose block body we have, after checking the block: whether
+    /// it is valid (the same for every validator) and whether its time is timely to our clock (a
+    /// condition for prevoting for a fresh proposal only; `Chain::check_timely`).
     fn check_waiting_proposals(&mut self) -> Result<()> {
         let waiting = std::mem::take(&mut self.waiting_proposals);
         for proposal in waiting {
@@ -325,7 +334,18 @@ impl ConsensusTask {
                 self.waiting_proposals.push(proposal);
                 continue;
             };
-            let actions = self.core.handle(Input::Proposal { proposal, block_valid: valid });
+            let timely =
+                match self.executed.get(&id).map(|e| self.chain.check_timely(&e.block.header)) {
+                    Some(Err(e)) => {
+                        let p = &proposal.proposal;
+                        self.clock.untimely_proposal(p.height, p.round, &e);
+                        false
+                    }
+                    // An invalid block gets a nil prevote whatever its time.
+                    Some(Ok(())) | None => true,
+                };
+            let actions =
+                self.core.handle(Input::Proposal { proposal, block_valid: valid, timely });
             self.apply(actions)?;
         }
         Ok(())
@@ -471,6 +491,7 @@ impl ConsensusTask {
             return Ok(());
         };
         self.metrics.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
+        self.clock.decided(height, executed.block.header.time_ms, &self.metrics);
         let txs = self.commit_block(executed, commit, Write::InBackground)?;
         tracing::debug!(height, round, %block, txs, "decided block");
         // Wait timeout_commit before the next height, so late votes land and transactions gather;
@@ -603,6 +624,7 @@ impl ConsensusTask {
             height: self.core.height(),
             round: self.core.round(),
             step: format!("{:?}", self.core.step()),
+            clock_skew_ms: self.clock.skew_ms(),
         });
     }
 }

@@ -1,10 +1,11 @@
-//! `kessai status`: a node's height, block, state root, consensus step and peers.
+//! `kessai status`: a node's height, block, state root, consensus step, peers and clock.
 
 use super::output;
 use crate::cli::RpcArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use kessai_client::rpc_error;
+use kessai_primitives::time::MAX_CLOCK_DRIFT_MS;
 use kessai_rpc_api::{self as rpc, KessaiApiClient};
 
 #[derive(Args, Debug)]
@@ -26,10 +27,36 @@ async fn status(rpc: RpcArgs) -> Result<()> {
         .with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
     output::print(rpc.json, &status, |s| {
         format!(
-            "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}",
+            "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
             s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
-            s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing
+            s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
         )
     });
     Ok(())
+}
+
+/// The node's clock against the chain's (`Status::clock_skew_ms`), with a warning beyond the drift
+/// validators tolerate.
+fn clock(skew_ms: Option<i64>) -> String {
+    let Some(skew_ms) = skew_ms else {
+        return "no block decided yet".into();
+    };
+    let side = if skew_ms >= 0 { "ahead of" } else { "behind" };
+    let seconds = skew_ms.unsigned_abs() as f64 / 1e3;
+    let line = format!(
+        "{seconds:.1} s {side} the chain (local clock minus the last decided block's time)"
+    );
+    if skew_ms.unsigned_abs() > MAX_CLOCK_DRIFT_MS {
+        format!(
+            "{line}\nWARNING: the clock is off by more than {} s; fix it (NTP): {}",
+            MAX_CLOCK_DRIFT_MS / 1000,
+            if skew_ms > 0 {
+                "this node's blocks get nil prevotes"
+            } else {
+                "this node cannot prevote for others' blocks"
+            }
+        )
+    } else {
+        line
+    }
 }
