@@ -2,7 +2,9 @@
 # Installs what building and testing Kessai needs on a Debian machine (idempotent):
 #  - libclang-dev: rocksdb's bindings are generated with bindgen;
 #  - rustc-web, rust-web-src, lld: Debian's Rust builds the wasm32 contracts (the rustup toolchain
-#    here has no wasm32 target).
+#    here has no wasm32 target);
+#  - faketime, libfaketime: the clock-skew network test runs a validator under a skewed wall clock
+#    (LD_PRELOAD of libfaketime.so.1).
 set -euo pipefail
 
 need=()
@@ -11,6 +13,8 @@ dpkg -s rustc-web >/dev/null 2>&1 || need+=(rustc-web)
 dpkg -s rust-web-src >/dev/null 2>&1 || need+=(rust-web-src)
 dpkg -s lld >/dev/null 2>&1 || need+=(lld)
 dpkg -s cargo-web >/dev/null 2>&1 || need+=(cargo-web)
+dpkg -s faketime >/dev/null 2>&1 || need+=(faketime)
+dpkg -s libfaketime >/dev/null 2>&1 || need+=(libfaketime)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

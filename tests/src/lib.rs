@@ -117,6 +117,12 @@ impl TestNode {
 
     /// Starts `kessai node run --home HOME` for an already initialised home.
     pub fn run_home(home: &Path) -> Result<TestNode> {
+        TestNode::run_home_with_env(home, &[])
+    }
+
+    /// [`TestNode::run_home`] with extra environment variables (fault injection, or `LD_PRELOAD`
+    /// of a library such as libfaketime), kept for every restart.
+    pub fn run_home_with_env(home: &Path, env: &[(&str, &str)]) -> Result<TestNode> {
         let args = vec![
             "node".into(),
             "run".into(),
@@ -132,7 +138,7 @@ impl TestNode {
             args,
             keys: home.join("keys"),
             log: home.join("node.log"),
-            env: Vec::new(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             _tmp: None,
         };
         node.start()?;

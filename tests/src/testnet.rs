@@ -63,10 +63,16 @@ impl Testnet {
 
     /// Starts (or restarts) node `i` and waits for its RPC.
     pub fn start(&mut self, i: usize) {
+        self.start_with_env(i, &[]);
+    }
+
+    /// Starts node `i` for the first time with extra environment variables (e.g. `LD_PRELOAD` of
+    /// libfaketime), which its restarts keep; on a node already started, `env` is ignored.
+    pub fn start_with_env(&mut self, i: usize, env: &[(&str, &str)]) {
         match &mut self.nodes[i] {
             Some(node) => node.start().expect("node restarts"),
             None => {
-                let node = TestNode::run_home(&self.home(i)).expect("node starts");
+                let node = TestNode::run_home_with_env(&self.home(i), env).expect("node starts");
                 self.nodes[i] = Some(node.with_keys_dir(self.dir.join("keys")));
             }
         }

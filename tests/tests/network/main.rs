@@ -2,6 +2,7 @@
 //! binary, whose tests take turns through `kessai_tests::testnet::one_network_at_a_time`, so that
 //! two networks never share the two cores.
 
+mod clock_skew;
 mod hostile_peers;
 mod light_network;
 mod testnet;
