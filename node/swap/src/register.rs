@@ -5,7 +5,8 @@
 //! the client proves the counter leg on the other chain with the light client and checks:
 //!
 //! - the counter contract is the other hash-lock contract, and its deployment holds first legs;
-//! - the counter leg is active and pays the signer (its claimant is the signer's address);
+//! - the counter leg is active and pays the signer (its claimant is the signer's address), and,
+//!   when the signer states it, locks the expected amount or token;
 //! - the new leg takes the counter leg's lock and pays the counter leg's registrant — nothing the
 //!   user types can make them differ;
 //! - the new leg will expire at least the margin before the counter leg, and the contract gets
@@ -42,6 +43,9 @@ pub struct Counter {
     pub chain: Chain,
     /// The first leg's id there.
     pub request: u64,
+    /// What the first leg must lock (its amount of power, or its token id), when the signer
+    /// states it: the client refuses to answer a leg that locks something else.
+    pub subject: Option<u64>,
 }
 
 /// A registered leg, with how its counter leg (if any) was proven.
@@ -179,6 +183,15 @@ impl Chain {
             other.chain_id,
             leg.claimant
         );
+        if let Some(expected) = counter.subject {
+            ensure!(
+                leg.subject == expected,
+                "{name} {} on {} locks {} (amount or token), not the {expected} expected",
+                counter.request,
+                other.chain_id,
+                leg.subject
+            );
+        }
         Ok((leg, proof))
     }
 }

@@ -370,6 +370,32 @@ fn both_embodiments_convert_power_into_a_certificate_once() {
     // The client will not answer a leg that does not pay its signer.
     assert!(register_refused(register_second(&value, "carol", VALUE, token, &power, POWER, burn))
         .contains("not you"));
+    // Nor one that locks another amount than the signer states.
+    let (keys, spec) = (value.keys_dir(), power.chain_spec());
+    let (token_id, burn_id) = (token.to_string(), burn.to_string());
+    let wrong_amount = value.cli(&[
+        "swap",
+        "register",
+        "--contract",
+        VALUE,
+        "--token",
+        &token_id,
+        "--counter-rpc",
+        &power.rpc,
+        "--counter-contract",
+        POWER,
+        "--counter-request",
+        &burn_id,
+        "--counter-subject",
+        "31",
+        "--counter-trust-spec",
+        &spec,
+        "--key",
+        "alice",
+        "--keys-dir",
+        &keys,
+    ]);
+    assert!(register_refused(wrong_amount).contains("not the 31 expected"));
     let out = register_second(&value, "alice", VALUE, token, &power, POWER, burn);
     assert!(out.status.success(), "{}", stderr(&out));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -55,53 +55,7 @@ pub enum SwapCommand {
     /// Register a leg: a first leg with the secret you drew (--secret, --claimant), or a second
     /// leg answering the counterparty's first leg on the other chain (--counter-*), which is
     /// proven with the light client and checked before anything is signed.
-    Register {
-        /// The power-ledger or value-certificate contract: name in the chain spec, or address.
-        #[arg(long)]
-        contract: String,
-        /// The amount of power to escrow (a burn request on a power ledger).
-        #[arg(long, conflicts_with = "token")]
-        amount: Option<u64>,
-        /// The certificate to lock (a transfer condition on value certificates).
-        #[arg(long)]
-        token: Option<u64>,
-        /// First leg: R, 64 hex characters (`kessai swap secret`); the lock is its hash.
-        #[arg(long, requires = "claimant", conflicts_with_all = ["counter_rpc", "counter_contract", "counter_request"])]
-        secret: Option<String>,
-        /// First leg: the lock's hash function.
-        #[arg(long, value_enum, default_value_t = Algorithm::Blake3)]
-        algorithm: Algorithm,
-        /// First leg: who may claim it (an address, or a key NAME in --keys-dir).
-        #[arg(long)]
-        claimant: Option<String>,
-        /// Second leg: RPC URL of the other chain, where the first leg is.
-        #[arg(long, requires_all = ["counter_contract", "counter_request"])]
-        counter_rpc: Option<String>,
-        /// Second leg: the other chain's hash-lock contract.
-        #[arg(long)]
-        counter_contract: Option<String>,
-        /// Second leg: the first leg's id there.
-        #[arg(long)]
-        counter_request: Option<u64>,
-        /// Trust the other chain's spec (path or preset): its genesis validators signed block 1.
-        #[arg(long)]
-        counter_trust_spec: Option<String>,
-        /// Trust the other chain's validator set of this hash to have signed its block 1.
-        #[arg(long)]
-        counter_validators_hash: Option<Hash>,
-        /// Trust the other chain's light home (`kessai light init`).
-        #[arg(long, conflicts_with_all = ["counter_trust_spec", "counter_validators_hash"])]
-        counter_light_home: Option<PathBuf>,
-        /// Witnesses of the other chain (repeatable).
-        #[arg(long)]
-        counter_witness: Vec<String>,
-        #[command(flatten)]
-        trust: TrustArgs,
-        #[command(flatten)]
-        signer: SignerArgs,
-        #[command(flatten)]
-        rpc: RpcArgs,
-    },
+    Register(Box<RegisterArgs>),
     /// Claim a leg with the secret: `burn` on a power ledger, `transfer` on value certificates.
     Claim {
         #[arg(long)]
@@ -180,6 +134,60 @@ pub enum SwapCommand {
     },
 }
 
+/// `kessai swap register`'s arguments (boxed in [`SwapCommand`]: they are many).
+#[derive(clap::Args, Debug)]
+pub struct RegisterArgs {
+    /// The power-ledger or value-certificate contract: name in the chain spec, or address.
+    #[arg(long)]
+    pub contract: String,
+    /// The amount of power to escrow (a burn request on a power ledger).
+    #[arg(long, conflicts_with = "token")]
+    pub amount: Option<u64>,
+    /// The certificate to lock (a transfer condition on value certificates).
+    #[arg(long)]
+    pub token: Option<u64>,
+    /// First leg: R, 64 hex characters (`kessai swap secret`); the lock is its hash.
+    #[arg(long, requires = "claimant", conflicts_with_all = ["counter_rpc", "counter_contract", "counter_request"])]
+    pub secret: Option<String>,
+    /// First leg: the lock's hash function.
+    #[arg(long, value_enum, default_value_t = Algorithm::Blake3)]
+    pub algorithm: Algorithm,
+    /// First leg: who may claim it (an address, or a key NAME in --keys-dir).
+    #[arg(long)]
+    pub claimant: Option<String>,
+    /// Second leg: RPC URL of the other chain, where the first leg is.
+    #[arg(long, requires_all = ["counter_contract", "counter_request"])]
+    pub counter_rpc: Option<String>,
+    /// Second leg: the other chain's hash-lock contract.
+    #[arg(long)]
+    pub counter_contract: Option<String>,
+    /// Second leg: the first leg's id there.
+    #[arg(long)]
+    pub counter_request: Option<u64>,
+    /// Second leg: what the first leg must lock (its amount of power, or its token id); refused
+    /// otherwise. Without it, read the leg first (`kessai swap leg`).
+    #[arg(long)]
+    pub counter_subject: Option<u64>,
+    /// Trust the other chain's spec (path or preset): its genesis validators signed block 1.
+    #[arg(long)]
+    pub counter_trust_spec: Option<String>,
+    /// Trust the other chain's validator set of this hash to have signed its block 1.
+    #[arg(long)]
+    pub counter_validators_hash: Option<Hash>,
+    /// Trust the other chain's light home (`kessai light init`).
+    #[arg(long, conflicts_with_all = ["counter_trust_spec", "counter_validators_hash"])]
+    pub counter_light_home: Option<PathBuf>,
+    /// Witnesses of the other chain (repeatable).
+    #[arg(long)]
+    pub counter_witness: Vec<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    #[command(flatten)]
+    pub rpc: RpcArgs,
+}
+
 pub async fn run(command: SwapCommand) -> Result<()> {
     match command {
         SwapCommand::Secret { json } => secret(json),
@@ -200,24 +208,26 @@ pub async fn run(command: SwapCommand) -> Result<()> {
             });
             Ok(())
         }
-        SwapCommand::Register {
-            contract,
-            amount,
-            token,
-            secret,
-            algorithm,
-            claimant,
-            counter_rpc,
-            counter_contract,
-            counter_request,
-            counter_trust_spec,
-            counter_validators_hash,
-            counter_light_home,
-            counter_witness,
-            trust,
-            signer,
-            rpc,
-        } => {
+        SwapCommand::Register(args) => {
+            let RegisterArgs {
+                contract,
+                amount,
+                token,
+                secret,
+                algorithm,
+                claimant,
+                counter_rpc,
+                counter_contract,
+                counter_request,
+                counter_subject,
+                counter_trust_spec,
+                counter_validators_hash,
+                counter_light_home,
+                counter_witness,
+                trust,
+                signer,
+                rpc,
+            } = *args;
             let mut chain =
                 Chain::connect(&rpc.rpc, &contract, &trust.trust(), &trust.witnesses).await?;
             let subject = match (chain.kind, amount, token) {
@@ -245,7 +255,11 @@ pub async fn run(command: SwapCommand) -> Result<()> {
                     let other =
                         Chain::connect(&url, &counter_contract, &counter_trust, &counter_witness)
                             .await?;
-                    Registration::Second(Box::new(Counter { chain: other, request }))
+                    Registration::Second(Box::new(Counter {
+                        chain: other,
+                        request,
+                        subject: counter_subject,
+                    }))
                 }
                 _ => bail!(
                     "register a first leg with --secret and --claimant (you drew R), or a second leg with --counter-rpc, --counter-contract and --counter-request (the counterparty's first leg)"
