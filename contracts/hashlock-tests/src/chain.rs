@@ -4,18 +4,29 @@
 use crate::{power_ledger as pl, value_certificate as vc};
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::{Signer, SigningKey};
-use hashlock_core::{claim_message, ClaimAction, ClaimMessage, HashAlgorithm, Lock, Secret};
+use hashlock_core::{
+    claim_message, ClaimAction, ClaimMessage, HashAlgorithm, LegOrder, Lock, Secret, TimeoutRules,
+};
 use kessai_sdk::test_env::{self, Env, Event, Method};
 use kessai_sdk::Address;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::string::String;
 use std::vec::Vec;
 
 pub const HOUR_MS: u64 = 3_600_000;
-/// The shortest timeout and the margin both chains are initialised with.
-pub const MIN_TIMEOUT_MS: u64 = HOUR_MS;
+/// Every first leg's timeout: embodiment 3's TIMEOUT_N (burn requests), embodiment 4's TIMEOUT_M
+/// (transfer conditions).
+pub const FIRST_TIMEOUT_MS: u64 = 48 * HOUR_MS;
+/// Every second leg's timeout: embodiment 3's TIMEOUT_M, embodiment 4's TIMEOUT_N.
+pub const SECOND_TIMEOUT_MS: u64 = 24 * HOUR_MS;
+/// How much earlier than its counter leg a second leg must expire, on both chains.
 pub const MARGIN_MS: u64 = HOUR_MS;
 /// 2023-11-14T22:13:20Z: the power chain's clock at the start of every test.
 pub const T0: u64 = 1_700_000_000_000;
+/// How far the value chain's clock runs ahead of the power chain's (two chains never agree to the
+/// millisecond).
+pub const VALUE_CLOCK_AHEAD_MS: u64 = 3_000;
 
 pub const POWER_LEDGER: Address = Address([0xA1; 32]);
 pub const VALUE_CERTIFICATE: Address = Address([0xB2; 32]);
@@ -27,7 +38,19 @@ pub struct Party {
 
 impl Party {
     pub fn new(seed: u8) -> Party {
-        Party { key: SigningKey::from_bytes(&[seed; 32]) }
+        // Deriving the public key is a scalar multiplication, slow in a debug build: once per
+        // seed and thread.
+        std::thread_local! {
+            static KEYS: RefCell<BTreeMap<u8, SigningKey>> =
+                const { RefCell::new(BTreeMap::new()) };
+        }
+        let key = KEYS.with(|keys| {
+            keys.borrow_mut()
+                .entry(seed)
+                .or_insert_with(|| SigningKey::from_bytes(&[seed; 32]))
+                .clone()
+        });
+        Party { key }
     }
 
     pub fn address(&self) -> Address {
@@ -70,6 +93,50 @@ pub fn sha256_lock(secret: &Secret) -> Lock {
     Lock::of(HashAlgorithm::Sha256, secret)
 }
 
+/// The rules a contract whose legs are `order` legs is deployed with: 48 h for first legs, 24 h
+/// for second legs, a margin of 1 h.
+pub fn rules(order: LegOrder) -> TimeoutRules {
+    let timeout_ms = match order {
+        LegOrder::First => FIRST_TIMEOUT_MS,
+        LegOrder::Second => SECOND_TIMEOUT_MS,
+    };
+    TimeoutRules { order, timeout_ms, margin_ms: MARGIN_MS }
+}
+
+/// The patent's two swaps, as deployments: which contract holds the first legs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Embodiment {
+    /// The holder (terminal 24) draws R: burn requests are first legs (TIMEOUT_N = 48 h),
+    /// transfer conditions second legs (TIMEOUT_M = 24 h).
+    Three,
+    /// The administrator (terminal 14) draws R: transfer conditions are first legs (48 h), burn
+    /// requests second legs (24 h).
+    Four,
+}
+
+impl Embodiment {
+    pub const BOTH: [Embodiment; 2] = [Embodiment::Three, Embodiment::Four];
+
+    pub fn power_order(self) -> LegOrder {
+        match self {
+            Embodiment::Three => LegOrder::First,
+            Embodiment::Four => LegOrder::Second,
+        }
+    }
+
+    pub fn value_order(self) -> LegOrder {
+        match self {
+            Embodiment::Three => LegOrder::Second,
+            Embodiment::Four => LegOrder::First,
+        }
+    }
+
+    /// The pair of chains: (power ledger, value certificates), both administered by terminal 14.
+    pub fn chains(self) -> (Chain, Chain) {
+        (Chain::power(self.power_order()), Chain::value(self.value_order()))
+    }
+}
+
 /// One contract on its own chain: its own storage, events and block clock. The thread's test
 /// environment is the chain's while a call runs.
 pub struct Chain {
@@ -77,32 +144,42 @@ pub struct Chain {
 }
 
 impl Chain {
-    fn empty(contract: Address, time_ms: u64) -> Chain {
+    /// A chain whose contract at `contract` is not initialised yet (for `init`'s own tests).
+    pub fn uninitialised(contract: Address, time_ms: u64) -> Chain {
         let env = Env { self_address: contract, block_time_ms: time_ms, ..Env::default() };
         Chain { env }
     }
 
-    /// The power ledger (SC1) at `contract`, administered by terminal 14.
-    pub fn power_at(contract: Address, time_ms: u64) -> Chain {
-        let mut chain = Chain::empty(contract, time_ms);
-        chain
-            .call::<_, ()>(&admin(), pl::init, (admin().address(), MIN_TIMEOUT_MS, MARGIN_MS))
-            .unwrap();
+    /// The power ledger (SC1) at `contract` with `rules`, administered by terminal 14.
+    pub fn power_with(contract: Address, time_ms: u64, rules: TimeoutRules) -> Chain {
+        let mut chain = Chain::uninitialised(contract, time_ms);
+        let args = (admin().address(), rules.order, rules.timeout_ms, rules.margin_ms);
+        chain.call::<_, ()>(&admin(), pl::init, args).unwrap();
         chain
     }
 
-    pub fn power() -> Chain {
-        Chain::power_at(POWER_LEDGER, T0)
+    /// The power ledger holding `order` legs, at `contract` with its clock at `time_ms`.
+    pub fn power_at(contract: Address, time_ms: u64, order: LegOrder) -> Chain {
+        Chain::power_with(contract, time_ms, rules(order))
     }
 
-    /// The value certificates (SC2), administered by terminal 14; its clock runs 3 s ahead of the
-    /// power chain's (two chains never agree to the millisecond).
-    pub fn value() -> Chain {
-        let mut chain = Chain::empty(VALUE_CERTIFICATE, T0 + 3_000);
+    /// The power ledger holding `order` legs (embodiment 3: first, embodiment 4: second).
+    pub fn power(order: LegOrder) -> Chain {
+        Chain::power_at(POWER_LEDGER, T0, order)
+    }
+
+    /// The value certificates (SC2) with `rules`, administered by terminal 14; its clock runs
+    /// [`VALUE_CLOCK_AHEAD_MS`] ahead of the power chain's.
+    pub fn value_with(rules: TimeoutRules) -> Chain {
+        let mut chain = Chain::uninitialised(VALUE_CERTIFICATE, T0 + VALUE_CLOCK_AHEAD_MS);
+        let args = (admin().address(), rules.order, rules.timeout_ms, rules.margin_ms);
+        chain.call::<_, ()>(&admin(), vc::init, args).unwrap();
         chain
-            .call::<_, ()>(&admin(), vc::init, (admin().address(), MIN_TIMEOUT_MS, MARGIN_MS))
-            .unwrap();
-        chain
+    }
+
+    /// The value certificates holding `order` legs (embodiment 3: second, embodiment 4: first).
+    pub fn value(order: LegOrder) -> Chain {
+        Chain::value_with(rules(order))
     }
 
     /// Runs `f` with this chain's environment as the thread's.
@@ -147,12 +224,24 @@ impl Chain {
         self.env.block_time_ms += ms;
     }
 
+    /// Sets the block clock; it never runs backwards.
+    pub fn set_time(&mut self, time_ms: u64) {
+        assert!(time_ms >= self.env.block_time_ms, "a chain's block time never decreases");
+        self.env.block_time_ms = time_ms;
+    }
+
     pub fn events(&self) -> Vec<Event> {
         self.env.events.clone()
     }
 
-    pub fn storage(&self) -> &std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    pub fn storage(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
         &self.env.storage
+    }
+
+    /// Every value stored under `prefix` (one map of the contract), decoded, in key order.
+    pub fn stored<T: BorshDeserialize>(&self, prefix: &[u8]) -> Vec<T> {
+        let entries = self.env.storage.iter().filter(|(key, _)| key.starts_with(prefix));
+        entries.map(|(_, value)| borsh::from_slice(value).expect("stored value")).collect()
     }
 
     pub fn contract(&self) -> Address {
@@ -160,6 +249,25 @@ impl Chain {
     }
 
     // --- the power ledger --------------------------------------------------------------------
+
+    /// `who` registers a burn request of `amount` for `permitted` (the argument types spelled
+    /// out: the call's tuple is borsh-encoded as it is, so a wrong type would fail at run time).
+    pub fn register_burn(
+        &mut self,
+        who: &Party,
+        amount: u64,
+        lock: Lock,
+        permitted: Address,
+        counter_deadline_ms: Option<u64>,
+    ) -> Result<u64, String> {
+        let args = (amount, lock, permitted, counter_deadline_ms);
+        self.call(who, pl::register_burn_request, args)
+    }
+
+    /// `who` withdraws burn request `id`.
+    pub fn withdraw_burn(&mut self, who: &Party, id: u64) -> Result<(), String> {
+        self.call(who, pl::withdraw_burn_request, (id,))
+    }
 
     pub fn balance(&mut self, who: &Party) -> u64 {
         self.view(pl::balance_of, (who.address(),))
@@ -198,6 +306,24 @@ impl Chain {
     }
 
     // --- the value certificates --------------------------------------------------------------
+
+    /// `who` locks token `token` under `lock` for `destination`.
+    pub fn register_condition(
+        &mut self,
+        who: &Party,
+        token: u64,
+        lock: Lock,
+        destination: Address,
+        counter_deadline_ms: Option<u64>,
+    ) -> Result<u64, String> {
+        let args = (token, lock, destination, counter_deadline_ms);
+        self.call(who, vc::register_transfer_condition, args)
+    }
+
+    /// `who` withdraws transfer condition `id`.
+    pub fn withdraw_condition(&mut self, who: &Party, id: u64) -> Result<(), String> {
+        self.call(who, vc::withdraw_transfer_condition, (id,))
+    }
 
     pub fn token(&mut self, id: u64) -> vc::Token {
         self.view::<_, Option<vc::Token>>(vc::token, (id,)).expect("token")

@@ -1,7 +1,9 @@
 //! SC2, the value certificates, on their own.
 
 use crate::chain::*;
-use crate::value_certificate::{self as vc, LegStatus, Lock, Token, TransferCondition};
+use crate::value_certificate::{
+    self as vc, LegOrder, LegStatus, Lock, TimeoutRules, Token, TransferCondition,
+};
 use kessai_sdk::test_env::{self, abi};
 use kessai_sdk::Address;
 use serde_json::json;
@@ -20,30 +22,26 @@ fn issue(
     chain.call(&admin(), vc::issue, (content_hash, holder))
 }
 
+/// Embodiment 4's certificates: transfer conditions are first legs (48 h, no counter deadline).
+fn first_leg_certificates() -> Chain {
+    Chain::value(LegOrder::First)
+}
+
 /// The administrator issues a token and registers a first-leg condition for the holder.
-fn locked_token(chain: &mut Chain, lock: Lock, timeout_ms: u64) -> (u64, u64) {
+fn locked_token(chain: &mut Chain, lock: Lock) -> (u64, u64) {
     let token = issue(chain, content(1), None).unwrap();
-    let id = register(chain, &admin(), token, lock, timeout_ms).unwrap();
+    let id = register(chain, &admin(), token, lock).unwrap();
     (token, id)
 }
 
-fn register(
-    chain: &mut Chain,
-    who: &Party,
-    token: u64,
-    lock: Lock,
-    timeout_ms: u64,
-) -> Result<u64, String> {
-    chain.call(
-        who,
-        vc::register_transfer_condition,
-        (token, lock, holder().address(), timeout_ms, None::<u64>),
-    )
+/// `who` registers a first-leg condition on `token` for the holder (terminal 24).
+fn register(chain: &mut Chain, who: &Party, token: u64, lock: Lock) -> Result<u64, String> {
+    chain.register_condition(who, token, lock, holder().address(), None)
 }
 
 #[test]
 fn only_the_admin_issues_unique_tokens() {
-    let mut chain = Chain::value();
+    let mut chain = first_leg_certificates();
     let now = chain.now();
     assert_eq!(issue(&mut chain, content(1), None), Ok(1));
     assert_eq!(issue(&mut chain, content(2), Some(holder().address())), Ok(2));
@@ -80,10 +78,10 @@ fn only_the_admin_issues_unique_tokens() {
 
 #[test]
 fn a_transfer_condition_records_six_values_and_locks_the_token() {
-    let mut chain = Chain::value();
+    let mut chain = first_leg_certificates();
     let lock = blake3_lock(&secret(5));
     let now = chain.now();
-    let (token, id) = locked_token(&mut chain, lock, 48 * HOUR_MS);
+    let (token, id) = locked_token(&mut chain, lock);
     let condition = chain.condition(id);
     assert_eq!(
         condition,
@@ -95,8 +93,8 @@ fn a_transfer_condition_records_six_values_and_locks_the_token() {
             timestamp_ms: now,
             status: LegStatus::Active,
             registrant: admin().address(),
-            timeout_ms: 48 * HOUR_MS,
-            deadline_ms: now + 48 * HOUR_MS,
+            timeout_ms: FIRST_TIMEOUT_MS,
+            deadline_ms: now + FIRST_TIMEOUT_MS,
             counter_deadline_ms: None,
         }
     );
@@ -111,52 +109,108 @@ fn a_transfer_condition_records_six_values_and_locks_the_token() {
     );
     // Locked: not a second time, even with another lock.
     assert_eq!(
-        register(&mut chain, &admin(), token, blake3_lock(&secret(6)), 48 * HOUR_MS),
+        register(&mut chain, &admin(), token, blake3_lock(&secret(6))),
         Err("the token is locked by an active transfer condition".into())
     );
 }
 
 #[test]
 fn only_the_holder_registers_and_the_rules_hold() {
-    let mut chain = Chain::value();
+    let mut chain = first_leg_certificates();
     let token = issue(&mut chain, content(1), None).unwrap();
     let lock = blake3_lock(&secret(5));
     assert_eq!(
-        register(&mut chain, &holder(), token, lock, 48 * HOUR_MS),
+        register(&mut chain, &holder(), token, lock),
         Err("only the token's holder may register a transfer condition".into())
     );
-    assert_eq!(register(&mut chain, &admin(), 9, lock, 48 * HOUR_MS), Err("no such token".into()));
-    assert_eq!(
-        register(&mut chain, &admin(), token, lock, MIN_TIMEOUT_MS - 1),
-        Err("timeout below the minimum".into())
-    );
-    let counter = chain.now() + 24 * HOUR_MS;
-    let second = chain.call::<_, u64>(
-        &admin(),
-        vc::register_transfer_condition,
-        (token, lock, holder().address(), 24 * HOUR_MS, Some(counter)),
-    );
-    assert!(second.unwrap_err().starts_with("unsafe timeout order"));
-    let zero = chain.call::<_, u64>(
-        &admin(),
-        vc::register_transfer_condition,
-        (token, lock, Address::SYSTEM, 48 * HOUR_MS, None::<u64>),
-    );
+    assert_eq!(register(&mut chain, &admin(), 9, lock), Err("no such token".into()));
+    // First legs answer nothing on the other chain: a counter deadline is refused, however late.
+    for counter in [chain.now() + 24 * HOUR_MS, u64::MAX] {
+        let refused =
+            chain.register_condition(&admin(), token, lock, holder().address(), Some(counter));
+        assert!(refused.unwrap_err().contains("holds first legs"));
+    }
+    let zero = chain.register_condition(&admin(), token, lock, Address::SYSTEM, None);
     assert_eq!(zero, Err("the destination cannot be the zero address".into()));
-    register(&mut chain, &admin(), token, lock, 48 * HOUR_MS).unwrap();
+    assert_eq!(chain.token(token).locked_by, None);
+    register(&mut chain, &admin(), token, lock).unwrap();
     let other = issue(&mut chain, content(2), None).unwrap();
     assert_eq!(
-        register(&mut chain, &admin(), other, lock, 48 * HOUR_MS),
+        register(&mut chain, &admin(), other, lock),
         Err("this lock hash was already used".into())
     );
+}
+
+/// Embodiment 3's certificates (second legs): a condition needs the burn request's deadline and
+/// must expire at least the margin before it.
+#[test]
+fn a_second_leg_condition_requires_a_counter_deadline_a_margin_later() {
+    let mut chain = Chain::value(LegOrder::Second);
+    let token = issue(&mut chain, content(1), None).unwrap();
+    let lock = blake3_lock(&secret(5));
+    let second = |chain: &mut Chain, counter: Option<u64>| {
+        chain.register_condition(&admin(), token, lock, holder().address(), counter)
+    };
+    assert_eq!(
+        second(&mut chain, None),
+        Err("this contract holds second legs: the counter leg's deadline is required".into())
+    );
+    let earliest_counter = chain.now() + SECOND_TIMEOUT_MS + MARGIN_MS;
+    for too_early in [0, chain.now() + SECOND_TIMEOUT_MS, earliest_counter - 1] {
+        assert!(second(&mut chain, Some(too_early))
+            .unwrap_err()
+            .starts_with("unsafe timeout order"));
+    }
+    assert_eq!(chain.token(token).locked_by, None);
+    let now = chain.now();
+    let id = second(&mut chain, Some(earliest_counter)).unwrap();
+    let condition = chain.condition(id);
+    assert_eq!(
+        (condition.timeout_ms, condition.deadline_ms, condition.counter_deadline_ms),
+        (SECOND_TIMEOUT_MS, now + SECOND_TIMEOUT_MS, Some(earliest_counter))
+    );
+    assert_eq!(chain.token(token).locked_by, Some(id));
+}
+
+/// `init` refuses rules no swap could be safe with (zero timeout or margin, margin not shorter
+/// than the timeout) and runs once.
+#[test]
+fn init_refuses_bad_timeout_rules_and_runs_once() {
+    let mut chain = Chain::uninitialised(VALUE_CERTIFICATE, T0);
+    let init = |chain: &mut Chain, rules: TimeoutRules| {
+        let args = (admin().address(), rules.order, rules.timeout_ms, rules.margin_ms);
+        chain.call::<_, ()>(&admin(), vc::init, args)
+    };
+    for order in [LegOrder::First, LegOrder::Second] {
+        let good = rules(order);
+        for (timeout_ms, margin_ms) in [(0, 0), (0, MARGIN_MS), (good.timeout_ms, 0)] {
+            let bad = TimeoutRules { timeout_ms, margin_ms, ..good };
+            assert_eq!(
+                init(&mut chain, bad),
+                Err("the timeout and the margin must be positive".into())
+            );
+        }
+        for margin_ms in [good.timeout_ms, good.timeout_ms + 1, u64::MAX] {
+            let bad = TimeoutRules { margin_ms, ..good };
+            assert_eq!(
+                init(&mut chain, bad),
+                Err("the margin must be shorter than the timeout".into())
+            );
+        }
+    }
+    assert_eq!(issue(&mut chain, content(1), None), Err("not initialised".into()));
+    init(&mut chain, rules(LegOrder::First)).unwrap();
+    assert_eq!(chain.view::<_, TimeoutRules>(vc::rules, ()), rules(LegOrder::First));
+    assert_eq!(init(&mut chain, rules(LegOrder::Second)), Err("already initialised".into()));
+    assert_eq!(chain.view::<_, TimeoutRules>(vc::rules, ()), rules(LegOrder::First));
 }
 
 #[test]
 fn transfer_with_the_secret_moves_the_token_and_publishes_the_secret() {
     for lock_of in [blake3_lock, sha256_lock] {
-        let mut chain = Chain::value();
+        let mut chain = first_leg_certificates();
         let r = secret(5);
-        let (token, id) = locked_token(&mut chain, lock_of(&r), 48 * HOUR_MS);
+        let (token, id) = locked_token(&mut chain, lock_of(&r));
         chain.advance(HOUR_MS);
         let at_ms = chain.now();
         chain.transfer(&holder(), id, r).unwrap();
@@ -176,9 +230,9 @@ fn transfer_with_the_secret_moves_the_token_and_publishes_the_secret() {
 
 #[test]
 fn transfer_refuses_a_wrong_secret_a_wrong_signer_and_a_replay() {
-    let mut chain = Chain::value();
+    let mut chain = first_leg_certificates();
     let r = secret(5);
-    let (token, id) = locked_token(&mut chain, sha256_lock(&r), 48 * HOUR_MS);
+    let (token, id) = locked_token(&mut chain, sha256_lock(&r));
     assert!(chain.transfer(&holder(), id, secret(6)).unwrap_err().starts_with("wrong secret"));
     assert_eq!(
         chain.transfer(&stranger(), id, r),
@@ -208,10 +262,10 @@ fn transfer_refuses_a_wrong_secret_a_wrong_signer_and_a_replay() {
 
 #[test]
 fn withdraw_only_by_the_registrant_after_the_timeout_unlocks_the_token() {
-    let mut chain = Chain::value();
+    let mut chain = first_leg_certificates();
     let r = secret(5);
-    let (token, id) = locked_token(&mut chain, blake3_lock(&r), 48 * HOUR_MS);
-    chain.advance(48 * HOUR_MS - 1);
+    let (token, id) = locked_token(&mut chain, blake3_lock(&r));
+    chain.advance(FIRST_TIMEOUT_MS - 1);
     assert_eq!(
         chain.call::<_, ()>(&admin(), vc::withdraw_transfer_condition, (id,)),
         Err("the timeout has not passed yet".into())
@@ -234,11 +288,10 @@ fn withdraw_only_by_the_registrant_after_the_timeout_unlocks_the_token() {
     );
     // Unlocked: the token can be offered again, under a new lock.
     assert_eq!(
-        register(&mut chain, &admin(), token, blake3_lock(&r), 48 * HOUR_MS),
+        register(&mut chain, &admin(), token, blake3_lock(&r)),
         Err("this lock hash was already used".into())
     );
-    let again =
-        register(&mut chain, &admin(), token, blake3_lock(&secret(6)), 48 * HOUR_MS).unwrap();
+    let again = register(&mut chain, &admin(), token, blake3_lock(&secret(6))).unwrap();
     chain.transfer(&holder(), again, secret(6)).unwrap();
     assert_eq!(chain.token(token).holder, holder().address());
 }
@@ -247,21 +300,34 @@ fn withdraw_only_by_the_registrant_after_the_timeout_unlocks_the_token() {
 fn the_abi_matches_the_code_and_speaks_json() {
     let interface = abi::parse(vc::ABI_JSON).unwrap();
     test_env::check_methods(&interface, vc::METHODS).unwrap();
-    let mut chain = Chain::value();
+    let mut chain = Chain::uninitialised(VALUE_CERTIFICATE, T0);
     chain.enter(|| {
         let call = |who: Address, name: &str, args: serde_json::Value| {
             test_env::set_sender(who);
             test_env::invoke_json(&interface, vc::METHODS, name, args)
         };
+        // Embodiment 3's certificates, initialised as from a chain spec: the order by name.
+        let init = json!([admin().address().to_string(), "Second", SECOND_TIMEOUT_MS, MARGIN_MS]);
+        call(admin().address(), "init", init).unwrap();
+        let rules =
+            json!({"order": "Second", "timeout_ms": SECOND_TIMEOUT_MS, "margin_ms": MARGIN_MS});
+        assert_eq!(call(admin().address(), "rules", json!([])).unwrap(), rules);
         let hash = "11".repeat(32);
         let token = call(admin().address(), "issue", json!([hash, null])).unwrap();
         assert_eq!(token, json!(1));
         let lock = json!({ "algorithm": "Blake3", "hash": "22".repeat(32) });
-        let args = json!([1, lock, holder().address().to_string(), 48 * HOUR_MS, null]);
+        let destination = holder().address().to_string();
+        let without_counter = json!([1, lock, destination, null]);
+        let refused = call(admin().address(), "register_transfer_condition", without_counter);
+        assert!(refused.unwrap_err().contains("the counter leg's deadline is required"));
+        // The burn request's deadline, as a plain number (`option<u64>`: null or the value).
+        let counter = T0 + SECOND_TIMEOUT_MS + MARGIN_MS;
+        let args = json!([1, lock, destination, counter]);
         assert_eq!(call(admin().address(), "register_transfer_condition", args).unwrap(), json!(1));
         let condition = call(admin().address(), "transfer_condition", json!([1])).unwrap();
         assert_eq!(condition["status"], json!("Active"));
         assert_eq!(condition["lock"], lock);
+        assert_eq!(condition["counter_deadline_ms"], json!(counter));
         let token = call(admin().address(), "token", json!([1])).unwrap();
         assert_eq!(token["locked_by"], json!(1));
         let topics: Vec<String> =
