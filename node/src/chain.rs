@@ -11,6 +11,7 @@
 //! (`Store::prepare_state`, which the transition leaves to the store), the wall clock, and writing
 //! decided blocks.
 
+use crate::storage::{StorageHealth, RETRY_INTERVAL};
 use anyhow::{anyhow, bail, Context, Result};
 use kessai_abi::Abi;
 use kessai_chainspec::ChainSpec;
@@ -21,7 +22,7 @@ use kessai_primitives::{
 };
 use kessai_runtime::transition::{self, BlockInput, BlockRules, Parent};
 use kessai_runtime::{system, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView};
-use kessai_store::{PreparedState, Store};
+use kessai_store::{BlockWrite, PreparedState, Store, StoreError};
 use std::sync::Arc;
 
 /// The latest committed state of a store, as the runtime reads it.
@@ -84,6 +85,12 @@ pub struct Chain {
     pub runtime: Runtime,
     /// The chain spec the store was created from (checked at open).
     pub spec: ChainSpec,
+    /// Whether the node can write to its disk: set by a failed write (of a block here, of the
+    /// WAL or journal by the consensus task), read by the mempool, RPC and metrics.
+    pub storage: Arc<StorageHealth>,
+    /// How long a failed block write is retried before it is an error
+    /// ([`crate::storage::retry_window`]).
+    retry_window: std::time::Duration,
     /// The thread writing the last decided block, if it may still run.
     writer: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
     /// Fault injection for crash tests: `KESSAI_FAULT_WRITE_DELAY_MS` holds every background block
@@ -119,7 +126,15 @@ impl Chain {
         let store = Store::open(data_dir)
             .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig::default())?;
-        let chain = Chain { store, runtime, spec, writer: Default::default(), fault_write_delay };
+        let chain = Chain {
+            store,
+            runtime,
+            spec,
+            storage: Default::default(),
+            retry_window: crate::storage::retry_window(),
+            writer: Default::default(),
+            fault_write_delay,
+        };
         match chain.store.latest_height() {
             None => chain.write_genesis()?,
             Some(_) => chain.check_genesis()?,
@@ -334,23 +349,27 @@ impl Chain {
     pub fn commit(&self, proposal: ExecutedProposal, commit: Commit) -> Result<()> {
         self.wait_durable()?;
         let ExecutedProposal { block, receipts, prepared } = proposal;
-        self.store.begin_commit(block, commit, receipts, prepared)?.write()?;
-        Ok(())
+        let write = self.store.begin_commit(block, commit, receipts, prepared)?;
+        write_retrying(&write, &self.storage, self.retry_window)
     }
 
     /// Makes a decided block the tip and writes it on a thread of its own, so that the next block
-    /// executes while it is written; `on_durable(height)` runs once it is on disk. Nothing that
-    /// builds on the block may be signed before [`Chain::wait_durable`] returns.
+    /// executes while it is written; `on_durable(height)` runs once it is on disk. A failed write
+    /// is retried (see [`write_retrying`]); if it never succeeds, `on_failed(height)` runs and
+    /// [`Chain::wait_durable`] returns the error. Nothing that builds on the block may be signed
+    /// before [`Chain::wait_durable`] returns.
     pub fn commit_in_background(
         &self,
         proposal: ExecutedProposal,
         commit: Commit,
         on_durable: impl FnOnce(u64) + Send + 'static,
+        on_failed: impl FnOnce(u64) + Send + 'static,
     ) -> Result<()> {
         self.wait_durable()?;
         let ExecutedProposal { block, receipts, prepared } = proposal;
         let write = self.store.begin_commit(block, commit, receipts, prepared)?;
         let delay = self.fault_write_delay;
+        let (storage, retry_window) = (self.storage.clone(), self.retry_window);
         let writer = std::thread::Builder::new()
             .name("block-writer".into())
             .spawn(move || {
@@ -358,9 +377,17 @@ impl Chain {
                 if let Some(delay) = delay {
                     std::thread::sleep(delay);
                 }
-                write.write()?;
-                on_durable(height);
-                Ok(())
+                match write_retrying(&write, &storage, retry_window) {
+                    Ok(()) => {
+                        drop(write);
+                        on_durable(height);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        on_failed(height);
+                        Err(e)
+                    }
+                }
             })
             .context("cannot start the block writer thread")?;
         *self.writer.lock() = Some(writer);
@@ -395,3 +422,35 @@ impl Chain {
 
 /// A proposal is named by the id of the block it proposes.
 pub type ProposalId = BlockId;
+
+/// Writes a decided block, retrying a failed write every [`RETRY_INTERVAL`] for `window`: a full
+/// disk that gets space back (RocksDB resumes by itself once it sees free space) costs a pause, not
+/// a restart. While it fails, `storage` holds the fault, so the node admits no transactions and
+/// signs nothing above the block (`before_signing` waits for this write). A store error that is
+/// not the database's (a block that does not follow) is not retried.
+fn write_retrying(
+    write: &BlockWrite,
+    storage: &StorageHealth,
+    window: std::time::Duration,
+) -> Result<()> {
+    let what = format!("block {}", write.height());
+    let started = std::time::Instant::now();
+    loop {
+        match write.write() {
+            Ok(()) => {
+                storage.succeeded(&what);
+                return Ok(());
+            }
+            Err(e @ StoreError::Db(_)) => {
+                storage.failed(&what, &e);
+                if started.elapsed() >= window {
+                    let secs = started.elapsed().as_secs();
+                    // The text alone: `StoreError`'s display already includes its source.
+                    bail!("writing {what} failed for {secs} s: {e}");
+                }
+                std::thread::sleep(RETRY_INTERVAL);
+            }
+            Err(e) => return Err(e).with_context(|| format!("writing {what}")),
+        }
+    }
+}

@@ -89,7 +89,13 @@ pub async fn run(
         .run(),
     );
     tokio::spawn(follow_allow_list(chain.clone(), allow, handles.committed.subscribe()));
-    tokio::spawn(sample_gauges(libp2p.clone(), mempool.clone(), syncing.clone(), metrics));
+    tokio::spawn(sample_gauges(
+        libp2p.clone(),
+        mempool.clone(),
+        syncing.clone(),
+        chain.storage.clone(),
+        metrics,
+    ));
 
     let ctx = rpc::server::RpcContext {
         chain: chain.clone(),
@@ -114,7 +120,14 @@ pub async fn run(
         result = consensus => {
             match result.context("consensus task panicked")? {
                 Ok(()) => bail!("consensus stopped"),
-                Err(e) => return Err(e.context("consensus failed")),
+                // A failed write is the operator's to fix: say so first (the cause is logged).
+                Err(e) => match chain.storage.fault() {
+                    Some(fault) => {
+                        tracing::error!(error = %format!("{e:#}"), "stopping: the disk failed");
+                        return Err(fault.stop_error());
+                    }
+                    None => return Err(e.context("consensus failed")),
+                },
             }
         }
         _ = shutdown_signal() => tracing::info!("shutting down"),
@@ -202,6 +215,7 @@ async fn sample_gauges(
     network: kessai_network::NetworkHandle,
     mempool: Arc<Mempool>,
     syncing: Arc<AtomicBool>,
+    storage: Arc<crate::storage::StorageHealth>,
     metrics: Arc<Metrics>,
 ) {
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
@@ -212,6 +226,7 @@ async fn sample_gauges(
         metrics.penalised_peers.set(network_metrics.penalties as i64);
         metrics.mempool_txs.set(mempool.len() as i64);
         metrics.syncing.set(syncing.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        metrics.storage_failed.set(storage.is_failed() as i64);
     }
 }
 

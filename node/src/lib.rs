@@ -7,6 +7,8 @@
 //! - [`service`]: the long-running tasks — consensus shell, peers' messages, sync;
 //! - [`rpc`]: the JSON-RPC server of the interface in `kessai-rpc-api`;
 //! - [`metrics`]: Prometheus metrics and their endpoint;
+//! - [`storage`]: whether the node can write to its disk (a failed write stops admission and
+//!   signing);
 //! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk.
 
 pub mod chain;
@@ -16,4 +18,5 @@ pub mod mempool;
 pub mod metrics;
 pub mod rpc;
 pub mod service;
+pub mod storage;
 pub mod wal;

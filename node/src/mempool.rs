@@ -72,6 +72,10 @@ pub enum AdmitError {
     /// A [`MempoolLimits`] limit is reached; the text says which.
     #[error("mempool is full ({0}); try again after the next block")]
     Full(&'static str),
+    /// The node cannot write to its disk ([`crate::storage`]): what it admitted could not be
+    /// committed.
+    #[error("the node cannot write to its disk; not accepting transactions")]
+    StorageFailed,
 }
 
 struct Entry {
@@ -165,6 +169,9 @@ impl Mempool {
 
     /// The checks after the signature's, and the queueing.
     fn admit_signed(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
+        if chain.storage.is_failed() {
+            return Err(AdmitError::StorageFailed);
+        }
         let id = tx.id();
         let size = borsh::object_length(&tx).expect("encodes");
         let signer = tx.tx.signer;

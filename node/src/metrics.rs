@@ -35,6 +35,9 @@ pub struct Metrics {
     /// `kessai_penalised_peers`: penalties applied to misbehaving peers since start (a gauge set
     /// from the network's count).
     pub penalised_peers: Gauge,
+    /// `kessai_storage_failed`: 1 while the node cannot write to its disk (it then admits no
+    /// transactions and signs nothing), else 0.
+    pub storage_failed: Gauge,
     /// Time between consecutive block times.
     pub block_interval: Histogram,
     /// From the start of a height to its decision.
@@ -57,6 +60,7 @@ impl Metrics {
         let sync_target_height = Gauge::default();
         let committed_txs = Counter::default();
         let penalised_peers = Gauge::default();
+        let storage_failed = Gauge::default();
         // 10 ms to about 80 s.
         let block_interval = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let commit_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
@@ -80,6 +84,11 @@ impl Metrics {
             "penalised_peers",
             "Penalties applied to misbehaving peers since start",
             penalised_peers.clone(),
+        );
+        registry.register(
+            "storage_failed",
+            "1 while the node cannot write to its disk (no transactions admitted, nothing signed)",
+            storage_failed.clone(),
         );
         registry.register(
             "block_interval_seconds",
@@ -106,6 +115,7 @@ impl Metrics {
             sync_target_height,
             committed_txs,
             penalised_peers,
+            storage_failed,
             block_interval,
             commit_latency,
             clock_skew,

@@ -3,8 +3,9 @@
 //! restored from it, so the validator never signs a conflicting vote or proposal.
 //!
 //! Format: a sequence of records `len: u32 LE ‖ blake3(payload)[..8] ‖ payload`. A torn last record
-//! (crash mid-write) fails its checksum and is dropped: it was never sent, because sending waits for
-//! the fsync.
+//! (crash mid-write, or a write that failed: a full disk) fails its checksum and is dropped: it was
+//! never sent, because sending waits for the fsync. Opening the log cuts such a tail off, so that
+//! the records appended after a restart are not hidden behind it.
 
 use anyhow::{Context, Result};
 use kessai_primitives::Block;
@@ -19,14 +20,27 @@ pub struct Wal {
 }
 
 impl Wal {
-    /// Opens the log at `path` for appending, creating it if it does not exist.
+    /// Opens the log at `path` for appending, creating it if it does not exist, and truncates it
+    /// after its last intact record (a torn tail would hide every record appended after it).
     pub fn open(path: &Path) -> Result<Wal> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open the consensus WAL {}", path.display()))?;
-        Ok(Wal { path: path.to_path_buf(), file })
+        let wal = Wal { path: path.to_path_buf(), file };
+        let (_, intact) = wal.read()?;
+        let len = wal.file.metadata()?.len();
+        if len > intact {
+            tracing::warn!(
+                wal = %path.display(),
+                dropped_bytes = len - intact,
+                "dropping a torn record at the end of the consensus WAL (it was never sent)"
+            );
+            wal.file.set_len(intact)?;
+            wal.file.sync_all().context("fsync of the consensus WAL failed")?;
+        }
+        Ok(wal)
     }
 
     /// Appends one record and waits until it is on disk.
@@ -42,6 +56,11 @@ impl Wal {
 
     /// Every intact record, in order.
     pub fn records(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(self.read()?.0)
+    }
+
+    /// The intact records, in order, and the length of the file they fill.
+    fn read(&self) -> Result<(Vec<Vec<u8>>, u64)> {
         let mut bytes = Vec::new();
         File::open(&self.path)?.read_to_end(&mut bytes)?;
         let mut out = Vec::new();
@@ -55,7 +74,7 @@ impl Wal {
             out.push(payload.to_vec());
             rest = &rest[12 + len..];
         }
-        Ok(out)
+        Ok((out, (bytes.len() - rest.len()) as u64))
     }
 
     /// Empties the log once its height is committed.
@@ -146,6 +165,25 @@ mod tests {
         assert!(wal.records().unwrap().is_empty());
         wal.append(b"third").unwrap();
         assert_eq!(wal.records().unwrap(), vec![b"third".to_vec()]);
+    }
+
+    /// A write that failed midway (a full disk) leaves a torn record; after the restart the node
+    /// signs on and appends. Those records must be readable after the next restart, or the node
+    /// would forget what it signed and could sign differently.
+    #[test]
+    fn records_appended_after_a_torn_tail_survive_the_next_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut wal = Wal::open(&path).unwrap();
+        wal.append(b"prevote").unwrap();
+        drop(wal);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[40, 0, 0, 0, 7, 7, 7]).unwrap();
+        let mut wal = Wal::open(&path).unwrap();
+        wal.append(b"precommit").unwrap();
+        drop(wal);
+        let wal = Wal::open(&path).unwrap();
+        assert_eq!(wal.records().unwrap(), vec![b"prevote".to_vec(), b"precommit".to_vec()]);
     }
 
     #[test]

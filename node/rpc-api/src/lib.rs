@@ -80,6 +80,12 @@ pub struct Status {
     pub syncing: bool,
     /// Transactions waiting in the mempool.
     pub mempool_size: usize,
+    /// Why the node cannot write to its disk (what failed, for how long, the error), or none when
+    /// it can (and from nodes that do not report it). While it is set the node admits no
+    /// transactions and signs nothing; it then recovers by itself or stops
+    /// (`docs/architecture.md`, "When the disk fails").
+    #[serde(default)]
+    pub storage_fault: Option<String>,
     /// This node's clock minus the time of the last block it decided, in milliseconds, measured
     /// when it decided it (none before the first, and from nodes that do not report it). Beyond
     /// ±[`MAX_CLOCK_DRIFT_MS`](kessai_primitives::time::MAX_CLOCK_DRIFT_MS) the node's clock

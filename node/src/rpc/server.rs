@@ -204,6 +204,7 @@ impl KessaiApiServer for RpcContext {
                 .unwrap_or_default(),
             syncing: self.syncing.load(std::sync::atomic::Ordering::Relaxed),
             mempool_size: self.mempool.len(),
+            storage_fault: self.chain.storage.fault().map(|fault| fault.to_string()),
         })
     }
 

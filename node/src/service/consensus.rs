@@ -261,6 +261,11 @@ impl ConsensusTask {
                 let _ = reply.send(verdict);
             }
             Event::ResendDue => self.resend_if_stalled(),
+            // The writer's error (the thread has ended, so this does not wait) stops the task.
+            Event::BlockWriteFailed { height } => self
+                .chain
+                .wait_durable()
+                .with_context(|| format!("writing decided block {height}"))?,
         }
         self.publish_status();
         Ok(())
@@ -364,9 +369,17 @@ impl ConsensusTask {
             Action::PersistWal(entry) => {
                 self.before_signing(entry.height())?;
                 if let Some(block) = entry.message.block() {
-                    self.journal_block(block)?;
+                    let saved = self.journal_block(block);
+                    self.storage_check("the block journal", saved)?;
                 }
-                self.wal.append(&borsh::to_vec(&entry)?)?
+                // A failed append is never retried, and nothing is signed after it: the record
+                // may be torn on disk, and after a failed fsync the kernel may have dropped the
+                // pages while a later fsync succeeds, so this process cannot know what its WAL
+                // holds. Sending the message regardless could sign, after a restart that does not
+                // find it, a conflicting one: equivocation. So the task stops, the message unsent;
+                // the restarted node reads what the disk really holds (`Wal::open`).
+                let appended = self.wal.append(&borsh::to_vec(&entry)?);
+                self.storage_check("the consensus WAL", appended)?
             }
             Action::Broadcast(message) => {
                 self.before_signing(message.height())?;
@@ -456,16 +469,29 @@ impl ConsensusTask {
     /// it is on disk. Otherwise a crash could restart the node below a block it already built on,
     /// with the WAL of that block's height emptied — free to vote differently there. Once the
     /// blocks are durable the WAL of the lower heights is no longer needed.
+    ///
+    /// While the disk fails nothing is signed: `wait_durable` waits out the retries of the last
+    /// block's write (and fails if they do), and a fault still recorded stops the task.
     fn before_signing(&mut self, height: u64) -> Result<()> {
-        if height <= self.wal_height {
-            return Ok(());
+        if height > self.wal_height {
+            self.chain.wait_durable().context("writing the last decided block")?;
+            let reset = self.wal.reset();
+            self.storage_check("the consensus WAL", reset)?;
+            let cleared = self.journal.clear();
+            self.storage_check("the block journal", cleared)?;
+            self.journaled.clear();
+            self.wal_height = height;
         }
-        self.chain.wait_durable().context("writing the last decided block")?;
-        self.wal.reset()?;
-        self.journal.clear()?;
-        self.journaled.clear();
-        self.wal_height = height;
-        Ok(())
+        match self.chain.storage.fault() {
+            Some(fault) => Err(fault.stop_error()),
+            None => Ok(()),
+        }
+    }
+
+    /// A failed write of the WAL or journal is a storage fault (logged, shown, and the node stops
+    /// with [`crate::storage::StorageFault::stop_error`]).
+    fn storage_check(&self, what: &str, written: Result<()>) -> Result<()> {
+        written.inspect_err(|e| self.chain.storage.failed(what, &format_args!("{e:#}")))
     }
 
     /// Saves the body of a block before the first signature that names it (see [`BlockJournal`]).
@@ -522,6 +548,15 @@ impl ConsensusTask {
         let tx_ids: HashSet<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
         let evidence = block.evidence.clone();
         let (committed, metrics) = (self.committed.clone(), self.metrics.clone());
+        let (events, runtime) = (self.events_tx.clone(), tokio::runtime::Handle::current());
+        // From the writer thread, after its retries: wakes this task to stop. Sent from a task, so
+        // that the thread ends (and `wait_durable`, which this task may be blocked in, returns)
+        // even when the event queue is full.
+        let on_failed = move |height: u64| {
+            runtime.spawn(async move {
+                let _ = events.send(Event::BlockWriteFailed { height }).await;
+            });
+        };
         let started = Instant::now();
         let txs = block.txs.len();
         let on_durable = move |height: u64| {
@@ -538,7 +573,7 @@ impl ConsensusTask {
         match write {
             Write::InBackground => self
                 .chain
-                .commit_in_background(executed, commit.clone(), on_durable)
+                .commit_in_background(executed, commit.clone(), on_durable, on_failed)
                 .with_context(context)?,
             Write::Now => {
                 self.chain.commit(executed, commit.clone()).with_context(context)?;

@@ -39,6 +39,12 @@ pub enum Event {
     },
     /// Periodic check: if the height made no progress since the last one, send our votes again.
     ResendDue,
+    /// The background write of decided block `height` failed for good (after its retries): the
+    /// node must stop, whatever it is waiting for.
+    BlockWriteFailed {
+        /// The block's height.
+        height: u64,
+    },
 }
 
 /// One height as sent over the sync protocol.

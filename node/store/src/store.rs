@@ -88,9 +88,10 @@ impl BlockWrite {
     }
 
     /// Writes the block in one atomic batch; once this returns `Ok` it is the latest committed
-    /// block. An error leaves the store at the block below, and the node must stop: the block
-    /// was decided.
-    pub fn write(self) -> Result<(), StoreError> {
+    /// block. An error leaves the store at the block below and the block still the tip: the
+    /// write may be tried again (a full disk that has space again), and the node must stop if it
+    /// never succeeds, since the block was decided.
+    pub fn write(&self) -> Result<(), StoreError> {
         self.store.write_block(&self.block, &self.commit, &self.receipts, &self.pending.prepared)
     }
 }

@@ -4,6 +4,7 @@
 mod bad_input;
 mod clearing;
 mod dev_chain;
+mod disk_full;
 mod governance;
 mod hashlock;
 mod intermediary;

@@ -26,7 +26,12 @@ async fn status(rpc: RpcArgs) -> Result<()> {
         .map_err(rpc_error)
         .with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
     output::print(rpc.json, &status, |s| {
-        format!(
+        // First, where an operator looks: the node then admits and signs nothing.
+        let storage = match &s.storage_fault {
+            Some(fault) => format!("storage: FAILED, {fault}\n"),
+            None => String::new(),
+        };
+        storage + &format!(
             "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
             s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
             s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
