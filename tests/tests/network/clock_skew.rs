@@ -8,7 +8,9 @@
 //! the others will not prevote for: that costs the rounds it proposes in, never the chain.
 
 use kessai_primitives::time::{now_ms, MAX_CLOCK_DRIFT_MS};
-use kessai_tests::testnet::{metric, metrics_url, one_network_at_a_time as one_at_a_time, Testnet};
+use kessai_tests::testnet::{
+    entry_field, metric, metrics_url, one_network_at_a_time as one_at_a_time, Testnet,
+};
 use std::time::Duration;
 
 const VALIDATORS: [usize; 4] = [0, 1, 2, 3];
@@ -52,10 +54,15 @@ fn validators_with_skewed_clocks_follow_the_chain_and_report_the_skew() {
 
     // The fast validator's blocks, 60 s ahead, get nil prevotes: none is committed, and each
     // costs one round (the heights it proposes in round 0 are decided in round 1), no more.
-    let mut second_rounds = 0;
+    // The slow validator's blocks, at its parent's time + 1 ms, are timely to all and committed.
+    let slow_key = entry_field(&net.entries[3], "node_key").to_string();
+    let (mut second_rounds, mut slow_proposed) = (0, 0);
     for height in 2..=target {
         let at = height.to_string();
         let header = net.node(0).cli_json(&["query", "header", "--height", &at]);
+        if header["proposer"] == slow_key.as_str() {
+            slow_proposed += 1;
+        }
         let time_ms = header["time_ms"].as_u64().expect("time_ms");
         assert!(time_ms <= now_ms() + MAX_CLOCK_DRIFT_MS, "block {height} is from the future");
         let commit = net.node(0).cli_json(&["query", "commit", "--height", &at]);
@@ -64,6 +71,7 @@ fn validators_with_skewed_clocks_follow_the_chain_and_report_the_skew() {
         second_rounds += round;
     }
     assert!(second_rounds > 0, "the fast validator never proposed in heights 2..={target}");
+    assert!(slow_proposed > 0, "no block of the slow validator was committed in 2..={target}");
 
     // Each node says how far its clock is from the chain's: status, metrics and a warning.
     let skew = |i: usize| net.status(i)["clock_skew_ms"].as_i64();
