@@ -106,8 +106,10 @@ pub async fn run(
         validator: config.validator,
         syncing,
         proof_cache: Default::default(),
+        max_submit_txs: config.rpc_limits.max_submit_txs as usize,
     };
-    let (rpc_addr, rpc_handle) = rpc::server::start(config.rpc_addr, ctx).await?;
+    let (rpc_addr, rpc_handle) =
+        rpc::server::start(config.rpc_addr, &config.rpc_limits, ctx).await?;
     tracing::info!(%rpc_addr, "JSON-RPC listening");
     // Scripts and tests started with port 0 find the real addresses here.
     std::fs::write(home.root().join("rpc_url"), format!("http://{rpc_addr}\n"))?;

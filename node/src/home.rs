@@ -9,6 +9,7 @@
 //!   keys/            member keys written by `kessai dev` (never used by the node itself)
 //! ```
 
+use crate::rpc::limits::RpcLimits;
 use anyhow::{bail, Context, Result};
 use kessai_chainspec::ChainSpec;
 use kessai_client::keyfile::KeyFile;
@@ -34,6 +35,10 @@ pub struct NodeConfig {
     /// Whether this node signs (it must be in the validator set too).
     #[serde(default = "default_true")]
     pub validator: bool,
+    /// What one RPC client may cost the node. Set by command-line flags (`--rpc-…`), not stored
+    /// in config.json, so that a home keeps the defaults of the binary that runs it.
+    #[serde(skip)]
+    pub rpc_limits: RpcLimits,
 }
 
 fn default_p2p_addr() -> String {
@@ -52,6 +57,7 @@ impl Default for NodeConfig {
             bootnodes: vec![],
             metrics_addr: None,
             validator: true,
+            rpc_limits: RpcLimits::default(),
         }
     }
 }

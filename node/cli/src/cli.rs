@@ -7,6 +7,7 @@ use crate::commands::{
     status::StatusArgs, swap::SwapCommand, testnet::TestnetCommand, tx::TxCommand,
 };
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use kessai_node::rpc::limits::RpcLimits;
 use kessai_primitives::Hash;
 use std::path::PathBuf;
 
@@ -155,5 +156,53 @@ impl Command {
                 | Command::Node(_)
                 | Command::Intermediary(IntermediaryCommand::Serve { .. })
         )
+    }
+}
+
+/// The RPC server's resource limits (`kessai node run`, `kessai dev`); the defaults are
+/// `kessai_node::rpc::limits::RpcLimits::default()`, whose fields say more.
+#[derive(Args, Debug, Clone)]
+pub struct RpcLimitArgs {
+    /// Open RPC connections in all; past it a new one gets 503.
+    #[arg(long, env = "KESSAI_RPC_MAX_CONNECTIONS", default_value_t = RpcLimits::default().max_connections)]
+    pub rpc_max_connections: u32,
+    /// Open RPC connections from one host (IPv4 address or IPv6 /64); past it a new one gets 429.
+    #[arg(long, env = "KESSAI_RPC_MAX_CONNECTIONS_PER_IP", default_value_t = RpcLimits::default().max_connections_per_ip)]
+    pub rpc_max_connections_per_ip: u32,
+    /// Milliseconds a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, env = "KESSAI_RPC_HEADER_TIMEOUT_MS", default_value_t = RpcLimits::default().header_timeout_ms)]
+    pub rpc_header_timeout_ms: u64,
+    /// Milliseconds a client may take to send a request's body after its headers; then 408.
+    #[arg(long, env = "KESSAI_RPC_BODY_TIMEOUT_MS", default_value_t = RpcLimits::default().body_timeout_ms)]
+    pub rpc_body_timeout_ms: u64,
+    /// Largest request body in bytes (default: one maximum-size transaction in hex and its JSON);
+    /// past it 413.
+    #[arg(long, env = "KESSAI_RPC_MAX_REQUEST_BYTES", default_value_t = RpcLimits::default().max_request_body_bytes)]
+    pub rpc_max_request_bytes: u32,
+    /// Largest response body in bytes.
+    #[arg(long, env = "KESSAI_RPC_MAX_RESPONSE_BYTES", default_value_t = RpcLimits::default().max_response_body_bytes)]
+    pub rpc_max_response_bytes: u32,
+    /// Calls in one JSON-RPC batch.
+    #[arg(long, env = "KESSAI_RPC_MAX_BATCH_CALLS", default_value_t = RpcLimits::default().max_batch_calls)]
+    pub rpc_max_batch_calls: u32,
+    /// Transactions in one kessai_submitTxs call.
+    #[arg(long, env = "KESSAI_RPC_MAX_SUBMIT_TXS", default_value_t = RpcLimits::default().max_submit_txs)]
+    pub rpc_max_submit_txs: u32,
+}
+
+impl RpcLimitArgs {
+    /// The limits these flags give.
+    pub fn limits(&self) -> RpcLimits {
+        RpcLimits {
+            max_connections: self.rpc_max_connections,
+            max_connections_per_ip: self.rpc_max_connections_per_ip,
+            header_timeout_ms: self.rpc_header_timeout_ms,
+            body_timeout_ms: self.rpc_body_timeout_ms,
+            max_request_body_bytes: self.rpc_max_request_bytes,
+            max_response_body_bytes: self.rpc_max_response_bytes,
+            max_batch_calls: self.rpc_max_batch_calls,
+            max_submit_txs: self.rpc_max_submit_txs,
+        }
     }
 }

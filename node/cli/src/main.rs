@@ -36,7 +36,9 @@ fn main() -> std::process::ExitCode {
 /// overrides either (e.g. `RUST_LOG=kessai_node=debug`). `KESSAI_LOG_FORMAT=json` gives JSON lines.
 fn init_tracing(long_running: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if long_running { "info" } else { "warn" };
+    // jsonrpsee logs every request body the RPC limits cut short as an "internal error" warning;
+    // the node answers those clients with 408/413 itself (node/src/rpc/limits.rs).
+    let default = if long_running { "info,jsonrpsee-server=error" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("KESSAI_LOG_FORMAT").as_deref() == Ok("json") {

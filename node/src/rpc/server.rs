@@ -2,11 +2,13 @@
 
 use crate::chain::Chain;
 use crate::mempool::{AdmitError, Mempool};
+use crate::rpc::limits::{self, RpcLimits};
 use crate::rpc::proof_cache::{BlockTrees, ProofCache};
 use crate::service::consensus::ConsensusStatus;
 use crate::service::network::NetworkHandle;
+use hyper_util::service::TowerToHyperService;
 use jsonrpsee::core::{async_trait, RpcResult};
-use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::server::{BatchRequestConfig, Methods, Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
 use kessai_primitives::{
     Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
@@ -66,26 +68,41 @@ pub struct RpcContext {
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
     /// Merkle trees of recently asked blocks, for transaction inclusion proofs.
     pub proof_cache: ProofCache,
+    /// Transactions one `kessai_submitTxs` call may carry ([`RpcLimits::max_submit_txs`]).
+    pub max_submit_txs: usize,
 }
 
-/// Starts the JSON-RPC server (HTTP and WebSocket) on `addr` and returns the address it listens on
-/// (the port chosen if `addr`'s was 0) and the handle that stops it.
+/// Starts the JSON-RPC server (HTTP/1.1 and WebSocket) on `addr` within `limits`
+/// ([`crate::rpc::limits`]) and returns the address it listens on (the port chosen if `addr`'s was
+/// 0) and the handle that stops it.
 pub async fn start(
     addr: SocketAddr,
+    limits: &RpcLimits,
     ctx: RpcContext,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
+    limits.check()?;
     let config = jsonrpsee::server::ServerConfig::builder()
-        .max_request_body_size(64 * 1024 * 1024)
-        .max_response_body_size(64 * 1024 * 1024)
-        .max_connections(1024)
+        .max_request_body_size(limits.max_request_body_bytes)
+        .max_response_body_size(limits.max_response_body_bytes)
+        // jsonrpsee counts requests in progress; the accept loop counts connections, which are
+        // never fewer, so this one never refuses first.
+        .max_connections(limits.max_connections)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_calls))
         .build();
-    let server = Server::builder()
-        .set_config(config)
-        .build(addr)
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {addr}: {e}"))?;
-    let local = server.local_addr()?;
-    let handle = server.start(ctx.into_rpc());
+    let local = listener.local_addr()?;
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    let builder = Server::builder().set_config(config).to_service_builder();
+    let methods: Methods = ctx.into_rpc().into();
+    let service_stop = stop.clone();
+    let service_of_connection = move || -> limits::ConnectionService {
+        let jsonrpsee =
+            TowerToHyperService::new(builder.clone().build(methods.clone(), service_stop.clone()));
+        Arc::new(move |request| Box::pin(hyper::service::Service::call(&jsonrpsee, request)))
+    };
+    tokio::spawn(limits::serve(listener, limits.clone(), service_of_connection, stop));
     Ok((local, handle))
 }
 
@@ -213,6 +230,13 @@ impl KessaiApiServer for RpcContext {
     }
 
     async fn submit_txs(&self, txs: Vec<String>) -> RpcResult<Vec<BatchOutcome>> {
+        if txs.len() > self.max_submit_txs {
+            return Err(bad_params(format!(
+                "a kessai_submitTxs call carries at most {} transactions; this one has {}: split it",
+                self.max_submit_txs,
+                txs.len()
+            )));
+        }
         Ok(self
             .admit_batch(&txs)
             .into_iter()

@@ -11,3 +11,4 @@ mod intermediary;
 mod light_client;
 mod netting;
 mod notes;
+mod rpc_limits;

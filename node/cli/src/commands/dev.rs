@@ -1,5 +1,6 @@
 //! `kessai dev`: a one-validator chain on the embedded `dev` spec, ready to use.
 
+use crate::cli::RpcLimitArgs;
 use anyhow::{Context, Result};
 use kessai_chainspec::{ChainSpec, DEV_MEMBERS};
 use kessai_client::default_dev_home;
@@ -21,6 +22,8 @@ pub struct DevArgs {
     /// Delete DIR's chain data first and start from genesis.
     #[arg(long)]
     pub reset: bool,
+    #[command(flatten)]
+    pub rpc_limits: RpcLimitArgs,
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
@@ -30,7 +33,11 @@ pub async fn run(args: DevArgs) -> Result<()> {
         std::fs::remove_dir_all(home.data_dir()).ok();
     }
     let spec = ChainSpec::dev();
-    let config = NodeConfig { rpc_addr: args.rpc_addr, ..NodeConfig::default() };
+    let config = NodeConfig {
+        rpc_addr: args.rpc_addr,
+        rpc_limits: args.rpc_limits.limits(),
+        ..NodeConfig::default()
+    };
     if !home.is_initialised() {
         home.initialise(
             &spec,

@@ -1,5 +1,6 @@
 //! `kessai node run`: run the daemon in a home directory.
 
+use crate::cli::RpcLimitArgs;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use kessai_node::home::Home;
@@ -19,6 +20,8 @@ pub struct NodeRunArgs {
     /// Override the RPC listen address of config.json.
     #[arg(long)]
     pub rpc_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub rpc_limits: RpcLimitArgs,
 }
 
 pub async fn run(command: NodeCommand) -> Result<()> {
@@ -29,6 +32,7 @@ pub async fn run(command: NodeCommand) -> Result<()> {
             if let Some(addr) = args.rpc_addr {
                 config.rpc_addr = addr;
             }
+            config.rpc_limits = args.rpc_limits.limits();
             kessai_node::daemon::run(&home, config, |_| {}).await
         }
     }

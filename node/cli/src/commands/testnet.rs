@@ -112,6 +112,7 @@ fn init(args: TestnetInitArgs) -> Result<()> {
             bootnodes,
             metrics_addr: Some(node.metrics_addr),
             validator: node.validator,
+            ..NodeConfig::default()
         };
         home.initialise(&spec, &KeyFile::new(&node.name, &node.key), &config)?;
         entries.push(NodeEntry {
