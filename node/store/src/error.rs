@@ -82,6 +82,16 @@ pub enum StoreError {
     /// and its write.
     #[error("block {0} is still being written; one block is committed at a time")]
     WriteInFlight(u64),
+    /// A read below what pruning keeps: the state (tree nodes, value history) or the block data
+    /// (blocks, receipts, indices) of that height was deleted. Headers and commits are never
+    /// pruned.
+    #[error("pruned: the earliest {what} kept is height {earliest}")]
+    Pruned {
+        /// `"state"` or `"block"`.
+        what: &'static str,
+        /// The lowest height still kept.
+        earliest: u64,
+    },
     /// A read at a height above the latest committed one (or before genesis is committed).
     #[error("height {requested} is not committed (latest: {latest:?})")]
     NotCommitted {

@@ -15,9 +15,13 @@ pub(crate) const STATE: &str = "state";
 pub(crate) const JMT_NODES: &str = "jmt_nodes";
 pub(crate) const JMT_VALUES: &str = "jmt_values";
 pub(crate) const META: &str = "meta";
+/// What each version made stale, for the pruner: written only while state pruning is on.
+pub(crate) const JMT_STALE: &str = "jmt_stale";
 
-pub(crate) const ALL: [&str; 10] =
-    [HEADERS, BLOCKS, COMMITS, RECEIPTS, TX_INDEX, EVENTS, STATE, JMT_NODES, JMT_VALUES, META];
+pub(crate) const ALL: [&str; 11] = [
+    HEADERS, BLOCKS, COMMITS, RECEIPTS, TX_INDEX, EVENTS, STATE, JMT_NODES, JMT_VALUES, META,
+    JMT_STALE,
+];
 
 /// `meta` keys.
 pub(crate) mod meta {
@@ -27,6 +31,10 @@ pub(crate) mod meta {
     pub(crate) const GENESIS: &[u8] = b"genesis";
     /// u32 BE: the layout of this database, to refuse opening one written by an incompatible build.
     pub(crate) const FORMAT: &[u8] = b"format";
+    /// u64 BE: the lowest height whose state is kept (absent: 0, nothing pruned).
+    pub(crate) const EARLIEST_STATE: &[u8] = b"earliest_state_height";
+    /// u64 BE: the lowest height whose block, receipts and indices are kept (absent: 0).
+    pub(crate) const EARLIEST_BLOCK: &[u8] = b"earliest_block_height";
 }
 
 /// Version of the layout described in this module.
@@ -59,12 +67,45 @@ pub(crate) fn jmt_value(key_hash: &jmt::KeyHash, version: u64) -> [u8; 40] {
     key
 }
 
-/// `version ‖ borsh(nibble path)`: a tree node. Version first so that a future pruner can drop
-/// whole versions with range deletes.
+/// `version ‖ borsh(nibble path)`: a tree node. Version first so that the nodes the pruner deletes
+/// (all older than the retention height) sit in one key range that compaction can be pointed at.
 pub(crate) fn jmt_node(node_key: &jmt::storage::NodeKey) -> Vec<u8> {
     let mut key = node_key.version().to_be_bytes().to_vec();
     borsh::to_writer(&mut key, node_key.nibble_path()).expect("encoding to memory cannot fail");
     key
+}
+
+/// What a `jmt_stale` entry says is stale from its version on.
+pub(crate) mod stale {
+    /// A tree node: the rest of the key is its `jmt_nodes` key.
+    pub(crate) const NODE: u8 = 0;
+    /// A key's value history below the version: the rest of the key is the key hash; the entry's
+    /// value is `[1]` when the write at the version was a deletion (itself removable then).
+    pub(crate) const VALUES: u8 = 1;
+}
+
+/// `stale since version ‖ kind ‖ what`: pruning below a height is one scan from the start.
+pub(crate) fn stale(since: u64, kind: u8, what: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + what.len());
+    key.extend_from_slice(&since.to_be_bytes());
+    key.push(kind);
+    key.extend_from_slice(what);
+    key
+}
+
+/// The version, kind and rest of a `jmt_stale` key.
+pub(crate) fn parse_stale(key: &[u8]) -> Option<(u64, u8, &[u8])> {
+    let since = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    Some((since, *key.get(8)?, key.get(9..)?))
+}
+
+/// The key of a version's root node: the version and the empty nibble path (jmt makes that path
+/// only through borsh or a crate-private constructor).
+pub(crate) fn root_node_key(version: u64) -> jmt::storage::NodeKey {
+    // borsh(NibblePath { num_nibbles: 0usize, bytes: vec![] }): a u64 and a u32 length, zero.
+    let empty: jmt::storage::NibblePath =
+        borsh::from_slice(&[0u8; 12]).expect("the empty nibble path decodes");
+    jmt::storage::NodeKey::new(version, empty)
 }
 
 pub(crate) fn tx(tx_id: &Hash) -> &[u8] {

@@ -16,7 +16,8 @@
 //! | `state` | flat key | value: the latest state, for reads and prefix iteration |
 //! | `jmt_nodes` | version ‖ borsh(nibble path) | jmt `Node` |
 //! | `jmt_values` | blake3(flat key) ‖ version | `Option<value>`: every key's history |
-//! | `meta` | `latest_height`, `genesis`, `format` | |
+//! | `jmt_stale` | stale-since version ‖ kind ‖ node key or key hash | what the version made stale (state pruning on only) |
+//! | `meta` | `latest_height`, `genesis`, `format`, `earliest_state_height`, `earliest_block_height` | |
 //!
 //! # State
 //!
@@ -47,18 +48,38 @@
 //! [`StoreConfig::sync`] (the default) the WAL is also `fsync`ed before `commit_block` returns, so
 //! the block survives a power loss too; turning it off trades that for one `fsync` less per block.
 //!
+//! # Pruning
+//!
+//! By default (archive) every height stays readable and nothing is deleted. [`PruningConfig`]
+//! keeps the latest `state_keep_recent` heights of state and `blocks_keep_recent` heights of
+//! blocks; a [`Pruner`], run off the commit path, deletes the rest in bounded atomic batches and
+//! compacts the pruned ranges so that RocksDB gives the space back:
+//!
+//! - **State**: with state pruning on, each commit also writes to `jmt_stale` what its version
+//!   makes stale: the tree nodes jmt reports (`TreeUpdateBatch::stale_node_index_batch`), the
+//!   previous root (which jmt does not report when a version changes nothing), and for each key
+//!   written, its older value versions (and the value itself when it is a deletion). Value
+//!   deletions are never derived from stale leaves: jmt re-creates a leaf at a new version when
+//!   the tree restructures around it while the value stays at the version it was written.
+//! - **Blocks**: blocks, receipts, `tx_index` and `events` entries (keys read from the receipts
+//!   before they go). **Headers and commits are kept at every height**: they are small, the light
+//!   client verifies from them, and sync serves them.
+//!
+//! Each batch records the new [`Store::earliest_state_height`] / [`Store::earliest_block_height`]
+//! in `meta` with its deletes, so a process killed while pruning reopens consistent. A read
+//! below them fails with [`StoreError::Pruned`] ("pruned: the earliest state kept is height H"),
+//! never with a wrong answer: the bar is raised before a batch is written and checked again
+//! after each read. Adding `jmt_stale` did not change [`keys`]' format version: an older
+//! database opens as is (`docs/decisions/0013-pruning.md`).
+//!
 //! # Not done yet
 //!
-//! - **Pruning.** Every height stays readable (`get_with_proof`, `get_at`, `state_root`) and every
-//!   tree node and value version is kept forever. jmt reports the nodes each version makes stale
-//!   (`TreeUpdateBatch::stale_node_index_batch`); a pruner would store them (a `jmt_stale` family
-//!   keyed by version) and range-delete `jmt_nodes` / `jmt_values` below a retention height. Nodes
-//!   are keyed version-first so that this is cheap.
 //! - **State sync / restore** (jmt's `get_rightmost_leaf`, `HasPreimage`): not implemented; a node
 //!   joins by replaying blocks.
 
 mod error;
 mod keys;
+mod prune;
 mod store;
 mod tree;
 
@@ -66,6 +87,7 @@ pub use error::StoreError;
 pub use kessai_primitives::state_proof::{
     flat_key, key_hash, Blake3Hasher, ProofError, StateProof, EMPTY_STATE_ROOT,
 };
+pub use prune::{PruneReport, Pruner, PruningConfig};
 pub use store::{BlockWrite, Store, StoreConfig};
 pub use tree::PreparedState;
 

@@ -3,7 +3,7 @@
 use crate::error::StoreError;
 use crate::keys;
 use crate::tree::{write_prepared, PreparedState, TreeStore};
-use crate::{KeyValue, WriteSet};
+use crate::{KeyValue, PruningConfig, WriteSet};
 use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_primitives::{Address, Block, Commit, Event, Hash, Header, Receipt, StateProof};
 use rocksdb::{
@@ -27,11 +27,15 @@ pub struct StoreConfig {
     pub sync: bool,
     /// Bytes of RocksDB block cache shared by all column families.
     pub cache_bytes: usize,
+    /// How many recent heights of state and blocks to keep (default: all, archive). With state
+    /// pruning on, each commit also records what its version makes stale; a
+    /// [`Pruner`](crate::Pruner) deletes it.
+    pub pruning: PruningConfig,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { sync: true, cache_bytes: 128 << 20 }
+        StoreConfig { sync: true, cache_bytes: 128 << 20, pruning: PruningConfig::default() }
     }
 }
 
@@ -61,6 +65,14 @@ struct Inner {
     /// The block between [`Store::begin_commit`] and the end of its [`BlockWrite`], readable
     /// through the tip. Cleared only after `latest` includes it (or the write is abandoned).
     pending: RwLock<Option<Arc<PendingBlock>>>,
+    pruning: PruningConfig,
+    /// The lowest height whose state is kept ([`keys::meta::EARLIEST_STATE`]). Raised by the
+    /// pruner *before* the batch that deletes below it is written, so that a read that saw a
+    /// deletion also sees the new bar when it checks again.
+    earliest_state: AtomicU64,
+    /// The lowest height whose block, receipts and indices are kept; raised like
+    /// `earliest_state`.
+    earliest_block: AtomicU64,
 }
 
 /// A block made the tip but not yet written: what the tip reads need of it.
@@ -147,7 +159,13 @@ impl Store {
             None => NO_HEIGHT,
         };
         check_format(&db, latest == NO_HEIGHT)?;
-        tracing::debug!(path = %path.display(), latest, "opened store");
+        let earliest = |key| match db.get_cf(cf(&db, keys::META), key)? {
+            Some(bytes) => decode_u64(&bytes, "earliest height"),
+            None => Ok(0),
+        };
+        let (earliest_state, earliest_block) =
+            (earliest(keys::meta::EARLIEST_STATE)?, earliest(keys::meta::EARLIEST_BLOCK)?);
+        tracing::debug!(path = %path.display(), latest, earliest_state, earliest_block, "opened store");
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -156,6 +174,9 @@ impl Store {
                 latest: AtomicU64::new(latest),
                 commit_lock: Mutex::new(()),
                 pending: RwLock::new(None),
+                pruning: config.pruning,
+                earliest_state: AtomicU64::new(earliest_state),
+                earliest_block: AtomicU64::new(earliest_block),
             }),
         })
     }
@@ -165,8 +186,33 @@ impl Store {
         &self.inner.path
     }
 
-    fn db(&self) -> &DB {
+    pub(crate) fn db(&self) -> &DB {
         &self.inner.db
+    }
+
+    /// The retention settings the store was opened with.
+    pub fn pruning(&self) -> PruningConfig {
+        self.inner.pruning
+    }
+
+    /// The lowest height whose state (values, proofs, root) is still kept: 0 until state
+    /// pruning deletes something. Reads below it fail with [`StoreError::Pruned`].
+    pub fn earliest_state_height(&self) -> u64 {
+        self.inner.earliest_state.load(Ordering::Acquire)
+    }
+
+    /// The lowest height whose block, receipts, transaction index and events are still kept: 0
+    /// until block pruning deletes something. Headers and commits are kept at every height.
+    pub fn earliest_block_height(&self) -> u64 {
+        self.inner.earliest_block.load(Ordering::Acquire)
+    }
+
+    /// Raises the in-memory bar of `what` (`"state"` or `"block"`) to `height`; called before the
+    /// batch that deletes below it is written.
+    pub(crate) fn raise_earliest(&self, what: &str, height: u64) {
+        let bar =
+            if what == "state" { &self.inner.earliest_state } else { &self.inner.earliest_block };
+        bar.fetch_max(height, Ordering::AcqRel);
     }
 
     /// The latest committed height: `None` before genesis, `Some(0)` after genesis only.
@@ -255,7 +301,7 @@ impl Store {
         }
         let db = self.db();
         let mut batch = WriteBatch::default();
-        write_prepared(db, &mut batch, &prepared);
+        write_prepared(db, &mut batch, &prepared, self.inner.pruning.prunes_state());
         let meta = cf(db, keys::META);
         batch.put_cf(meta, keys::meta::GENESIS, genesis_meta);
         batch.put_cf(meta, keys::meta::LATEST_HEIGHT, keys::height(0));
@@ -338,7 +384,7 @@ impl Store {
                 batch.put_cf(events, key, encode(&(receipt.tx_id, event)));
             }
         }
-        write_prepared(db, &mut batch, prepared);
+        write_prepared(db, &mut batch, prepared, self.inner.pruning.prunes_state());
         batch.put_cf(cf(db, keys::META), keys::meta::LATEST_HEIGHT, at);
         self.write(batch)?;
         self.inner.latest.store(height, Ordering::Release);
@@ -410,7 +456,7 @@ impl Store {
         Ok(())
     }
 
-    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut options = WriteOptions::default();
         options.set_sync(self.inner.sync);
         options.disable_wal(false);
@@ -425,9 +471,12 @@ impl Store {
         self.get_decoded(keys::HEADERS, &keys::height(height), "header")
     }
 
-    /// The committed block at `height`.
+    /// The committed block at `height`; [`StoreError::Pruned`] below
+    /// [`Store::earliest_block_height`].
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        self.get_decoded(keys::BLOCKS, &keys::height(height), "block")
+        self.read_block_data(height, || {
+            self.get_decoded(keys::BLOCKS, &keys::height(height), "block")
+        })
     }
 
     /// The commit (the precommits that finalised it) of the block at `height`.
@@ -435,12 +484,48 @@ impl Store {
         self.get_decoded(keys::COMMITS, &keys::height(height), "commit")
     }
 
-    /// The receipts of the block at `height`, in transaction order.
+    /// The receipts of the block at `height`, in transaction order; [`StoreError::Pruned`] below
+    /// [`Store::earliest_block_height`].
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
-        self.get_decoded(keys::RECEIPTS, &keys::height(height), "receipts")
+        self.read_block_data(height, || {
+            self.get_decoded(keys::RECEIPTS, &keys::height(height), "receipts")
+        })
     }
 
-    /// Where a committed transaction is: `(height, index in the block)`.
+    /// Runs a read of the block data of `height` between two checks of what is kept: the
+    /// second catches a read that raced the pruner (and may have found the data gone).
+    fn read_block_data<T>(
+        &self,
+        height: u64,
+        read: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_kept("block", height, self.earliest_block_height())?;
+        let result = read();
+        self.check_kept("block", height, self.earliest_block_height())?;
+        result
+    }
+
+    /// Runs a read of the state of `height` between two checks (see `read_block_data`).
+    fn read_state<T>(
+        &self,
+        height: u64,
+        read: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_kept("state", height, self.earliest_state_height())?;
+        let result = read();
+        self.check_kept("state", height, self.earliest_state_height())?;
+        result
+    }
+
+    fn check_kept(&self, what: &'static str, height: u64, earliest: u64) -> Result<(), StoreError> {
+        if height < earliest {
+            return Err(StoreError::Pruned { what, earliest });
+        }
+        Ok(())
+    }
+
+    /// Where a committed transaction is: `(height, index in the block)`. Transactions of pruned
+    /// blocks are not indexed any more: `None`, as for an unknown one.
     pub fn tx_location(&self, tx_id: &Hash) -> Result<Option<(u64, u32)>, StoreError> {
         self.get_decoded(keys::TX_INDEX, keys::tx(tx_id), "tx location")
     }
@@ -461,8 +546,21 @@ impl Store {
     }
 
     /// Events emitted by `contract` in blocks `from_height..=to_height`, in chain order, at most
-    /// `limit`: `(height, tx id, event)`.
+    /// `limit`: `(height, tx id, event)`. [`StoreError::Pruned`] if `from_height` is below
+    /// [`Store::earliest_block_height`]: some of them may be gone.
     pub fn events(
+        &self,
+        contract: Address,
+        from_height: u64,
+        to_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Hash, Event)>, StoreError> {
+        self.read_block_data(from_height, || {
+            self.events_unchecked(contract, from_height, to_height, limit)
+        })
+    }
+
+    fn events_unchecked(
         &self,
         contract: Address,
         from_height: u64,
@@ -503,12 +601,13 @@ impl Store {
 
     // ---- state reads ----
 
-    /// The state root after block `height` (0: the genesis state); `None` if not committed.
+    /// The state root after block `height` (0: the genesis state); `None` if not committed;
+    /// [`StoreError::Pruned`] below [`Store::earliest_state_height`] (the header has it too).
     pub fn state_root(&self, height: u64) -> Result<Option<Hash>, StoreError> {
         if self.latest_height().is_none_or(|latest| height > latest) {
             return Ok(None);
         }
-        TreeStore::new(self.db()).root(height)
+        self.read_state(height, || TreeStore::new(self.db()).root(height))
     }
 
     /// The latest value of a flat key.
@@ -555,10 +654,11 @@ impl Store {
         }
     }
 
-    /// The value of a flat key after block `height` (no proof; one seek in the value history).
+    /// The value of a flat key after block `height` (no proof; one seek in the value history);
+    /// [`StoreError::Pruned`] below [`Store::earliest_state_height`].
     pub fn get_at(&self, flat_key: &[u8], height: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.check_committed(height)?;
-        TreeStore::new(self.db()).get_at(flat_key, height)
+        self.read_state(height, || TreeStore::new(self.db()).get_at(flat_key, height))
     }
 
     /// The smallest key `k ≥ from` that starts with `prefix`, and its value, in the latest state.
@@ -577,14 +677,15 @@ impl Store {
     }
 
     /// The value of a flat key after block `height` and the proof of it (inclusion, or absence
-    /// when `None`) against [`Store::state_root`]`(height)`.
+    /// when `None`) against [`Store::state_root`]`(height)`; [`StoreError::Pruned`] below
+    /// [`Store::earliest_state_height`].
     pub fn get_with_proof(
         &self,
         flat_key: &[u8],
         height: u64,
     ) -> Result<(Option<Vec<u8>>, StateProof), StoreError> {
         self.check_committed(height)?;
-        TreeStore::new(self.db()).get_with_proof(flat_key, height)
+        self.read_state(height, || TreeStore::new(self.db()).get_with_proof(flat_key, height))
     }
 
     fn check_committed(&self, height: u64) -> Result<(), StoreError> {
@@ -641,7 +742,7 @@ pub(crate) fn decode<T: BorshDeserialize>(
     borsh::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
 }
 
-fn decode_u64(bytes: &[u8], what: &'static str) -> Result<u64, StoreError> {
+pub(crate) fn decode_u64(bytes: &[u8], what: &'static str) -> Result<u64, StoreError> {
     let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
         what,
         reason: format!("{} bytes, not 8", bytes.len()),

@@ -153,8 +153,17 @@ impl TreeReader for TreeStore<'_> {
     }
 }
 
-/// Adds everything `prepared` changes to `batch`: the flat state and the tree's nodes and values.
-pub(crate) fn write_prepared(db: &DB, batch: &mut WriteBatch, prepared: &PreparedState) {
+/// Adds everything `prepared` changes to `batch`: the flat state and the tree's nodes and values,
+/// and, with `record_stale` (state pruning on), what the version makes stale ([`record_stale`]).
+pub(crate) fn write_prepared(
+    db: &DB,
+    batch: &mut WriteBatch,
+    prepared: &PreparedState,
+    record_stale: bool,
+) {
+    if record_stale {
+        self::record_stale(db, batch, prepared);
+    }
     let state = crate::store::cf(db, keys::STATE);
     for (key, value) in &prepared.writes {
         match value {
@@ -169,5 +178,30 @@ pub(crate) fn write_prepared(db: &DB, batch: &mut WriteBatch, prepared: &Prepare
     let values = crate::store::cf(db, keys::JMT_VALUES);
     for ((version, key_hash), value) in prepared.batch.node_batch.values() {
         batch.put_cf(values, keys::jmt_value(key_hash, *version), crate::store::encode(value));
+    }
+}
+
+/// Adds to `batch` the `jmt_stale` entries of `prepared`'s version `V`: what no version from `V`
+/// on reads, so that the pruner may delete it once `V` is at or below the retention height.
+///
+/// - Every node jmt reports stale (replaced on the path to a changed leaf), and the root of
+///   `V - 1`, which jmt does not report when a version changes nothing (it copies the root).
+/// - For each key written at `V`: its value versions below `V`, and the value at `V` itself when
+///   it is a deletion. Value deletions are never derived from stale leaves: jmt re-creates a leaf
+///   at a new version when the tree restructures around it while its value stays at the version
+///   it was written, so a stale leaf does not mean a stale value.
+fn record_stale(db: &DB, batch: &mut WriteBatch, prepared: &PreparedState) {
+    let stale = crate::store::cf(db, keys::JMT_STALE);
+    for index in &prepared.batch.stale_node_index_batch {
+        let node = keys::jmt_node(&index.node_key);
+        batch.put_cf(stale, keys::stale(index.stale_since_version, keys::stale::NODE, &node), []);
+    }
+    if prepared.version > 0 {
+        let root = keys::jmt_node(&keys::root_node_key(prepared.version - 1));
+        batch.put_cf(stale, keys::stale(prepared.version, keys::stale::NODE, &root), []);
+    }
+    for ((version, key_hash), value) in prepared.batch.node_batch.values() {
+        let key = keys::stale(*version, keys::stale::VALUES, &key_hash.0);
+        batch.put_cf(stale, key, [u8::from(value.is_none())]);
     }
 }
