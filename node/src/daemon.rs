@@ -10,6 +10,8 @@ use crate::service::consensus::ConsensusTask;
 use crate::service::inbound::InboundRouter;
 use crate::service::network::NetworkHandle;
 use crate::service::sync::{ChainSyncProvider, PeerHeights, SyncService};
+use crate::sign_state::{step_of, LastSigned, SignGuard, SignStep};
+use crate::wal::Wal;
 use anyhow::{bail, Context, Result};
 use kessai_network::{AllowList, Multiaddr, NetworkConfig, MAX_MESSAGE_BYTES_LIMIT};
 use kessai_primitives::{Keypair, PublicKey};
@@ -56,6 +58,14 @@ pub async fn run(
     // The core signs only at heights whose validator set holds the key, so a node that governance
     // makes a validator starts signing at the announced height without a restart.
     let signer = config.validator.then(|| node_key.clone());
+    let sign_guard = match config.validator {
+        true => {
+            Some(SignGuard::open(&home.sign_state_path(), config.allow_missing_sign_state, || {
+                derive_sign_state(home, &chain)
+            })?)
+        }
+        false => None,
+    };
     let (consensus, handles) = ConsensusTask::new(
         chain.clone(),
         mempool.clone(),
@@ -64,6 +74,11 @@ pub async fn run(
         &home.wal_path(),
         metrics.clone(),
     )?;
+    let consensus = match sign_guard {
+        Some(guard) => consensus.with_sign_guard(guard),
+        None => consensus,
+    };
+
 
     let heights = PeerHeights::default();
     let syncing = Arc::new(AtomicBool::new(false));
@@ -244,4 +259,34 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What `data/` shows this key signed, for a home whose signing state is missing (made before
+/// the state file existed): every committed height, and the WAL's records at the next one.
+/// `None` when `data/` holds nothing signed.
+fn derive_sign_state(home: &Home, chain: &Chain) -> Result<Option<LastSigned>> {
+    let mut last = (chain.height() > 0).then(|| LastSigned {
+        height: chain.height(),
+        round: u32::MAX,
+        step: SignStep::Precommit,
+        message: None,
+    });
+    if home.wal_path().exists() {
+        for record in Wal::open(&home.wal_path())?.records()? {
+            let entry: kessai_consensus::WalEntry = borsh::from_slice(&record)?;
+            let signed = LastSigned {
+                height: entry.message.height(),
+                round: entry.message.round(),
+                step: step_of(&entry.message),
+                message: Some(kessai_primitives::Hash::digest(&borsh::to_vec(&entry.message)?)),
+            };
+            let later = |a: &LastSigned, b: &LastSigned| {
+                (a.height, a.round, a.step) > (b.height, b.round, b.step)
+            };
+            if last.as_ref().is_none_or(|l| later(&signed, l)) {
+                last = Some(signed);
+            }
+        }
+    }
+    Ok(last)
 }

@@ -5,6 +5,8 @@
 //!   config.json      node settings (addresses, peers): NodeConfig
 //!   chainspec.json   the chain spec this node was initialised with
 //!   node_key.json    the node's ed25519 key: consensus key of a validator, and libp2p identity
+//!   sign_state.json  the last (height, round, step) the key signed: beside the key, never in
+//!                    data/, so that no wipe or restore of data/ lets it sign twice (SignGuard)
 //!   data/            RocksDB (blocks, state) and consensus.wal
 //!   keys/            member keys written by `kessai dev` (never used by the node itself)
 //! ```
@@ -39,6 +41,10 @@ pub struct NodeConfig {
     /// in config.json, so that a home keeps the defaults of the binary that runs it.
     #[serde(skip)]
     pub rpc_limits: RpcLimits,
+    /// Start a validator whose signing state is missing as a key that has never signed
+    /// (`--allow-missing-sign-state`; see [`crate::sign_state`]). Never stored.
+    #[serde(skip)]
+    pub allow_missing_sign_state: bool,
 }
 
 fn default_p2p_addr() -> String {
@@ -58,6 +64,7 @@ impl Default for NodeConfig {
             metrics_addr: None,
             validator: true,
             rpc_limits: RpcLimits::default(),
+            allow_missing_sign_state: false,
         }
     }
 }
@@ -89,6 +96,10 @@ impl Home {
     /// `node_key.json`: the node's ed25519 key file.
     pub fn node_key_path(&self) -> PathBuf {
         self.root.join("node_key.json")
+    }
+    /// `sign_state.json`: the validator key's signing state ([`crate::sign_state`]).
+    pub fn sign_state_path(&self) -> PathBuf {
+        self.root.join("sign_state.json")
     }
     /// `data/`: the RocksDB store and the consensus WAL.
     pub fn data_dir(&self) -> PathBuf {
@@ -127,6 +138,10 @@ impl Home {
         std::fs::write(self.chainspec_path(), spec.to_json())?;
         std::fs::write(self.config_path(), serde_json::to_string_pretty(config)?)?;
         node_key.write(&self.node_key_path())?;
+        // A new key has never signed; an existing state (the key reused) is kept.
+        if !self.sign_state_path().exists() {
+            crate::sign_state::SignGuard::create_fresh(&self.sign_state_path())?;
+        }
         Ok(())
     }
 

@@ -18,5 +18,6 @@ pub mod mempool;
 pub mod metrics;
 pub mod rpc;
 pub mod service;
+pub mod sign_state;
 pub mod storage;
 pub mod wal;

@@ -38,6 +38,9 @@ pub struct Metrics {
     /// `kessai_storage_failed`: 1 while the node cannot write to its disk (it then admits no
     /// transactions and signs nothing), else 0.
     pub storage_failed: Gauge,
+    /// `kessai_signatures_refused_total`: signatures the key's signing state refused (at or below
+    /// the last one signed: `data/` was wiped or restored). Alert on any.
+    pub signatures_refused: Counter,
     /// Time between consecutive block times.
     pub block_interval: Histogram,
     /// From the start of a height to its decision.
@@ -61,6 +64,7 @@ impl Metrics {
         let committed_txs = Counter::default();
         let penalised_peers = Gauge::default();
         let storage_failed = Gauge::default();
+        let signatures_refused = Counter::default();
         // 10 ms to about 80 s.
         let block_interval = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let commit_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
@@ -91,6 +95,11 @@ impl Metrics {
             storage_failed.clone(),
         );
         registry.register(
+            "signatures_refused",
+            "Signatures refused by the signing state beside the key (data/ wiped or restored)",
+            signatures_refused.clone(),
+        );
+        registry.register(
             "block_interval_seconds",
             "Time between consecutive blocks (block times)",
             block_interval.clone(),
@@ -116,6 +125,7 @@ impl Metrics {
             committed_txs,
             penalised_peers,
             storage_failed,
+            signatures_refused,
             block_interval,
             commit_latency,
             clock_skew,

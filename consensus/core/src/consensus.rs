@@ -53,6 +53,16 @@ impl Consensus {
         }
     }
 
+    /// Never sign at or before (`height`, `round`, `kind`): the key's signing state, kept by the
+    /// shell outside the WAL, says it signed there (in an earlier life of this node, whose WAL may
+    /// be gone). The core then neither sends nor counts a vote of its own at those slots.
+    pub fn never_sign_at_or_before(&mut self, height: u64, round: u32, kind: SignedKind) {
+        let slot = SignedSlot { height, round, kind };
+        if self.last_signed.is_none_or(|last| slot > last) {
+            self.last_signed = Some(slot);
+        }
+    }
+
     /// Start (or jump to) a height with its validator set; restores from WAL entries written at
     /// this height if any. Entries of other heights and of other signers are not restored, but no
     /// message is ever signed at or before the latest slot found in any of our entries.

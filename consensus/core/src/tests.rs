@@ -182,6 +182,32 @@ fn one_validator_decides_alone() {
     assert_eq!(next, vec![Action::RequestValue { height: H + 1, round: 0 }]);
 }
 
+/// The key's signing state (kept by the shell beside the key) says it signed up to round 0's
+/// precommit of this height in an earlier life whose WAL is gone: the node signs nothing there —
+/// not even a vote it would count for itself — and signs again from round 1.
+#[test]
+fn never_signs_at_or_before_the_floor_the_shell_gives_it() {
+    let f = Fixture::new(1);
+    let mut node = Consensus::new(config(), Some(f.keys[0].clone()));
+    node.never_sign_at_or_before(H, 0, crate::SignedKind::Precommit);
+    let start = node.start_height(H, f.set.clone(), &[]);
+    let v = block("v");
+    let mut actions = start;
+    actions.extend(node.handle(Input::ProposeValue { height: H, round: 0, block: v }));
+    assert!(signs_nothing(&actions), "signed at or below the floor: {actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Decide { .. })));
+    let actions = feed(&mut node, [timeout(0, Step::Propose), timeout(0, Step::Prevote)]);
+    assert!(signs_nothing(&actions));
+    // Round 1 is above the floor.
+    let actions = feed(&mut node, [timeout(0, Step::Precommit)]);
+    let actions: Vec<Action> = actions
+        .into_iter()
+        .chain(node.handle(Input::ProposeValue { height: H, round: 1, block: v }))
+        .collect();
+    assert_eq!(our_proposals(&actions).len(), 1, "{actions:?}");
+    assert!(actions.iter().any(|a| matches!(a, Action::Decide { round: 1, .. })));
+}
+
 #[test]
 fn prevotes_a_valid_proposal_then_locks_and_precommits_on_its_polka() {
     let f = Fixture::new(4);

@@ -213,9 +213,12 @@ impl WalEntry {
 
 /// The kinds of message a validator signs in a round, in the order it signs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum SignedKind {
+pub enum SignedKind {
+    /// A proposal (signed first in a round, by its proposer).
     Proposal,
+    /// A prevote.
     Prevote,
+    /// A precommit.
     Precommit,
 }
 

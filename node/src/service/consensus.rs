@@ -13,9 +13,12 @@ use crate::metrics::Metrics;
 use crate::service::clock::ClockWatch;
 use crate::service::events::{Event, SyncVerdict, SyncedBlock};
 use crate::service::network::{NetworkHandle, NetworkMessage};
+use crate::sign_state::{SignGuard, SignStep, Verdict};
 use crate::wal::{BlockJournal, Wal};
 use anyhow::{Context, Result};
-use kessai_consensus::{Action, Config, Consensus, Input, Message, TimeoutConfig, WalEntry};
+use kessai_consensus::{
+    Action, Config, Consensus, Input, Message, SignedKind, TimeoutConfig, WalEntry,
+};
 use kessai_primitives::{
     Block, BlockId, Commit, Evidence, Hash, Keypair, SignedProposal, SignedTransaction, SignedVote,
 };
@@ -82,6 +85,11 @@ pub struct ConsensusTask {
     committed: tokio::sync::broadcast::Sender<u64>,
     /// Our own votes at the current height, for [`Event::ResendDue`].
     own_votes: Vec<SignedVote>,
+    /// The key's signing state beside the key (validators only): no new signature at or below
+    /// the last one, whatever happened to `data/` ([`SignGuard`]).
+    sign_guard: Option<SignGuard>,
+    /// Messages the core signed that the guard refused: their broadcast is dropped too.
+    refused: HashSet<Hash>,
     /// Height seen at the last [`Event::ResendDue`].
     last_resend_check: u64,
     resend_nonce: u64,
@@ -163,6 +171,8 @@ impl ConsensusTask {
             status,
             committed,
             own_votes: Vec::new(),
+            sign_guard: None,
+            refused: HashSet::new(),
             last_resend_check: 0,
             resend_nonce: 0,
             height_started: Instant::now(),
@@ -173,6 +183,34 @@ impl ConsensusTask {
             clock: ClockWatch::default(),
         };
         Ok((task, handles))
+    }
+
+    /// Checks every new signature against `guard` before it is persisted or sent, and tells the
+    /// core where the key last signed, so that it neither signs nor counts a vote of its own at or
+    /// before it (a core that counted a refused vote could decide alone and store a commit
+    /// holding it).
+    pub fn with_sign_guard(mut self, guard: SignGuard) -> ConsensusTask {
+        if let Some(last) = guard.last() {
+            let kind = match last.step {
+                SignStep::Propose => SignedKind::Proposal,
+                SignStep::Prevote => SignedKind::Prevote,
+                SignStep::Precommit => SignedKind::Precommit,
+            };
+            self.core.never_sign_at_or_before(last.height, last.round, kind);
+            if last.height > self.chain.height() {
+                tracing::warn!(
+                    last_signed_height = last.height,
+                    last_signed_round = last.round,
+                    data_height = self.chain.height(),
+                    "this key signed up to height {} round {} but data/ holds only height {} (wiped or restored?): it signs nothing at or before that position, and follows the chain until it is past it",
+                    last.height,
+                    last.round,
+                    self.chain.height()
+                );
+            }
+        }
+        self.sign_guard = Some(guard);
+        self
     }
 
     /// Runs until the event channel closes.
@@ -367,6 +405,9 @@ impl ConsensusTask {
         match action {
             Action::RequestValue { height, round } => self.schedule_build(height, round),
             Action::PersistWal(entry) => {
+                if !self.guard_allows(&entry.message)? {
+                    return Ok(());
+                }
                 self.before_signing(entry.height())?;
                 if let Some(block) = entry.message.block() {
                     let saved = self.journal_block(block);
@@ -382,6 +423,9 @@ impl ConsensusTask {
                 self.storage_check("the consensus WAL", appended)?
             }
             Action::Broadcast(message) => {
+                if !self.refused.is_empty() && self.refused.remove(&message_hash(&message)?) {
+                    return Ok(());
+                }
                 self.before_signing(message.height())?;
                 self.broadcast(message)
             }
@@ -449,6 +493,23 @@ impl ConsensusTask {
         self.executed.insert(id, executed);
         let actions = self.core.handle(Input::ProposeValue { height, round, block: id });
         self.apply(actions)
+    }
+
+    /// Whether a message the core has just signed may be persisted and sent: the signing state
+    /// beside the key records it first, and refuses anything at or below the last signature that
+    /// is not the same message. A refusal is an ERROR, never a stop: the core goes on and signs
+    /// again once it reaches a round or height above the last one.
+    fn guard_allows(&mut self, message: &Message) -> Result<bool> {
+        let Some(guard) = self.sign_guard.as_mut() else { return Ok(true) };
+        match guard.check(message).context("the signing state beside the key")? {
+            Verdict::Sign | Verdict::Resend => Ok(true),
+            Verdict::Refuse(reason) => {
+                tracing::error!("{reason}");
+                self.metrics.signatures_refused.inc();
+                self.refused.insert(message_hash(message)?);
+                Ok(false)
+            }
+        }
     }
 
     fn broadcast(&mut self, message: Message) {
@@ -662,4 +723,9 @@ impl ConsensusTask {
             clock_skew_ms: self.clock.skew_ms(),
         });
     }
+}
+
+/// The id the signing guard and the refused set use for a message.
+fn message_hash(message: &Message) -> Result<Hash> {
+    Ok(Hash::digest(&borsh::to_vec(message)?))
 }

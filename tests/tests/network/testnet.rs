@@ -213,3 +213,38 @@ fn a_validator_added_by_governance_signs_from_the_announced_height() {
     );
     assert_eq!(net.status(4)["validator"], true);
 }
+
+/// A validator's `data/` is wiped while the chain is halted mid-height, where it has signed votes
+/// in several rounds; it comes back with its key and its signing state only. It must not sign
+/// again at a position it signed (the others would record the equivocation), and it must rejoin:
+/// sync, then sign at later rounds and heights.
+#[test]
+fn a_validator_whose_data_is_wiped_mid_height_rejoins_without_equivocating() {
+    let _turn = one_at_a_time();
+    let mut net = Testnet::init(4, 0);
+    net.start_all(4);
+    net.wait_height(&VALIDATORS, 3, MINUTE).unwrap();
+
+    // Halt: two of four down. Validators 0 and 1 keep voting, round after round, at the next
+    // height.
+    net.kill9(2);
+    net.kill9(3);
+    std::thread::sleep(Duration::from_secs(8));
+    let halted = *net.heights(&[0, 1]).iter().max().unwrap();
+    net.kill9(1);
+    std::fs::remove_dir_all(net.home(1).join("data")).unwrap();
+    assert!(net.home(1).join("sign_state.json").exists());
+
+    net.start(1);
+    net.start(2);
+    net.start(3);
+    net.wait_height(&VALIDATORS, halted + 3, 2 * MINUTE).unwrap();
+    net.assert_same_chain(&VALIDATORS, halted + 3);
+    for i in VALIDATORS {
+        let log = net.log(i);
+        assert!(!log.contains("equivocation detected"), "node {i} saw an equivocation:\n{log}");
+    }
+    let key = entry_field(&net.entries[1], "node_key").to_string();
+    let back = net.node(1).height();
+    assert!(proposes_within(&net, &key, back, 12), "the wiped validator never proposed again");
+}

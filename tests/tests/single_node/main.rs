@@ -12,3 +12,4 @@ mod light_client;
 mod netting;
 mod notes;
 mod rpc_limits;
+mod sign_state;

@@ -19,7 +19,8 @@ pub struct DevArgs {
     pub home: Option<PathBuf>,
     #[arg(long, default_value = "127.0.0.1:8545")]
     pub rpc_addr: SocketAddr,
-    /// Delete DIR's chain data first and start from genesis.
+    /// Delete DIR's chain data first and start from genesis (a new chain: the dev validator's
+    /// signing state starts over too).
     #[arg(long)]
     pub reset: bool,
     #[command(flatten)]
@@ -31,6 +32,12 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let home = Home::new(&root);
     if args.reset && root.exists() {
         std::fs::remove_dir_all(home.data_dir()).ok();
+        // Only the dev chain may do this: its key signs nothing else, and the reset starts a new
+        // chain. Anywhere else a wiped data/ keeps its signing state (see sign_state.rs).
+        std::fs::remove_file(home.sign_state_path()).ok();
+        if home.is_initialised() {
+            kessai_node::sign_state::SignGuard::create_fresh(&home.sign_state_path())?;
+        }
     }
     let spec = ChainSpec::dev();
     let config = NodeConfig {

@@ -22,6 +22,11 @@ pub struct NodeRunArgs {
     pub rpc_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub rpc_limits: RpcLimitArgs,
+    /// Start a validator whose sign_state.json is missing (and whose data/ shows nothing signed)
+    /// as a key that has NEVER signed. Wrong for a key that signed before: it could then sign a
+    /// conflicting vote at a height it already signed. Restore the state file with the key instead.
+    #[arg(long)]
+    pub allow_missing_sign_state: bool,
 }
 
 pub async fn run(command: NodeCommand) -> Result<()> {
@@ -33,6 +38,7 @@ pub async fn run(command: NodeCommand) -> Result<()> {
                 config.rpc_addr = addr;
             }
             config.rpc_limits = args.rpc_limits.limits();
+            config.allow_missing_sign_state = args.allow_missing_sign_state;
             kessai_node::daemon::run(&home, config, |_| {}).await
         }
     }
