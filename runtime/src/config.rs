@@ -33,6 +33,11 @@ pub struct RuntimeConfig {
     // with these, and every validator compiles a deploy while it checks the proposal.
     /// Size of a deployed module in bytes.
     pub max_code_bytes: usize,
+    /// Compile gas (`gas::compile`) all the deploys of one block may use together: what bounds the
+    /// compile time a block costs every validator, where the block gas limit would allow hundreds
+    /// of maximum deploys. A deploy beyond it fails with a fixed reason; proposers leave it for
+    /// the next block (`Runtime::block_compile_budget`).
+    pub max_block_compile_gas: u64,
     /// Functions, imported and defined.
     pub max_functions: u32,
     /// Bytes of one function body (its locals and code).
@@ -71,6 +76,9 @@ impl Default for RuntimeConfig {
             concurrent_blocks: 2,
             concurrent_views: 4,
             max_code_bytes: 1024 * 1024,
+            // One maximum-gas deploy: about one CPU second of compiling on the reference machine
+            // (gas::COMPILE_GAS_PER_SECOND).
+            max_block_compile_gas: 100_000_000,
             max_functions: 10_000,
             max_function_body_bytes: 64 * 1024,
             max_nesting_depth: 1_000,

@@ -221,12 +221,21 @@ struct BlockExecution<'a> {
     ctx: &'a BlockContext,
     world: World,
     gas_used: u64,
+    /// Compile gas of the block's successful deploys so far, against
+    /// `RuntimeConfig::max_block_compile_gas`.
+    compile_gas_used: u64,
 }
 
 impl<'a> BlockExecution<'a> {
     fn new(runtime: &'a Runtime, ctx: &'a BlockContext, base: BaseState) -> Self {
         let env = Env { height: ctx.height, time_ms: ctx.time_ms, signer: PublicKey::default() };
-        BlockExecution { runtime, ctx, world: World::new(base, env), gas_used: 0 }
+        BlockExecution {
+            runtime,
+            ctx,
+            world: World::new(base, env),
+            gas_used: 0,
+            compile_gas_used: 0,
+        }
     }
 
     fn run(
@@ -370,10 +379,18 @@ impl<'a> BlockExecution<'a> {
     fn deploy(&mut self, code: &[u8], meter: &mut Meter) -> Result<Applied, Stop> {
         let config = self.runtime.config();
         let shape = module::inspect(code, config).map_err(Failure::InvalidCode)?;
-        meter.charge(gas::compile(&shape))?;
+        let compile_gas = gas::compile(&shape);
+        let budget_left = config.max_block_compile_gas.saturating_sub(self.compile_gas_used);
+        if compile_gas > budget_left {
+            return Err(Failure::BlockCompileBudget(compile_gas, budget_left).into());
+        }
+        meter.charge(compile_gas)?;
         let code_hash = Hash::digest(code);
         self.runtime.compiled(code, &code_hash, shape.abi).map_err(Failure::InvalidCode)?;
         self.world.state.set(system::code_key(&code_hash), code.to_vec());
+        // Counted once the deploy compiled: a deploy that fails later in its transaction still
+        // cost the compile time.
+        self.compile_gas_used += compile_gas;
         Ok(Applied { return_data: Vec::new(), created: Some(Address(code_hash.0)) })
     }
 

@@ -49,6 +49,9 @@ pub(crate) enum Failure {
     MissingRole(Role),
     #[error("invalid code: {0}")]
     InvalidCode(DeployError),
+    /// The block's compile budget (`RuntimeConfig::max_block_compile_gas`) is spent.
+    #[error("block compile budget: the deploy needs {0} compile gas, {1} is left in this block; submit it again")]
+    BlockCompileBudget(u64, u64),
     #[error("a contract already exists at {0}")]
     ContractExists(Address),
     #[error("the contract has no init method, so instantiating it takes no arguments")]
@@ -218,6 +221,10 @@ mod tests {
             (Failure::DepthLimit(8), "trap: call depth limit of 8 exceeded".into()),
             (Failure::MissingRole(Role::Deployer), "signer lacks the Deployer role".into()),
             (Failure::ContractExists(address), format!("a contract already exists at {address}")),
+            (
+                Failure::BlockCompileBudget(70, 30),
+                "block compile budget: the deploy needs 70 compile gas, 30 is left in this block; submit it again".into(),
+            ),
             (
                 Failure::NoInit,
                 "the contract has no init method, so instantiating it takes no arguments".into(),

@@ -49,6 +49,37 @@ impl Runtime {
     pub fn compile_gas(&self, code: &[u8]) -> Result<u64, DeployError> {
         inspect(code, self.config()).map(|shape| gas::compile(&shape))
     }
+
+    /// What a proposer puts in a block from `txs` (in order) so that its deploys stay within
+    /// [`RuntimeConfig::max_block_compile_gas`]: a deploy that would exceed it is left out, and so
+    /// is every later transaction of its signer (their nonces follow it). What is left out stays
+    /// in the mempool for the next block. Execution enforces the same budget whatever a proposer
+    /// does; this only keeps honest proposers from including deploys that would fail.
+    pub fn block_compile_budget(
+        &self,
+        txs: Vec<kessai_primitives::SignedTransaction>,
+    ) -> Vec<kessai_primitives::SignedTransaction> {
+        let mut left = self.config().max_block_compile_gas;
+        let mut deferred = std::collections::HashSet::new();
+        txs.into_iter()
+            .filter(|signed| {
+                if deferred.contains(&signed.tx.signer) {
+                    return false;
+                }
+                let kessai_primitives::Payload::Deploy { code } = &signed.tx.payload else {
+                    return true;
+                };
+                // A module the limits refuse fails before compiling: it costs no budget.
+                let Ok(gas) = self.compile_gas(code) else { return true };
+                if gas > left {
+                    deferred.insert(signed.tx.signer);
+                    return false;
+                }
+                left -= gas;
+                true
+            })
+            .collect()
+    }
 }
 
 /// Validates `code` and compiles it: [`inspect`], then [`build`].

@@ -474,6 +474,7 @@ impl ConsensusTask {
         let limits = &self.chain.spec.consensus;
         let max_bytes = (limits.max_block_bytes as usize / 2).min(PROPOSAL_TX_BYTES);
         let txs = self.mempool.reap(limits.max_block_txs as usize, max_bytes);
+        let txs = self.chain.runtime.block_compile_budget(txs);
         let started = Instant::now();
         let executed = self.chain.build_block(
             signer.public(),

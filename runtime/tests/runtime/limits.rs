@@ -262,3 +262,56 @@ fn the_mempool_refuses_what_a_deploy_could_not_pay_or_breaks_without_compiling()
         Err(TxRejection::GasLimitTooLow { limit: needed - 1, needed })
     );
 }
+
+/// `ping` with 999 `block (br 0) end` (1,998 branches: about 48 M compile gas) and `salt` `nop`s,
+/// so that each salt is other code.
+fn heavy(salt: u32) -> Vec<u8> {
+    let body = format!("{} {}", repeat("block (br 0) end", 999), repeat("nop", salt));
+    module(
+        &format!(r#"(module (memory (export "memory") 1) (func (export "ping") {body}))"#),
+        Some(PING_ABI),
+    )
+}
+
+#[test]
+fn the_deploys_of_one_block_share_its_compile_budget() {
+    let mut chain = Chain::new();
+    let budget = limits().max_block_compile_gas;
+    let codes = [heavy(0), heavy(1), heavy(2)];
+    let each = chain.runtime.compile_gas(&codes[0]).unwrap();
+    assert!(2 * each <= budget && 3 * each > budget, "{each} of {budget}");
+    let n = chain.nonce(&alice());
+    let deploys: Vec<_> = (0..3)
+        .map(|i| {
+            sign(&alice(), n + i, 100_000_000, Payload::Deploy { code: codes[i as usize].clone() })
+        })
+        .collect();
+    // An honest proposer leaves the third for the next block (and what its signer sends after it).
+    let bob_call = sign(&bob(), chain.nonce(&bob()), 1_000_000, Payload::Deploy { code: heavy(3) });
+    let mut offered = deploys.clone();
+    offered.push(sign(&alice(), n + 3, 1_000_000, Payload::Deploy { code: heavy(4) }));
+    offered.push(bob_call.clone());
+    let chosen = chain.runtime.block_compile_budget(offered);
+    assert_eq!(chosen, deploys[..2].to_vec());
+    // Execution holds the budget whatever a proposer puts in the block.
+    let executed = chain.block(&deploys);
+    assert_success(&executed.receipts[0]);
+    assert_success(&executed.receipts[1]);
+    let gas = |i: usize| chain.runtime.compile_gas(&codes[i]).unwrap();
+    let left = budget - gas(0) - gas(1);
+    assert_eq!(
+        failure(&executed.receipts[2]),
+        format!(
+            "block compile budget: the deploy needs {} compile gas, {left} is left in this block; submit it again",
+            gas(2)
+        )
+    );
+    assert_eq!(system::code(&chain.state, &Hash::digest(&codes[2])).unwrap(), None);
+    // The next block has a budget of its own.
+    assert_success(&chain.run(sign(
+        &alice(),
+        n + 3,
+        100_000_000,
+        Payload::Deploy { code: codes[2].clone() },
+    )));
+}
