@@ -72,6 +72,11 @@
 //! after each read. Adding `jmt_stale` did not change [`keys`]' format version: an older
 //! database opens as is (`docs/decisions/0013-pruning.md`).
 //!
+//! # Backups
+//!
+//! [`Store::checkpoint`] copies the open database (RocksDB's checkpoint) without stopping
+//! commits; the node's `kessai_admin_backup` and `kessai db backup` use it.
+//!
 //! # Not done yet
 //!
 //! - **State sync / restore** (jmt's `get_rightmost_leaf`, `HasPreimage`): not implemented; a node
@@ -90,6 +95,10 @@ pub use kessai_primitives::state_proof::{
 pub use prune::{PruneReport, Pruner, PruningConfig};
 pub use store::{BlockWrite, Store, StoreConfig};
 pub use tree::PreparedState;
+
+/// The layout version of the databases this build writes and reads (`meta`'s `format`); a
+/// backup records it (`kessai db backup`).
+pub const FORMAT_VERSION: u32 = keys::FORMAT_VERSION;
 
 /// A flat key and its value.
 pub type KeyValue = (Vec<u8>, Vec<u8>);

@@ -594,6 +594,16 @@ impl Store {
         Ok(found)
     }
 
+    /// Writes a consistent copy of the committed database to `dir` (a RocksDB checkpoint: the
+    /// memtables are flushed, the table files hard-linked when `dir` is on the same file system,
+    /// copied otherwise), while the store stays open and keeps committing. Every block is one
+    /// write batch, so the copy holds whole blocks up to some height (read it by opening the
+    /// copy). `dir` must not exist yet; its parent must.
+    pub fn checkpoint(&self, dir: &Path) -> Result<(), StoreError> {
+        rocksdb::checkpoint::Checkpoint::new(self.db())?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
     /// The bytes given to [`Store::commit_genesis`].
     pub fn genesis_meta(&self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db().get_cf(cf(self.db(), keys::META), keys::meta::GENESIS)?)
