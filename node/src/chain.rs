@@ -22,7 +22,7 @@ use kessai_primitives::{
 };
 use kessai_runtime::transition::{self, BlockInput, BlockRules, Parent};
 use kessai_runtime::{system, GenesisContract, GenesisSpec, Runtime, RuntimeConfig, StateView};
-use kessai_store::{BlockWrite, PreparedState, Store, StoreError};
+use kessai_store::{BlockWrite, PreparedState, PruningConfig, Store, StoreConfig, StoreError};
 use std::sync::Arc;
 
 /// The latest committed state of a store, as the runtime reads it.
@@ -108,11 +108,22 @@ impl Chain {
     /// Opens the store under `data_dir`, writing genesis if it is new, and checks that an existing
     /// store belongs to this chain spec.
     pub fn open(spec: ChainSpec, data_dir: &std::path::Path) -> Result<Arc<Chain>> {
+        Chain::open_pruned(spec, data_dir, PruningConfig::default())
+    }
+
+    /// [`Chain::open`] keeping only what `pruning` says (the store records what each block makes
+    /// stale; [`crate::service::pruning`] deletes it).
+    pub fn open_pruned(
+        spec: ChainSpec,
+        data_dir: &std::path::Path,
+        pruning: PruningConfig,
+    ) -> Result<Arc<Chain>> {
         let fault_write_delay = std::env::var("KESSAI_FAULT_WRITE_DELAY_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())
             .map(std::time::Duration::from_millis);
-        Chain::open_with_write_delay(spec, data_dir, fault_write_delay)
+        pruning.check().map_err(|e| anyhow!("pruning: {e}"))?;
+        Chain::open_with(spec, data_dir, fault_write_delay, pruning)
     }
 
     /// [`Chain::open`] with every background block write held back by `fault_write_delay`, given
@@ -123,7 +134,17 @@ impl Chain {
         data_dir: &std::path::Path,
         fault_write_delay: Option<std::time::Duration>,
     ) -> Result<Arc<Chain>> {
-        let store = Store::open(data_dir)
+        Chain::open_with(spec, data_dir, fault_write_delay, PruningConfig::default())
+    }
+
+    fn open_with(
+        spec: ChainSpec,
+        data_dir: &std::path::Path,
+        fault_write_delay: Option<std::time::Duration>,
+        pruning: PruningConfig,
+    ) -> Result<Arc<Chain>> {
+        let config = StoreConfig { pruning, ..StoreConfig::default() };
+        let store = Store::open_with(data_dir, &config)
             .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig::default())?;
         let chain = Chain {

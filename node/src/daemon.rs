@@ -30,7 +30,7 @@ pub async fn run(
 ) -> Result<()> {
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
-    let chain = Chain::open(spec, &home.data_dir())?;
+    let chain = Chain::open_pruned(spec, &home.data_dir(), config.pruning)?;
     let validators = chain.validators_for(chain.height() + 1)?;
     let is_validator = config.validator && validators.get(&node_key.public()).is_some();
     if config.validator && !is_validator {
@@ -79,6 +79,9 @@ pub async fn run(
         None => consensus,
     };
 
+
+    crate::service::pruning::spawn(&chain.store, handles.committed.subscribe())
+        .context("cannot start the pruner thread")?;
 
     let heights = PeerHeights::default();
     let syncing = Arc::new(AtomicBool::new(false));

@@ -15,6 +15,7 @@ use crate::rpc::limits::RpcLimits;
 use anyhow::{bail, Context, Result};
 use kessai_chainspec::ChainSpec;
 use kessai_client::keyfile::KeyFile;
+use kessai_store::PruningConfig;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,10 @@ pub struct NodeConfig {
     /// Whether this node signs (it must be in the validator set too).
     #[serde(default = "default_true")]
     pub validator: bool,
+    /// How many recent heights of state and of blocks the node keeps (absent: all, archive).
+    /// `kessai node run --state-keep-recent N --blocks-keep-recent N` override it.
+    #[serde(default, skip_serializing_if = "PruningConfig::is_archive")]
+    pub pruning: PruningConfig,
     /// What one RPC client may cost the node. Set by command-line flags (`--rpc-…`), not stored
     /// in config.json, so that a home keeps the defaults of the binary that runs it.
     #[serde(skip)]
@@ -63,6 +68,7 @@ impl Default for NodeConfig {
             bootnodes: vec![],
             metrics_addr: None,
             validator: true,
+            pruning: PruningConfig::default(),
             rpc_limits: RpcLimits::default(),
             allow_missing_sign_state: false,
         }

@@ -92,15 +92,26 @@ impl TestNode {
 
     /// [`TestNode::dev`] with extra environment variables (e.g. `KESSAI_FAULT_*` fault injection).
     pub fn dev_with_env(env: &[(&str, &str)]) -> TestNode {
+        TestNode::dev_with(env, &[])
+    }
+
+    /// [`TestNode::dev`] with extra arguments of `kessai dev` (e.g. `--state-keep-recent 5`), kept
+    /// for every restart.
+    pub fn dev_with_args(args: &[&str]) -> TestNode {
+        TestNode::dev_with(&[], args)
+    }
+
+    fn dev_with(env: &[(&str, &str)], extra_args: &[&str]) -> TestNode {
         let tmp = tempfile::tempdir().expect("temp dir");
         let home = tmp.path().join("dev");
-        let args = vec![
+        let mut args = vec![
             "dev".into(),
             "--home".into(),
             home.display().to_string(),
             "--rpc-addr".into(),
             "127.0.0.1:0".into(),
         ];
+        args.extend(extra_args.iter().map(|a| a.to_string()));
         let mut node = TestNode {
             home: home.clone(),
             rpc: String::new(),

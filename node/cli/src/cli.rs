@@ -206,3 +206,29 @@ impl RpcLimitArgs {
         }
     }
 }
+
+/// The retention flags of `kessai node run` and `kessai dev`: they override config.json's
+/// `"pruning"` (`kessai_store::PruningConfig`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PruningArgs {
+    /// Keep the state (values, proofs) of the latest N heights only, deleting older tree nodes
+    /// and value versions in the background; 0 keeps every height (archive). At least 2.
+    #[arg(long, value_name = "N")]
+    pub state_keep_recent: Option<u64>,
+    /// Keep the blocks, receipts, transaction index and events of the latest N heights only
+    /// (headers and commits are always kept); 0 keeps every height (archive).
+    #[arg(long, value_name = "N")]
+    pub blocks_keep_recent: Option<u64>,
+}
+
+impl PruningArgs {
+    /// Sets what the flags give in `config`.
+    pub fn apply(&self, config: &mut kessai_node::home::NodeConfig) {
+        if let Some(n) = self.state_keep_recent {
+            config.pruning.state_keep_recent = n;
+        }
+        if let Some(n) = self.blocks_keep_recent {
+            config.pruning.blocks_keep_recent = n;
+        }
+    }
+}

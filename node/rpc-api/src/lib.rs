@@ -19,6 +19,9 @@ pub use jsonrpsee::http_client::HttpClient;
 pub mod codes {
     /// The request is well-formed but refers to something that does not exist.
     pub const NOT_FOUND: i32 = -32004;
+    /// The height asked for is below what the node keeps (its pruning settings deleted it):
+    /// "pruned: the earliest state kept is height H" (or block). Ask an archive node.
+    pub const PRUNED: i32 = -32005;
     /// A transaction was refused by the mempool.
     pub const TX_REJECTED: i32 = -32010;
     /// Bad parameters (bad hex, JSON arguments that do not match the interface…).
@@ -92,6 +95,14 @@ pub struct Status {
     /// disagrees with the chain: it warns in its log, and should be fixed (NTP).
     #[serde(default)]
     pub clock_skew_ms: Option<i64>,
+    /// The lowest height whose state (values, proofs) the node keeps; reads below it fail with
+    /// [`codes::PRUNED`]. 0 when nothing was pruned (and from nodes that do not report it).
+    #[serde(default)]
+    pub earliest_state_height: u64,
+    /// The lowest height whose block, receipts and events the node keeps (headers and commits
+    /// are kept at every height). 0 when nothing was pruned.
+    #[serde(default)]
+    pub earliest_block_height: u64,
 }
 
 /// What `kessai_submitTx` answers for an admitted transaction.

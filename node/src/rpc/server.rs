@@ -32,6 +32,15 @@ fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     error(codes::INTERNAL, e)
 }
 
+/// A store error as the caller should see it: below the retention heights, "pruned: …" with
+/// [`codes::PRUNED`]; anything else is the node's fault.
+fn store_error(e: kessai_store::StoreError) -> ErrorObjectOwned {
+    match e {
+        kessai_store::StoreError::Pruned { .. } => error(codes::PRUNED, e),
+        e => internal(e),
+    }
+}
+
 fn bad_params(e: impl std::fmt::Display) -> ErrorObjectOwned {
     error(codes::INVALID_PARAMS, e)
 }
@@ -177,9 +186,9 @@ impl RpcContext {
             .chain
             .store
             .state_root(height)
-            .map_err(internal)?
+            .map_err(store_error)?
             .ok_or_else(|| not_found(format!("no state at height {height}")))?;
-        let (value, proof) = self.chain.store.get_with_proof(&key, height).map_err(internal)?;
+        let (value, proof) = self.chain.store.get_with_proof(&key, height).map_err(store_error)?;
         Ok(StateRead {
             height,
             state_root,
@@ -214,6 +223,8 @@ impl KessaiApiServer for RpcContext {
             consensus_round: consensus.round,
             consensus_step: consensus.step,
             clock_skew_ms: consensus.clock_skew_ms,
+            earliest_state_height: self.chain.store.earliest_state_height(),
+            earliest_block_height: self.chain.store.earliest_block_height(),
             peers: self
                 .network
                 .libp2p()
@@ -270,9 +281,9 @@ impl KessaiApiServer for RpcContext {
             let store = &self.chain.store;
             let block = store
                 .block(height)
-                .map_err(internal)?
+                .map_err(store_error)?
                 .ok_or_else(|| internal("indexed block is missing"))?;
-            let receipts = store.receipts(height).map_err(internal)?.unwrap_or_default();
+            let receipts = store.receipts(height).map_err(store_error)?.unwrap_or_default();
             Ok::<_, ErrorObjectOwned>(BlockTrees::new(block, receipts))
         })?;
         let i = index as usize;
@@ -376,7 +387,7 @@ impl KessaiApiServer for RpcContext {
             .chain
             .store
             .block(height)
-            .map_err(internal)?
+            .map_err(store_error)?
             .ok_or_else(|| not_found(format!("no block at height {height}")))?;
         Ok(BlockInfo {
             hash: block.id(),
@@ -405,7 +416,7 @@ impl KessaiApiServer for RpcContext {
             .chain
             .store
             .get_with_proof(&system::next_validators_key(), height - 1)
-            .map_err(internal)?;
+            .map_err(store_error)?;
         let bytes = value.ok_or_else(|| internal("validator set missing from state"))?;
         borsh::from_slice(&bytes).map_err(internal)
     }
@@ -421,7 +432,8 @@ impl KessaiApiServer for RpcContext {
         let abi = self.chain.contract_abi(&address).ok();
         let to = to_height.unwrap_or(u64::MAX);
         let limit = limit.unwrap_or(1000).min(10_000) as usize;
-        let events = self.chain.store.events(address, from_height, to, limit).map_err(internal)?;
+        let events =
+            self.chain.store.events(address, from_height, to, limit).map_err(store_error)?;
         Ok(events
             .into_iter()
             .map(|(height, tx_id, event)| {

@@ -6,4 +6,5 @@ pub mod consensus;
 pub mod events;
 pub mod inbound;
 pub mod network;
+pub mod pruning;
 pub mod sync;

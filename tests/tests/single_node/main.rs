@@ -11,5 +11,6 @@ mod intermediary;
 mod light_client;
 mod netting;
 mod notes;
+mod pruning;
 mod rpc_limits;
 mod sign_state;

@@ -1,6 +1,6 @@
 //! `kessai dev`: a one-validator chain on the embedded `dev` spec, ready to use.
 
-use crate::cli::RpcLimitArgs;
+use crate::cli::{PruningArgs, RpcLimitArgs};
 use anyhow::{Context, Result};
 use kessai_chainspec::{ChainSpec, DEV_MEMBERS};
 use kessai_client::default_dev_home;
@@ -25,6 +25,8 @@ pub struct DevArgs {
     pub reset: bool,
     #[command(flatten)]
     pub rpc_limits: RpcLimitArgs,
+    #[command(flatten)]
+    pub pruning: PruningArgs,
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
@@ -40,11 +42,13 @@ pub async fn run(args: DevArgs) -> Result<()> {
         }
     }
     let spec = ChainSpec::dev();
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         rpc_addr: args.rpc_addr,
         rpc_limits: args.rpc_limits.limits(),
         ..NodeConfig::default()
     };
+    // Archive unless asked: the dev chain keeps every height by default.
+    args.pruning.apply(&mut config);
     if !home.is_initialised() {
         home.initialise(
             &spec,

@@ -1,6 +1,6 @@
 //! `kessai node run`: run the daemon in a home directory.
 
-use crate::cli::RpcLimitArgs;
+use crate::cli::{PruningArgs, RpcLimitArgs};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use kessai_node::home::Home;
@@ -22,6 +22,8 @@ pub struct NodeRunArgs {
     pub rpc_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub rpc_limits: RpcLimitArgs,
+    #[command(flatten)]
+    pub pruning: PruningArgs,
     /// Start a validator whose sign_state.json is missing (and whose data/ shows nothing signed)
     /// as a key that has NEVER signed. Wrong for a key that signed before: it could then sign a
     /// conflicting vote at a height it already signed. Restore the state file with the key instead.
@@ -38,6 +40,7 @@ pub async fn run(command: NodeCommand) -> Result<()> {
                 config.rpc_addr = addr;
             }
             config.rpc_limits = args.rpc_limits.limits();
+            args.pruning.apply(&mut config);
             config.allow_missing_sign_state = args.allow_missing_sign_state;
             kessai_node::daemon::run(&home, config, |_| {}).await
         }

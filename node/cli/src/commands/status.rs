@@ -35,9 +35,17 @@ async fn status(rpc: RpcArgs) -> Result<()> {
             "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
             s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
             s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
-        )
+        ) + &kept(s.earliest_state_height, s.earliest_block_height)
     });
     Ok(())
+}
+
+/// What pruning keeps: a line only when something was pruned.
+fn kept(earliest_state: u64, earliest_block: u64) -> String {
+    if earliest_state == 0 && earliest_block == 0 {
+        return String::new();
+    }
+    format!("\nkept: state from height {earliest_state}, blocks from height {earliest_block} (pruned below; headers and commits kept)")
 }
 
 /// The node's clock against the chain's (`Status::clock_skew_ms`), with a warning beyond the drift
