@@ -10,6 +10,9 @@
 //! criterion runs, one timed compile per shape is printed with the promise of the model: at most
 //! a CPU second per `gas::COMPILE_GAS_PER_SECOND` of compile gas.
 //!
+//! With `DEPLOY_BENCH_WRITE=DIR` it writes each shape's module to `DIR/<shape>.wasm` and stops
+//! (for `scripts/bench-deploy-block.sh`, which deploys them on a four-validator testnet).
+//!
 //! With `DEPLOY_BENCH_GROWTH=1` it first prints how the compile time of one function grows with its
 //! instructions, beyond the limits (wasmtime alone, configured as the runtime's engine): what is
 //! superlinear, and so what the limits and the quadratic price are for.
@@ -184,6 +187,16 @@ fn bench(c: &mut Criterion) {
     let mut modules: Vec<(&str, Vec<u8>)> =
         shapes(runtime.config()).into_iter().map(|(name, f)| (name, fill(&runtime, &f))).collect();
     modules.push(("clearing_contract", CLEARING.to_vec()));
+    // `scripts/bench-deploy-block.sh` deploys these modules on a testnet: write them and stop.
+    if let Some(dir) = std::env::var_os("DEPLOY_BENCH_WRITE") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, code) in &modules {
+            std::fs::write(dir.join(format!("{name}.wasm")), code).unwrap();
+        }
+        eprintln!("wrote {} modules to {}", modules.len(), dir.display());
+        std::process::exit(0);
+    }
 
     let promise = gas::COMPILE_GAS_PER_SECOND as f64;
     eprintln!(
