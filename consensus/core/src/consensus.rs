@@ -681,6 +681,10 @@ impl HeightState {
             SignedSlot { height: self.height, round: self.round, kind: SignedKind::Proposal };
         if !ctx.may_sign(slot) {
             debug!(?slot, "not proposing: we already signed a later message");
+            // A proposer sets no propose timer (`start_round`); without its proposal nothing
+            // would end the round for it, and a validator alone (or one whose peers are all
+            // waiting for it) would wait there for ever.
+            self.schedule(ctx, Step::Propose);
             return;
         }
         let proposal = Proposal {
@@ -719,6 +723,7 @@ impl HeightState {
         let slot = SignedSlot { height: self.height, round, kind: SignedKind::from(kind) };
         if !ctx.may_sign(slot) {
             debug!(?slot, "not voting: we already signed a later message");
+            self.run_out_without_our_vote(ctx, kind);
             return;
         }
         let vote = Vote {
@@ -733,6 +738,24 @@ impl HeightState {
         self.record_signed(ctx, Message::Vote(vote.clone()));
         let power = self.validators.power_of(&me);
         self.votes.entry(round).or_default().insert(vote, power);
+    }
+
+    /// Our vote of `kind` may not be signed (below the signing floor): the step ends on its
+    /// timer alone, as if the quorum that normally starts it had been seen. Without our vote
+    /// that quorum may never come — always so for a validator alone — and the round would never
+    /// end. Moving on by timeouts changes when we leave a round, never what we sign: safe.
+    fn run_out_without_our_vote(&mut self, ctx: &mut Ctx, kind: VoteKind) {
+        match kind {
+            VoteKind::Prevote if !self.flags.prevote_timeout_scheduled => {
+                self.flags.prevote_timeout_scheduled = true;
+                self.schedule(ctx, Step::Prevote);
+            }
+            VoteKind::Precommit if !self.flags.precommit_timeout_scheduled => {
+                self.flags.precommit_timeout_scheduled = true;
+                self.schedule(ctx, Step::Precommit);
+            }
+            _ => {}
+        }
     }
 
     /// The WAL contract: persist, then broadcast.

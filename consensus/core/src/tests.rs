@@ -208,6 +208,36 @@ fn never_signs_at_or_before_the_floor_the_shell_gives_it() {
     assert!(actions.iter().any(|a| matches!(a, Action::Decide { round: 1, .. })));
 }
 
+/// A validator alone whose floor is round 0's prevote (it proposed and prevoted there in a life
+/// whose WAL and blocks are gone): nobody else's votes can end round 0 for it, so each step it may
+/// not sign ends on a timer it sets itself — propose, prevote, precommit — and round 1 decides.
+#[test]
+fn a_validator_below_its_floor_leaves_the_round_on_its_own_timers() {
+    let f = Fixture::new(1);
+    let mut node = Consensus::new(config(), Some(f.keys[0].clone()));
+    node.never_sign_at_or_before(H, 0, crate::SignedKind::Prevote);
+    let v = block("v");
+    let mut actions = node.start_height(H, f.set.clone(), &[]);
+    actions.extend(node.handle(Input::ProposeValue { height: H, round: 0, block: v }));
+    let scheduled = |actions: &[Action], step: Step| {
+        actions.iter().any(|a| {
+            matches!(a, Action::ScheduleTimeout { timeout, .. } if *timeout == Timeout { height: H, round: 0, step })
+        })
+    };
+    assert!(signs_nothing(&actions), "{actions:?}");
+    assert!(scheduled(&actions, Step::Propose), "no timer ends the round: {actions:?}");
+    let actions = feed(&mut node, [timeout(0, Step::Propose)]);
+    assert!(signs_nothing(&actions), "{actions:?}");
+    assert!(scheduled(&actions, Step::Prevote), "{actions:?}");
+    let actions = feed(&mut node, [timeout(0, Step::Prevote)]);
+    assert_eq!(our_votes(&actions), vec![(0, VoteKind::Precommit, None)]);
+    assert!(scheduled(&actions, Step::Precommit), "{actions:?}");
+    let mut actions = feed(&mut node, [timeout(0, Step::Precommit)]);
+    actions.extend(node.handle(Input::ProposeValue { height: H, round: 1, block: v }));
+    assert_eq!(our_proposals(&actions).len(), 1, "{actions:?}");
+    assert!(actions.iter().any(|a| matches!(a, Action::Decide { round: 1, .. })));
+}
+
 #[test]
 fn prevotes_a_valid_proposal_then_locks_and_precommits_on_its_polka() {
     let f = Fixture::new(4);
