@@ -2,6 +2,7 @@
 //! stopped.
 
 use crate::chain::Chain;
+use crate::health::Health;
 use crate::home::{Home, NodeConfig};
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::{self, Metrics};
@@ -43,17 +44,15 @@ pub async fn run(
     }
     tracing::info!(chain_id = %chain.chain_id(), height = chain.height(), validator = is_validator, "starting node");
 
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
     metrics.height.set(chain.height() as i64);
-    if let Some(addr) = config.metrics_addr {
-        let bound = metrics::serve(addr, metrics.clone()).await?;
-        tracing::info!(address = %bound, "Prometheus metrics at /metrics");
-        std::fs::write(home.root().join("metrics_url"), format!("http://{bound}/metrics\n"))?;
-    }
+    metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
 
     let mempool = Arc::new(Mempool::new(MempoolLimits::default()));
     let allow = AllowList::new(allowed_keys(&chain)?);
-    let (libp2p, inbound) = start_network(&chain, &config, &node_key, allow.clone()).await?;
+    let (libp2p, inbound) =
+        start_network(&chain, &config, &node_key, allow.clone(), metrics.registry_mut()).await?;
+    let metrics = Arc::new(metrics);
     let network = NetworkHandle::connected(libp2p.clone());
     // The core signs only at heights whose validator set holds the key, so a node that governance
     // makes a validator starts signing at the announced height without a restart.
@@ -66,6 +65,7 @@ pub async fn run(
         }
         false => None,
     };
+    let signed_floor = sign_guard.as_ref().and_then(SignGuard::last).map(|last| last.height);
     let (consensus, handles) = ConsensusTask::new(
         chain.clone(),
         mempool.clone(),
@@ -100,7 +100,7 @@ pub async fn run(
             chain: chain.clone(),
             network: libp2p.clone(),
             consensus: handles.events.clone(),
-            heights,
+            heights: heights.clone(),
             syncing: syncing.clone(),
             metrics: metrics.clone(),
         }
@@ -112,8 +112,22 @@ pub async fn run(
         mempool.clone(),
         syncing.clone(),
         chain.storage.clone(),
-        metrics,
+        metrics.clone(),
     ));
+
+    let health = Arc::new(Health {
+        chain: chain.clone(),
+        network: Some(libp2p.clone()),
+        syncing: syncing.clone(),
+        peer_heights: heights,
+        validator_key: config.validator.then(|| node_key.public()),
+        signed_floor,
+    });
+    if let Some(addr) = config.metrics_addr {
+        let bound = metrics::serve(addr, metrics, health.clone()).await?;
+        tracing::info!(address = %bound, "Prometheus metrics at /metrics, health at /health and /ready");
+        std::fs::write(home.root().join("metrics_url"), format!("http://{bound}/metrics\n"))?;
+    }
 
     let ctx = rpc::server::RpcContext {
         chain: chain.clone(),
@@ -123,6 +137,7 @@ pub async fn run(
         node_key: node_key.public(),
         validator: config.validator,
         syncing,
+        health,
         proof_cache: Default::default(),
         max_submit_txs: config.rpc_limits.max_submit_txs as usize,
     };
@@ -163,6 +178,7 @@ async fn start_network(
     config: &NodeConfig,
     node_key: &Keypair,
     allow: AllowList,
+    registry: &mut kessai_network::MetricsRegistry,
 ) -> Result<(kessai_network::NetworkHandle, mpsc::Receiver<kessai_network::InboundMessage>)> {
     let listen: Multiaddr = config
         .p2p_addr
@@ -177,7 +193,8 @@ async fn start_network(
         network_config.bootnodes.push(address);
     }
     let provider = Arc::new(ChainSyncProvider(chain.clone()));
-    Ok(kessai_network::start(network_config, node_key, allow, provider).await?)
+    Ok(kessai_network::start_with_metrics(network_config, node_key, allow, provider, registry)
+        .await?)
 }
 
 /// Keys allowed to connect: the spec's validators and nodes, every validator the chain has had or

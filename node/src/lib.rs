@@ -7,12 +7,14 @@
 //! - [`service`]: the long-running tasks — consensus shell, peers' messages, sync;
 //! - [`rpc`]: the JSON-RPC server of the interface in `kessai-rpc-api`;
 //! - [`metrics`]: Prometheus metrics and their endpoint;
+//! - [`health`]: `GET /health` and `GET /ready` on the RPC and metrics ports;
 //! - [`storage`]: whether the node can write to its disk (a failed write stops admission and
 //!   signing);
 //! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk.
 
 pub mod chain;
 pub mod daemon;
+pub mod health;
 pub mod home;
 pub mod mempool;
 pub mod metrics;

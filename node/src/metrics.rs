@@ -1,13 +1,17 @@
 //! Prometheus metrics: what the node measures, and the `/metrics` endpoint that serves them.
 //!
-//! Every name is prefixed `kessai_`. Counters end in `_total`, durations are in seconds.
+//! Every name is prefixed `kessai_`. Counters end in `_total`, durations are in seconds. libp2p's
+//! own figures (connections, bandwidth, gossipsub, identify; the `libp2p-metrics` crate) are under
+//! `kessai_libp2p_`. The same port serves `GET /health` and `GET /ready` ([`crate::health`]).
 
+use crate::health::Health;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
@@ -41,6 +45,17 @@ pub struct Metrics {
     /// `kessai_signatures_refused_total`: signatures the key's signing state refused (at or below
     /// the last one signed: `data/` was wiped or restored). Alert on any.
     pub signatures_refused: Counter,
+    /// `kessai_last_signed_height`: height of the last proposal or vote this validator's key
+    /// signed, from its signing state beside the key (0: never signed, or not a validator). Alert
+    /// when it stops following `kessai_height` on a validator.
+    pub last_signed_height: Gauge,
+    /// `kessai_missed_blocks_total`: blocks this node committed at heights where its key was in
+    /// the validator set and the block's commit (the one this node stored: the precommits it
+    /// decided on, or the commit a peer served with a synced block) holds no precommit of its key.
+    /// Counted by validators only, since start.
+    pub missed_blocks: Counter,
+    /// `kessai_build_info{version, chain_id, genesis_hash}`: always 1; its labels say what runs.
+    build_info: Family<Vec<(String, String)>, Gauge>,
     /// Time between consecutive block times.
     pub block_interval: Histogram,
     /// From the start of a height to its decision.
@@ -65,6 +80,9 @@ impl Metrics {
         let penalised_peers = Gauge::default();
         let storage_failed = Gauge::default();
         let signatures_refused = Counter::default();
+        let last_signed_height = Gauge::default();
+        let missed_blocks = Counter::default();
+        let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         // 10 ms to about 80 s.
         let block_interval = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let commit_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
@@ -100,6 +118,21 @@ impl Metrics {
             signatures_refused.clone(),
         );
         registry.register(
+            "last_signed_height",
+            "Height of the last proposal or vote this validator's key signed (signing state)",
+            last_signed_height.clone(),
+        );
+        registry.register(
+            "missed_blocks",
+            "Blocks committed at heights where this validator was in the set without its precommit",
+            missed_blocks.clone(),
+        );
+        registry.register(
+            "build_info",
+            "Always 1: the node's version, chain id and chain spec hash as labels",
+            build_info.clone(),
+        );
+        registry.register(
             "block_interval_seconds",
             "Time between consecutive blocks (block times)",
             block_interval.clone(),
@@ -126,10 +159,30 @@ impl Metrics {
             penalised_peers,
             storage_failed,
             signatures_refused,
+            last_signed_height,
+            missed_blocks,
+            build_info,
             block_interval,
             commit_latency,
             clock_skew,
         }
+    }
+
+    /// Sets `kessai_build_info` for this binary on `chain_id`, whose chain spec hashes to
+    /// `genesis_hash`.
+    pub fn set_build_info(&self, chain_id: &str, genesis_hash: &str) {
+        let labels = vec![
+            ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("chain_id".to_string(), chain_id.to_string()),
+            ("genesis_hash".to_string(), genesis_hash.to_string()),
+        ];
+        self.build_info.get_or_create(&labels).set(1);
+    }
+
+    /// The registry, for libp2p's metrics (`libp2p-metrics` registers them under `libp2p_`)
+    /// before the node shares its metrics.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
     }
 
     /// The Prometheus text exposition of every metric.
@@ -146,8 +199,13 @@ impl Default for Metrics {
     }
 }
 
-/// Serves `GET /metrics` on `addr` until the task is dropped; returns the bound address.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<SocketAddr> {
+/// Serves `GET /metrics`, `GET /health` and `GET /ready` on `addr` until the task is dropped;
+/// returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
@@ -156,10 +214,14 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<So
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let metrics = metrics.clone();
+            let health = health.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
                     let metrics = metrics.clone();
-                    async move { Ok::<_, std::convert::Infallible>(respond(&request, &metrics)) }
+                    let health = health.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(respond(&request, &metrics, &health))
+                    }
                 });
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service);
@@ -172,11 +234,22 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<So
     Ok(local)
 }
 
-fn respond(request: &Request<hyper::body::Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+fn respond(
+    request: &Request<hyper::body::Incoming>,
+    metrics: &Metrics,
+    health: &Health,
+) -> Response<Full<Bytes>> {
+    if let Some((status, body)) = health.answer(request.uri().path()) {
+        return Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("valid response");
+    }
     if request.uri().path() != "/metrics" {
         return Response::builder()
             .status(StatusCode::NOT_FOUND)
-            .body(Full::new(Bytes::from_static(b"try /metrics\n")))
+            .body(Full::new(Bytes::from_static(b"try /metrics, /health or /ready\n")))
             .expect("valid response");
     }
     Response::builder()

@@ -153,7 +153,7 @@ impl Command {
         matches!(
             self,
             Command::Dev(_)
-                | Command::Node(_)
+                | Command::Node(NodeCommand::Run(_))
                 | Command::Intermediary(IntermediaryCommand::Serve { .. })
         )
     }

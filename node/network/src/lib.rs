@@ -32,9 +32,10 @@ mod sync;
 pub use config::{NetworkConfig, Topic, DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_LIMIT};
 pub use handle::{InboundMessage, NetworkHandle, NetworkMetrics};
 pub use identity::{key_of_peer_key, peer_id_of, peer_key_bytes, public_key_of};
+pub use libp2p::metrics::Registry as MetricsRegistry;
 pub use libp2p::{Multiaddr, PeerId};
 pub use permission::AllowList;
-pub use service::{start, BAN_DURATION, SYNC_REQUEST_TIMEOUT};
+pub use service::{start, start_with_metrics, BAN_DURATION, SYNC_REQUEST_TIMEOUT};
 pub use sync::{Refusal, SyncProvider, SyncRequest, SyncResponse, MAX_SYNC_HEIGHTS, SYNC_PROTOCOL};
 
 /// What can go wrong when starting the network or asking a peer something.

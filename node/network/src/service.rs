@@ -13,6 +13,7 @@ use crate::NetworkError;
 use kessai_primitives::Keypair;
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, MessageAcceptance, PublishError};
+use libp2p::metrics::{Metrics, Recorder, Registry};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{
     self, InboundFailure, OutboundFailure, OutboundRequestId, ResponseChannel,
@@ -62,6 +63,19 @@ pub async fn start(
     allow: AllowList,
     provider: Arc<dyn SyncProvider>,
 ) -> Result<(NetworkHandle, mpsc::Receiver<InboundMessage>), NetworkError> {
+    start_with_metrics(config, key, allow, provider, &mut Registry::default()).await
+}
+
+/// [`start`], recording libp2p's figures in `registry` under `libp2p_` (the `libp2p-metrics`
+/// crate): connections opened and closed, dial and listener errors, bytes in and out by
+/// protocol stack, gossipsub messages and identify exchanges.
+pub async fn start_with_metrics(
+    config: NetworkConfig,
+    key: &Keypair,
+    allow: AllowList,
+    provider: Arc<dyn SyncProvider>,
+    registry: &mut Registry,
+) -> Result<(NetworkHandle, mpsc::Receiver<InboundMessage>), NetworkError> {
     config.validate()?;
     let topics = Topics::new(&config.chain_id);
     let response_limit = sync::response_limit(config.max_message_bytes);
@@ -79,6 +93,7 @@ pub async fn start(
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkError::Config(format!("noise: {e}")))?
+        .with_bandwidth_metrics(registry)
         .with_behaviour(|key| Behaviour::new(key, settings).map_err(BehaviourError::from))
         .map_err(|e| NetworkError::Config(e.to_string()))?
         .build();
@@ -114,6 +129,7 @@ pub async fn start(
         served,
         pending: HashMap::new(),
         allow_changes,
+        metrics: Metrics::new(registry),
     };
     tokio::spawn(service.run());
     let handle = NetworkHandle::new(commands_tx, shared, local_peer_id, config.max_message_bytes);
@@ -203,6 +219,7 @@ struct Service {
     pending: HashMap<OutboundRequestId, Pending>,
     redial: Redialer,
     allow_changes: watch::Receiver<u64>,
+    metrics: Metrics,
 }
 
 impl Service {
@@ -282,10 +299,17 @@ impl Service {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.metrics.record(&event);
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => {
+                self.metrics.record(&event);
+                self.on_gossip(event)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
+                self.metrics.record(&event);
+                self.on_identify(event)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Permission(never)) => match never {},
             SwarmEvent::ConnectionEstablished {
                 peer_id,

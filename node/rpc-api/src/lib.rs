@@ -103,6 +103,22 @@ pub struct Status {
     /// are kept at every height). 0 when nothing was pruned.
     #[serde(default)]
     pub earliest_block_height: u64,
+    /// Whether the node is ready (what `GET /ready` answers): none from nodes that do not report
+    /// it.
+    #[serde(default)]
+    pub readiness: Option<Readiness>,
+}
+
+/// Whether a node is ready to serve and, for a validator, to sign: the JSON body of `GET /ready`
+/// (200 when ready, else 503), e.g. `{"ready":false,"failing":["syncing","no peers"]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Every condition holds: not catching up, connected to a peer when the chain has more than
+    /// one validator, the disk writable, and a validator in the set and free to sign.
+    pub ready: bool,
+    /// The conditions that do not hold, one short phrase each (empty when ready): `syncing`,
+    /// `no peers`, `storage failed`, `not in the validator set`, `signing waits for height H`.
+    pub failing: Vec<String>,
 }
 
 /// What `kessai_submitTx` answers for an admitted transaction.

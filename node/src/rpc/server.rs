@@ -1,6 +1,7 @@
 //! The JSON-RPC server: reads go straight to the store, transactions to the mempool.
 
 use crate::chain::Chain;
+use crate::health::Health;
 use crate::mempool::{AdmitError, Mempool};
 use crate::rpc::limits::{self, RpcLimits};
 use crate::rpc::proof_cache::{BlockTrees, ProofCache};
@@ -8,7 +9,9 @@ use crate::service::consensus::ConsensusStatus;
 use crate::service::network::NetworkHandle;
 use hyper_util::service::TowerToHyperService;
 use jsonrpsee::core::{async_trait, RpcResult};
-use jsonrpsee::server::{BatchRequestConfig, Methods, Server, ServerHandle};
+use jsonrpsee::server::{
+    BatchRequestConfig, HttpBody, HttpResponse, Methods, Server, ServerHandle,
+};
 use jsonrpsee::types::ErrorObjectOwned;
 use kessai_primitives::{
     Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
@@ -75,6 +78,8 @@ pub struct RpcContext {
     pub validator: bool,
     /// Set by the sync service while it catches up from peers.
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
+    /// Readiness, for `kessai_status` and `GET /health`, `GET /ready` on the RPC port.
+    pub health: Arc<Health>,
     /// Merkle trees of recently asked blocks, for transaction inclusion proofs.
     pub proof_cache: ProofCache,
     /// Transactions one `kessai_submitTxs` call may carry ([`RpcLimits::max_submit_txs`]).
@@ -104,15 +109,37 @@ pub async fn start(
     let local = listener.local_addr()?;
     let (stop, handle) = jsonrpsee::server::stop_channel();
     let builder = Server::builder().set_config(config).to_service_builder();
+    let health = ctx.health.clone();
     let methods: Methods = ctx.into_rpc().into();
     let service_stop = stop.clone();
     let service_of_connection = move || -> limits::ConnectionService {
         let jsonrpsee =
             TowerToHyperService::new(builder.clone().build(methods.clone(), service_stop.clone()));
-        Arc::new(move |request| Box::pin(hyper::service::Service::call(&jsonrpsee, request)))
+        let health = health.clone();
+        Arc::new(move |request| match health_answer(&health, &request) {
+            // Plain GETs of /health and /ready never reach jsonrpsee.
+            Some(response) => Box::pin(std::future::ready(Ok(response))),
+            None => Box::pin(hyper::service::Service::call(&jsonrpsee, request)),
+        })
     };
     tokio::spawn(limits::serve(listener, limits.clone(), service_of_connection, stop));
     Ok((local, handle))
+}
+
+/// `GET /health` or `GET /ready` answered from `health` ([`crate::health`]); none for any other
+/// request, which goes to jsonrpsee.
+fn health_answer(health: &Health, request: &limits::LimitedRequest) -> Option<HttpResponse> {
+    if request.method() != hyper::Method::GET {
+        return None;
+    }
+    let (status, body) = health.answer(request.uri().path())?;
+    let mut response = HttpResponse::new(HttpBody::from(body));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).expect("a valid status");
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Some(response)
 }
 
 impl RpcContext {
@@ -233,6 +260,7 @@ impl KessaiApiServer for RpcContext {
             syncing: self.syncing.load(std::sync::atomic::Ordering::Relaxed),
             mempool_size: self.mempool.len(),
             storage_fault: self.chain.storage.fault().map(|fault| fault.to_string()),
+            readiness: Some(self.health.readiness()),
         })
     }
 

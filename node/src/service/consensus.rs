@@ -191,6 +191,7 @@ impl ConsensusTask {
     /// holding it).
     pub fn with_sign_guard(mut self, guard: SignGuard) -> ConsensusTask {
         if let Some(last) = guard.last() {
+            self.metrics.last_signed_height.set(last.height as i64);
             let kind = match last.step {
                 SignStep::Propose => SignedKind::Proposal,
                 SignStep::Prevote => SignedKind::Prevote,
@@ -503,7 +504,10 @@ impl ConsensusTask {
     fn guard_allows(&mut self, message: &Message) -> Result<bool> {
         let Some(guard) = self.sign_guard.as_mut() else { return Ok(true) };
         match guard.check(message).context("the signing state beside the key")? {
-            Verdict::Sign | Verdict::Resend => Ok(true),
+            Verdict::Sign | Verdict::Resend => {
+                self.metrics.last_signed_height.set(message.height() as i64);
+                Ok(true)
+            }
             Verdict::Refuse(reason) => {
                 tracing::error!("{reason}");
                 self.metrics.signatures_refused.inc();
@@ -605,6 +609,7 @@ impl ConsensusTask {
     ) -> Result<usize> {
         let block = &executed.block;
         let height = block.header.height;
+        self.count_if_missed(height, &commit)?;
         let parent_time = self.chain.tip_header().map(|h| h.time_ms);
         let time_ms = block.header.time_ms;
         let tx_ids: HashSet<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
@@ -646,6 +651,17 @@ impl ConsensusTask {
         self.evidence_pool.retain(|e| !evidence.contains(e));
         self.last_commit = Some(commit);
         Ok(txs)
+    }
+
+    /// `kessai_missed_blocks_total`: a validator whose key is in the set of `height` and has no
+    /// precommit in the commit it stores for it missed the block.
+    fn count_if_missed(&self, height: u64, commit: &Commit) -> Result<()> {
+        let Some(key) = self.signer.as_ref().map(Keypair::public) else { return Ok(()) };
+        let in_set = self.chain.validators_for(height)?.get(&key).is_some();
+        if in_set && !commit.signatures.iter().any(|s| s.validator == key) {
+            self.metrics.missed_blocks.inc();
+        }
+        Ok(())
     }
 
     /// Verifies and commits blocks fetched by the sync service, then starts the height after them.

@@ -75,6 +75,11 @@ impl PeerHeights {
         });
     }
 
+    /// The highest height peers are known to have committed (0 before any is known).
+    pub fn best(&self) -> u64 {
+        *self.0.borrow()
+    }
+
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.0.subscribe()
     }

@@ -3,6 +3,7 @@
 //! two networks never share the two cores.
 
 mod clock_skew;
+mod health;
 mod hostile_peers;
 mod light_network;
 mod testnet;

@@ -7,6 +7,7 @@ mod dev_chain;
 mod disk_full;
 mod governance;
 mod hashlock;
+mod health;
 mod intermediary;
 mod light_client;
 mod netting;

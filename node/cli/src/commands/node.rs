@@ -1,8 +1,10 @@
-//! `kessai node run`: run the daemon in a home directory.
+//! `kessai node run`: run the daemon in a home directory. `kessai node health`: whether a running
+//! node is ready, as an exit status.
 
 use crate::cli::{PruningArgs, RpcLimitArgs};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use kessai_client::rpc_error;
 use kessai_node::home::Home;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +13,16 @@ use std::path::PathBuf;
 pub enum NodeCommand {
     /// Run the node in a home directory.
     Run(NodeRunArgs),
+    /// Exit 0 when the node at --rpc is ready (what `GET /ready` answers: synced, connected,
+    /// disk writable, a validator in the set and free to sign), else 1 with what fails: for
+    /// scripts and supervisors.
+    Health(NodeHealthArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NodeHealthArgs {
+    #[command(flatten)]
+    pub rpc: crate::cli::RpcArgs,
 }
 
 #[derive(Args, Debug)]
@@ -44,5 +56,29 @@ pub async fn run(command: NodeCommand) -> Result<()> {
             config.allow_missing_sign_state = args.allow_missing_sign_state;
             kessai_node::daemon::run(&home, config, |_| {}).await
         }
+        NodeCommand::Health(args) => health(args.rpc).await,
     }
+}
+
+/// Asks the node's readiness over JSON-RPC (`kessai_status`), prints it, and fails unless ready.
+async fn health(rpc: crate::cli::RpcArgs) -> Result<()> {
+    use kessai_rpc_api::KessaiApiClient;
+    let status = kessai_rpc_api::client(&rpc.rpc)?
+        .status()
+        .await
+        .map_err(rpc_error)
+        .with_context(|| format!("cannot reach the node at {}", rpc.rpc))?;
+    let Some(readiness) = status.readiness else {
+        bail!("the node at {} does not report readiness (a Kessai older than its /ready)", rpc.rpc)
+    };
+    if rpc.json {
+        super::output::json(&readiness);
+    }
+    if !readiness.ready {
+        bail!("the node at {} is not ready: {}", rpc.rpc, readiness.failing.join(", "));
+    }
+    if !rpc.json {
+        super::output::line("ready");
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! `kessai status`: a node's height, block, state root, consensus step, peers and clock.
+//! `kessai status`: a node's readiness, height, block, state root, consensus step, peers and clock.
 
 use super::output;
 use crate::cli::RpcArgs;
@@ -31,7 +31,7 @@ async fn status(rpc: RpcArgs) -> Result<()> {
             Some(fault) => format!("storage: FAILED, {fault}\n"),
             None => String::new(),
         };
-        storage + &format!(
+        storage + &ready(s.readiness.as_ref()) + &format!(
             "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
             s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
             s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
@@ -46,6 +46,16 @@ fn kept(earliest_state: u64, earliest_block: u64) -> String {
         return String::new();
     }
     format!("\nkept: state from height {earliest_state}, blocks from height {earliest_block} (pruned below; headers and commits kept)")
+}
+
+/// Readiness in one line (what `GET /ready` answers), first: a node not ready is what an operator
+/// looks for.
+fn ready(readiness: Option<&rpc::Readiness>) -> String {
+    match readiness {
+        Some(r) if r.ready => "ready: yes\n".into(),
+        Some(r) => format!("ready: NO ({})\n", r.failing.join(", ")),
+        None => "ready: not reported by this node\n".into(),
+    }
 }
 
 /// The node's clock against the chain's (`Status::clock_skew_ms`), with a warning beyond the drift
