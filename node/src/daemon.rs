@@ -197,33 +197,45 @@ async fn start_network(
         .await?)
 }
 
-/// Keys allowed to connect: the spec's validators and nodes, every validator the chain has had or
-/// will have (governance may add one), and peers admitted by governance.
+/// Keys allowed to connect: the spec's validators and nodes and the peers admitted by governance,
+/// less the peers governance revoked; and, whatever was revoked, every validator of the current
+/// and next sets (governance refuses to revoke one, and a signer must never be cut off).
 fn allowed_keys(chain: &Chain) -> Result<BTreeSet<PublicKey>> {
     let state = chain.state();
     let mut keys = chain.spec.network_keys();
+    keys.extend(ed25519_peer_keys(system::admitted_peers(&state)?, "admitted"));
+    for revoked in ed25519_peer_keys(system::revoked_peers(&state)?, "revoked") {
+        keys.remove(&revoked);
+    }
     for set in [system::current_validators(&state)?, system::next_validators(&state)?]
         .into_iter()
         .flatten()
     {
         keys.extend(set.validators().iter().map(|v| v.public_key));
     }
-    for peer_key in system::admitted_peers(&state)? {
-        match kessai_network::key_of_peer_key(&peer_key) {
-            Some(key) => {
-                keys.insert(key);
-            }
-            None => tracing::warn!(
-                peer_key = hex::encode(&peer_key),
-                "an admitted peer key is not an ed25519 libp2p key; ignoring it"
-            ),
-        }
-    }
     Ok(keys)
 }
 
-/// Keeps the allow list equal to [`allowed_keys`] as blocks change it (governance admits a peer or
-/// a validator). Keys are only ever added by the chain, so removing is left to restarts.
+/// The node keys of libp2p peer keys (protobuf) that are ed25519 keys; others are logged and
+/// skipped (no member's node has one).
+fn ed25519_peer_keys(peer_keys: Vec<Vec<u8>>, what: &'static str) -> Vec<PublicKey> {
+    peer_keys
+        .into_iter()
+        .filter_map(|peer_key| {
+            let key = kessai_network::key_of_peer_key(&peer_key);
+            if key.is_none() {
+                tracing::warn!(
+                    peer_key = hex::encode(&peer_key),
+                    "{what} peer key is not an ed25519 libp2p key; ignoring it"
+                );
+            }
+            key
+        })
+        .collect()
+}
+
+/// Keeps the allow list equal to [`allowed_keys`] as blocks change it: governance admits a peer or
+/// a validator, or revokes a peer, whose connections the network then closes (`AllowList::remove`).
 async fn follow_allow_list(
     chain: Arc<Chain>,
     allow: AllowList,
@@ -236,6 +248,11 @@ async fn follow_allow_list(
         }
         match allowed_keys(&chain) {
             Ok(keys) => {
+                for key in allow.keys().difference(&keys) {
+                    if allow.remove(key) {
+                        tracing::info!(%key, "peer revoked by governance; disconnecting it");
+                    }
+                }
                 for key in keys {
                     if allow.insert(key) {
                         tracing::info!(%key, "peer admitted to the network");

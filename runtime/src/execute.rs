@@ -50,7 +50,7 @@ pub struct ExecutedBlock {
     pub gas_used: u64,
 }
 
-/// Longest libp2p public key `AdmitPeer` accepts.
+/// Longest libp2p public key `AdmitPeer` and `RevokePeer` accept.
 const MAX_PEER_KEY: usize = 1024;
 
 impl Runtime {
@@ -567,16 +567,67 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
             state.set(system::pending_validators_key(at), encode(&changes));
         }
         GovernanceAction::AdmitPeer { peer_key } => {
-            if peer_key.is_empty() || peer_key.len() > MAX_PEER_KEY {
-                return Err(refuse(format!(
-                    "a peer key must be 1 to {MAX_PEER_KEY} bytes, got {}",
-                    peer_key.len()
-                )));
-            }
+            check_peer_key_length(peer_key).map_err(refuse)?;
+            state.remove(system::revoked_peer_key(peer_key));
             state.set(system::peer_key(peer_key), encode(&()));
+        }
+        GovernanceAction::RevokePeer { peer_key } => {
+            check_peer_key_length(peer_key).map_err(refuse)?;
+            if let Some(key) = ed25519_of_peer_key(peer_key) {
+                if is_or_becomes_validator(state, height, &key)? {
+                    return Err(refuse(refusal::REVOKE_VALIDATOR.into()));
+                }
+            }
+            if state.get(&system::revoked_peer_key(peer_key))?.is_some() {
+                return Err(refuse(format!("peer key {} is already revoked", hex_of(peer_key))));
+            }
+            state.remove(system::peer_key(peer_key));
+            state.set(system::revoked_peer_key(peer_key), encode(&()));
         }
     }
     Ok(())
+}
+
+fn check_peer_key_length(peer_key: &[u8]) -> Result<(), String> {
+    if peer_key.is_empty() || peer_key.len() > MAX_PEER_KEY {
+        return Err(format!(
+            "a peer key must be 1 to {MAX_PEER_KEY} bytes, got {}",
+            peer_key.len()
+        ));
+    }
+    Ok(())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ed25519 key of a libp2p public key in its protobuf encoding (`08 01 12 20 ‖ 32 bytes`:
+/// key type Ed25519, then the key), the one encoding `kessai tx gov admit-peer` and
+/// `revoke-peer` write.
+fn ed25519_of_peer_key(peer_key: &[u8]) -> Option<PublicKey> {
+    let key = peer_key.strip_prefix(&[0x08, 0x01, 0x12, 0x20])?;
+    Some(PublicKey(key.try_into().ok()?))
+}
+
+/// Whether `key` signs now or will: in `validators/current`, `validators/next`, or given power
+/// by a change pending for `height + 1` or `height + 2`. Revoking such a key's node would cut a
+/// signer off the network; the node keeps validators allowed whatever the state says.
+fn is_or_becomes_validator(state: &Overlay, height: u64, key: &PublicKey) -> Result<bool, Stop> {
+    for set in
+        [system::current_validators(state)?, system::next_validators(state)?].into_iter().flatten()
+    {
+        if set.get(key).is_some() {
+            return Ok(true);
+        }
+    }
+    for at in [height + 1, height + 2] {
+        let pending = system::pending_validators(state, at)?.unwrap_or_default();
+        if pending.iter().any(|v| v.public_key == *key && v.power > 0) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Whether a member other than `key` holds the admin role: governance never leaves the chain

@@ -74,6 +74,9 @@ pub(crate) mod refusal {
         "no validator would have voting power: no one could sign blocks";
     /// `SetValidator` changes whose powers add up to more than `u64::MAX`.
     pub(crate) const POWER_OVERFLOW: &str = "the validators' total voting power would overflow";
+    /// `RevokePeer` of the node key of a current, next or pending validator.
+    pub(crate) const REVOKE_VALIDATOR: &str =
+        "a validator's node cannot be revoked: set its power to 0 first (tx gov set-validator KEY 0)";
 }
 
 impl Failure {
@@ -245,6 +248,10 @@ mod tests {
             (
                 Failure::Governance(refusal::POWER_OVERFLOW.into()),
                 "governance: the validators' total voting power would overflow".into(),
+            ),
+            (
+                Failure::Governance(refusal::REVOKE_VALIDATOR.into()),
+                "governance: a validator's node cannot be revoked: set its power to 0 first (tx gov set-validator KEY 0)".into(),
             ),
         ];
         for (failure, reason) in cases {

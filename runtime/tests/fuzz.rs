@@ -207,7 +207,7 @@ fn signer(index: u8) -> Keypair {
 
 fn payload(input: &TxInput) -> Payload {
     let key = PublicKey(input.hash);
-    match input.payload % 10 {
+    match input.payload % 11 {
         0 => Payload::Deploy { code: input.bytes.clone() },
         1 => Payload::Deploy { code: smith_module(&input.bytes).unwrap_or_default() },
         2 => Payload::Instantiate { code_hash: Hash(input.hash), args: input.bytes.clone() },
@@ -223,6 +223,7 @@ fn payload(input: &TxInput) -> Payload {
             validator: Validator { public_key: key, power: input.power },
         }),
         8 => Payload::Governance(GovernanceAction::AdmitPeer { peer_key: input.bytes.clone() }),
+        9 => Payload::Governance(GovernanceAction::RevokePeer { peer_key: input.bytes.clone() }),
         _ => {
             Payload::Deploy { code: CONTRACTS[usize::from(input.nonce) % CONTRACTS.len()].to_vec() }
         }

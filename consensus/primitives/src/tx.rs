@@ -71,9 +71,17 @@ pub enum GovernanceAction {
         /// The validator's key and new power.
         validator: Validator,
     },
-    /// Admits a libp2p peer id (its protobuf-encoded public key bytes) to the network.
+    /// Admits a libp2p peer id (its protobuf-encoded public key bytes) to the network, lifting a
+    /// revocation of it.
     AdmitPeer {
         /// The peer's libp2p public key, protobuf-encoded.
+        peer_key: Vec<u8>,
+    },
+    /// Revokes a node key's place on the network, whether governance admitted it or the chain spec
+    /// lists it: nodes drop its connections at the height that commits this. Refused for a key of
+    /// the current, next or a pending validator set (decision record 0015).
+    RevokePeer {
+        /// The peer's libp2p public key, protobuf-encoded (as in [`GovernanceAction::AdmitPeer`]).
         peer_key: Vec<u8>,
     },
 }

@@ -43,7 +43,7 @@ fn signer(index: u8) -> Keypair {
 
 fn transaction(input: &TxInput) -> Transaction {
     let key = PublicKey(input.hash);
-    let payload = match input.payload % 10 {
+    let payload = match input.payload % 11 {
         0 => Payload::Deploy { code: input.bytes.clone() },
         1 => Payload::Instantiate { code_hash: Hash(input.hash), args: input.bytes.clone() },
         2 => Payload::Call {
@@ -66,6 +66,7 @@ fn transaction(input: &TxInput) -> Transaction {
             validator: Validator { public_key: key, power: input.power },
         }),
         8 => Payload::Governance(GovernanceAction::AdmitPeer { peer_key: input.bytes.clone() }),
+        9 => Payload::Governance(GovernanceAction::RevokePeer { peer_key: input.bytes.clone() }),
         _ => Payload::Call { contract: Address([0; 32]), method: String::new(), args: vec![] },
     };
     Transaction {

@@ -29,6 +29,9 @@ pub const VALIDATORS_NEXT: &[u8] = b"validators/next";
 pub const VALIDATORS_PENDING: &[u8] = b"validators/pending/";
 /// Key prefix of admitted peers (`peer/ ‖ libp2p public key bytes` → `()`).
 pub const PEER: &[u8] = b"peer/";
+/// Key prefix of revoked peers (`peer-revoked/ ‖ libp2p public key bytes` → `()`): node keys that
+/// may not connect even though the chain spec lists them.
+pub const PEER_REVOKED: &[u8] = b"peer-revoked/";
 /// Key prefix of committed misbehaviour evidence (`evidence/ ‖ evidence hash` → `Evidence`).
 pub const EVIDENCE: &[u8] = b"evidence/";
 
@@ -113,6 +116,16 @@ pub fn peer_prefix() -> Vec<u8> {
     system_key(PEER, &[])
 }
 
+/// `peer-revoked/ ‖ libp2p public key bytes` → `()`: a revoked peer.
+pub fn revoked_peer_key(peer_key: &[u8]) -> Vec<u8> {
+    system_key(PEER_REVOKED, peer_key)
+}
+
+/// The flat prefix of every revoked-peer key.
+pub fn revoked_peer_prefix() -> Vec<u8> {
+    system_key(PEER_REVOKED, &[])
+}
+
 /// `evidence/ ‖ evidence hash` → the committed `Evidence`.
 pub fn evidence_key(evidence_hash: &Hash) -> Vec<u8> {
     system_key(EVIDENCE, &evidence_hash.0)
@@ -168,6 +181,18 @@ pub fn members(
 /// The libp2p public keys (protobuf-encoded) of every admitted peer, in key order.
 pub fn admitted_peers(state: &(impl StateView + ?Sized)) -> Result<Vec<Vec<u8>>, StateError> {
     let prefix = peer_prefix();
+    let mut out = Vec::new();
+    let mut from = prefix.clone();
+    while let Some((key, _)) = state.next_from(&prefix, &from)? {
+        out.push(key[prefix.len()..].to_vec());
+        from = successor(key);
+    }
+    Ok(out)
+}
+
+/// The libp2p public keys (protobuf-encoded) of every revoked peer, in key order.
+pub fn revoked_peers(state: &(impl StateView + ?Sized)) -> Result<Vec<Vec<u8>>, StateError> {
+    let prefix = revoked_peer_prefix();
     let mut out = Vec::new();
     let mut from = prefix.clone();
     while let Some((key, _)) = state.next_from(&prefix, &from)? {

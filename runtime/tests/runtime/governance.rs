@@ -17,8 +17,9 @@ const LAST_ADMIN_MEMBER: &str = "governance: the last admin cannot be removed: n
 const NO_VOTING_POWER: &str =
     "governance: no validator would have voting power: no one could sign blocks";
 const POWER_OVERFLOW: &str = "governance: the validators' total voting power would overflow";
-const INVARIANT_REASONS: [&str; 4] =
-    [LAST_ADMIN_ROLE, LAST_ADMIN_MEMBER, NO_VOTING_POWER, POWER_OVERFLOW];
+const REVOKE_VALIDATOR: &str = "governance: a validator's node cannot be revoked: set its power to 0 first (tx gov set-validator KEY 0)";
+const INVARIANT_REASONS: [&str; 5] =
+    [LAST_ADMIN_ROLE, LAST_ADMIN_MEMBER, NO_VOTING_POWER, POWER_OVERFLOW, REVOKE_VALIDATOR];
 
 fn govern(chain: &mut Chain, key: &Keypair, action: GovernanceAction) -> Receipt {
     chain.run(chain.tx(key, Payload::Governance(action)))
@@ -161,6 +162,56 @@ fn removing_a_member_leaves_the_validators_alone() {
     assert_eq!(system::next_validators(&chain.state).unwrap(), validators);
 }
 
+/// The libp2p (protobuf) encoding of the ed25519 node key of dev key `name`.
+fn peer_key_of(name: &str) -> Vec<u8> {
+    let mut bytes = vec![0x08, 0x01, 0x12, 0x20];
+    bytes.extend_from_slice(&Keypair::dev(name).public().0);
+    bytes
+}
+
+/// A peer is revoked (and its admission with it), once; admitting it again lifts the revocation.
+/// The node keys of validators — current, next, or given power by a pending change — cannot be
+/// revoked; once their power is 0 in every set, they can.
+#[test]
+fn peers_are_revoked_but_never_a_validators_node() {
+    let mut chain = Chain::new();
+    let revoke = |peer_key: Vec<u8>| GovernanceAction::RevokePeer { peer_key };
+    let admit = |peer_key: Vec<u8>| GovernanceAction::AdmitPeer { peer_key };
+    let (node, spec_node) = (peer_key_of("node-x"), peer_key_of("node-y"));
+
+    assert_success(&govern(&mut chain, &alice(), admit(node.clone())));
+    assert_success(&govern(&mut chain, &alice(), revoke(node.clone())));
+    assert_eq!(system::admitted_peers(&chain.state).unwrap(), Vec::<Vec<u8>>::new());
+    assert_eq!(system::revoked_peers(&chain.state).unwrap(), vec![node.clone()]);
+    let again = govern(&mut chain, &alice(), revoke(node.clone()));
+    assert!(failure(&again).ends_with("is already revoked"), "{again:?}");
+    // A key never admitted (e.g. one the chain spec lists) is revoked all the same.
+    assert_success(&govern(&mut chain, &alice(), revoke(spec_node.clone())));
+    assert_success(&govern(&mut chain, &alice(), admit(node.clone())));
+    assert_eq!(system::admitted_peers(&chain.state).unwrap(), vec![node]);
+    assert_eq!(system::revoked_peers(&chain.state).unwrap(), vec![spec_node]);
+    assert!(failure(&govern(&mut chain, &alice(), revoke(vec![])))
+        .starts_with("governance: a peer key must be"));
+
+    // v0 signs: refused. v1 has power pending: refused, and still once it signs.
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("v0")), REVOKE_VALIDATOR);
+    assert_success(&govern(&mut chain, &alice(), set_validator("v1", 5)));
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("v1")), REVOKE_VALIDATOR);
+    chain.block(&[]);
+    assert!(system::current_validators(&chain.state)
+        .unwrap()
+        .unwrap()
+        .get(&validator("v1", 5).public_key)
+        .is_some());
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("v1")), REVOKE_VALIDATOR);
+    // Power 0: refused while v1 is in the current or next set, allowed once it is in neither.
+    assert_success(&govern(&mut chain, &alice(), set_validator("v1", 0)));
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("v1")), REVOKE_VALIDATOR);
+    chain.block(&[]);
+    chain.block(&[]);
+    assert_success(&govern(&mut chain, &alice(), revoke(peer_key_of("v1"))));
+}
+
 // ---- Random sequences of governance actions by admins ------------------------------------------
 
 /// The members the actions name (alice is the genesis admin; bob a member without roles).
@@ -187,9 +238,35 @@ fn action() -> impl Strategy<Value = GovernanceAction> {
             .prop_map(|(key, role)| GovernanceAction::GrantRole { key, role }),
         3 => (member, role).prop_map(|(key, role)| GovernanceAction::RevokeRole { key, role }),
         4 => validator.prop_map(|validator| GovernanceAction::SetValidator { validator }),
-        1 => prop::collection::vec(any::<u8>(), 0..3)
-            .prop_map(|peer_key| GovernanceAction::AdmitPeer { peer_key }),
+        1 => peer().prop_map(|peer_key| GovernanceAction::AdmitPeer { peer_key }),
+        2 => peer().prop_map(|peer_key| GovernanceAction::RevokePeer { peer_key }),
     ]
+}
+
+/// Peer keys: the validators' node keys, another node's, or a few arbitrary bytes.
+fn peer() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => prop::sample::select(&["v0", "v1", "v2", "node-x"][..]).prop_map(peer_key_of),
+        1 => prop::collection::vec(any::<u8>(), 0..3),
+    ]
+}
+
+/// Whether `key` is a validator the runtime must not let governance revoke in block `height`:
+/// in the sets of `start` (the state the block began from), or given power by a change pending
+/// for `height + 1` (in `start`) or `height + 2` (in `before`, after the earlier transactions).
+fn validates(start: &MemState, before: &MemState, height: u64, key: &PublicKey) -> bool {
+    let in_set = |set: Option<ValidatorSet>| set.is_some_and(|set| set.get(key).is_some());
+    let pending = |state: &MemState, at: u64| {
+        system::pending_validators(state, at)
+            .unwrap()
+            .unwrap_or_default()
+            .iter()
+            .any(|v| v.public_key == *key && v.power > 0)
+    };
+    in_set(system::current_validators(start).unwrap())
+        || in_set(system::next_validators(start).unwrap())
+        || pending(start, height + 1)
+        || pending(before, height + 2)
 }
 
 /// Blocks of one to three actions, each signed by one of the admins of the block's start state.
@@ -231,6 +308,7 @@ fn powers_after(before: &MemState, height: u64, change: &Validator) -> BTreeMap<
 
 /// The invariant refusal `action` must get in block `height` on `before`, if any.
 fn expected_refusal(
+    start: &MemState,
     before: &MemState,
     height: u64,
     action: &GovernanceAction,
@@ -248,6 +326,11 @@ fn expected_refusal(
                 Some(0) => Some(NO_VOTING_POWER),
                 Some(_) => None,
             }
+        }
+        GovernanceAction::RevokePeer { peer_key } => {
+            let key = peer_key.strip_prefix(&[0x08, 0x01, 0x12, 0x20][..])?;
+            let key = PublicKey(key.try_into().ok()?);
+            validates(start, before, height, &key).then_some(REVOKE_VALIDATOR)
         }
         _ => None,
     }
@@ -287,7 +370,7 @@ fn run_block(
         let governed = !reason.is_some_and(|r| r.starts_with("invalid: ") || r.contains("lacks"));
         if governed {
             let before = after(&chain.state, &prefixes[i].writes);
-            match expected_refusal(&before, height, action) {
+            match expected_refusal(&chain.state, &before, height, action) {
                 Some(expected) => prop_assert_eq!(reason, Some(expected), "{:?}", action),
                 None => prop_assert!(
                     !reason.is_some_and(|r| INVARIANT_REASONS.contains(&r)),

@@ -248,3 +248,77 @@ fn a_validator_whose_data_is_wiped_mid_height_rejoins_without_equivocating() {
     let back = net.node(1).height();
     assert!(proposes_within(&net, &key, back, 12), "the wiped validator never proposed again");
 }
+
+/// Whether node `i`'s peers include the node of `entry` (`nodes.json`).
+fn connected_to(net: &Testnet, i: usize, entry: &serde_json::Value) -> bool {
+    let peer_id = entry_field(entry, "peer_id");
+    net.status(i)["peers"]
+        .as_array()
+        .expect("peers")
+        .iter()
+        .any(|p| p.to_string().contains(peer_id))
+}
+
+/// Waits until `condition` holds (checked every 500 ms), or panics with `what`.
+fn eventually(what: &str, timeout: Duration, condition: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "{what} did not happen within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Governance revokes a full node the chain spec lists: every validator drops its connection at
+/// the committed height and it falls behind; a validator's node cannot be revoked; admitting the
+/// node again lets it back in and it catches up.
+#[test]
+fn a_node_revoked_by_governance_is_disconnected_until_admitted_again() {
+    let _turn = one_at_a_time();
+    let mut net = Testnet::init(4, 1);
+    net.start_all(5);
+    net.wait_height(&[0, 1, 2, 3, 4], 2, MINUTE).unwrap();
+    let full_node = net.entries[4].clone();
+    for i in VALIDATORS {
+        eventually(&format!("validator {i} connecting to the full node"), MINUTE, || {
+            connected_to(&net, i, &full_node)
+        });
+    }
+    let keys = net.keys_dir();
+    let gov = |action: &str, key: &str| {
+        net.node(0).cli(&["tx", "gov", action, key, "--key", "alice", "--keys-dir", &keys])
+    };
+
+    // A validator's node: refused, and it stays connected.
+    let validator = entry_field(&net.entries[3], "node_key").to_string();
+    let refused = gov("revoke-peer", &validator);
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&refused.stdout), kessai_tests::stderr(&refused));
+    assert!(!refused.status.success(), "revoking a validator's node succeeded: {text}");
+    assert!(text.contains("a validator's node cannot be revoked"), "{text}");
+
+    // The full node: every validator disconnects it, and it stops following the chain.
+    let out = gov("revoke-peer", entry_field(&full_node, "node_key"));
+    assert!(out.status.success(), "revoke-peer: {}", kessai_tests::stderr(&out));
+    for i in VALIDATORS {
+        eventually(
+            &format!("validator {i} disconnecting the revoked node"),
+            Duration::from_secs(30),
+            || !connected_to(&net, i, &full_node),
+        );
+    }
+    let cut = net.node(4).height();
+    let progressed = net.node(0).height() + 4;
+    net.wait_height(&VALIDATORS, progressed, MINUTE).unwrap();
+    for i in VALIDATORS {
+        assert!(!connected_to(&net, i, &full_node), "validator {i} let the revoked node back in");
+        assert!(connected_to(&net, i, &net.entries[(i + 1) % 4]), "validator {i} lost a validator");
+    }
+    assert!(net.node(4).height() <= cut + 1, "the revoked node kept receiving blocks");
+
+    // Admitted again: it reconnects (its redials are now accepted) and catches up.
+    let out = gov("admit-peer", entry_field(&full_node, "node_key"));
+    assert!(out.status.success(), "admit-peer: {}", kessai_tests::stderr(&out));
+    let tip = net.node(0).height();
+    net.wait_height(&[4], tip, 2 * MINUTE).unwrap();
+    net.assert_same_chain(&[0, 4], tip);
+}

@@ -99,6 +99,16 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Revoke a node key's place on the network (admitted, or listed in the chain spec): every
+    /// node disconnects it at the committed height. Refused for a validator's key: set its power
+    /// to 0 first.
+    RevokePeer {
+        public_key: String,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
 }
 
 pub async fn run(command: TxCommand) -> Result<()> {
@@ -188,6 +198,10 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
         GovCommand::AdmitPeer { public_key, signer, rpc } => {
             let peer_key = kessai_network::peer_key_bytes(&key(&public_key)?);
             (GovernanceAction::AdmitPeer { peer_key }, signer, rpc)
+        }
+        GovCommand::RevokePeer { public_key, signer, rpc } => {
+            let peer_key = kessai_network::peer_key_bytes(&key(&public_key)?);
+            (GovernanceAction::RevokePeer { peer_key }, signer, rpc)
         }
     })
 }
