@@ -1,11 +1,11 @@
 //! Fuzz targets of what peers and clients send as bytes (`docs/fuzzing.md`): signed transactions,
-//! blocks, proposals, votes, commits and evidence. Each decodes without panicking and within a
-//! memory bound, re-encodes to the same bytes, and is checked (signatures, block shape) without
-//! panicking; a transaction changed after signing never verifies.
+//! blocks, proposals, votes, commits, evidence and validator sets. Each decodes without panicking
+//! and within a memory bound, re-encodes to the same bytes, and is checked (signatures, block
+//! shape) without panicking; a transaction changed after signing never verifies.
 //!
 //! `cargo test` runs each target for about a second of random inputs; `cargo bolero test
-//! <target> --engine libfuzzer` (or `BOLERO_RANDOM_TEST_TIME_MS=…` with `cargo test --release`)
-//! runs it for longer.
+//! <target>` (libFuzzer) or `BOLERO_RANDOM_TEST_TIME_MS=…` (the random engine) runs it for longer
+//! (`docs/fuzzing.md`, "How").
 
 #[path = "support/fuzz.rs"]
 mod fuzz_support;

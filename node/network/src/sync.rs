@@ -409,4 +409,30 @@ mod tests {
         let error = block_on(codec.read_response(&SYNC_PROTOCOL, &mut Cursor::new(short)));
         assert_eq!(error.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
+
+    /// Fuzz target (`docs/fuzzing.md`): whatever a peer writes on a sync stream is read as a
+    /// request or a response, or refused with an error, never a panic; what is read is what the
+    /// frame held, so writing it again gives the same frame. The length prefix is the body's own
+    /// length half the time (random prefixes are nearly all beyond the limit).
+    #[test]
+    fn fuzz_sync_frames() {
+        bolero::check!()
+            .with_type::<(bool, u32, Vec<u8>)>()
+            .with_test_time(std::time::Duration::from_secs(1))
+            .for_each(|(honest, len, body)| {
+                let len = if *honest { body.len() as u32 } else { *len };
+                let wire = [&len.to_be_bytes()[..], body].concat();
+                let mut codec = SyncCodec { response_limit: 4096 };
+                let mut input = Cursor::new(wire.clone());
+                if let Ok(request) = block_on(codec.read_request(&SYNC_PROTOCOL, &mut input)) {
+                    let frame = &wire[..input.position() as usize];
+                    assert_eq!(encode(&request, MAX_REQUEST_BYTES).unwrap(), frame);
+                }
+                let mut input = Cursor::new(wire.clone());
+                if let Ok(response) = block_on(codec.read_response(&SYNC_PROTOCOL, &mut input)) {
+                    let frame = &wire[..input.position() as usize];
+                    assert_eq!(encode(&response, 4096).unwrap(), frame);
+                }
+            });
+    }
 }
