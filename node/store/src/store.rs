@@ -121,6 +121,10 @@ impl Drop for BlockWrite {
 
 const NO_HEIGHT: u64 = u64::MAX;
 
+/// Bound of the write-ahead log files on disk (RocksDB's default is four times every family's
+/// memtables, about 5 GiB here).
+const MAX_TOTAL_WAL_BYTES: u64 = 128 << 20;
+
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
@@ -150,6 +154,10 @@ impl Store {
         db_options.create_if_missing(true);
         db_options.create_missing_column_families(true);
         db_options.set_keep_log_file_num(4);
+        // A write-ahead log file is deleted only once every family with writes in it has flushed;
+        // `meta` and `headers` take a few bytes per block and would hold logs (and disk) for
+        // gigabytes. Past this total, RocksDB flushes the families that hold the oldest log.
+        db_options.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         let families =
             keys::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options.clone()));
         let db = DB::open_cf_descriptors(&db_options, path, families)?;
