@@ -6,4 +6,5 @@ mod clock_skew;
 mod health;
 mod hostile_peers;
 mod light_network;
+mod namespaces;
 mod testnet;

@@ -17,6 +17,17 @@ pub enum NodeCommand {
     /// disk writable, a validator in the set and free to sign), else 1 with what fails: for
     /// scripts and supervisors.
     Health(NodeHealthArgs),
+    /// Print the node's libp2p peer id and public key: what other operators need for their
+    /// bootnodes and the chain spec.
+    Id(NodeIdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NodeIdArgs {
+    #[arg(long)]
+    pub home: PathBuf,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -57,7 +68,23 @@ pub async fn run(command: NodeCommand) -> Result<()> {
             kessai_node::daemon::run(&home, config, |_| {}).await
         }
         NodeCommand::Health(args) => health(args.rpc).await,
+        NodeCommand::Id(args) => node_id(args),
     }
+}
+
+/// Prints the peer id and public key of the node key in `HOME/node_key.json`.
+fn node_id(args: NodeIdArgs) -> Result<()> {
+    let home = Home::new(&args.home);
+    if !home.node_key_path().exists() {
+        anyhow::bail!(
+            "{} has no node key: initialise it with `kessai init --home {}`",
+            home.root().display(),
+            home.root().display()
+        );
+    }
+    let key = home.load_node_key()?;
+    super::keys::print_node_identity(args.json, &key.name, &key.keypair()?.public());
+    Ok(())
 }
 
 /// Asks the node's readiness over JSON-RPC (`kessai_status`), prints it, and fails unless ready.
