@@ -94,3 +94,71 @@ impl Health {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kessai_chainspec::ChainSpec;
+    use kessai_primitives::Keypair;
+
+    fn health_of(spec: ChainSpec, dir: &std::path::Path) -> Health {
+        Health {
+            chain: Chain::open(spec, dir).unwrap(),
+            network: None,
+            syncing: Arc::default(),
+            peer_heights: PeerHeights::default(),
+            validator_key: Some(Keypair::dev("validator-0").public()),
+            signed_floor: None,
+        }
+    }
+
+    fn failing(health: &Health) -> Vec<String> {
+        let readiness = health.readiness();
+        assert_eq!(readiness.ready, readiness.failing.is_empty());
+        readiness.failing
+    }
+
+    #[test]
+    fn the_dev_validator_is_ready_until_a_condition_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut health = health_of(ChainSpec::dev(), dir.path());
+        assert_eq!(failing(&health), Vec::<String>::new());
+        assert_eq!(health.answer(READY_PATH).unwrap().0, 200);
+
+        health.peer_heights.observed(1);
+        assert_eq!(failing(&health), Vec::<String>::new(), "one behind is not syncing");
+        health.peer_heights.observed(2);
+        assert_eq!(failing(&health), ["syncing"]);
+        let dir = tempfile::tempdir().unwrap();
+        // Peer heights never go down: a node that has not seen them.
+        health = health_of(ChainSpec::dev(), dir.path());
+        health.syncing.store(true, Ordering::Relaxed);
+        assert_eq!(failing(&health), ["syncing"]);
+        health.syncing.store(false, Ordering::Relaxed);
+
+        health.signed_floor = Some(5);
+        assert_eq!(failing(&health), ["signing waits for height 5"]);
+        health.signed_floor = Some(0);
+        health.validator_key = Some(Keypair::dev("not-a-validator").public());
+        assert_eq!(failing(&health), ["not in the validator set"]);
+        health.validator_key = None;
+
+        health.chain.storage.failed("block 1", &"No space left on device");
+        assert_eq!(failing(&health), ["storage failed"]);
+        let (status, body) = health.answer(READY_PATH).unwrap();
+        assert_eq!(
+            (status, body.as_str()),
+            (503, r#"{"ready":false,"failing":["storage failed"]}"#)
+        );
+        assert_eq!(health.answer(HEALTH_PATH).unwrap().0, 200, "/health does not care");
+        assert_eq!(health.answer("/metrics"), None);
+    }
+
+    #[test]
+    fn a_node_of_a_four_validator_chain_needs_a_peer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut health = health_of(ChainSpec::local(), dir.path());
+        health.validator_key = None;
+        assert_eq!(failing(&health), ["no peers"]);
+    }
+}
