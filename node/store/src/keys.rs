@@ -17,10 +17,23 @@ pub(crate) const JMT_VALUES: &str = "jmt_values";
 pub(crate) const META: &str = "meta";
 /// What each version made stale, for the pruner: written only while state pruning is on.
 pub(crate) const JMT_STALE: &str = "jmt_stale";
+/// blake3(flat key) → flat key: what a state snapshot needs to serve the flat keys of the tree's
+/// leaves (the tree keeps only their hashes).
+pub(crate) const JMT_PREIMAGES: &str = "jmt_preimages";
 
-pub(crate) const ALL: [&str; 11] = [
-    HEADERS, BLOCKS, COMMITS, RECEIPTS, TX_INDEX, EVENTS, STATE, JMT_NODES, JMT_VALUES, META,
+pub(crate) const ALL: [&str; 12] = [
+    HEADERS,
+    BLOCKS,
+    COMMITS,
+    RECEIPTS,
+    TX_INDEX,
+    EVENTS,
+    STATE,
+    JMT_NODES,
+    JMT_VALUES,
+    META,
     JMT_STALE,
+    JMT_PREIMAGES,
 ];
 
 /// `meta` keys.
@@ -35,6 +48,11 @@ pub(crate) mod meta {
     pub(crate) const EARLIEST_STATE: &[u8] = b"earliest_state_height";
     /// u64 BE: the lowest height whose block, receipts and indices are kept (absent: 0).
     pub(crate) const EARLIEST_BLOCK: &[u8] = b"earliest_block_height";
+    /// borsh `(height, state root)`: a state sync is writing this database (absent otherwise).
+    pub(crate) const RESTORING: &[u8] = b"restoring";
+    /// `[1]`: every key of the flat state has its preimage in `jmt_preimages` (absent in a
+    /// database written before preimages were kept, until it is opened once).
+    pub(crate) const PREIMAGES: &[u8] = b"preimages";
 }
 
 /// Version of the layout described in this module.
@@ -73,6 +91,13 @@ pub(crate) fn jmt_node(node_key: &jmt::storage::NodeKey) -> Vec<u8> {
     let mut key = node_key.version().to_be_bytes().to_vec();
     borsh::to_writer(&mut key, node_key.nibble_path()).expect("encoding to memory cannot fail");
     key
+}
+
+/// The tree node key of a `jmt_nodes` key.
+pub(crate) fn parse_jmt_node(key: &[u8]) -> Option<jmt::storage::NodeKey> {
+    let version = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let path: jmt::storage::NibblePath = borsh::from_slice(key.get(8..)?).ok()?;
+    Some(jmt::storage::NodeKey::new(version, path))
 }
 
 /// What a `jmt_stale` entry says is stale from its version on.

@@ -17,7 +17,8 @@
 //! | `jmt_nodes` | version ‖ borsh(nibble path) | jmt `Node` |
 //! | `jmt_values` | blake3(flat key) ‖ version | `Option<value>`: every key's history |
 //! | `jmt_stale` | stale-since version ‖ kind ‖ node key or key hash | what the version made stale (state pruning on only) |
-//! | `meta` | `latest_height`, `genesis`, `format`, `earliest_state_height`, `earliest_block_height` | |
+//! | `jmt_preimages` | blake3(flat key) | flat key (for snapshots; never pruned) |
+//! | `meta` | `latest_height`, `genesis`, `format`, `earliest_state_height`, `earliest_block_height`, `preimages`, `restoring` | |
 //!
 //! # State
 //!
@@ -77,14 +78,20 @@
 //! [`Store::checkpoint`] copies the open database (RocksDB's checkpoint) without stopping
 //! commits; the node's `kessai_admin_backup` and `kessai db backup` use it.
 //!
-//! # Not done yet
+//! # Snapshots and state sync
 //!
-//! - **State sync / restore** (jmt's `get_rightmost_leaf`, `HasPreimage`): not implemented; a node
-//!   joins by replaying blocks.
+//! Every commit also records, in `jmt_preimages`, the flat key of each key hash it writes (a
+//! database from before is filled in from its flat state when it is opened). With them,
+//! [`Store::snapshot_chunk`] serves the state of any kept height as chunks of `(flat key, value)`
+//! in key-hash order with a range proof, and [`StateRestore`] rebuilds an empty store from such
+//! chunks with jmt's restore, verifying each against a trusted state root (`snapshot.rs`). The
+//! restored store's latest height is the snapshot's: its header and commit are there, no block
+//! below it (`earliest_block_height` = H + 1, `earliest_state_height` = H).
 
 mod error;
 mod keys;
 mod prune;
+mod snapshot;
 mod store;
 mod tree;
 
@@ -93,6 +100,7 @@ pub use kessai_primitives::state_proof::{
     flat_key, key_hash, Blake3Hasher, ProofError, StateProof, EMPTY_STATE_ROOT,
 };
 pub use prune::{PruneReport, Pruner, PruningConfig};
+pub use snapshot::{ChunkError, SnapshotChunk, StateRestore, MAX_CHUNK_BYTES};
 pub use store::{BlockWrite, Store, StoreConfig};
 pub use tree::PreparedState;
 

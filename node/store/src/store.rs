@@ -167,6 +167,7 @@ impl Store {
             None => NO_HEIGHT,
         };
         check_format(&db, latest == NO_HEIGHT)?;
+        crate::snapshot::backfill_preimages(&db, latest == NO_HEIGHT)?;
         let earliest = |key| match db.get_cf(cf(&db, keys::META), key)? {
             Some(bytes) => decode_u64(&bytes, "earliest height"),
             None => Ok(0),
@@ -221,6 +222,13 @@ impl Store {
         let bar =
             if what == "state" { &self.inner.earliest_state } else { &self.inner.earliest_block };
         bar.fetch_max(height, Ordering::AcqRel);
+    }
+
+    /// Makes `height` the latest committed height once a state sync wrote it
+    /// (`crate::snapshot::StateRestore::finish`).
+    pub(crate) fn restored(&self, height: u64) {
+        let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner.latest.store(height, Ordering::Release);
     }
 
     /// The latest committed height: `None` before genesis, `Some(0)` after genesis only.

@@ -147,9 +147,23 @@ impl TreeReader for TreeStore<'_> {
         Ok(self.value_at(max_version, key_hash)?)
     }
 
+    /// The leaf with the greatest key hash among every stored node. Only jmt's restore asks
+    /// (`crate::snapshot`), on a database that holds nothing but the version being restored, to
+    /// resume after an interrupted or refused chunk: one scan of `jmt_nodes`.
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        // Only jmt's state-sync restore uses this; Kessai does not restore trees that way (yet).
-        anyhow::bail!("get_rightmost_leaf is not supported by the Kessai store")
+        let cf = crate::store::cf(self.db, keys::JMT_NODES);
+        let mut rightmost: Option<(NodeKey, LeafNode)> = None;
+        for item in self.db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+            let (key, bytes) = item?;
+            if let Node::Leaf(leaf) = crate::store::decode::<Node>(&bytes, "jmt node")? {
+                if rightmost.as_ref().is_none_or(|(_, r)| leaf.key_hash() > r.key_hash()) {
+                    let node_key = keys::parse_jmt_node(&key)
+                        .ok_or_else(|| anyhow::anyhow!("jmt node key of {} bytes", key.len()))?;
+                    rightmost = Some((node_key, leaf));
+                }
+            }
+        }
+        Ok(rightmost)
     }
 }
 
@@ -165,11 +179,14 @@ pub(crate) fn write_prepared(
         self::record_stale(db, batch, prepared);
     }
     let state = crate::store::cf(db, keys::STATE);
+    let preimages = crate::store::cf(db, keys::JMT_PREIMAGES);
     for (key, value) in &prepared.writes {
         match value {
             Some(value) => batch.put_cf(state, key, value),
             None => batch.delete_cf(state, key),
         }
+        // Kept for deleted keys too: a snapshot of an older height may still hold them.
+        batch.put_cf(preimages, key_hash(key).0, key);
     }
     let nodes = crate::store::cf(db, keys::JMT_NODES);
     for (node_key, node) in prepared.batch.node_batch.nodes() {
