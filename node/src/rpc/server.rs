@@ -52,12 +52,16 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
     error(codes::NOT_FOUND, what)
 }
 
-fn decode_tx(hex_tx: &str) -> Result<SignedTransaction, ErrorObjectOwned> {
+/// A transaction as `kessai_submitTx` and `kessai_submitTxs` take it: hex (with or without `0x`)
+/// of the borsh-encoded signed transaction; refused with an RPC error otherwise. Public for the
+/// fuzz target of the RPC parameters (`node/tests/fuzz.rs`).
+pub fn decode_tx(hex_tx: &str) -> Result<SignedTransaction, ErrorObjectOwned> {
     let bytes = decode_hex("tx", hex_tx)?;
     SignedTransaction::decode(&bytes).map_err(|e| error(codes::TX_REJECTED, AdmitError::from(e)))
 }
 
-fn decode_hex(what: &str, s: &str) -> RpcResult<Vec<u8>> {
+/// Bytes given as hex (with or without `0x`) in the RPC parameter `what`.
+pub fn decode_hex(what: &str, s: &str) -> RpcResult<Vec<u8>> {
     hex::decode(s.strip_prefix("0x").unwrap_or(s))
         .map_err(|e| bad_params(format!("{what} is not hex: {e}")))
 }
