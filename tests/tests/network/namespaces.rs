@@ -5,9 +5,9 @@
 //! must agree; one namespace whose link goes down must not stop the other three; it must catch
 //! up once its link is back.
 //!
-//! Needs root (or CAP_NET_ADMIN) for `ip netns add`; where that is refused the test prints why
-//! and passes without running. Namespaces, links and processes are removed even when the test
-//! fails (`Hosts`' `Drop`).
+//! Needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) for `ip netns add`; where that is refused the
+//! test prints why and passes without running. Namespaces, links and processes are removed even
+//! when the test fails (`Hosts`' `Drop`).
 
 use kessai_tests::kessai_bin;
 use kessai_tests::testnet::one_network_at_a_time;
@@ -57,7 +57,7 @@ impl Hosts {
         if let Err(e) = ip(&["netns", "add", &probe]) {
             println!(
                 "SKIPPED namespaces test: `ip netns add` is not permitted here ({e}); it needs root \
-                 or CAP_NET_ADMIN and iproute2"
+                 (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2"
             );
             return Ok(None);
         }
