@@ -53,6 +53,11 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: oneshot::Sender<Result<u64, NetworkError>>,
     },
+    Snapshot {
+        peer: PeerId,
+        request: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetworkError>>,
+    },
     Penalise {
         peer: PeerId,
         reason: String,
@@ -132,6 +137,23 @@ impl NetworkHandle {
     /// The latest height `peer` reports.
     pub async fn request_status(&self, peer: PeerId) -> Result<u64, NetworkError> {
         self.ask(|reply| Command::Status { peer, reply }).await
+    }
+
+    /// Asks `peer` a state-snapshot question (state sync); its answer is opaque and unchecked
+    /// here: the node verifies it and penalises the peer if it lies. `request` is at most
+    /// [`crate::MAX_SNAPSHOT_REQUEST_BYTES`].
+    pub async fn request_snapshot(
+        &self,
+        peer: PeerId,
+        request: Vec<u8>,
+    ) -> Result<Vec<u8>, NetworkError> {
+        if request.len() > crate::sync::MAX_SNAPSHOT_REQUEST_BYTES {
+            return Err(NetworkError::Request {
+                peer,
+                reason: "snapshot request too large".into(),
+            });
+        }
+        self.ask(|reply| Command::Snapshot { peer, request, reply }).await
     }
 
     /// Disconnects `peer` and refuses it for [`crate::BAN_DURATION`]; its gossip, also relayed by

@@ -36,7 +36,10 @@ pub use libp2p::metrics::Registry as MetricsRegistry;
 pub use libp2p::{Multiaddr, PeerId};
 pub use permission::AllowList;
 pub use service::{start, start_with_metrics, BAN_DURATION, SYNC_REQUEST_TIMEOUT};
-pub use sync::{Refusal, SyncProvider, SyncRequest, SyncResponse, MAX_SYNC_HEIGHTS, SYNC_PROTOCOL};
+pub use sync::{
+    Refusal, SyncProvider, SyncRequest, SyncResponse, MAX_SNAPSHOT_REQUEST_BYTES, MAX_SYNC_HEIGHTS,
+    SYNC_PROTOCOL,
+};
 
 /// What can go wrong when starting the network or asking a peer something.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

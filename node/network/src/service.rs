@@ -187,6 +187,7 @@ fn ensure_port_is_free(address: &Multiaddr) -> io::Result<()> {
 enum Pending {
     Blocks { from: u64, to: u64, reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>> },
     Status { reply: oneshot::Sender<Result<u64, NetworkError>> },
+    Snapshot { reply: oneshot::Sender<Result<Vec<u8>, NetworkError>> },
 }
 
 impl Pending {
@@ -197,6 +198,9 @@ impl Pending {
                 let _ = reply.send(Err(error));
             }
             Pending::Status { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            Pending::Snapshot { reply } => {
                 let _ = reply.send(Err(error));
             }
         }
@@ -262,6 +266,11 @@ impl Service {
             Command::Status { peer, reply } => {
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, SyncRequest::Status);
                 self.pending.insert(id, Pending::Status { reply });
+            }
+            Command::Snapshot { peer, request, reply } => {
+                let request = SyncRequest::Snapshot(request);
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending.insert(id, Pending::Snapshot { reply });
             }
             Command::Penalise { peer, reason } => self.penalise(peer, &reason),
             Command::Shutdown { .. } => unreachable!("handled by the loop"),
@@ -461,6 +470,10 @@ impl Service {
             }
             Pending::Status { reply } => {
                 let result = self.judge(peer, sync::status_from(response));
+                let _ = reply.send(result);
+            }
+            Pending::Snapshot { reply } => {
+                let result = self.judge(peer, sync::snapshot_from(response));
                 let _ = reply.send(result);
             }
         }

@@ -37,6 +37,11 @@ pub trait SyncProvider: Send + Sync + 'static {
     /// (the node encodes a block with its commit). May return fewer than asked, stopping at the
     /// first height it does not have.
     fn blocks(&self, from: u64, to: u64) -> Vec<Vec<u8>>;
+    /// The answer to a state-snapshot request (opaque bytes both ways: the node defines them and
+    /// bounds the answer). A provider without snapshots answers nothing.
+    fn snapshot(&self, _request: &[u8]) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// What a node asks a peer over [`SYNC_PROTOCOL`] (borsh in a length-prefixed frame).
@@ -51,7 +56,13 @@ pub enum SyncRequest {
     },
     /// The peer's latest height.
     Status,
+    /// A question about the peer's state snapshots (state sync): the node's own encoding, at most
+    /// [`MAX_SNAPSHOT_REQUEST_BYTES`].
+    Snapshot(Vec<u8>),
 }
+
+/// Largest snapshot request body.
+pub const MAX_SNAPSHOT_REQUEST_BYTES: usize = 512;
 
 /// A peer's answer to a [`SyncRequest`] (borsh in a length-prefixed frame).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -64,6 +75,8 @@ pub enum SyncResponse {
         /// Height of the peer's newest committed block.
         latest_height: u64,
     },
+    /// The answer to [`SyncRequest::Snapshot`], in the node's own encoding.
+    Snapshot(Vec<u8>),
     /// The request was malformed; an honest requester never sends it.
     Refused(Refusal),
 }
@@ -98,6 +111,15 @@ pub(crate) fn serve(
 ) -> SyncResponse {
     match request {
         SyncRequest::Status => SyncResponse::Status { latest_height: provider.latest_height() },
+        SyncRequest::Snapshot(request) => {
+            let answer = provider.snapshot(&request);
+            // Room for the enum tag and the length; a provider's oversize answer is not sent.
+            if answer.len() + 5 > response_limit {
+                tracing::warn!(bytes = answer.len(), response_limit, "snapshot answer too large");
+                return SyncResponse::Snapshot(Vec::new());
+            }
+            SyncResponse::Snapshot(answer)
+        }
         SyncRequest::Blocks { from, to } => {
             if let Err(refusal) = check_range(from, to) {
                 return SyncResponse::Refused(refusal);
@@ -150,6 +172,7 @@ pub(crate) fn blocks_from(
         ))),
         SyncResponse::Refused(refusal) => Err(Rejected::Refused(refusal)),
         SyncResponse::Status { .. } => Err(Rejected::Invalid("status in answer to blocks".into())),
+        SyncResponse::Snapshot(_) => Err(Rejected::Invalid("snapshot in answer to blocks".into())),
     }
 }
 
@@ -158,6 +181,17 @@ pub(crate) fn status_from(response: SyncResponse) -> Result<u64, Rejected> {
         SyncResponse::Status { latest_height } => Ok(latest_height),
         SyncResponse::Refused(refusal) => Err(Rejected::Refused(refusal)),
         SyncResponse::Blocks(_) => Err(Rejected::Invalid("blocks in answer to status".into())),
+        SyncResponse::Snapshot(_) => Err(Rejected::Invalid("snapshot in answer to status".into())),
+    }
+}
+
+pub(crate) fn snapshot_from(response: SyncResponse) -> Result<Vec<u8>, Rejected> {
+    match response {
+        SyncResponse::Snapshot(bytes) => Ok(bytes),
+        SyncResponse::Refused(refusal) => Err(Rejected::Refused(refusal)),
+        SyncResponse::Blocks(_) | SyncResponse::Status { .. } => {
+            Err(Rejected::Invalid("not a snapshot answer".into()))
+        }
     }
 }
 
@@ -284,6 +318,37 @@ mod tests {
         assert_eq!(check_range(0, 256), Err(Refusal::TooManyHeights));
         assert_eq!(check_range(0, u64::MAX), Err(Refusal::TooManyHeights));
         assert_eq!(check_range(6, 5), Err(Refusal::EmptyRange));
+    }
+
+    #[test]
+    fn snapshot_questions_get_the_providers_answer_within_the_limit() {
+        struct Snapshots;
+        impl SyncProvider for Snapshots {
+            fn latest_height(&self) -> u64 {
+                0
+            }
+            fn blocks(&self, _: u64, _: u64) -> Vec<Vec<u8>> {
+                vec![]
+            }
+            fn snapshot(&self, request: &[u8]) -> Vec<u8> {
+                request.repeat(100)
+            }
+        }
+        let ask = |request: &[u8], limit| {
+            serve(&Snapshots, SyncRequest::Snapshot(request.to_vec()), limit)
+        };
+        assert_eq!(ask(b"ab", LIMIT), SyncResponse::Snapshot(b"ab".repeat(100)));
+        // An answer that would not fit a frame is not sent: the requester sees an empty one.
+        assert_eq!(ask(b"ab", 200), SyncResponse::Snapshot(vec![]));
+        // A node without snapshots answers nothing.
+        assert_eq!(
+            serve(&Chain { latest: 3, block_bytes: 1 }, SyncRequest::Snapshot(vec![1]), LIMIT),
+            SyncResponse::Snapshot(vec![])
+        );
+        assert!(matches!(
+            snapshot_from(SyncResponse::Status { latest_height: 1 }),
+            Err(Rejected::Invalid(_))
+        ));
     }
 
     #[test]
