@@ -198,12 +198,11 @@ impl Chain {
     }
 
     fn check_genesis(&self) -> Result<()> {
-        let meta = self.store.genesis_meta()?.context("the database has no genesis record")?;
-        let meta: GenesisMeta = borsh::from_slice(&meta).context("unreadable genesis record")?;
-        if meta.chain_spec_hash != self.spec.hash() {
+        let recorded = recorded_spec_hash(&self.store)?;
+        if recorded != self.spec.hash() {
             bail!(
                 "the database was created from another chain spec (hash {}, this one is {}); refusing to start",
-                meta.chain_spec_hash,
+                recorded,
                 self.spec.hash()
             );
         }
@@ -358,6 +357,24 @@ impl Chain {
         Ok(ExecutedProposal { block, receipts: applied.receipts, prepared })
     }
 
+    /// Verifies a block that comes with its commit from outside consensus — a peer's sync
+    /// response, a file of exported blocks (`kessai db import-blocks`) — as the block after the
+    /// tip: the commit against the validator set of its height, then the block itself by
+    /// re-executing it ([`Chain::check_block`]). `Ok(Err(reason))` is the block's fault; `Err` is
+    /// this node's (its state unreadable).
+    pub fn check_synced(
+        &self,
+        block: Block,
+        commit: &Commit,
+    ) -> Result<Result<ExecutedProposal, String>> {
+        let height = block.header.height;
+        let validators = self.validators_for(height)?;
+        if let Err(e) = commit.verify(self.chain_id(), height, &block.id(), &validators) {
+            return Ok(Err(format!("commit of block {height}: {e}")));
+        }
+        Ok(self.check_block(block, &|_| false).map_err(|e| format!("block {height}: {e}")))
+    }
+
     /// Whether a freshly proposed block's time is at most [`MAX_CLOCK_DRIFT_MS`] ahead of this
     /// node's clock ([`transition::check_timely`]): the condition for prevoting for it, not for
     /// accepting it once committed (`docs/decisions/0010-block-time-is-a-prevote-rule.md`).
@@ -439,6 +456,13 @@ impl Chain {
             .ok_or_else(|| anyhow!("code {} of contract {contract} is missing", info.code_hash))?;
         Ok(Abi::from_wasm(&code)?)
     }
+}
+
+/// The hash of the chain spec that `store`'s genesis was written from (its genesis record).
+pub fn recorded_spec_hash(store: &Store) -> Result<Hash> {
+    let meta = store.genesis_meta()?.context("the database has no genesis record")?;
+    let meta: GenesisMeta = borsh::from_slice(&meta).context("unreadable genesis record")?;
+    Ok(meta.chain_spec_hash)
 }
 
 /// A proposal is named by the id of the block it proposes.

@@ -10,8 +10,10 @@
 //! - [`health`]: `GET /health` and `GET /ready` on the RPC and metrics ports;
 //! - [`storage`]: whether the node can write to its disk (a failed write stops admission and
 //!   signing);
-//! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk.
+//! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk;
+//! - [`backup`]: backups of the database and files of exported blocks (`kessai db`).
 
+pub mod backup;
 pub mod chain;
 pub mod daemon;
 pub mod health;

@@ -2,9 +2,10 @@
 //! subcommand's own arguments and behaviour live in its file in `commands/`.
 
 use crate::commands::{
-    dev::DevArgs, init::InitArgs, intermediary::IntermediaryCommand, keys::KeysCommand,
-    light::LightCommand, node::NodeCommand, notes::NotesCommand, query::QueryCommand,
-    status::StatusArgs, swap::SwapCommand, testnet::TestnetCommand, tx::TxCommand,
+    db::DbCommand, dev::DevArgs, init::InitArgs, intermediary::IntermediaryCommand,
+    keys::KeysCommand, light::LightCommand, node::NodeCommand, notes::NotesCommand,
+    query::QueryCommand, status::StatusArgs, swap::SwapCommand, testnet::TestnetCommand,
+    tx::TxCommand,
 };
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use kessai_node::rpc::limits::RpcLimits;
@@ -31,6 +32,9 @@ pub enum Command {
     /// Run a node.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// A node's database: backup and restore, export and import of blocks.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Create and show member keys.
     #[command(subcommand)]
     Keys(KeysCommand),

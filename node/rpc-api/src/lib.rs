@@ -30,6 +30,9 @@ pub mod codes {
     pub const CALL_FAILED: i32 = -32020;
     /// The node failed (storage, execution): not the caller's fault.
     pub const INTERNAL: i32 = -32603;
+    /// An operator's method (`kessai_admin_*`) called from another machine: they are served
+    /// only to clients on the node's own machine (loopback).
+    pub const ADMIN_ONLY: i32 = -32030;
 }
 
 /// An HTTP client of a node's RPC at `url` (the CLI's, the applications', the tests').
@@ -119,6 +122,32 @@ pub struct Readiness {
     /// The conditions that do not hold, one short phrase each (empty when ready): `syncing`,
     /// `no peers`, `storage failed`, `not in the validator set`, `signing waits for height H`.
     pub failing: Vec<String>,
+}
+
+/// What a backup of a node's database holds (`BACKUP/manifest.json`, next to the RocksDB
+/// checkpoint in `BACKUP/db/`), and what `kessai_admin_backup` answers: which chain, which height,
+/// which store layout. A restore compares `chain_id` and `genesis_hash` with the home it goes
+/// into (`docs/decisions/0016-backup-and-block-export-formats.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupManifest {
+    /// Version of this manifest's layout (1).
+    pub manifest_version: u32,
+    /// The chain spec's chain id.
+    pub chain_id: String,
+    /// Hash of the chain spec the database's genesis was written from (`kessai_status`'s
+    /// `genesis_hash`).
+    pub genesis_hash: Hash,
+    /// The latest committed height in the backup (0: genesis only).
+    pub height: u64,
+    /// Id of the block at `height` (zero at genesis).
+    pub block_hash: Hash,
+    /// The state root after `height`.
+    pub state_root: Hash,
+    /// The store's layout version (`kessai_store::FORMAT_VERSION`); a build that reads another
+    /// layout refuses the restored database.
+    pub store_format: u32,
+    /// When the backup was taken, ms since the Unix epoch (the node's clock).
+    pub created_ms: u64,
 }
 
 /// What `kessai_submitTx` answers for an admitted transaction.
@@ -329,6 +358,13 @@ pub trait KessaiApi {
     /// The committed block at `height`.
     #[method(name = "block")]
     async fn block(&self, height: u64) -> RpcResult<BlockInfo>;
+
+    /// Operator only, from the node's own machine (loopback; [`codes::ADMIN_ONLY`] otherwise):
+    /// writes a consistent copy of the running node's database to the directory `out` (an
+    /// absolute path on the node's machine that must not exist yet): a RocksDB checkpoint in
+    /// `out/db/` and `out/manifest.json`. The node keeps committing meanwhile.
+    #[method(name = "admin_backup", with_extensions)]
+    async fn admin_backup(&self, out: String) -> RpcResult<BackupManifest>;
 
     /// The commit (precommit signatures) that finalised the block at `height`.
     #[method(name = "commit")]

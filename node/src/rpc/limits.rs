@@ -171,13 +171,32 @@ pub(crate) async fn serve(
         };
         let _ = socket.set_nodelay(true);
         let service = service_of_connection();
-        tokio::spawn(serve_connection(socket, slot, limits.clone(), service, stop.clone()));
+        let remote = RemoteAddr(remote);
+        tokio::spawn(serve_connection(socket, slot, remote, limits.clone(), service, stop.clone()));
+    }
+}
+
+/// The address of the client of a request (in its extensions): the operator's methods
+/// (`kessai_admin_*`) are served to loopback clients only.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RemoteAddr(pub(crate) std::net::SocketAddr);
+
+impl RemoteAddr {
+    /// Whether the client is on this machine (127.0.0.0/8, ::1, or ::ffff:127.x.y.z).
+    pub(crate) fn is_loopback(&self) -> bool {
+        match self.0.ip() {
+            std::net::IpAddr::V4(v4) => v4.is_loopback(),
+            std::net::IpAddr::V6(v6) => {
+                v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback())
+            }
+        }
     }
 }
 
 async fn serve_connection(
     socket: TcpStream,
     slot: Slot,
+    remote: RemoteAddr,
     limits: Arc<RpcLimits>,
     jsonrpsee: ConnectionService,
     stop: StopHandle,
@@ -188,6 +207,7 @@ async fn serve_connection(
     let header_timeout = limits.header_timeout();
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(slot.clone());
+        request.extensions_mut().insert(remote);
         let verdict = Arc::new(Verdict::default());
         let request = request.map(|body| LimitedBody::new(body, &limits, verdict.clone()));
         let response = jsonrpsee(request);

@@ -17,8 +17,8 @@ use kessai_primitives::{
     Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
 };
 use kessai_rpc_api::{
-    AccountInfo, BatchOutcome, BlockInfo, ContractInfo, EventInfo, KessaiApiServer, MapEntry,
-    StateRead, Status, Submitted, TxInfo, TxState, ViewResult,
+    AccountInfo, BackupManifest, BatchOutcome, BlockInfo, ContractInfo, EventInfo, KessaiApiServer,
+    MapEntry, StateRead, Status, Submitted, TxInfo, TxState, ViewResult,
 };
 use kessai_state::system;
 use std::net::SocketAddr;
@@ -412,6 +412,34 @@ impl KessaiApiServer for RpcContext {
 
     async fn header(&self, height: u64) -> RpcResult<Header> {
         self.header_at(height)
+    }
+
+    async fn admin_backup(
+        &self,
+        ext: &jsonrpsee::Extensions,
+        out: String,
+    ) -> RpcResult<BackupManifest> {
+        if !ext.get::<limits::RemoteAddr>().is_some_and(limits::RemoteAddr::is_loopback) {
+            return Err(error(
+                codes::ADMIN_ONLY,
+                "kessai_admin_backup is served only to clients on the node's own machine (loopback)",
+            ));
+        }
+        let out = std::path::PathBuf::from(out);
+        if !out.is_absolute() {
+            return Err(bad_params("out must be an absolute path on the node's machine"));
+        }
+        if out.exists() {
+            return Err(bad_params(format!(
+                "{} already exists: a backup goes to a new directory",
+                out.display()
+            )));
+        }
+        let chain = self.chain.clone();
+        tokio::task::spawn_blocking(move || crate::backup::create(&chain.store, &chain.spec, &out))
+            .await
+            .map_err(internal)?
+            .map_err(|e| internal(format!("{e:#}")))
     }
 
     async fn block(&self, height: u64) -> RpcResult<BlockInfo> {

@@ -679,13 +679,9 @@ impl ConsensusTask {
                     self.chain.tip_height()
                 )));
             }
-            let validators = self.chain.validators_for(height)?;
-            if let Err(e) = commit.verify(self.chain.chain_id(), height, &block.id(), &validators) {
-                return Ok(Err(format!("commit of block {height}: {e}")));
-            }
-            let executed = match self.chain.check_block(block, &|_| false) {
+            let executed = match self.chain.check_synced(block, &commit)? {
                 Ok(executed) => executed,
-                Err(e) => return Ok(Err(format!("block {height}: {e}"))),
+                Err(reason) => return Ok(Err(reason)),
             };
             self.commit_block(executed, commit, Write::Now)?;
             applied += 1;

@@ -1,6 +1,7 @@
 //! End-to-end tests against one real `kessai dev` (or `kessai` CLI) process per test: one test
 //! binary, so that the world (client, tokio, jsonrpsee) is linked once. Tests run two at a time.
 
+mod backup;
 mod bad_input;
 mod clearing;
 mod dev_chain;

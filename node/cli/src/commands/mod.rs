@@ -1,5 +1,6 @@
 //! One module per `kessai` subcommand: its arguments (clap) and its `run`.
 
+pub mod db;
 pub mod dev;
 pub mod init;
 pub mod intermediary;
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::run(args),
         Command::Dev(args) => dev::run(args).await,
+        Command::Db(command) => db::run(command).await,
         Command::Node(command) => node::run(command).await,
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command).await,
