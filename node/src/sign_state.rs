@@ -6,8 +6,16 @@
 //! had already signed at, and could sign a conflicting proposal or vote — equivocation, which the
 //! other validators record as evidence. The guard refuses any new signature at or below the last
 //! one unless it is the very same message (a re-send after a crash is harmless); the state is
-//! written and fsynced (write to a temporary file, fsync, rename, fsync the directory) **before**
-//! the signature is persisted to the WAL or sent.
+//! written and fsynced **before** the signature is persisted to the WAL or sent.
+//!
+//! # File format
+//!
+//! Two slots of [`SLOT_BYTES`], each one line of JSON padded with spaces:
+//! `{"seq":N,"last_signed":…|null,"check":"<blake3 of {"seq":N,"last_signed":…}>"}`. A write goes
+//! in place to the slot the newest does not occupy (`seq` alternates), then `fdatasync`: the file
+//! never grows after its creation, so a full disk cannot stop a validator from recording what it
+//! signs (a new file per write could), and a torn write leaves the other slot — the previous
+//! state — intact. Reading takes the valid slot with the highest `seq`.
 //!
 //! A home made by `kessai init` starts with a state that has never signed. A validator whose state
 //! file is missing refuses to start, unless its `data/` shows what it signed (a home from before
@@ -22,7 +30,7 @@ use kessai_consensus::Message;
 use kessai_primitives::{Hash, VoteKind};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -58,11 +66,24 @@ impl LastSigned {
     }
 }
 
-/// The file's content.
+/// The bytes of one slot of the file (see the module docs).
+pub const SLOT_BYTES: usize = 512;
+
+/// What a slot records, before its check.
 #[derive(Debug, Serialize, Deserialize)]
-struct StateFile {
+struct State {
+    /// Write counter: the slot with the highest is the newest.
+    seq: u64,
     /// `None`: this key has never signed.
     last_signed: Option<LastSigned>,
+}
+
+/// A slot as stored: the state and blake3 of its JSON.
+#[derive(Debug, Serialize, Deserialize)]
+struct Slot {
+    seq: u64,
+    last_signed: Option<LastSigned>,
+    check: Hash,
 }
 
 /// What the guard says about a message the core has just signed.
@@ -80,6 +101,8 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct SignGuard {
     path: PathBuf,
+    file: File,
+    seq: u64,
     last: Option<LastSigned>,
 }
 
@@ -90,7 +113,7 @@ impl SignGuard {
         if path.exists() {
             bail!("{} already exists: a key's signing state is never reset", path.display());
         }
-        write_atomically(path, &StateFile { last_signed: None })
+        create(path, None).map(|_| ())
     }
 
     /// Opens the state at `path`. When it is missing, `derive` says what `data/` shows was
@@ -102,12 +125,21 @@ impl SignGuard {
         derive: impl FnOnce() -> Result<Option<LastSigned>>,
     ) -> Result<SignGuard> {
         if path.exists() {
-            let text = fs::read_to_string(path)
+            let bytes = fs::read(path)
                 .with_context(|| format!("cannot read the signing state {}", path.display()))?;
-            let state: StateFile = serde_json::from_str(&text).with_context(|| {
-                format!("the signing state {} is damaged; do not delete it: restore it from a backup of this key's state", path.display())
-            })?;
-            return Ok(SignGuard { path: path.to_path_buf(), last: state.last_signed });
+            let Some(state) = newest_slot(&bytes) else {
+                bail!("the signing state {} is damaged; do not delete it: restore it from a backup of this key's state", path.display());
+            };
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open the signing state {}", path.display()))?;
+            return Ok(SignGuard {
+                path: path.to_path_buf(),
+                file,
+                seq: state.seq,
+                last: state.last_signed,
+            });
         }
         let last = match derive()? {
             Some(derived) => {
@@ -127,8 +159,8 @@ impl SignGuard {
                 path.display()
             ),
         };
-        write_atomically(path, &StateFile { last_signed: last })?;
-        Ok(SignGuard { path: path.to_path_buf(), last })
+        let file = create(path, last)?;
+        Ok(SignGuard { path: path.to_path_buf(), file, seq: 0, last })
     }
 
     /// The last signed position, if any.
@@ -157,7 +189,10 @@ impl SignGuard {
                 }
             }
         }
-        write_atomically(&self.path, &StateFile { last_signed: Some(next) })?;
+        let state = State { seq: self.seq + 1, last_signed: Some(next) };
+        write_slot(&self.file, &state)
+            .with_context(|| format!("cannot write the signing state {}", self.path.display()))?;
+        self.seq = state.seq;
         self.last = Some(next);
         Ok(Verdict::Sign)
     }
@@ -174,20 +209,56 @@ pub fn step_of(message: &Message) -> SignStep {
     }
 }
 
-/// Writes `state` so that a crash leaves either the old file or the new one, both whole.
-fn write_atomically(path: &Path, state: &StateFile) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
+/// Creates the file with both slots (the state as `seq` 0 and an empty slot), fsynced with its
+/// directory; it never grows after this.
+fn create(path: &Path, last_signed: Option<LastSigned>) -> Result<File> {
+    let make = || -> Result<File> {
+        let tmp = path.with_extension("json.tmp");
         let mut file = File::create(&tmp)?;
-        file.write_all(serde_json::to_string_pretty(state)?.as_bytes())?;
+        let mut bytes = slot_bytes(&State { seq: 0, last_signed })?;
+        bytes.extend(std::iter::repeat_n(b' ', SLOT_BYTES - 1).chain([b'\n']));
+        file.write_all(&bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {
             File::open(dir)?.sync_all()?;
         }
-        Ok(())
+        Ok(OpenOptions::new().write(true).open(path)?)
     };
-    write().with_context(|| format!("cannot write the signing state {}", path.display()))
+    make().with_context(|| format!("cannot write the signing state {}", path.display()))
+}
+
+/// One slot's bytes: the JSON line with its check, padded to [`SLOT_BYTES`].
+fn slot_bytes(state: &State) -> Result<Vec<u8>> {
+    let check = Hash::digest(serde_json::to_string(state)?.as_bytes());
+    let slot = Slot { seq: state.seq, last_signed: state.last_signed, check };
+    let mut line = serde_json::to_string(&slot)?.into_bytes();
+    anyhow::ensure!(line.len() < SLOT_BYTES, "a signing state does not fit its slot");
+    line.resize(SLOT_BYTES - 1, b' ');
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// Overwrites the slot `state.seq` selects, then waits until it is on disk.
+fn write_slot(file: &File, state: &State) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let offset = (state.seq % 2) * SLOT_BYTES as u64;
+    file.write_all_at(&slot_bytes(state)?, offset)?;
+    file.sync_data()?;
+    Ok(())
+}
+
+/// The newest slot whose check holds, if any.
+fn newest_slot(bytes: &[u8]) -> Option<State> {
+    bytes
+        .chunks(SLOT_BYTES)
+        .filter_map(|chunk| {
+            let slot: Slot = serde_json::from_slice(chunk.trim_ascii()).ok()?;
+            let state = State { seq: slot.seq, last_signed: slot.last_signed };
+            let check = Hash::digest(serde_json::to_string(&state).ok()?.as_bytes());
+            (check == slot.check).then_some(state)
+        })
+        .max_by_key(|state| state.seq)
 }
 
 #[cfg(test)]
@@ -272,6 +343,23 @@ mod tests {
         let other = dir.path().join("other.json");
         assert!(SignGuard::open(&other, true, || Ok(None)).unwrap().last().is_none());
         assert!(SignGuard::create_fresh(&path).is_err(), "a state is never reset");
+    }
+
+    #[test]
+    fn a_torn_write_leaves_the_previous_state_and_the_file_never_grows() {
+        let (_dir, path) = fresh();
+        let mut guard = SignGuard::open(&path, false, || unreachable!()).unwrap();
+        guard.check(&vote(3, 0, VoteKind::Prevote, 1)).unwrap();
+        guard.check(&vote(3, 0, VoteKind::Precommit, 1)).unwrap();
+        drop(guard);
+        assert_eq!(fs::metadata(&path).unwrap().len(), 2 * SLOT_BYTES as u64);
+        // The newest write (seq 2, slot 0) torn: the precommit's record is gone, the prevote's
+        // (seq 1) is what the key last signed as far as this file knows.
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[20] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        let reopened = SignGuard::open(&path, false, || unreachable!()).unwrap();
+        assert_eq!(reopened.last().map(|l| l.step), Some(SignStep::Prevote));
     }
 
     #[test]

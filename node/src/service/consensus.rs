@@ -406,10 +406,12 @@ impl ConsensusTask {
         match action {
             Action::RequestValue { height, round } => self.schedule_build(height, round),
             Action::PersistWal(entry) => {
+                // First the blocks below must be durable (this waits out a full disk), then the
+                // key's signing state records the signature, then the WAL.
+                self.before_signing(entry.height())?;
                 if !self.guard_allows(&entry.message)? {
                     return Ok(());
                 }
-                self.before_signing(entry.height())?;
                 if let Some(block) = entry.message.block() {
                     let saved = self.journal_block(block);
                     self.storage_check("the block journal", saved)?;
@@ -503,7 +505,16 @@ impl ConsensusTask {
     /// again once it reaches a round or height above the last one.
     fn guard_allows(&mut self, message: &Message) -> Result<bool> {
         let Some(guard) = self.sign_guard.as_mut() else { return Ok(true) };
-        match guard.check(message).context("the signing state beside the key")? {
+        // A failed write of the state is a storage fault like a failed WAL append: nothing is
+        // signed after it, and the node stops for its supervisor (a torn slot leaves the other
+        // one, which holds the last signature that was sent).
+        let verdict = match guard.check(message) {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                return self.storage_check("the signing state", Err(error)).map(|()| false)
+            }
+        };
+        match verdict {
             Verdict::Sign | Verdict::Resend => {
                 self.metrics.last_signed_height.set(message.height() as i64);
                 Ok(true)
