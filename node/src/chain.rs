@@ -118,12 +118,22 @@ impl Chain {
         data_dir: &std::path::Path,
         pruning: PruningConfig,
     ) -> Result<Arc<Chain>> {
+        Chain::open_configured(spec, data_dir, StoreConfig { pruning, ..StoreConfig::default() })
+    }
+
+    /// [`Chain::open`] with the store's settings of the node's config (`[store]`: sync, cache,
+    /// pruning).
+    pub fn open_configured(
+        spec: ChainSpec,
+        data_dir: &std::path::Path,
+        store: StoreConfig,
+    ) -> Result<Arc<Chain>> {
         let fault_write_delay = std::env::var("KESSAI_FAULT_WRITE_DELAY_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())
             .map(std::time::Duration::from_millis);
-        pruning.check().map_err(|e| anyhow!("pruning: {e}"))?;
-        Chain::open_with(spec, data_dir, fault_write_delay, pruning)
+        store.pruning.check().map_err(|e| anyhow!("pruning: {e}"))?;
+        Chain::open_with(spec, data_dir, fault_write_delay, store)
     }
 
     /// [`Chain::open`] with every background block write held back by `fault_write_delay`, given
@@ -134,16 +144,15 @@ impl Chain {
         data_dir: &std::path::Path,
         fault_write_delay: Option<std::time::Duration>,
     ) -> Result<Arc<Chain>> {
-        Chain::open_with(spec, data_dir, fault_write_delay, PruningConfig::default())
+        Chain::open_with(spec, data_dir, fault_write_delay, StoreConfig::default())
     }
 
     fn open_with(
         spec: ChainSpec,
         data_dir: &std::path::Path,
         fault_write_delay: Option<std::time::Duration>,
-        pruning: PruningConfig,
+        config: StoreConfig,
     ) -> Result<Arc<Chain>> {
-        let config = StoreConfig { pruning, ..StoreConfig::default() };
         let store = Store::open_with(data_dir, &config)
             .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig::default())?;

@@ -4,7 +4,7 @@
 use crate::chain::Chain;
 use crate::health::Health;
 use crate::home::{Home, NodeConfig};
-use crate::mempool::{Mempool, MempoolLimits};
+use crate::mempool::Mempool;
 use crate::metrics::{self, Metrics};
 use crate::rpc;
 use crate::service::consensus::ConsensusTask;
@@ -31,7 +31,7 @@ pub async fn run(
 ) -> Result<()> {
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
-    let chain = Chain::open_pruned(spec, &home.data_dir(), config.pruning)?;
+    let chain = Chain::open_configured(spec, &home.data_dir(), config.store_config())?;
     let validators = chain.validators_for(chain.height() + 1)?;
     let is_validator = config.validator && validators.get(&node_key.public()).is_some();
     if config.validator && !is_validator {
@@ -48,7 +48,7 @@ pub async fn run(
     metrics.height.set(chain.height() as i64);
     metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
 
-    let mempool = Arc::new(Mempool::new(MempoolLimits::default()));
+    let mempool = Arc::new(Mempool::new(config.mempool));
     let allow = AllowList::new(allowed_keys(&chain)?);
     let (libp2p, inbound) =
         start_network(&chain, &config, &node_key, allow.clone(), metrics.registry_mut()).await?;

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! HOME/
-//!   config.json      node settings (addresses, peers): NodeConfig
+//!   config.toml      node settings, commented (RPC, p2p, metrics, mempool, store, log):
+//!                    NodeConfig, read by crate::config (old homes: config.json, until
+//!                    `kessai config migrate` turns it into config.toml)
 //!   chainspec.json   the chain spec this node was initialised with
 //!   node_key.json    the node's ed25519 key: consensus key of a validator, and libp2p identity
 //!   sign_state.json  the last (height, round, step) the key signed: beside the key, never in
@@ -11,69 +13,11 @@
 //!   keys/            member keys written by `kessai dev` (never used by the node itself)
 //! ```
 
-use crate::rpc::limits::RpcLimits;
+pub use crate::config::NodeConfig;
 use anyhow::{bail, Context, Result};
 use kessai_chainspec::ChainSpec;
 use kessai_client::keyfile::KeyFile;
-use kessai_store::PruningConfig;
-use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-/// Settings that differ from node to node of one chain.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeConfig {
-    /// JSON-RPC listen address. Loopback by default: RPC is for the operator and local tools.
-    pub rpc_addr: SocketAddr,
-    /// libp2p listen address (multiaddr).
-    #[serde(default = "default_p2p_addr")]
-    pub p2p_addr: String,
-    /// Peers to dial at start (multiaddrs with /p2p/ peer ids).
-    #[serde(default)]
-    pub bootnodes: Vec<String>,
-    /// Prometheus metrics listen address; none disables the endpoint.
-    #[serde(default)]
-    pub metrics_addr: Option<SocketAddr>,
-    /// Whether this node signs (it must be in the validator set too).
-    #[serde(default = "default_true")]
-    pub validator: bool,
-    /// How many recent heights of state and of blocks the node keeps (absent: all, archive).
-    /// `kessai node run --state-keep-recent N --blocks-keep-recent N` override it.
-    #[serde(default, skip_serializing_if = "PruningConfig::is_archive")]
-    pub pruning: PruningConfig,
-    /// What one RPC client may cost the node. Set by command-line flags (`--rpc-…`), not stored
-    /// in config.json, so that a home keeps the defaults of the binary that runs it.
-    #[serde(skip)]
-    pub rpc_limits: RpcLimits,
-    /// Start a validator whose signing state is missing as a key that has never signed
-    /// (`--allow-missing-sign-state`; see [`crate::sign_state`]). Never stored.
-    #[serde(skip)]
-    pub allow_missing_sign_state: bool,
-}
-
-fn default_p2p_addr() -> String {
-    "/ip4/127.0.0.1/tcp/0".into()
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl Default for NodeConfig {
-    fn default() -> Self {
-        NodeConfig {
-            rpc_addr: "127.0.0.1:8545".parse().expect("valid"),
-            p2p_addr: default_p2p_addr(),
-            bootnodes: vec![],
-            metrics_addr: None,
-            validator: true,
-            pruning: PruningConfig::default(),
-            rpc_limits: RpcLimits::default(),
-            allow_missing_sign_state: false,
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 /// A node's home directory (the layout above); only paths until a method reads or writes.
@@ -91,8 +35,12 @@ impl Home {
     pub fn root(&self) -> &Path {
         &self.root
     }
-    /// `config.json`: the [`NodeConfig`].
+    /// `config.toml`: the [`NodeConfig`] ([`crate::config`]).
     pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// `config.json`: an old home's settings, read when there is no `config.toml`.
+    pub fn legacy_config_path(&self) -> PathBuf {
         self.root.join("config.json")
     }
     /// `chainspec.json`: the chain spec the node was initialised with.
@@ -142,7 +90,7 @@ impl Home {
         std::fs::create_dir_all(self.data_dir())
             .with_context(|| format!("cannot create {}", self.data_dir().display()))?;
         std::fs::write(self.chainspec_path(), spec.to_json())?;
-        std::fs::write(self.config_path(), serde_json::to_string_pretty(config)?)?;
+        crate::config::save(self, config)?;
         node_key.write(&self.node_key_path())?;
         // A new key has never signed; an existing state (the key reused) is kept.
         if !self.sign_state_path().exists() {
@@ -151,19 +99,15 @@ impl Home {
         Ok(())
     }
 
-    /// Reads `config.json`.
+    /// Reads the config ([`crate::config::load`]: `config.toml` or an old `config.json`, then
+    /// the `KESSAI_<SECTION>_<FIELD>` environment).
     pub fn load_config(&self) -> Result<NodeConfig> {
-        let path = self.config_path();
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}; run `kessai init` first", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid node config", path.display()))
+        Ok(crate::config::load(self)?.config)
     }
 
-    /// Writes `config.json` (pretty JSON), replacing what was there.
+    /// Writes `config.toml` (commented), replacing what was there.
     pub fn save_config(&self, config: &NodeConfig) -> Result<()> {
-        std::fs::write(self.config_path(), serde_json::to_string_pretty(config)?)?;
-        Ok(())
+        crate::config::save(self, config)
     }
 
     /// Reads and validates `chainspec.json`.

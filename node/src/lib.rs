@@ -11,10 +11,12 @@
 //! - [`storage`]: whether the node can write to its disk (a failed write stops admission and
 //!   signing);
 //! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk;
+//! - [`config`]: the node's settings (`config.toml`, environment overrides, old `config.json`);
 //! - [`backup`]: backups of the database and files of exported blocks (`kessai db`).
 
 pub mod backup;
 pub mod chain;
+pub mod config;
 pub mod daemon;
 pub mod health;
 pub mod home;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// How much the mempool holds; past a limit, new transactions are refused ([`AdmitError::Full`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MempoolLimits {
     /// Pending transactions in all.
     pub max_txs: usize,

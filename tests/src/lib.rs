@@ -417,6 +417,23 @@ pub fn int(value: &serde_json::Value) -> i128 {
 pub use kessai_primitives::time::now_ms;
 
 /// stderr of a finished command, as text.
+/// Replaces the line `from` of `home`'s config.toml by `to` (e.g. `"validator = false"` by
+/// `"validator = true"`); panics when the file has no such line.
+pub fn edit_config(home: &Path, from: &str, to: &str) {
+    let path = home.join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("config.toml");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| **l == from).count(),
+        1,
+        "{} has no line {from:?}",
+        path.display()
+    );
+    let edited: Vec<&str> = lines.into_iter().map(|l| if l == from { to } else { l }).collect();
+    std::fs::write(&path, edited.join("\n") + "\n").expect("write config.toml");
+}
+
+/// stderr of a finished command, as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -25,8 +25,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Initialise a node home: chain spec, node key, config.
+    /// Initialise a node home: chain spec, node key, config.toml.
     Init(InitArgs),
+    /// A node home's config.toml: convert an old home's config.json.
+    #[command(subcommand)]
+    Config(crate::commands::config::ConfigCommand),
     /// Run a local one-validator development chain (initialises DIR on first use).
     Dev(DevArgs),
     /// Run a node.
@@ -163,56 +166,58 @@ impl Command {
     }
 }
 
-/// The RPC server's resource limits (`kessai node run`, `kessai dev`); the defaults are
-/// `kessai_node::rpc::limits::RpcLimits::default()`, whose fields say more.
-#[derive(Args, Debug, Clone)]
+/// The RPC server's resource limits (`kessai node run`, `kessai dev`). Each flag overrides
+/// config.toml's `[rpc]` key of the same name (its environment variable is that key's
+/// `KESSAI_RPC_…` too); the defaults are `kessai_node::rpc::limits::RpcLimits::default()`.
+#[derive(Args, Debug, Clone, Default)]
 pub struct RpcLimitArgs {
-    /// Open RPC connections in all; past it a new one gets 503.
-    #[arg(long, env = "KESSAI_RPC_MAX_CONNECTIONS", default_value_t = RpcLimits::default().max_connections)]
-    pub rpc_max_connections: u32,
-    /// Open RPC connections from one host (IPv4 address or IPv6 /64); past it a new one gets 429.
-    #[arg(long, env = "KESSAI_RPC_MAX_CONNECTIONS_PER_IP", default_value_t = RpcLimits::default().max_connections_per_ip)]
-    pub rpc_max_connections_per_ip: u32,
+    /// Open RPC connections in all; past it a new one gets 503 [config: rpc.max_connections].
+    #[arg(long, env = "KESSAI_RPC_MAX_CONNECTIONS")]
+    pub rpc_max_connections: Option<u32>,
+    /// Open RPC connections from one host (IPv4 address or IPv6 /64); past it a new one gets 429
+    /// [config: rpc.max_connections_per_ip].
+    #[arg(long, env = "KESSAI_RPC_MAX_CONNECTIONS_PER_IP")]
+    pub rpc_max_connections_per_ip: Option<u32>,
     /// Milliseconds a client may take to send a request's headers (also how long an idle
-    /// keep-alive connection stays open).
-    #[arg(long, env = "KESSAI_RPC_HEADER_TIMEOUT_MS", default_value_t = RpcLimits::default().header_timeout_ms)]
-    pub rpc_header_timeout_ms: u64,
-    /// Milliseconds a client may take to send a request's body after its headers; then 408.
-    #[arg(long, env = "KESSAI_RPC_BODY_TIMEOUT_MS", default_value_t = RpcLimits::default().body_timeout_ms)]
-    pub rpc_body_timeout_ms: u64,
+    /// keep-alive connection stays open) [config: rpc.header_timeout_ms].
+    #[arg(long, env = "KESSAI_RPC_HEADER_TIMEOUT_MS")]
+    pub rpc_header_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's body after its headers; then 408
+    /// [config: rpc.body_timeout_ms].
+    #[arg(long, env = "KESSAI_RPC_BODY_TIMEOUT_MS")]
+    pub rpc_body_timeout_ms: Option<u64>,
     /// Largest request body in bytes (default: one maximum-size transaction in hex and its JSON);
-    /// past it 413.
-    #[arg(long, env = "KESSAI_RPC_MAX_REQUEST_BYTES", default_value_t = RpcLimits::default().max_request_body_bytes)]
-    pub rpc_max_request_bytes: u32,
-    /// Largest response body in bytes.
-    #[arg(long, env = "KESSAI_RPC_MAX_RESPONSE_BYTES", default_value_t = RpcLimits::default().max_response_body_bytes)]
-    pub rpc_max_response_bytes: u32,
-    /// Calls in one JSON-RPC batch.
-    #[arg(long, env = "KESSAI_RPC_MAX_BATCH_CALLS", default_value_t = RpcLimits::default().max_batch_calls)]
-    pub rpc_max_batch_calls: u32,
-    /// Transactions in one kessai_submitTxs call.
-    #[arg(long, env = "KESSAI_RPC_MAX_SUBMIT_TXS", default_value_t = RpcLimits::default().max_submit_txs)]
-    pub rpc_max_submit_txs: u32,
+    /// past it 413 [config: rpc.max_request_bytes].
+    #[arg(long, env = "KESSAI_RPC_MAX_REQUEST_BYTES")]
+    pub rpc_max_request_bytes: Option<u32>,
+    /// Largest response body in bytes [config: rpc.max_response_bytes].
+    #[arg(long, env = "KESSAI_RPC_MAX_RESPONSE_BYTES")]
+    pub rpc_max_response_bytes: Option<u32>,
+    /// Calls in one JSON-RPC batch [config: rpc.max_batch_calls].
+    #[arg(long, env = "KESSAI_RPC_MAX_BATCH_CALLS")]
+    pub rpc_max_batch_calls: Option<u32>,
+    /// Transactions in one kessai_submitTxs call [config: rpc.max_submit_txs].
+    #[arg(long, env = "KESSAI_RPC_MAX_SUBMIT_TXS")]
+    pub rpc_max_submit_txs: Option<u32>,
 }
 
 impl RpcLimitArgs {
-    /// The limits these flags give.
-    pub fn limits(&self) -> RpcLimits {
-        RpcLimits {
-            max_connections: self.rpc_max_connections,
-            max_connections_per_ip: self.rpc_max_connections_per_ip,
-            header_timeout_ms: self.rpc_header_timeout_ms,
-            body_timeout_ms: self.rpc_body_timeout_ms,
-            max_request_body_bytes: self.rpc_max_request_bytes,
-            max_response_body_bytes: self.rpc_max_response_bytes,
-            max_batch_calls: self.rpc_max_batch_calls,
-            max_submit_txs: self.rpc_max_submit_txs,
-        }
+    /// Sets what the flags give over `limits` (the config's).
+    pub fn apply(&self, limits: &mut RpcLimits) {
+        let set = |flag: Option<u32>, field: &mut u32| *field = flag.unwrap_or(*field);
+        set(self.rpc_max_connections, &mut limits.max_connections);
+        set(self.rpc_max_connections_per_ip, &mut limits.max_connections_per_ip);
+        set(self.rpc_max_request_bytes, &mut limits.max_request_body_bytes);
+        set(self.rpc_max_response_bytes, &mut limits.max_response_body_bytes);
+        set(self.rpc_max_batch_calls, &mut limits.max_batch_calls);
+        set(self.rpc_max_submit_txs, &mut limits.max_submit_txs);
+        limits.header_timeout_ms = self.rpc_header_timeout_ms.unwrap_or(limits.header_timeout_ms);
+        limits.body_timeout_ms = self.rpc_body_timeout_ms.unwrap_or(limits.body_timeout_ms);
     }
 }
 
-/// The retention flags of `kessai node run` and `kessai dev`: they override config.json's
-/// `"pruning"` (`kessai_store::PruningConfig`).
+/// The retention flags of `kessai node run` and `kessai dev`: they override config.toml's
+/// `[store] state_keep_recent` and `blocks_keep_recent` (`kessai_store::PruningConfig`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct PruningArgs {
     /// Keep the state (values, proofs) of the latest N heights only, deleting older tree nodes

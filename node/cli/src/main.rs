@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 
 use clap::Parser;
+use kessai_node::config::{LogConfig, LogFormat};
 
 /// mimalloc instead of glibc's malloc: block building allocates and frees millions of small
 /// objects (Merkle tree nodes, write sets, receipts) per block; glibc spent about a tenth of the
@@ -15,7 +16,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.command.is_long_running());
+    if !runs_a_node(&cli.command) {
+        // Client commands log only warnings; their format follows KESSAI_LOG_FORMAT as a node's.
+        let format = match std::env::var("KESSAI_LOG_FORMAT").as_deref() {
+            Ok("json") => LogFormat::Json,
+            _ => LogFormat::Text,
+        };
+        let filter = if cli.command.is_long_running() {
+            LogConfig::default().filter
+        } else {
+            "warn".to_string()
+        };
+        let _ = init_tracing(&LogConfig { filter, format });
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -32,18 +45,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs go to stderr. Nodes log at `info` by default, client commands only warnings; `RUST_LOG`
-/// overrides either (e.g. `RUST_LOG=kessai_node=debug`). `KESSAI_LOG_FORMAT=json` gives JSON lines.
-fn init_tracing(long_running: bool) {
+/// `kessai node run` and `kessai dev` start logging themselves, once their home's config is read
+/// (`commands::config::start_logging`): its `[log]` says what and how.
+fn runs_a_node(command: &cli::Command) -> bool {
+    matches!(
+        command,
+        cli::Command::Dev(_) | cli::Command::Node(commands::node::NodeCommand::Run(_))
+    )
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` when it is set and valid (e.g.
+/// `RUST_LOG=kessai_node=debug`), else by `log.filter`, which must be valid.
+pub(crate) fn init_tracing(log: &LogConfig) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    // jsonrpsee logs every request body the RPC limits cut short as an "internal error" warning;
-    // the node answers those clients with 408/413 itself (node/src/rpc/limits.rs).
-    let default = if long_running { "info,jsonrpsee-server=error" } else { "warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = match EnvFilter::try_from_default_env() {
+        Ok(filter) => filter,
+        Err(_) => EnvFilter::try_new(&log.filter)
+            .map_err(|e| anyhow::anyhow!("{:?} is not a log filter: {e}", log.filter))?,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("KESSAI_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    let installed = match log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }

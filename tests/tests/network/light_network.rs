@@ -9,7 +9,7 @@
 
 use kessai_tests::light::{assert_quorum, create_asset, light_json};
 use kessai_tests::testnet::{entry_field, one_network_at_a_time as one_at_a_time, Testnet};
-use kessai_tests::{dev_address as addr, TestNode};
+use kessai_tests::{dev_address as addr, edit_config, TestNode};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -25,10 +25,7 @@ fn chain_spec(net: &Testnet) -> String {
 
 /// Lets node `i` (a full node) sign once governance makes it a validator.
 fn may_validate(net: &Testnet, i: usize) {
-    let path = net.home(i).join("config.json");
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    config["validator"] = true.into();
-    std::fs::write(&path, config.to_string()).unwrap();
+    edit_config(&net.home(i), "validator = false", "validator = true");
 }
 
 /// alice sets node `who`'s voting power (0 removes it) through node `via`; returns the

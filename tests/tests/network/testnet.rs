@@ -8,7 +8,7 @@
 use kessai_tests::testnet::{
     entry_field, metric, metrics_url, one_network_at_a_time as one_at_a_time, Testnet,
 };
-use kessai_tests::{kessai_ok, TestNode};
+use kessai_tests::{edit_config, kessai_ok, TestNode};
 use serde_json::json;
 use std::time::Duration;
 
@@ -130,15 +130,14 @@ fn a_node_whose_key_is_not_in_the_chain_spec_cannot_connect() {
         "--rpc-addr",
         "127.0.0.1:0",
     ]);
-    let config_path = home.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["bootnodes"] = net
+    let bootnodes: Vec<String> = net
         .entries
         .iter()
         .map(|e| format!("{}/p2p/{}", entry_field(e, "p2p_addr"), entry_field(e, "peer_id")))
         .collect();
-    std::fs::write(&config_path, config.to_string()).unwrap();
+    // A JSON list of strings is a TOML array too.
+    let bootnodes = format!("bootnodes = {}", serde_json::to_string(&bootnodes).unwrap());
+    edit_config(&home, "bootnodes = []", &bootnodes);
     let outsider = TestNode::run_home(&home).unwrap();
 
     std::thread::sleep(Duration::from_secs(5));
@@ -163,11 +162,7 @@ fn a_validator_added_by_governance_signs_from_the_announced_height() {
     let _turn = one_at_a_time();
     let mut net = Testnet::init(4, 1);
     // The full node may sign once governance makes it a validator.
-    let config_path = net.home(4).join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["validator"] = true.into();
-    std::fs::write(&config_path, config.to_string()).unwrap();
+    edit_config(&net.home(4), "validator = false", "validator = true");
     net.start_all(5);
     net.wait_height(&VALIDATORS, 1, MINUTE).unwrap();
 

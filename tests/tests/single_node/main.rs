@@ -4,6 +4,7 @@
 mod backup;
 mod bad_input;
 mod clearing;
+mod config;
 mod dev_chain;
 mod disk_full;
 mod governance;

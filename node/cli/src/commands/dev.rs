@@ -17,8 +17,9 @@ pub struct DevArgs {
     /// Home directory of the dev chain (keys are written to DIR/keys/).
     #[arg(long, env = "KESSAI_DEV_HOME")]
     pub home: Option<PathBuf>,
-    #[arg(long, default_value = "127.0.0.1:8545")]
-    pub rpc_addr: SocketAddr,
+    /// RPC listen address [default: config.toml's `rpc.address`; 127.0.0.1:8545 in a new home].
+    #[arg(long)]
+    pub rpc_addr: Option<SocketAddr>,
     /// Delete DIR's chain data first and start from genesis (a new chain: the dev validator's
     /// signing state starts over too).
     #[arg(long)]
@@ -42,22 +43,26 @@ pub async fn run(args: DevArgs) -> Result<()> {
         }
     }
     let spec = ChainSpec::dev();
-    let mut config = NodeConfig {
-        rpc_addr: args.rpc_addr,
-        rpc_limits: args.rpc_limits.limits(),
-        ..NodeConfig::default()
-    };
-    // Archive unless asked: the dev chain keeps every height by default.
-    args.pruning.apply(&mut config);
     if !home.is_initialised() {
+        let defaults = NodeConfig::default();
+        let config =
+            NodeConfig { rpc_addr: args.rpc_addr.unwrap_or(defaults.rpc_addr), ..defaults };
         home.initialise(
             &spec,
             &KeyFile::new("validator-0", &Keypair::dev("validator-0")),
             &config,
         )?;
-    } else {
-        home.save_config(&config)?;
     }
+    // The home's config.toml (and the environment), then the flags: as `kessai node run`.
+    let loaded = kessai_node::config::load(&home)?;
+    crate::commands::config::start_logging(&home, &loaded)?;
+    let mut config = loaded.config;
+    if let Some(addr) = args.rpc_addr {
+        config.rpc_addr = addr;
+    }
+    args.rpc_limits.apply(&mut config.rpc_limits);
+    // Archive unless asked: the dev chain keeps every height by default.
+    args.pruning.apply(&mut config);
     write_member_keys(&home)?;
     let keys_dir = home.keys_dir();
     kessai_node::daemon::run(&home, config, |rpc_addr| {

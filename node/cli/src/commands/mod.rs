@@ -1,5 +1,6 @@
 //! One module per `kessai` subcommand: its arguments (clap) and its `run`.
 
+pub mod config;
 pub mod db;
 pub mod dev;
 pub mod init;
@@ -21,6 +22,7 @@ use anyhow::Result;
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::run(args),
+        Command::Config(command) => config::run(command),
         Command::Dev(args) => dev::run(args).await,
         Command::Db(command) => db::run(command).await,
         Command::Node(command) => node::run(command).await,

@@ -40,7 +40,7 @@ pub struct NodeHealthArgs {
 pub struct NodeRunArgs {
     #[arg(long)]
     pub home: PathBuf,
-    /// Override the RPC listen address of config.json.
+    /// Override the RPC listen address of config.toml (`rpc.address`, `KESSAI_RPC_ADDRESS`).
     #[arg(long)]
     pub rpc_addr: Option<SocketAddr>,
     #[command(flatten)]
@@ -58,11 +58,13 @@ pub async fn run(command: NodeCommand) -> Result<()> {
     match command {
         NodeCommand::Run(args) => {
             let home = Home::new(&args.home);
-            let mut config = home.load_config()?;
+            let loaded = kessai_node::config::load(&home)?;
+            crate::commands::config::start_logging(&home, &loaded)?;
+            let mut config = loaded.config;
             if let Some(addr) = args.rpc_addr {
                 config.rpc_addr = addr;
             }
-            config.rpc_limits = args.rpc_limits.limits();
+            args.rpc_limits.apply(&mut config.rpc_limits);
             args.pruning.apply(&mut config);
             config.allow_missing_sign_state = args.allow_missing_sign_state;
             kessai_node::daemon::run(&home, config, |_| {}).await
