@@ -165,6 +165,13 @@ impl Chain {
             writer: Default::default(),
             fault_write_delay,
         };
+        if let Some((height, _)) = chain.store.unfinished_restore()? {
+            bail!(
+                "{} holds part of the state of height {height} from an interrupted state sync: \
+                 start the node with --state-sync again (it starts over), or remove that directory",
+                data_dir.display()
+            );
+        }
         match chain.store.latest_height() {
             None => chain.write_genesis()?,
             Some(_) => chain.check_genesis()?,
@@ -200,8 +207,7 @@ impl Chain {
         };
         let (writes, _names) = kessai_runtime::genesis_writes(&self.runtime, &genesis)?;
         let prepared = self.store.prepare_state(0, &writes)?;
-        let meta = borsh::to_vec(&GenesisMeta { chain_spec_hash: spec.hash() })?;
-        self.store.commit_genesis(prepared, &meta)?;
+        self.store.commit_genesis(prepared, &genesis_record(spec)?)?;
         tracing::info!(chain_id = %spec.chain_id, state_root = %self.store.state_root(0)?.unwrap_or_default(), "genesis written");
         Ok(())
     }
@@ -465,6 +471,11 @@ impl Chain {
             .ok_or_else(|| anyhow!("code {} of contract {contract} is missing", info.code_hash))?;
         Ok(Abi::from_wasm(&code)?)
     }
+}
+
+/// The genesis record a store created from `spec` holds (genesis, or a state sync).
+pub fn genesis_record(spec: &ChainSpec) -> Result<Vec<u8>> {
+    Ok(borsh::to_vec(&GenesisMeta { chain_spec_hash: spec.hash() })?)
 }
 
 /// The hash of the chain spec that `store`'s genesis was written from (its genesis record).

@@ -10,8 +10,9 @@ use crate::rpc;
 use crate::service::consensus::ConsensusTask;
 use crate::service::inbound::InboundRouter;
 use crate::service::network::NetworkHandle;
-use crate::service::sync::{ChainSyncProvider, PeerHeights, SyncService};
+use crate::service::sync::{PeerHeights, SyncService};
 use crate::sign_state::{step_of, LastSigned, SignGuard, SignStep};
+use crate::state_sync::{JoinNetwork, NodeSyncProvider, SnapshotConfig, StateSyncConfig};
 use crate::wal::Wal;
 use anyhow::{bail, Context, Result};
 use kessai_network::{AllowList, Multiaddr, NetworkConfig, MAX_MESSAGE_BYTES_LIMIT};
@@ -29,8 +30,32 @@ pub async fn run(
     config: NodeConfig,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
+    run_with(home, config, Joining::default(), ready).await
+}
+
+/// How a node serves snapshots and whether it joins by state sync.
+#[derive(Clone, Debug, Default)]
+pub struct Joining {
+    /// The snapshots it serves (none by default).
+    pub snapshots: SnapshotConfig,
+    /// Join by state sync from this root of trust when the database is empty.
+    pub state_sync: Option<StateSyncConfig>,
+}
+
+/// [`run`], serving snapshots and joining by state sync as `joining` says.
+pub async fn run_with(
+    home: &Home,
+    config: NodeConfig,
+    joining: Joining,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<()> {
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
+    if let Some(trust) = &joining.state_sync {
+        let network =
+            JoinNetwork { p2p_addr: config.p2p_addr.clone(), bootnodes: config.bootnodes.clone() };
+        crate::state_sync::join(home, &spec, &node_key, &network, trust).await?;
+    }
     let chain = Chain::open_configured(spec, &home.data_dir(), config.store_config())?;
     let validators = chain.validators_for(chain.height() + 1)?;
     let is_validator = config.validator && validators.get(&node_key.public()).is_some();
@@ -51,7 +76,8 @@ pub async fn run(
     let mempool = Arc::new(Mempool::new(config.mempool));
     let allow = AllowList::new(allowed_keys(&chain)?);
     let (libp2p, inbound) =
-        start_network(&chain, &config, &node_key, allow.clone(), metrics.registry_mut()).await?;
+        start_network(&chain, &config, &joining, &node_key, allow.clone(), metrics.registry_mut())
+            .await?;
     let metrics = Arc::new(metrics);
     let network = NetworkHandle::connected(libp2p.clone());
     // The core signs only at heights whose validator set holds the key, so a node that governance
@@ -176,6 +202,7 @@ pub async fn run(
 async fn start_network(
     chain: &Arc<Chain>,
     config: &NodeConfig,
+    joining: &Joining,
     node_key: &Keypair,
     allow: AllowList,
     registry: &mut kessai_network::MetricsRegistry,
@@ -192,7 +219,7 @@ async fn start_network(
             .with_context(|| format!("bootnode {bootnode:?} is not a multiaddr"))?;
         network_config.bootnodes.push(address);
     }
-    let provider = Arc::new(ChainSyncProvider(chain.clone()));
+    let provider = Arc::new(NodeSyncProvider::new(chain.clone(), joining.snapshots));
     Ok(kessai_network::start_with_metrics(network_config, node_key, allow, provider, registry)
         .await?)
 }

@@ -5,6 +5,7 @@
 //! - [`mempool`]: transactions waiting for a block;
 //! - [`daemon`]: starts a node — every service around one chain, the RPC server and metrics;
 //! - [`service`]: the long-running tasks — consensus shell, peers' messages, sync;
+//! - [`state_sync`]: serving state snapshots, and joining a chain from one;
 //! - [`rpc`]: the JSON-RPC server of the interface in `kessai-rpc-api`;
 //! - [`metrics`]: Prometheus metrics and their endpoint;
 //! - [`health`]: `GET /health` and `GET /ready` on the RPC and metrics ports;
@@ -25,5 +26,6 @@ pub mod metrics;
 pub mod rpc;
 pub mod service;
 pub mod sign_state;
+pub mod state_sync;
 pub mod storage;
 pub mod wal;

@@ -134,7 +134,13 @@ impl TestNode {
     /// [`TestNode::run_home`] with extra environment variables (fault injection, or `LD_PRELOAD`
     /// of a library such as libfaketime), kept for every restart.
     pub fn run_home_with_env(home: &Path, env: &[(&str, &str)]) -> Result<TestNode> {
-        let args = vec![
+        TestNode::run_home_with(home, env, &[])
+    }
+
+    /// [`TestNode::run_home_with_env`] with extra arguments of `kessai node run`, kept for every
+    /// restart.
+    pub fn run_home_with(home: &Path, env: &[(&str, &str)], extra: &[&str]) -> Result<TestNode> {
+        let mut args: Vec<String> = vec![
             "node".into(),
             "run".into(),
             "--home".into(),
@@ -142,6 +148,7 @@ impl TestNode {
             "--rpc-addr".into(),
             "127.0.0.1:0".into(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut node = TestNode {
             home: home.into(),
             rpc: String::new(),

@@ -69,10 +69,16 @@ impl Testnet {
     /// Starts node `i` for the first time with extra environment variables (e.g. `LD_PRELOAD` of
     /// libfaketime), which its restarts keep; on a node already started, `env` is ignored.
     pub fn start_with_env(&mut self, i: usize, env: &[(&str, &str)]) {
+        self.start_with(i, env, &[]);
+    }
+
+    /// [`Testnet::start_with_env`] with extra arguments of `kessai node run` too (kept for its
+    /// restarts).
+    pub fn start_with(&mut self, i: usize, env: &[(&str, &str)], args: &[&str]) {
         match &mut self.nodes[i] {
             Some(node) => node.start().expect("node restarts"),
             None => {
-                let node = TestNode::run_home_with_env(&self.home(i), env).expect("node starts");
+                let node = TestNode::run_home_with(&self.home(i), env, args).expect("node starts");
                 self.nodes[i] = Some(node.with_keys_dir(self.dir.join("keys")));
             }
         }

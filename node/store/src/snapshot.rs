@@ -253,7 +253,7 @@ impl StateRestore {
             *self.writer.staged.lock().unwrap_or_else(|e| e.into_inner()) = chunk.entries.clone();
             restore
                 .add_chunk(leaves, chunk.proof.clone())
-                .map_err(|e| ChunkError::Invalid(e.to_string()))?;
+                .map_err(|e| ChunkError::Invalid(jmt_reason(&e)))?;
             Ok((count, last))
         });
         match result {
@@ -336,6 +336,16 @@ impl StateRestore {
         self.store.restored(self.height);
         tracing::info!(height = self.height, keys = self.keys, root = %self.root, "restored the state");
         Ok(())
+    }
+}
+
+/// jmt's reason for refusing a chunk, without the byte arrays of its root mismatch message.
+fn jmt_reason(error: &anyhow::Error) -> String {
+    let text = error.to_string();
+    if text.starts_with("Root hashes do not match") {
+        "its leaves and proof do not hash to the trusted state root".into()
+    } else {
+        text
     }
 }
 

@@ -7,4 +7,5 @@ mod health;
 mod hostile_peers;
 mod light_network;
 mod namespaces;
+mod state_sync;
 mod testnet;

@@ -52,6 +52,44 @@ pub struct NodeRunArgs {
     /// conflicting vote at a height it already signed. Restore the state file with the key instead.
     #[arg(long)]
     pub allow_missing_sign_state: bool,
+    /// Serve a state snapshot at every height that is a multiple of N, for as long as its state
+    /// is kept (0: serve none). Joining nodes fetch the latest one (--state-sync).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub snapshot_interval: u64,
+    /// Join by state sync when data/ is empty: fetch a recent snapshot of the state from peers,
+    /// verified from the trusted header of --trust-height and --trust-hash, instead of replaying
+    /// every block from genesis.
+    #[arg(long, requires_all = ["trust_height", "trust_hash"])]
+    pub state_sync: bool,
+    /// Height of a header this node trusts (with --state-sync), e.g. from another operator's
+    /// `kessai block` or a light client's verified header.
+    #[arg(long, value_name = "HEIGHT", requires = "state_sync")]
+    pub trust_height: Option<u64>,
+    /// Hash of that header (hex block id).
+    #[arg(long, value_name = "HASH", requires = "state_sync")]
+    pub trust_hash: Option<String>,
+}
+
+impl NodeRunArgs {
+    /// The snapshot and state-sync settings of the flags.
+    fn joining(&self) -> Result<kessai_node::daemon::Joining> {
+        let state_sync = match (self.state_sync, self.trust_height, &self.trust_hash) {
+            (true, Some(trust_height), Some(hash)) => {
+                let trust_hash = hash.parse().map_err(|_| {
+                    anyhow::anyhow!("--trust-hash {hash:?} is not a 32-byte hex hash")
+                })?;
+                Some(kessai_node::state_sync::StateSyncConfig { trust_height, trust_hash })
+            }
+            _ => None,
+        };
+        if state_sync.as_ref().is_some_and(|s| s.trust_height == 0) {
+            bail!("--trust-height must be at least 1: genesis has no header to trust");
+        }
+        Ok(kessai_node::daemon::Joining {
+            snapshots: kessai_node::state_sync::SnapshotConfig { interval: self.snapshot_interval },
+            state_sync,
+        })
+    }
 }
 
 pub async fn run(command: NodeCommand) -> Result<()> {
@@ -67,7 +105,8 @@ pub async fn run(command: NodeCommand) -> Result<()> {
             args.rpc_limits.apply(&mut config.rpc_limits);
             args.pruning.apply(&mut config);
             config.allow_missing_sign_state = args.allow_missing_sign_state;
-            kessai_node::daemon::run(&home, config, |_| {}).await
+            let joining = args.joining()?;
+            kessai_node::daemon::run_with(&home, config, joining, |_| {}).await
         }
         NodeCommand::Health(args) => health(args.rpc).await,
         NodeCommand::Id(args) => node_id(args),
