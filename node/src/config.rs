@@ -921,7 +921,10 @@ mod tests {
             ("[mempool]\nmax_txs = 0\n", "`mempool.max_txs` must be at least 1"),
             ("[rpc]\nmax_submit_txs = 0\n", "`rpc.max_submit_txs` must be at least 1"),
             ("[p2p]\nlisten_address = \"127.0.0.1:5\"\n", "`p2p.listen_address`"),
-            ("[state_sync]\nenabled = true\n", "state sync is not implemented yet"),
+            (
+                "[state_sync]\nenabled = true\n",
+                "state sync from config.toml is not implemented yet",
+            ),
             ("[store]\nstate_keep_recent = 1\n", "pruning"),
         ] {
             let error = parse(text, &path()).unwrap_err().to_string();
