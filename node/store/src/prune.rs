@@ -26,7 +26,8 @@ use rocksdb::{ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// How much history a node keeps (`config.json`: `"pruning": { … }`; `kessai node run` and
+/// How much history a node keeps (`config.toml` `[store]`: `state_keep_recent`,
+/// `blocks_keep_recent`, `compaction_interval_secs`; `kessai node run` and
 /// `kessai dev` flags `--state-keep-recent N`, `--blocks-keep-recent N`). The default keeps
 /// everything (archive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
