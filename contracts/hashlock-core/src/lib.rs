@@ -164,7 +164,11 @@ impl TimeoutRules {
     /// The deadline of a leg registered at `now_ms`, if it is allowed: a first leg takes no
     /// counter deadline; a second leg needs its counter leg's deadline and must expire at least
     /// `margin_ms` before it.
-    pub fn deadline(&self, now_ms: u64, counter_deadline_ms: Option<u64>) -> Result<u64, &'static str> {
+    pub fn deadline(
+        &self,
+        now_ms: u64,
+        counter_deadline_ms: Option<u64>,
+    ) -> Result<u64, &'static str> {
         let deadline = now_ms.checked_add(self.timeout_ms).ok_or("timeout too large")?;
         match (self.order, counter_deadline_ms) {
             (LegOrder::First, None) => Ok(deadline),

@@ -5,9 +5,11 @@ use proptest::prelude::*;
 const HOUR: u64 = 3_600_000;
 const MARGIN: u64 = 30 * 60_000;
 /// Embodiment 3's power ledger: burn requests are first legs, TIMEOUT_N = 48 h.
-const FIRST: TimeoutRules = TimeoutRules { order: LegOrder::First, timeout_ms: 48 * HOUR, margin_ms: MARGIN };
+const FIRST: TimeoutRules =
+    TimeoutRules { order: LegOrder::First, timeout_ms: 48 * HOUR, margin_ms: MARGIN };
 /// Embodiment 3's value certificates: transfer conditions are second legs, TIMEOUT_M = 24 h.
-const SECOND: TimeoutRules = TimeoutRules { order: LegOrder::Second, timeout_ms: 24 * HOUR, margin_ms: MARGIN };
+const SECOND: TimeoutRules =
+    TimeoutRules { order: LegOrder::Second, timeout_ms: 24 * HOUR, margin_ms: MARGIN };
 
 fn hex(bytes: &[u8]) -> alloc::string::String {
     bytes.iter().map(|b| alloc::format!("{b:02x}")).collect()
