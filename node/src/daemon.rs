@@ -166,6 +166,7 @@ pub async fn run_with(
         health,
         proof_cache: Default::default(),
         max_submit_txs: config.rpc_limits.max_submit_txs as usize,
+        committed: handles.committed.clone(),
     };
     let (rpc_addr, rpc_handle) =
         rpc::server::start(config.rpc_addr, &config.rpc_limits, ctx).await?;

@@ -8,6 +8,7 @@
 //!   `kessai-light-client` from a root of trust the caller names (light home, chain spec, trusted
 //!   hash), never from the node's word;
 //! - [`light_home`]: the light client's trusted state on disk (what `kessai light init` writes);
+//! - [`subscribe`]: WebSocket subscriptions to heads, events and transactions;
 //! - [`rpc`]: the node's JSON-RPC interface (`kessai-rpc-api`), re-exported.
 //!
 //! It links neither RocksDB, wasmtime nor libp2p: `cargo tree -p kessai-client -e normal` shows it.
@@ -17,6 +18,7 @@ pub mod light_home;
 pub mod provider;
 pub mod signer;
 pub mod submit;
+pub mod subscribe;
 pub mod verified;
 
 pub use kessai_primitives::time::now_ms;

@@ -6,7 +6,7 @@
 //! carry the codes of [`codes`]. This crate depends on neither RocksDB, wasmtime nor libp2p, so a
 //! client links none of them.
 
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use kessai_primitives::state_proof::StateProof;
 use kessai_primitives::{Address, Commit, Event, Hash, Header, PublicKey, Receipt, ValidatorSet};
@@ -33,6 +33,9 @@ pub mod codes {
     /// An operator's method (`kessai_admin_*`) called from another machine: they are served
     /// only to clients on the node's own machine (loopback).
     pub const ADMIN_ONLY: i32 = -32030;
+    /// A subscriber did not read its messages fast enough: the subscription is closed with
+    /// "lagged: resume from cursor …"; subscribe again from that cursor.
+    pub const LAGGED: i32 = -32040;
 }
 
 /// An HTTP client of a node's RPC at `url` (the CLI's, the applications', the tests').
@@ -285,7 +288,34 @@ pub struct ContractInfo {
     pub abi: kessai_abi::Abi,
 }
 
-/// One event of `kessai_events`, with where it was emitted.
+/// A position in the chain's history: an event is at (height, index of its transaction in the
+/// block, index of the event among that transaction's events); a block's head is at
+/// (height, 0, 0). Cursors order as tuples. A history read or a subscription given a cursor
+/// answers what comes strictly after it (`docs/rpc.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Block height.
+    pub height: u64,
+    /// Index of the transaction in the block.
+    pub tx: u32,
+    /// Index of the event among the transaction's events.
+    pub event: u32,
+}
+
+impl Cursor {
+    /// The position right after this one in (height, tx, event) order, or none at the very end.
+    pub fn next(self) -> Option<Cursor> {
+        if let Some(event) = self.event.checked_add(1) {
+            return Some(Cursor { event, ..self });
+        }
+        if let Some(tx) = self.tx.checked_add(1) {
+            return Some(Cursor { tx, event: 0, ..self });
+        }
+        Some(Cursor { height: self.height.checked_add(1)?, tx: 0, event: 0 })
+    }
+}
+
+/// One event of `kessai_events` and `kessai_subscribeEvents`, with where it was emitted.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EventInfo {
     /// Height of the block whose transaction emitted it.
@@ -296,6 +326,57 @@ pub struct EventInfo {
     pub event: Event,
     /// The data decoded by the contract's interface, when it declares the topic.
     pub decoded: Option<serde_json::Value>,
+    /// Where the event is: give it back as `after` to read or follow what comes next (none from
+    /// nodes older than cursors).
+    #[serde(default)]
+    pub cursor: Option<Cursor>,
+}
+
+/// A message of `kessai_subscribeHeads`: a committed block's header and the commit that
+/// finalised it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadInfo {
+    /// `(height, 0, 0)`: resubscribe with `after_height = cursor.height`.
+    pub cursor: Cursor,
+    /// The block's header.
+    pub header: Header,
+    /// Its commit (precommit signatures of the validators).
+    pub commit: Commit,
+}
+
+/// A message of `kessai_subscribeTx`: where a transaction is; the last message says `committed`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TxStatus {
+    /// Id of the transaction followed.
+    pub tx_id: Hash,
+    /// Pending, committed or unknown (as `kessai_tx` says).
+    pub state: TxState,
+    /// Where it was committed: (height, index in the block, 0); none before.
+    pub cursor: Option<Cursor>,
+}
+
+/// One transaction of `kessai_blockTxs`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlockTx {
+    /// Its position in the block (0-based).
+    pub index: u32,
+    /// Its id.
+    pub tx_id: Hash,
+    /// The signed transaction, borsh, hex (the leaf of `txs_root`).
+    pub tx: String,
+}
+
+/// A page of a block's transactions (`kessai_blockTxs`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlockTxsPage {
+    /// The block's height.
+    pub height: u64,
+    /// How many transactions the block has in all.
+    pub total: u32,
+    /// The transactions of this page, in block order.
+    pub txs: Vec<BlockTx>,
+    /// The `cursor` of the next page (an index into the block), or none after the last page.
+    pub next: Option<u32>,
 }
 
 /// The node's JSON-RPC methods, `kessai_` + the method name; jsonrpsee generates
@@ -374,7 +455,11 @@ pub trait KessaiApi {
     #[method(name = "validators")]
     async fn validators(&self, height: u64) -> RpcResult<ValidatorSet>;
 
-    /// Events of a contract in a height range (inclusive), oldest first.
+    /// Events of a contract in a height range (inclusive), oldest first, at most `limit` (default
+    /// 1,000, at most 10,000). With `after` (the `cursor` of the last event read), the events
+    /// strictly after it, up to `to_height`: `from_height` is then ignored. A page shorter than
+    /// the limit is the last; otherwise ask again with its last event's cursor, which resumes a
+    /// page cut inside a height without gap or repeat.
     #[method(name = "events")]
     async fn events(
         &self,
@@ -382,7 +467,41 @@ pub trait KessaiApi {
         from_height: u64,
         to_height: Option<u64>,
         limit: Option<u32>,
+        after: Option<Cursor>,
     ) -> RpcResult<Vec<EventInfo>>;
+
+    /// A page of the transactions of the committed block at `height`: from index `cursor`
+    /// (default 0), at most `limit` (default 1,000, at most 10,000), with the cursor of the next
+    /// page.
+    #[method(name = "blockTxs")]
+    async fn block_txs(
+        &self,
+        height: u64,
+        cursor: Option<u32>,
+        limit: Option<u32>,
+    ) -> RpcResult<BlockTxsPage>;
+
+    /// WebSocket only. Each committed block's header and commit, in height order: those after
+    /// `after_height` from the store first when it is given, then live. A subscriber that does
+    /// not keep up is closed with "lagged: resume from cursor …" (`docs/rpc.md`).
+    #[subscription(name = "subscribeHeads" => "head", unsubscribe = "unsubscribeHeads", item = HeadInfo)]
+    async fn subscribe_heads(&self, after_height: Option<u64>) -> SubscriptionResult;
+
+    /// WebSocket only. Events of `contract`, of topic `topic` only when given, in chain order:
+    /// those after `after` from the store first when it is given, then live. Closed with
+    /// "lagged: resume from cursor …" when the subscriber does not keep up.
+    #[subscription(name = "subscribeEvents" => "event", unsubscribe = "unsubscribeEvents", item = EventInfo)]
+    async fn subscribe_events(
+        &self,
+        contract: String,
+        topic: Option<String>,
+        after: Option<Cursor>,
+    ) -> SubscriptionResult;
+
+    /// WebSocket only. A transaction's state now, then again at each change, until it is
+    /// committed (the last message).
+    #[subscription(name = "subscribeTx" => "txStatus", unsubscribe = "unsubscribeTx", item = TxStatus)]
+    async fn subscribe_tx(&self, tx_id: Hash) -> SubscriptionResult;
 
     /// The chain spec this node runs.
     #[method(name = "chainSpec")]

@@ -3,5 +3,6 @@
 pub mod limits;
 mod proof_cache;
 pub mod server;
+pub mod subscriptions;
 
 pub use kessai_rpc_api as api;

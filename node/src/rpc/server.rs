@@ -5,20 +5,23 @@ use crate::health::Health;
 use crate::mempool::{AdmitError, Mempool};
 use crate::rpc::limits::{self, RpcLimits};
 use crate::rpc::proof_cache::{BlockTrees, ProofCache};
+use crate::rpc::subscriptions;
 use crate::service::consensus::ConsensusStatus;
 use crate::service::network::NetworkHandle;
 use hyper_util::service::TowerToHyperService;
-use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::server::{
     BatchRequestConfig, HttpBody, HttpResponse, Methods, Server, ServerHandle,
 };
 use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::PendingSubscriptionSink;
 use kessai_primitives::{
     Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
 };
 use kessai_rpc_api::{
-    AccountInfo, BackupManifest, BatchOutcome, BlockInfo, ContractInfo, EventInfo, KessaiApiServer,
-    MapEntry, StateRead, Status, Submitted, TxInfo, TxState, ViewResult,
+    AccountInfo, BackupManifest, BatchOutcome, BlockInfo, BlockTx, BlockTxsPage, ContractInfo,
+    Cursor, EventInfo, KessaiApiServer, MapEntry, StateRead, Status, Submitted, TxInfo, TxState,
+    TxStatus, ViewResult,
 };
 use kessai_state::system;
 use std::net::SocketAddr;
@@ -88,6 +91,9 @@ pub struct RpcContext {
     pub proof_cache: ProofCache,
     /// Transactions one `kessai_submitTxs` call may carry ([`RpcLimits::max_submit_txs`]).
     pub max_submit_txs: usize,
+    /// The height of each committed block ([`crate::service::consensus::ConsensusHandles`]'s):
+    /// wakes the subscriptions, which then read what is new from the store.
+    pub committed: tokio::sync::broadcast::Sender<u64>,
 }
 
 /// Starts the JSON-RPC server (HTTP/1.1 and WebSocket) on `addr` within `limits`
@@ -106,6 +112,7 @@ pub async fn start(
         // never fewer, so this one never refuses first.
         .max_connections(limits.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_calls))
+        .set_message_buffer_capacity(crate::rpc::subscriptions::BUFFER_MESSAGES)
         .build();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -144,6 +151,22 @@ fn health_answer(health: &Health, request: &limits::LimitedRequest) -> Option<Ht
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Some(response)
+}
+
+/// An event read from the store as the RPC answers it, decoded when the contract's interface
+/// declares its topic.
+pub(crate) fn event_info(
+    abi: Option<&kessai_abi::Abi>,
+    e: kessai_store::IndexedEvent,
+) -> EventInfo {
+    let decoded = abi.and_then(|abi| abi.decode_event(&e.event.topic, &e.event.data).ok());
+    EventInfo {
+        height: e.height,
+        tx_id: e.tx_id,
+        cursor: Some(Cursor { height: e.height, tx: e.tx_index, event: e.event_index }),
+        event: e.event,
+        decoded,
+    }
 }
 
 impl RpcContext {
@@ -487,21 +510,125 @@ impl KessaiApiServer for RpcContext {
         from_height: u64,
         to_height: Option<u64>,
         limit: Option<u32>,
+        after: Option<Cursor>,
     ) -> RpcResult<Vec<EventInfo>> {
         let address = self.resolve(&contract)?;
         let abi = self.chain.contract_abi(&address).ok();
         let to = to_height.unwrap_or(u64::MAX);
         let limit = limit.unwrap_or(1000).min(10_000) as usize;
-        let events =
-            self.chain.store.events(address, from_height, to, limit).map_err(store_error)?;
-        Ok(events
-            .into_iter()
-            .map(|(height, tx_id, event)| {
-                let decoded =
-                    abi.as_ref().and_then(|abi| abi.decode_event(&event.topic, &event.data).ok());
-                EventInfo { height, tx_id, event, decoded }
+        let from = match after {
+            Some(after) => match after.next() {
+                Some(next) => (next.height, next.tx, next.event),
+                None => return Ok(Vec::new()),
+            },
+            None => (from_height, 0, 0),
+        };
+        let events = self.chain.store.events_from(address, from, to, limit).map_err(store_error)?;
+        Ok(events.into_iter().map(|e| event_info(abi.as_ref(), e)).collect())
+    }
+
+    async fn block_txs(
+        &self,
+        height: u64,
+        cursor: Option<u32>,
+        limit: Option<u32>,
+    ) -> RpcResult<BlockTxsPage> {
+        let block = self
+            .chain
+            .store
+            .block(height)
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(format!("no block at height {height}")))?;
+        let total = block.txs.len() as u32;
+        let start = cursor.unwrap_or(0);
+        if start > total {
+            return Err(bad_params(format!(
+                "cursor {start} is past the block's {total} transactions"
+            )));
+        }
+        let limit = limit.unwrap_or(1000).clamp(1, 10_000);
+        let end = start.saturating_add(limit).min(total);
+        let txs = (start..end)
+            .map(|index| {
+                let tx = &block.txs[index as usize];
+                BlockTx {
+                    index,
+                    tx_id: tx.id(),
+                    tx: hex::encode(borsh::to_vec(tx).expect("encodes")),
+                }
             })
-            .collect())
+            .collect();
+        Ok(BlockTxsPage { height, total, txs, next: (end < total).then_some(end) })
+    }
+
+    async fn subscribe_heads(
+        &self,
+        pending: PendingSubscriptionSink,
+        after_height: Option<u64>,
+    ) -> SubscriptionResult {
+        let committed = self.committed.subscribe();
+        let start = after_height.map_or(self.chain.store.latest_height().unwrap_or(0), |h| h) + 1;
+        subscriptions::heads(self.chain.clone(), committed, pending, start).await
+    }
+
+    async fn subscribe_events(
+        &self,
+        pending: PendingSubscriptionSink,
+        contract: String,
+        topic: Option<String>,
+        after: Option<Cursor>,
+    ) -> SubscriptionResult {
+        let committed = self.committed.subscribe();
+        let address = match self.resolve(&contract) {
+            Ok(address) => address,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let abi = self.chain.contract_abi(&address).ok();
+        // Without a cursor: from the next block on (after the last event of the latest one).
+        let after = after.unwrap_or(Cursor {
+            height: self.chain.store.latest_height().unwrap_or(0),
+            tx: u32::MAX,
+            event: u32::MAX,
+        });
+        let filter = subscriptions::EventFilter { address, topic, abi };
+        subscriptions::events(self.chain.clone(), committed, pending, filter, after).await
+    }
+
+    async fn subscribe_tx(
+        &self,
+        pending: PendingSubscriptionSink,
+        tx_id: Hash,
+    ) -> SubscriptionResult {
+        let committed = self.committed.subscribe();
+        let sink = pending.accept().await?;
+        let mut committed = committed;
+        let mut last: Option<TxState> = None;
+        loop {
+            let info = self.tx(tx_id).await?;
+            if last.as_ref() != Some(&info.state) {
+                let cursor =
+                    info.height.zip(info.index).map(|(height, tx)| Cursor { height, tx, event: 0 });
+                let status = TxStatus { tx_id, state: info.state.clone(), cursor };
+                let message = subscriptions::message(&status)?;
+                if subscriptions::send(&sink, message, cursor.unwrap_or_default()).await? {
+                    return Ok(());
+                }
+                last = Some(info.state);
+            }
+            if last == Some(TxState::Committed) {
+                return Ok(());
+            }
+            // A pending transaction changes state only when a block commits; an unknown one
+            // may arrive from a peer at any time: look again at least every second.
+            tokio::select! {
+                _ = committed.recv() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = sink.closed() => return Ok(()),
+            }
+        }
     }
 
     async fn chain_spec(&self) -> RpcResult<serde_json::Value> {

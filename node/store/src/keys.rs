@@ -77,6 +77,13 @@ pub(crate) fn event_height(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(32..40)?.try_into().ok()?))
 }
 
+/// The (tx index, event index) of an `events` key.
+pub(crate) fn event_position(key: &[u8]) -> Option<(u32, u32)> {
+    let tx = u32::from_be_bytes(key.get(40..44)?.try_into().ok()?);
+    let event = u32::from_be_bytes(key.get(44..48)?.try_into().ok()?);
+    Some((tx, event))
+}
+
 /// `key hash ‖ version`: a key's value history, oldest first.
 pub(crate) fn jmt_value(key_hash: &jmt::KeyHash, version: u64) -> [u8; 40] {
     let mut key = [0u8; 40];

@@ -101,7 +101,7 @@ pub use kessai_primitives::state_proof::{
 };
 pub use prune::{PruneReport, Pruner, PruningConfig};
 pub use snapshot::{ChunkError, SnapshotChunk, StateRestore, MAX_CHUNK_BYTES};
-pub use store::{BlockWrite, Store, StoreConfig};
+pub use store::{BlockWrite, IndexedEvent, Store, StoreConfig};
 pub use tree::PreparedState;
 
 /// The layout version of the databases this build writes and reads (`meta`'s `format`); a

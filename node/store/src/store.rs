@@ -82,6 +82,21 @@ struct PendingBlock {
     tx_ids: std::collections::HashSet<Hash>,
 }
 
+/// An event with its position in the chain (`Store::events_from`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedEvent {
+    /// Height of the block.
+    pub height: u64,
+    /// Index of the emitting transaction in the block.
+    pub tx_index: u32,
+    /// Index of the event among the transaction's events.
+    pub event_index: u32,
+    /// Id of the emitting transaction.
+    pub tx_id: Hash,
+    /// The event.
+    pub event: Event,
+}
+
 /// A block made the tip by [`Store::begin_commit`]; [`BlockWrite::write`] puts it on disk.
 /// Dropping it unwritten abandons the block: the tip falls back to the latest committed block.
 #[must_use = "the block is not on disk until it is written"]
@@ -583,11 +598,38 @@ impl Store {
         to_height: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Hash, Event)>, StoreError> {
+        let found = self.events_from_unchecked(contract, (from_height, 0, 0), to_height, limit)?;
+        Ok(found.into_iter().map(|e| (e.height, e.tx_id, e.event)).collect())
+    }
+
+    /// Events emitted by `contract` from the position `from` = (height, tx index, event index)
+    /// on (inclusive) up to `to_height`, in chain order, at most `limit`, each with its position:
+    /// a page cut inside a height resumes at the position after its last event.
+    /// [`StoreError::Pruned`] if `from`'s height is below [`Store::earliest_block_height`].
+    pub fn events_from(
+        &self,
+        contract: Address,
+        from: (u64, u32, u32),
+        to_height: u64,
+        limit: usize,
+    ) -> Result<Vec<IndexedEvent>, StoreError> {
+        self.read_block_data(from.0, || {
+            self.events_from_unchecked(contract, from, to_height, limit)
+        })
+    }
+
+    fn events_from_unchecked(
+        &self,
+        contract: Address,
+        (from_height, from_tx, from_event): (u64, u32, u32),
+        to_height: u64,
+        limit: usize,
+    ) -> Result<Vec<IndexedEvent>, StoreError> {
         let mut found = Vec::new();
         if from_height > to_height || limit == 0 {
             return Ok(found);
         }
-        let start = keys::event(&contract, from_height, 0, 0);
+        let start = keys::event(&contract, from_height, from_tx, from_event);
         let mode = IteratorMode::From(&start, Direction::Forward);
         for item in self.db().iterator_cf(cf(self.db(), keys::EVENTS), mode) {
             let (key, value) = item?;
@@ -601,8 +643,11 @@ impl Store {
             if height > to_height {
                 break;
             }
+            let (tx_index, event_index) = keys::event_position(&key).ok_or_else(|| {
+                StoreError::Corrupt { what: "event key", reason: format!("{} bytes", key.len()) }
+            })?;
             let (tx_id, event) = decode::<(Hash, Event)>(&value, "event")?;
-            found.push((height, tx_id, event));
+            found.push(IndexedEvent { height, tx_index, event_index, tx_id, event });
             if found.len() == limit {
                 break;
             }

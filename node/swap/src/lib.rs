@@ -584,14 +584,22 @@ impl Watch {
     /// fails when that leg is withdrawn or the target leg expires.
     async fn wait_for_secret(&mut self, target_leg: &Leg) -> Result<Revealed> {
         let started = Instant::now();
-        // A leg does not record its registration height: scan the events from the first block.
+        // A leg does not record its registration height: scan the events from the first block,
+        // a page at a time, each page resuming after the last event of the one before.
         let mut from_height = 1;
+        let mut after = None;
         loop {
             let rpc = self.source.reader.rpc();
             let latest = rpc.status().await.map_err(rpc_error)?.height;
             if latest >= from_height {
                 let events = rpc
-                    .events(self.source.address.to_hex(), from_height, Some(latest), Some(10_000))
+                    .events(
+                        self.source.address.to_hex(),
+                        from_height,
+                        Some(latest),
+                        Some(10_000),
+                        after,
+                    )
                     .await
                     .map_err(rpc_error)?;
                 for info in &events {
@@ -603,9 +611,13 @@ impl Watch {
                         return Ok(Revealed { secret, height: info.height, tx_id: info.tx_id });
                     }
                 }
-                from_height = match events.last() {
-                    Some(last) if events.len() == 10_000 => last.height,
-                    _ => latest + 1,
+                (from_height, after) = match events.last() {
+                    // A node without cursors: rescan the last height (its events again).
+                    Some(last) if events.len() == 10_000 && last.cursor.is_none() => {
+                        (last.height, None)
+                    }
+                    Some(last) if events.len() == 10_000 => (last.height, last.cursor),
+                    _ => (latest + 1, None),
                 };
             }
             // The leg could have been withdrawn instead, or the window could be closing.

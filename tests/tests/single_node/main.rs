@@ -17,3 +17,4 @@ mod notes;
 mod pruning;
 mod rpc_limits;
 mod sign_state;
+mod subscriptions;

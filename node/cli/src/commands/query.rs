@@ -93,7 +93,8 @@ pub enum QueryCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
-    /// Events of a contract.
+    /// Events of a contract: those of heights --from..=--to, at most --limit; with --follow,
+    /// every event from --from on and then each new one as its block commits, until stopped.
     Events {
         contract: String,
         #[arg(long, default_value_t = 1)]
@@ -102,6 +103,11 @@ pub enum QueryCommand {
         to: Option<u64>,
         #[arg(long)]
         limit: Option<u32>,
+        /// Keep following: a WebSocket subscription (kessai_subscribeEvents) that resumes from
+        /// its last event when the node closes it as lagged; a node without subscriptions is
+        /// polled every second. One event per line (one JSON object per line with --json).
+        #[arg(long, conflicts_with_all = ["to", "limit"])]
+        follow: bool,
         #[command(flatten)]
         rpc: RpcArgs,
     },
@@ -258,27 +264,119 @@ pub async fn run(command: QueryCommand) -> Result<()> {
                 )
             });
         }
-        QueryCommand::Events { contract, from, to, limit, rpc } => {
+        QueryCommand::Events { contract, from, follow: true, rpc, .. } => {
+            follow_events(&rpc, contract, from).await?;
+        }
+        QueryCommand::Events { contract, from, to, limit, rpc, .. } => {
             let client = rpc::client(&rpc.rpc)?;
             if to.is_some_and(|t| t < from) {
                 bail!("--to must not be below --from");
             }
-            let events = client.events(contract, from, to, limit).await.map_err(rpc_error)?;
+            let events = client.events(contract, from, to, limit, None).await.map_err(rpc_error)?;
             output::print(rpc.json, &events, |evs| {
-                evs.iter()
-                    .map(|e| {
-                        format!(
-                            "height {} tx {} {}: {}",
-                            e.height,
-                            e.tx_id,
-                            e.event.topic,
-                            e.decoded.clone().unwrap_or_else(|| hex::encode(&e.event.data).into())
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                evs.iter().map(event_line).collect::<Vec<_>>().join("\n")
             });
         }
     }
     Ok(())
+}
+
+fn event_line(e: &rpc::EventInfo) -> String {
+    format!(
+        "height {} tx {} {}: {}",
+        e.height,
+        e.tx_id,
+        e.event.topic,
+        e.decoded.clone().unwrap_or_else(|| hex::encode(&e.event.data).into())
+    )
+}
+
+fn print_event(json: bool, e: &rpc::EventInfo) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(e)?);
+    } else {
+        println!("{}", event_line(e));
+    }
+    Ok(())
+}
+
+/// `kessai query events --follow`: a subscription from the cursor before `--from`, resubscribed
+/// from its last cursor when the node closes it as lagged; polling when the node has no
+/// subscriptions (`docs/rpc.md`).
+async fn follow_events(rpc_args: &RpcArgs, contract: String, from: u64) -> Result<()> {
+    use kessai_client::subscribe::{Next, SubscribeRefused, Subscription};
+    // Everything after the last event of the height before `--from`.
+    let mut after = rpc::Cursor { height: from.max(1) - 1, tx: u32::MAX, event: u32::MAX };
+    let mut followed = false;
+    loop {
+        let params = serde_json::json!([contract, null, after]);
+        let mut subscription =
+            match Subscription::open(&rpc_args.rpc, "kessai_subscribeEvents", params).await {
+                Ok(subscription) => subscription,
+                // Method not found: a node older than subscriptions.
+                Err(e)
+                    if e.downcast_ref::<SubscribeRefused>().is_some_and(|r| r.code == -32601) =>
+                {
+                    return poll_events(rpc_args, contract, after).await;
+                }
+                Err(e) if e.to_string().contains("refused the WebSocket upgrade") => {
+                    return poll_events(rpc_args, contract, after).await;
+                }
+                // The node went away after we followed it (a restart): try again from the cursor.
+                Err(_) if followed => {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+        followed = true;
+        loop {
+            match subscription.next().await? {
+                Next::Item(item) => {
+                    let event: rpc::EventInfo = serde_json::from_value(item)?;
+                    print_event(rpc_args.json, &event)?;
+                    after = event.cursor.context("the node sent an event without its cursor")?;
+                }
+                Next::Closed(error) if error["code"] == rpc::codes::LAGGED => {
+                    after = serde_json::from_value(error["cursor"].clone())
+                        .context("a lagged close without its cursor")?;
+                    break;
+                }
+                Next::Closed(error) => {
+                    bail!(
+                        "{}",
+                        error["message"].as_str().unwrap_or("the node closed the subscription")
+                    )
+                }
+                Next::Disconnected => {
+                    eprintln!("the node closed the connection: following again after {after:?}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Follows a contract's events by asking `kessai_events` every second.
+async fn poll_events(rpc_args: &RpcArgs, contract: String, mut after: rpc::Cursor) -> Result<()> {
+    const PAGE: u32 = 1000;
+    let client = rpc::client(&rpc_args.rpc)?;
+    loop {
+        let events = client
+            .events(contract.clone(), after.height + 1, None, Some(PAGE), Some(after))
+            .await
+            .map_err(rpc_error)?;
+        for event in &events {
+            print_event(rpc_args.json, event)?;
+            // A node without cursors: from the next height on.
+            after = event.cursor.unwrap_or(rpc::Cursor {
+                height: event.height,
+                tx: u32::MAX,
+                event: u32::MAX,
+            });
+        }
+        if events.len() < PAGE as usize {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
 }

@@ -1,0 +1,320 @@
+//! Following the chain (issue 18): WebSocket subscriptions to heads and events deliver every
+//! event once and in order, resume from a cursor without gap or repeat (also across a restart of
+//! the node), close a subscriber that does not read as "lagged" with the cursor to resume from;
+//! `kessai_events` and `kessai_blockTxs` page through a block larger than a page.
+
+use kessai_client::rpc::{self, Cursor, EventInfo, KessaiApiClient};
+use kessai_client::subscribe::{Connection, Next, Subscription};
+use kessai_primitives::{Address, Hash, Keypair, Payload, SignedTransaction, Transaction};
+use kessai_tests::TestNode;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const CONTRACT: &str = "asset-ownership";
+const TOPIC: &str = "provider_registered";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+/// `count` transactions of alice registering a new provider each (one `provider_registered`
+/// event each), from alice's next nonce; submitted in batches, in nonce order. Returns the
+/// providers in that order and the id of the last transaction.
+async fn register_providers(rpc_url: &str, tag: &str, count: usize) -> (Vec<Address>, Hash) {
+    let client = rpc::client(rpc_url).expect("client");
+    let alice = Keypair::dev("alice");
+    let contract = client.contract(CONTRACT.into()).await.expect("contract");
+    let mut nonce = client.account(alice.public()).await.expect("account").next_nonce;
+    let mut providers = Vec::new();
+    let mut txs = Vec::new();
+    for i in 0..count {
+        let provider = Keypair::dev(&format!("provider-{tag}-{i}")).address();
+        let args = contract
+            .abi
+            .encode_args(
+                "register_provider",
+                &json!([provider.to_string(), format!("p-{tag}-{i}")]),
+            )
+            .expect("arguments");
+        let tx = Transaction {
+            chain_id: "kessai-dev".into(),
+            signer: alice.public(),
+            nonce,
+            gas_limit: 10_000_000,
+            payload: Payload::Call {
+                contract: contract.address,
+                method: "register_provider".into(),
+                args,
+            },
+        }
+        .sign(&alice);
+        nonce += 1;
+        providers.push(provider);
+        txs.push(hex::encode(borsh::to_vec(&tx).expect("encodes")));
+    }
+    let mut last = None;
+    for batch in txs.chunks(500) {
+        for outcome in client.submit_txs(batch.to_vec()).await.expect("submitTxs") {
+            last = Some(outcome.tx_id.unwrap_or_else(|| panic!("refused: {:?}", outcome.error)));
+        }
+    }
+    (providers, last.expect("at least one transaction"))
+}
+
+/// Waits until transaction `id` is committed.
+async fn committed(rpc_url: &str, id: Hash) {
+    let client = rpc::client(rpc_url).expect("client");
+    kessai_client::wait_for(&client, id, Duration::from_secs(120)).await.expect("committed");
+}
+
+fn events_params(after: Option<Cursor>) -> Value {
+    json!([CONTRACT, TOPIC, after])
+}
+
+/// The next item of `subscription` within `wait`, or `None` if nothing came.
+async fn next_item(subscription: &mut Subscription, wait: Duration) -> Option<Value> {
+    match tokio::time::timeout(wait, subscription.next()).await {
+        Err(_) => None,
+        Ok(next) => match next.expect("subscription") {
+            Next::Item(item) => Some(item),
+            other => panic!("the subscription ended: {other:?}"),
+        },
+    }
+}
+
+/// Reads `count` events and checks they are the registrations of `providers`, in order, with
+/// increasing cursors after `after`; returns the last cursor.
+async fn expect_events(
+    subscription: &mut Subscription,
+    providers: &[Address],
+    mut after: Option<Cursor>,
+) -> Cursor {
+    for (i, provider) in providers.iter().enumerate() {
+        let item = next_item(subscription, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("event {i} of {} did not arrive", providers.len()));
+        let event: EventInfo = serde_json::from_value(item).expect("an event");
+        assert_eq!(event.event.topic, TOPIC);
+        assert_eq!(
+            event.event.data,
+            provider.0.to_vec(),
+            "event {i}: out of order or repeated: {event:?} (at {:?} of the expected)",
+            providers.iter().position(|p| p.0.to_vec() == event.event.data)
+        );
+        let cursor = event.cursor.expect("a cursor");
+        assert!(after < Some(cursor), "cursors increase: {after:?} then {cursor:?}");
+        after = Some(cursor);
+    }
+    after.expect("at least one event")
+}
+
+/// Nothing more arrives (no duplicate, nothing unexpected).
+async fn expect_quiet(subscription: &mut Subscription) {
+    if let Some(item) = next_item(subscription, Duration::from_secs(2)).await {
+        panic!("an unexpected (repeated?) message: {item}");
+    }
+}
+
+#[test]
+fn subscribers_get_every_event_once_and_resume_from_their_cursor_across_a_restart() {
+    let mut node = TestNode::dev();
+    let rt = runtime();
+    let last = rt.block_on(async {
+        let url = node.rpc.clone();
+        let mut heads = Subscription::open(&url, "kessai_subscribeHeads", json!([null]))
+            .await
+            .expect("heads subscription over WebSocket on the RPC port");
+        let mut events = Subscription::open(&url, "kessai_subscribeEvents", events_params(None))
+            .await
+            .expect("events subscription");
+
+        // Live: every event once, in order, and every head in height order.
+        let (providers, last_id) = register_providers(&url, "a", 40).await;
+        let last = expect_events(&mut events, &providers, None).await;
+        committed(&url, last_id).await;
+        expect_quiet(&mut events).await;
+        let mut height = None;
+        while height.is_none_or(|h| h < last.height) {
+            let head = next_item(&mut heads, Duration::from_secs(30)).await.expect("a head");
+            let head: rpc::HeadInfo = serde_json::from_value(head).expect("a head");
+            assert_eq!(head.header.height, head.cursor.height);
+            assert_eq!(head.commit.height, head.header.height, "the head carries its commit");
+            if let Some(h) = height {
+                assert_eq!(head.header.height, h + 1, "heads in order, none missed");
+            }
+            height = Some(head.header.height);
+        }
+
+        // Disconnected while more commits: resumed from the last cursor, exactly the missed ones.
+        drop(events);
+        let (providers, last_id) = register_providers(&url, "b", 25).await;
+        committed(&url, last_id).await;
+        let mut events =
+            Subscription::open(&url, "kessai_subscribeEvents", events_params(Some(last)))
+                .await
+                .expect("resubscribed");
+        let last = expect_events(&mut events, &providers, Some(last)).await;
+        expect_quiet(&mut events).await;
+        last
+    });
+
+    // Commits while the subscriber is away, then the node restarts: still no gap, no repeat.
+    let (providers, last_id) = rt.block_on(register_providers(&node.rpc, "c", 15));
+    rt.block_on(committed(&node.rpc, last_id));
+    node.kill9();
+    node.start().expect("the node restarts");
+    rt.block_on(async {
+        let url = node.rpc.clone();
+        let mut events =
+            Subscription::open(&url, "kessai_subscribeEvents", events_params(Some(last)))
+                .await
+                .expect("resubscribed after the restart");
+        let last = expect_events(&mut events, &providers, Some(last)).await;
+        // And live again after the history.
+        let (providers, _) = register_providers(&url, "d", 10).await;
+        expect_events(&mut events, &providers, Some(last)).await;
+        expect_quiet(&mut events).await;
+    });
+}
+
+#[test]
+fn a_subscriber_that_does_not_read_is_closed_as_lagged_and_resumes_from_the_cursor() {
+    // 40 subscriptions from the first block on one connection that reads nothing: 40,000 event
+    // messages, about 18 MB, far more than the node's buffer for the connection (256 messages)
+    // and the kernel's socket buffers (4 MiB here) hold.
+    const EVENTS: usize = 1_000;
+    const SUBSCRIPTIONS: usize = 40;
+    let node = TestNode::dev();
+    let rt = runtime();
+    rt.block_on(async {
+        let url = node.rpc.clone();
+        let (providers, last_id) = register_providers(&url, "lag", EVENTS).await;
+        committed(&url, last_id).await;
+
+        let host = url.trim_start_matches("http://").to_string();
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("small receive buffer");
+        let stream = socket.connect(host.parse().expect("address")).await.expect("connect");
+        let mut slow = Connection::open_on(stream, &host).await.expect("WebSocket");
+        let from_start = Cursor { height: 0, tx: u32::MAX, event: u32::MAX };
+        for _ in 0..SUBSCRIPTIONS {
+            slow.send_request("kessai_subscribeEvents", events_params(Some(from_start)))
+                .await
+                .expect("subscribe");
+        }
+        // Longer than the node's lag timeout (5 s).
+        tokio::time::sleep(Duration::from_secs(12)).await;
+
+        // Now read everything: each subscription got all its events or a prefix of them and then
+        // the lagged close with the cursor of the last one it got.
+        let mut received: HashMap<String, Vec<EventInfo>> = HashMap::new();
+        let mut closes: HashMap<String, Value> = HashMap::new();
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), slow.next()).await;
+            let Ok(next) = next else { break };
+            match next.expect("readable") {
+                (id, Next::Item(item)) => received
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(serde_json::from_value(item).expect("an event")),
+                (id, Next::Closed(error)) => {
+                    closes.insert(id.to_string(), error);
+                }
+                (_, Next::Disconnected) => break,
+            }
+        }
+        assert!(!closes.is_empty(), "no subscription was closed as lagged");
+        let mut resume = None;
+        for (id, events) in &received {
+            for (event, provider) in events.iter().zip(&providers) {
+                assert_eq!(event.event.data, provider.0.to_vec(), "in order, none missed");
+            }
+            match closes.get(id) {
+                None => assert_eq!(events.len(), EVENTS, "{id}: cut short without a close"),
+                Some(close) => {
+                    assert_eq!(close["code"], rpc::codes::LAGGED, "{close}");
+                    let message = close["message"].as_str().expect("a message");
+                    assert!(message.starts_with("lagged: resume from cursor"), "{message}");
+                    let cursor: Cursor = serde_json::from_value(close["cursor"].clone()).unwrap();
+                    assert_eq!(Some(cursor), events.last().and_then(|e| e.cursor), "{id}");
+                    assert!(events.len() < EVENTS);
+                    resume = Some((cursor, events.len()));
+                }
+            }
+        }
+        let sent: usize = received.values().map(Vec::len).sum();
+        assert!(sent < EVENTS * SUBSCRIPTIONS, "the node stopped sending to the lagging client");
+
+        // Resumed from a lagged subscription's cursor: exactly the rest.
+        let (cursor, got) = resume.expect("a lagged subscription that got some events");
+        let mut resumed =
+            Subscription::open(&url, "kessai_subscribeEvents", events_params(Some(cursor)))
+                .await
+                .expect("resubscribed");
+        expect_events(&mut resumed, &providers[got..], Some(cursor)).await;
+        expect_quiet(&mut resumed).await;
+    });
+}
+
+#[test]
+fn events_and_block_transactions_page_through_a_block_larger_than_a_page() {
+    const PAGE: u32 = 40;
+    let node = TestNode::dev();
+    let rt = runtime();
+    rt.block_on(async {
+        let url = node.rpc.clone();
+        let client = rpc::client(&url).expect("client");
+        let (providers, last_id) = register_providers(&url, "page", 300).await;
+        committed(&url, last_id).await;
+
+        let mut events: Vec<EventInfo> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = client
+                .events(CONTRACT.into(), 1, None, Some(PAGE), after)
+                .await
+                .expect("a page of events");
+            let short = page.len() < PAGE as usize;
+            after = page.last().and_then(|e| e.cursor).or(after);
+            events.extend(page);
+            if short {
+                break;
+            }
+        }
+        let registered: Vec<&EventInfo> =
+            events.iter().filter(|e| e.event.topic == TOPIC).collect();
+        assert_eq!(registered.len(), providers.len(), "every event, once");
+        for (event, provider) in registered.iter().zip(&providers) {
+            assert_eq!(event.event.data, provider.0.to_vec());
+        }
+        // Some block holds more events than a page: its pages were cut inside it.
+        let mut per_height = std::collections::BTreeMap::<u64, u32>::new();
+        for event in &registered {
+            *per_height.entry(event.height).or_default() += 1;
+        }
+        let (&big, &count) = per_height.iter().max_by_key(|(_, n)| **n).expect("events");
+        assert!(count > PAGE, "a block with more events than a page (largest: {count} at {big})");
+
+        // Its transactions, a page at a time.
+        let block = client.block(big).await.expect("block");
+        let mut txs = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = client.block_txs(big, cursor, Some(PAGE)).await.expect("a page of txs");
+            assert_eq!(page.total as usize, block.tx_ids.len());
+            txs.extend(page.txs);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(txs.len(), block.tx_ids.len());
+        for (i, (tx, id)) in txs.iter().zip(&block.tx_ids).enumerate() {
+            assert_eq!(tx.index as usize, i);
+            assert_eq!(tx.tx_id, *id);
+            let signed = SignedTransaction::decode(&hex::decode(&tx.tx).unwrap()).unwrap();
+            assert_eq!(signed.id(), *id, "the borsh bytes are the transaction");
+        }
+    });
+}
