@@ -270,7 +270,8 @@ fn events_and_block_transactions_page_through_a_block_larger_than_a_page() {
 
         let mut events: Vec<EventInfo> = Vec::new();
         let mut after = None;
-        loop {
+        for pages in 0.. {
+            assert!(pages < 100, "paging does not advance");
             let page = client
                 .events(CONTRACT.into(), 1, None, Some(PAGE), after)
                 .await
@@ -317,4 +318,60 @@ fn events_and_block_transactions_page_through_a_block_larger_than_a_page() {
             assert_eq!(signed.id(), *id, "the borsh bytes are the transaction");
         }
     });
+}
+
+#[test]
+fn a_transaction_is_followed_until_it_is_committed() {
+    let node = TestNode::dev();
+    let rt = runtime();
+    rt.block_on(async {
+        let url = node.rpc.clone();
+        let (_, id) = register_providers(&url, "tx", 1).await;
+        let mut status = Subscription::open(&url, "kessai_subscribeTx", json!([id]))
+            .await
+            .expect("tx subscription");
+        let mut states = Vec::new();
+        loop {
+            let item = next_item(&mut status, Duration::from_secs(30)).await.expect("a status");
+            let update: rpc::TxStatus = serde_json::from_value(item).expect("a status");
+            assert_eq!(update.tx_id, id);
+            states.push(update.state.clone());
+            if update.state == rpc::TxState::Committed {
+                let cursor = update.cursor.expect("where it was committed");
+                let info = rpc::client(&url).unwrap().tx(id).await.unwrap();
+                assert_eq!((Some(cursor.height), Some(cursor.tx)), (info.height, info.index));
+                break;
+            }
+        }
+        assert!(states.len() <= 2, "pending at most once, then committed: {states:?}");
+        // The last message closes the subscription.
+        match tokio::time::timeout(Duration::from_secs(5), status.next()).await {
+            Ok(Ok(Next::Item(item))) => panic!("a message after committed: {item}"),
+            _ => {}
+        }
+    });
+}
+
+#[test]
+fn kessai_query_events_follow_prints_each_event_once_as_it_commits() {
+    use std::io::BufRead;
+    let node = TestNode::dev();
+    let rt = runtime();
+    let (before, last_id) = rt.block_on(register_providers(&node.rpc, "before", 5));
+    rt.block_on(committed(&node.rpc, last_id));
+    let mut follow = std::process::Command::new(kessai_tests::kessai_bin())
+        .args(["query", "events", CONTRACT, "--follow", "--json", "--rpc", &node.rpc])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kessai query events --follow");
+    let (after, _) = rt.block_on(register_providers(&node.rpc, "after", 5));
+    let mut lines = std::io::BufReader::new(follow.stdout.take().expect("stdout")).lines();
+    for provider in before.iter().chain(&after) {
+        let line = lines.next().expect("a line").expect("readable");
+        let event: EventInfo = serde_json::from_str(&line).expect("one event per line");
+        assert_eq!(event.event.data, provider.0.to_vec(), "in order, once: {line}");
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
 }
