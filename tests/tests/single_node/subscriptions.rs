@@ -345,9 +345,9 @@ fn a_transaction_is_followed_until_it_is_committed() {
         }
         assert!(states.len() <= 2, "pending at most once, then committed: {states:?}");
         // The last message closes the subscription.
-        match tokio::time::timeout(Duration::from_secs(5), status.next()).await {
-            Ok(Ok(Next::Item(item))) => panic!("a message after committed: {item}"),
-            _ => {}
+        let after_committed = tokio::time::timeout(Duration::from_secs(5), status.next()).await;
+        if let Ok(Ok(Next::Item(item))) = after_committed {
+            panic!("a message after committed: {item}");
         }
     });
 }
