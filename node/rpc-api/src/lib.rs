@@ -507,3 +507,18 @@ pub trait KessaiApi {
     #[method(name = "chainSpec")]
     async fn chain_spec(&self) -> RpcResult<serde_json::Value>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn the_cursor_after_one_is_the_next_event_then_the_next_transaction_then_height() {
+        let c = |height, tx, event| Cursor { height, tx, event };
+        assert_eq!(c(5, 2, 3).next(), Some(c(5, 2, 4)));
+        assert_eq!(c(5, 2, u32::MAX).next(), Some(c(5, 3, 0)));
+        assert_eq!(c(5, u32::MAX, u32::MAX).next(), Some(c(6, 0, 0)));
+        assert_eq!(c(u64::MAX, u32::MAX, u32::MAX).next(), None);
+        assert!(c(5, 2, 3) < c(5, 3, 0) && c(5, 3, 0) < c(6, 0, 0), "tuple order");
+    }
+}

@@ -124,6 +124,28 @@ fn events_are_indexed_by_contract_and_height() {
 }
 
 #[test]
+fn events_resume_from_a_position_inside_a_height() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let blocks = sample_chain(&store);
+    let tx1 = blocks[0].txs[0].id();
+
+    let all = store.events_from(contract(7), (0, 0, 0), u64::MAX, 100).unwrap();
+    let positions: Vec<_> =
+        all.iter().map(|e| (e.height, e.tx_index, e.event_index, e.event.topic.as_str())).collect();
+    assert_eq!(positions, vec![(1, 0, 0, "first"), (1, 0, 1, "second")]);
+    assert!(all.iter().all(|e| e.tx_id == tx1));
+    // A page of one cut inside height 1, resumed at the position after its event.
+    let first = store.events_from(contract(7), (0, 0, 0), u64::MAX, 1).unwrap();
+    assert_eq!(first[0].event.topic, "first");
+    let rest = store.events_from(contract(7), (1, 0, 1), u64::MAX, 100).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].event.topic, "second");
+    assert!(store.events_from(contract(7), (1, 0, 2), u64::MAX, 100).unwrap().is_empty());
+    assert!(store.events_from(contract(7), (1, 1, 0), u64::MAX, 100).unwrap().is_empty());
+}
+
+#[test]
 fn next_from_walks_a_prefix_of_the_latest_state() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
