@@ -256,11 +256,24 @@ pub async fn join(
     }
     let started = Instant::now();
     let libp2p = start_network(spec, node_key, network).await?;
-    // Every bootnode is asked for its snapshot: wait (a little) until they are all connected.
-    let wait_until = Instant::now() + Duration::from_secs(10);
-    while libp2p.peers().len() < network.bootnodes.len() && Instant::now() < wait_until {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every bootnode is asked for its snapshot: wait a little for them all, but not for long
+    // once one answers (some may be down).
+    let (all_by, first_connected) = (Instant::now() + Duration::from_secs(10), Instant::now());
+    let mut first_peer: Option<Instant> = None;
+    while libp2p.peers().len() < network.bootnodes.len() && Instant::now() < all_by {
+        if !libp2p.peers().is_empty() {
+            let since = *first_peer.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    tracing::debug!(
+        peers = libp2p.peers().len(),
+        waited_ms = first_connected.elapsed().as_millis() as u64,
+        "state sync peers"
+    );
     let result = Joiner { network: libp2p.clone(), trust: trust.clone(), chain_id: &spec.chain_id }
         .run(&store, spec)
         .await;
