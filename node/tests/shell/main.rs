@@ -7,3 +7,4 @@ mod harness;
 mod four_validators;
 mod one_validator;
 mod restart;
+mod state_sync;
