@@ -1,6 +1,7 @@
 //! State sync on a real network: a full node joins a four-validator chain from a snapshot of its
 //! peers' state instead of replaying the chain, verified from a trusted header; a validator that
-//! serves corrupted chunks is penalised and the chunks are fetched from the others.
+//! serves corrupted chunks is penalised and the chunks are fetched from the others; a validator
+//! that joins late by state sync signs.
 
 use kessai_tests::testnet::{one_network_at_a_time, Testnet};
 use serde_json::json;
@@ -86,4 +87,37 @@ fn a_full_node_joins_by_state_sync_and_a_lying_peer_is_penalised() {
     let log = net.log(FULL_NODE);
     assert!(log.contains("snapshot chunk"), "no lying peer detected:\n{log}");
     assert!(log.contains("penalising peer"), "{log}");
+}
+
+/// A validator that joins late by state sync signs once it has caught up: its key's last signed
+/// height passes the snapshot's, and it has no block below the snapshot.
+#[test]
+fn a_validator_joins_by_state_sync_and_signs() {
+    let _turn = one_network_at_a_time();
+    let mut net = Testnet::init(4, 0);
+    let interval = INTERVAL.to_string();
+    for i in [0, 1, 2] {
+        net.start_with(i, &[], &["--snapshot-interval", interval.as_str()]);
+    }
+    net.wait_height(&[0, 1, 2], 2 * INTERVAL + 1, 2 * MINUTE).unwrap();
+    let trust_hash = net.block_hash(0, 1);
+    net.start_with(3, &[], &["--state-sync", "--trust-height", "1", "--trust-hash", &trust_hash]);
+    let status = net.status(3);
+    let snapshot = status["earliest_state_height"].as_u64().expect("earliest state height");
+    assert!(snapshot >= 2 * INTERVAL, "{status}");
+    assert_eq!(status["earliest_block_height"].as_u64(), Some(snapshot + 1), "{status}");
+
+    let metrics = kessai_tests::testnet::metrics_url(&net.home(3)).expect("metrics");
+    let start = std::time::Instant::now();
+    loop {
+        let signed = kessai_tests::testnet::metric(&metrics, "kessai_last_signed_height");
+        if signed.is_some_and(|h| h > snapshot as f64 + 1.0) {
+            break;
+        }
+        assert!(start.elapsed() < MINUTE, "validator 3 never signed above {snapshot}: {signed:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let tip = net.node(0).height();
+    net.wait_height(&VALIDATORS, tip, MINUTE).unwrap();
+    assert_eq!(header(&net, 3, tip), header(&net, 0, tip));
 }
