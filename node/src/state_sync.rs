@@ -4,7 +4,8 @@
 //! **Serving.** With `--snapshot-interval N`, every height that is a multiple of N is a snapshot
 //! for as long as the store keeps its state: the latest one is offered, and its state is served in
 //! chunks ([`kessai_store::Store::snapshot_chunk`]: leaves in key-hash order, at most 1 MiB of
-//! keys and values, with a range proof). Nothing is copied: a snapshot is a height of the tree.
+//! keys and values, with a range proof). Nothing is copied: a snapshot is a height of the tree,
+//! and state pruning keeps the latest two ([`kessai_store::Store::keep_snapshots`]).
 //! Questions travel on block sync's request-response protocol (`SyncRequest::Snapshot`), borsh
 //! [`SnapshotRequest`] / [`SnapshotResponse`], served on its bounded blocking path.
 //!
@@ -132,6 +133,7 @@ impl NodeSyncProvider {
             .and_then(|bytes| bytes.parse().ok())
             .map_or(MAX_CHUNK_BYTES, |bytes: usize| bytes.clamp(1, MAX_CHUNK_BYTES));
         let store = chain.store.clone();
+        store.keep_snapshots(config.interval);
         NodeSyncProvider {
             blocks: crate::service::sync::ChainSyncProvider(chain),
             store,

@@ -181,7 +181,8 @@ impl Store {
         if keep == 0 {
             return Ok(None);
         }
-        let earliest = self.earliest_state_height().max(keep_from(latest, keep));
+        let retained = keep_from(latest, keep).min(self.snapshot_floor(latest));
+        let earliest = self.earliest_state_height().max(retained);
         let db = self.db();
         let (stale, nodes, values) =
             (cf(db, keys::JMT_STALE), cf(db, keys::JMT_NODES), cf(db, keys::JMT_VALUES));

@@ -73,6 +73,9 @@ struct Inner {
     /// The lowest height whose block, receipts and indices are kept; raised like
     /// `earliest_state`.
     earliest_block: AtomicU64,
+    /// Heights that are multiples of this are snapshots (0: none): the pruner keeps the state of
+    /// the latest two ([`Store::keep_snapshots`]).
+    snapshot_interval: AtomicU64,
 }
 
 /// A block made the tip but not yet written: what the tip reads need of it.
@@ -201,6 +204,7 @@ impl Store {
                 pruning: config.pruning,
                 earliest_state: AtomicU64::new(earliest_state),
                 earliest_block: AtomicU64::new(earliest_block),
+                snapshot_interval: AtomicU64::new(0),
             }),
         })
     }
@@ -244,6 +248,22 @@ impl Store {
     pub(crate) fn restored(&self, height: u64) {
         let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.inner.latest.store(height, Ordering::Release);
+    }
+
+    /// Keeps the state of the latest two heights that are multiples of `interval` from pruning
+    /// (0: none), whatever `state_keep_recent` says, so that a node joining by state sync can
+    /// fetch a snapshot while the chain moves past it.
+    pub fn keep_snapshots(&self, interval: u64) {
+        self.inner.snapshot_interval.store(interval, Ordering::Release);
+    }
+
+    /// The lowest height whose state the snapshots kept by [`Store::keep_snapshots`] need when
+    /// `latest` is committed (`u64::MAX`: none).
+    pub(crate) fn snapshot_floor(&self, latest: u64) -> u64 {
+        match self.inner.snapshot_interval.load(Ordering::Acquire) {
+            0 => u64::MAX,
+            interval => (latest / interval).saturating_sub(1) * interval,
+        }
     }
 
     /// The latest committed height: `None` before genesis, `Some(0)` after genesis only.

@@ -6,7 +6,10 @@ mod common;
 
 use common::*;
 use kessai_primitives::Hash;
-use kessai_store::{flat_key, ChunkError, SnapshotChunk, StateRestore, Store, WriteSet};
+use kessai_store::{
+    flat_key, ChunkError, Pruner, PruningConfig, SnapshotChunk, StateRestore, Store, StoreConfig,
+    WriteSet,
+};
 use tempfile::TempDir;
 
 /// Block `height`'s writes: 150 new keys, updates of older ones and a few deletions.
@@ -192,4 +195,31 @@ fn snapshots_of_heights_not_kept_are_refused() {
     let source = source(&dir, 2);
     assert!(source.snapshot_chunk(3, [0; 32], 1024).is_err());
     assert!(source.snapshot_chunk(2, [0xff; 32], 1024).unwrap().is_none());
+}
+
+#[test]
+fn state_pruning_keeps_the_latest_two_snapshots() {
+    let dir = TempDir::new().unwrap();
+    let pruning =
+        PruningConfig { state_keep_recent: 2, blocks_keep_recent: 0, compaction_interval_secs: 0 };
+    let config = StoreConfig { sync: false, pruning, ..StoreConfig::default() };
+    let store = Store::open_with(&dir.path().join("pruned"), &config).unwrap();
+    store.keep_snapshots(4);
+    commit_genesis(&store, &writes([(key(1, "genesis"), Some("g"))]));
+    for height in 1..=13 {
+        commit_next(&store, &writes_of(height), vec![]);
+    }
+    Pruner::new(&store).run(std::time::Duration::ZERO).unwrap();
+    // Snapshots at 8 and 12 are kept; 4 and what is below 8 are not.
+    assert_eq!(store.earliest_state_height(), 8);
+    let root = store.state_root(8).unwrap().unwrap();
+    let target = open(&dir.path().join("target"));
+    let mut restore = StateRestore::begin(&target, 8, root).unwrap();
+    run(&store, &mut restore, 1 << 20, |_, _| false);
+    assert!(store.snapshot_chunk(4, [0; 32], 1024).is_err());
+
+    // Without snapshots, only the latest two heights.
+    store.keep_snapshots(0);
+    Pruner::new(&store).run(std::time::Duration::ZERO).unwrap();
+    assert_eq!(store.earliest_state_height(), 12);
 }
