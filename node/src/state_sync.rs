@@ -42,6 +42,10 @@ use std::time::{Duration, Instant};
 /// chunk with its first value altered (a lying peer).
 pub const FAULT_CORRUPT_CHUNKS: &str = "KESSAI_FAULT_CORRUPT_SNAPSHOT_CHUNKS";
 
+/// Fault injection for tests: milliseconds a node waits before serving each chunk (a slow peer,
+/// so that a test can stop a joining node in the middle).
+pub const FAULT_CHUNK_DELAY_MS: &str = "KESSAI_FAULT_SNAPSHOT_CHUNK_DELAY_MS";
+
 /// Bytes of keys and values per served chunk, below [`MAX_CHUNK_BYTES`] (tests and benchmarks: many
 /// small chunks spread a join over every peer).
 pub const CHUNK_BYTES_VAR: &str = "KESSAI_SNAPSHOT_CHUNK_BYTES";
@@ -119,6 +123,7 @@ pub struct NodeSyncProvider {
     config: SnapshotConfig,
     corrupt: bool,
     chunk_bytes: usize,
+    delay: Option<Duration>,
 }
 
 impl NodeSyncProvider {
@@ -134,12 +139,17 @@ impl NodeSyncProvider {
             .map_or(MAX_CHUNK_BYTES, |bytes: usize| bytes.clamp(1, MAX_CHUNK_BYTES));
         let store = chain.store.clone();
         store.keep_snapshots(config.interval);
+        let delay = std::env::var(FAULT_CHUNK_DELAY_MS)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(Duration::from_millis);
         NodeSyncProvider {
             blocks: crate::service::sync::ChainSyncProvider(chain),
             store,
             config,
             corrupt,
             chunk_bytes,
+            delay,
         }
     }
 
@@ -172,6 +182,10 @@ impl NodeSyncProvider {
     fn chunk(&self, height: u64, start: [u8; 32]) -> Option<SnapshotChunk> {
         if !self.is_snapshot(height) {
             return None;
+        }
+        if let Some(delay) = self.delay {
+            // A blocking thread of the serving path: only this request waits.
+            std::thread::sleep(delay);
         }
         let mut chunk = match self.store.snapshot_chunk(height, start, self.chunk_bytes) {
             Ok(chunk) => chunk?,

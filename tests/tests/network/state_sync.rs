@@ -1,7 +1,7 @@
 //! State sync on a real network: a full node joins a four-validator chain from a snapshot of its
-//! peers' state instead of replaying the chain, verified from a trusted header; a validator that
-//! serves corrupted chunks is penalised and the chunks are fetched from the others; a validator
-//! that joins late by state sync signs.
+//! peers' state instead of replaying the chain, verified from a trusted header, and starts over
+//! when killed in the middle; a validator that serves corrupted chunks is penalised and the chunks
+//! are fetched from the others; a validator that joins late by state sync signs.
 
 use kessai_tests::testnet::{one_network_at_a_time, Testnet};
 use serde_json::json;
@@ -29,22 +29,49 @@ fn register_provider(net: &Testnet, provider: &str) {
     assert_eq!(receipt["receipt"]["status"]["status"], "success", "{receipt}");
 }
 
+/// Starts `kessai node run` on node `i`'s home with `args`, and kills it with SIGKILL once it has
+/// written part of a state (a second after it starts fetching chunks from slow peers).
+fn kill9_while_fetching(net: &Testnet, i: usize, args: &[&str]) {
+    let home = net.home(i);
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(home.join("node.log")).unwrap();
+    let mut child = std::process::Command::new(kessai_tests::kessai_bin())
+        .args(["node", "run", "--home", &home.display().to_string()])
+        .args(["--rpc-addr", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !net.log(i).contains("fetching the state snapshot") {
+        assert!(start.elapsed() < MINUTE, "no state sync started:\n{}", net.log(i));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!net.log(i).contains("state snapshot restored"), "state sync too fast to interrupt");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 fn header(net: &Testnet, i: usize, height: u64) -> serde_json::Value {
     net.node(i).cli_json(&["query", "header", "--height", &height.to_string()])
 }
 
 #[test]
-fn a_full_node_joins_by_state_sync_and_a_lying_peer_is_penalised() {
+fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penalised() {
     let _turn = one_network_at_a_time();
     let mut net = Testnet::init(4, 1);
     let interval = INTERVAL.to_string();
     let serve = ["--snapshot-interval", interval.as_str()];
     // Small chunks, so that every validator serves some; validator 3 corrupts each of its.
-    let small = ("KESSAI_SNAPSHOT_CHUNK_BYTES", "2048");
+    let small = ("KESSAI_SNAPSHOT_CHUNK_BYTES", "1024");
+    let slow = ("KESSAI_FAULT_SNAPSHOT_CHUNK_DELAY_MS", "150");
     for i in [0, 1, 2] {
-        net.start_with(i, &[small], &serve);
+        net.start_with(i, &[small, slow], &serve);
     }
-    net.start_with(3, &[small, ("KESSAI_FAULT_CORRUPT_SNAPSHOT_CHUNKS", "1")], &serve);
+    net.start_with(3, &[small, slow, ("KESSAI_FAULT_CORRUPT_SNAPSHOT_CHUNKS", "1")], &serve);
     net.wait_height(&VALIDATORS, 2, MINUTE).unwrap();
     for provider in ["bob", "carol", "dave", "erin"] {
         register_provider(&net, provider);
@@ -54,12 +81,13 @@ fn a_full_node_joins_by_state_sync_and_a_lying_peer_is_penalised() {
     let start = net.node(0).height() + 2 * INTERVAL;
     net.wait_height(&VALIDATORS, start, 2 * MINUTE).unwrap();
 
-    net.start_with(
-        FULL_NODE,
-        &[],
-        &["--state-sync", "--trust-height", "2", "--trust-hash", &trust_hash],
-    );
+    let join = ["--state-sync", "--trust-height", "2", "--trust-hash", &trust_hash];
+
+    // Killed (-9) in the middle of fetching the state, it starts over when started again.
+    kill9_while_fetching(&net, FULL_NODE, &join);
+    net.start_with(FULL_NODE, &[], &join);
     let log = net.log(FULL_NODE);
+    assert!(log.contains("interrupted state sync left part of a state: starting over"), "{log}");
     assert!(log.contains("state snapshot restored and verified"), "{log}");
     let status = net.status(FULL_NODE);
     let snapshot = status["earliest_state_height"].as_u64().expect("earliest state height");
