@@ -51,11 +51,16 @@ pub async fn run_with(
 ) -> Result<()> {
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
-    if let Some(trust) = &joining.state_sync {
-        let network =
-            JoinNetwork { p2p_addr: config.p2p_addr.clone(), bootnodes: config.bootnodes.clone() };
-        crate::state_sync::join(home, &spec, &node_key, &network, trust).await?;
-    }
+    let joined = match &joining.state_sync {
+        Some(trust) => {
+            let network = JoinNetwork {
+                p2p_addr: config.p2p_addr.clone(),
+                bootnodes: config.bootnodes.clone(),
+            };
+            crate::state_sync::join(home, &spec, &node_key, &network, trust).await?
+        }
+        None => None,
+    };
     let chain = Chain::open_configured(spec, &home.data_dir(), config.store_config())?;
     let validators = chain.validators_for(chain.height() + 1)?;
     let is_validator = config.validator && validators.get(&node_key.public()).is_some();
@@ -71,6 +76,10 @@ pub async fn run_with(
 
     let mut metrics = Metrics::new();
     metrics.height.set(chain.height() as i64);
+    if let Some(joined) = joined {
+        metrics.state_sync_height.set(joined.height as i64);
+        metrics.state_sync_keys.set(joined.keys as i64);
+    }
     metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
 
     let mempool = Arc::new(Mempool::new(config.mempool));

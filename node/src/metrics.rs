@@ -34,6 +34,11 @@ pub struct Metrics {
     pub syncing: Gauge,
     /// `kessai_sync_target_height`: highest height peers are known to have committed.
     pub sync_target_height: Gauge,
+    /// `kessai_state_sync_height`: the snapshot height this node joined from by state sync (0:
+    /// it did not, in this run).
+    pub state_sync_height: Gauge,
+    /// `kessai_state_sync_keys`: state leaves it restored then.
+    pub state_sync_keys: Gauge,
     /// `kessai_committed_txs_total`: transactions committed since start.
     pub committed_txs: Counter,
     /// `kessai_penalised_peers`: penalties applied to misbehaving peers since start (a gauge set
@@ -76,6 +81,7 @@ impl Metrics {
         let mempool_txs = Gauge::default();
         let syncing = Gauge::default();
         let sync_target_height = Gauge::default();
+        let (state_sync_height, state_sync_keys) = (Gauge::default(), Gauge::default());
         let committed_txs = Counter::default();
         let penalised_peers = Gauge::default();
         let storage_failed = Gauge::default();
@@ -100,6 +106,16 @@ impl Metrics {
             "sync_target_height",
             "Highest height peers are known to have committed",
             sync_target_height.clone(),
+        );
+        registry.register(
+            "state_sync_height",
+            "Snapshot height this node joined from by state sync in this run (0: none)",
+            state_sync_height.clone(),
+        );
+        registry.register(
+            "state_sync_keys",
+            "State leaves restored by state sync in this run",
+            state_sync_keys.clone(),
         );
         registry.register("committed_txs", "Transactions committed", committed_txs.clone());
         registry.register(
@@ -155,6 +171,8 @@ impl Metrics {
             mempool_txs,
             syncing,
             sync_target_height,
+            state_sync_height,
+            state_sync_keys,
             committed_txs,
             penalised_peers,
             storage_failed,

@@ -35,6 +35,7 @@ use kessai_primitives::{Commit, Hash, Header, Keypair, ValidatorSet};
 use kessai_state::system;
 use kessai_store::{ChunkError, SnapshotChunk, StateRestore, Store, StoreConfig, MAX_CHUNK_BYTES};
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -247,16 +248,25 @@ pub struct JoinNetwork {
     pub bootnodes: Vec<String>,
 }
 
+/// What a state sync restored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Joined {
+    /// The snapshot's height: the store's latest.
+    pub height: u64,
+    /// State leaves restored.
+    pub keys: u64,
+}
+
 /// Fills `home`'s empty database with the state of a recent snapshot of its peers, verified from
-/// `trust`: afterwards the store's latest height is the snapshot's. Does nothing if the database
-/// already holds a chain; removes one left by an interrupted state sync first.
+/// `trust`: afterwards the store's latest height is the snapshot's. Does nothing (`None`) if the
+/// database already holds a chain; removes one left by an interrupted state sync first.
 pub async fn join(
     home: &Home,
     spec: &ChainSpec,
     node_key: &Keypair,
     network: &JoinNetwork,
     trust: &StateSyncConfig,
-) -> Result<()> {
+) -> Result<Option<Joined>> {
     let data_dir = home.data_dir();
     let mut store = open(&data_dir)?;
     if let Some((height, _)) = store.unfinished_restore()? {
@@ -268,7 +278,7 @@ pub async fn join(
     }
     if let Some(height) = store.latest_height() {
         tracing::info!(height, "the database holds a chain already: no state sync");
-        return Ok(());
+        return Ok(None);
     }
     let started = Instant::now();
     let libp2p = start_network(spec, node_key, network).await?;
@@ -294,13 +304,13 @@ pub async fn join(
         .run(&store, spec)
         .await;
     libp2p.shutdown().await;
-    let height = result?;
+    let joined = result?;
     tracing::info!(
-        height,
+        height = joined.height,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "state sync done: following the chain from the snapshot"
     );
-    Ok(())
+    Ok(Some(joined))
 }
 
 fn open(data_dir: &std::path::Path) -> Result<Store> {
@@ -346,7 +356,7 @@ struct Joiner<'a> {
 }
 
 impl Joiner<'_> {
-    async fn run(&self, store: &Store, spec: &ChainSpec) -> Result<u64> {
+    async fn run(&self, store: &Store, spec: &ChainSpec) -> Result<Joined> {
         let deadline = Instant::now() + JOIN_PATIENCE;
         let trusted = loop {
             if let Some(trusted) = self.trusted_header().await? {
@@ -376,6 +386,15 @@ impl Joiner<'_> {
         tracing::info!(height, peers = peers.len(), root = %snapshot.header.state_root, "fetching the state snapshot");
         let mut restore = StateRestore::begin(store, height, snapshot.header.state_root)?;
         let (mut chunks, mut turn) = (0u64, 0usize);
+        // On a terminal, a spinner with the leaves restored (the total is not known in advance).
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} state sync: {msg} [{elapsed}]")
+                    .expect("a valid template"),
+            );
+            bar
+        });
         while let Some(start) = restore.next_start() {
             if peers.is_empty() {
                 bail!("no peer serves the snapshot of height {height} any more; restart the node to start over");
@@ -405,14 +424,21 @@ impl Joiner<'_> {
                 }
                 Err(ChunkError::Store(error)) => return Err(error.into()),
             }
+            if let Some(bar) = &bar {
+                bar.set_message(format!("height {height}, {} leaves", restore.keys()));
+                bar.tick();
+            }
             if chunks % PROGRESS_EVERY == 0 {
                 tracing::info!(height, chunks, keys = restore.keys(), "state sync progress");
             }
         }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         let keys = restore.keys();
         restore.finish(&snapshot.header, &snapshot.commit, &crate::chain::genesis_record(spec)?)?;
         tracing::info!(height, chunks, keys, "state snapshot restored and verified");
-        Ok(height)
+        Ok(Joined { height, keys })
     }
 
     async fn ask(&self, peer: PeerId, request: &SnapshotRequest) -> Result<SnapshotResponse> {

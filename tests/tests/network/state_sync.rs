@@ -136,6 +136,9 @@ fn a_validator_joins_by_state_sync_and_signs() {
     assert_eq!(status["earliest_block_height"].as_u64(), Some(snapshot + 1), "{status}");
 
     let metrics = kessai_tests::testnet::metrics_url(&net.home(3)).expect("metrics");
+    let joined_from = kessai_tests::testnet::metric(&metrics, "kessai_state_sync_height");
+    assert_eq!(joined_from, Some(snapshot as f64));
+    assert!(kessai_tests::testnet::metric(&metrics, "kessai_state_sync_keys").unwrap() > 10.0);
     let start = std::time::Instant::now();
     loop {
         let signed = kessai_tests::testnet::metric(&metrics, "kessai_last_signed_height");
