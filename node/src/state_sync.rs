@@ -373,12 +373,19 @@ impl Joiner<'_> {
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
         tracing::info!(height = trusted.height(), hash = %trusted.hash(), "trusted header verified");
+        let mut unverified = None;
         let (snapshot, mut peers) = loop {
-            if let Some(offer) = self.best_offer(&trusted).await {
-                break offer;
+            match self.best_offer(&trusted).await {
+                Ok(offer) => break offer,
+                Err(reason) => unverified = reason.or(unverified),
             }
             if Instant::now() > deadline {
-                bail!("no peer offered a snapshot at or above the trusted height within {JOIN_PATIENCE:?}");
+                let why =
+                    unverified.map(|r| format!(" (the last offered: {r})")).unwrap_or_default();
+                bail!(
+                    "no peer offered a snapshot at or above the trusted height that verifies \
+                     from it within {JOIN_PATIENCE:?}{why}"
+                );
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
@@ -477,9 +484,16 @@ impl Joiner<'_> {
     }
 
     /// The highest snapshot that some peers offer and whose header verifies from `trusted`, with
-    /// the peers offering it. Peers whose offer does not verify are penalised.
-    async fn best_offer(&self, trusted: &TrustedState) -> Option<(SnapshotHeader, Vec<PeerId>)> {
+    /// the peers offering it; else why the last offer was not taken, if one was made. Peers whose
+    /// offer contradicts itself or the trusted header are penalised; an offer that the light
+    /// client cannot verify from it (the trusted header too old, the validators changed too much
+    /// since) is only not taken: that is no fault of the peer.
+    async fn best_offer(
+        &self,
+        trusted: &TrustedState,
+    ) -> Result<(SnapshotHeader, Vec<PeerId>), Option<String>> {
         let mut offers: BTreeMap<(u64, Hash), (SnapshotHeader, Vec<PeerId>)> = BTreeMap::new();
+        let mut refused = None;
         for peer in self.network.peers() {
             let Ok(SnapshotResponse::Header(Some(offer))) =
                 self.ask(peer, &SnapshotRequest::Latest).await
@@ -492,15 +506,20 @@ impl Joiner<'_> {
                     offers.entry(key).or_insert_with(|| (*offer, Vec::new())).1.push(peer);
                 }
                 Ok(false) => {}
-                Err(reason) => self.network.penalise(peer, &format!("snapshot header: {reason}")),
+                Err(Refused::Lie(reason)) => {
+                    self.network.penalise(peer, &format!("snapshot header: {reason}"))
+                }
+                Err(Refused::Unverified(reason)) => {
+                    tracing::warn!(%peer, height = offer.header.height, %reason, "a snapshot header does not verify from the trusted one");
+                    refused = Some(reason);
+                }
             }
         }
-        offers.pop_last().map(|(_, offer)| offer)
+        offers.pop_last().map(|(_, offer)| offer).ok_or(refused)
     }
 
-    /// Whether a peer's snapshot header can be used: `Ok(false)` below the trusted height,
-    /// an error if it does not verify.
-    fn check_offer(&self, trusted: &TrustedState, offer: &SnapshotHeader) -> Result<bool, String> {
+    /// Whether a peer's snapshot header can be used: `Ok(false)` below the trusted height.
+    fn check_offer(&self, trusted: &TrustedState, offer: &SnapshotHeader) -> Result<bool, Refused> {
         let height = offer.header.height;
         if height < trusted.height() {
             return Ok(false);
@@ -512,11 +531,11 @@ impl Joiner<'_> {
             offer.validators.clone(),
             offer.next_validators.clone(),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Refused::Lie(e.to_string()))?;
         if height == trusted.height() {
             return match state.hash() == trusted.hash() {
                 true => Ok(true),
-                false => Err("another header at the trusted height".into()),
+                false => Err(Refused::Lie("another header at the trusted height".into())),
             };
         }
         let now = kessai_primitives::time::now_ms();
@@ -529,6 +548,14 @@ impl Joiner<'_> {
             &TrustOptions::default(),
         )
         .map(|_| true)
-        .map_err(|e| e.to_string())
+        .map_err(|e| Refused::Unverified(e.to_string()))
     }
+}
+
+/// Why a snapshot header offered by a peer is not taken.
+enum Refused {
+    /// It contradicts itself (sets, commit) or the trusted header: the peer lies.
+    Lie(String),
+    /// The light client cannot verify it from the trusted header.
+    Unverified(String),
 }
