@@ -114,7 +114,6 @@ pub async fn run_with(
         None => consensus,
     };
 
-
     crate::service::pruning::spawn(&chain.store, handles.committed.subscribe())
         .context("cannot start the pruner thread")?;
 

@@ -423,7 +423,6 @@ pub fn int(value: &serde_json::Value) -> i128 {
 /// This machine's clock, in ms since the Unix epoch (block times are on the same clock).
 pub use kessai_primitives::time::now_ms;
 
-/// stderr of a finished command, as text.
 /// Replaces the line `from` of `home`'s config.toml by `to` (e.g. `"validator = false"` by
 /// `"validator = true"`); panics when the file has no such line.
 pub fn edit_config(home: &Path, from: &str, to: &str) {
