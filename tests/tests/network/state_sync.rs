@@ -152,3 +152,22 @@ fn a_validator_joins_by_state_sync_and_signs() {
     net.wait_height(&VALIDATORS, tip, MINUTE).unwrap();
     assert_eq!(header(&net, 3, tip), header(&net, 0, tip));
 }
+
+/// Bad state-sync flags are refused with one sentence before anything starts (no network needed).
+#[test]
+fn bad_trust_flags_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node");
+    let home = home.display().to_string();
+    for (args, says) in [
+        (["--trust-height", "2", "--trust-hash", "zz"], "is not a 32-byte hex hash"),
+        (["--trust-height", "0", "--trust-hash", &"ab".repeat(32)], "must be at least 1"),
+    ] {
+        let out = kessai_tests::kessai(
+            &[&["node", "run", "--home", &home, "--state-sync"][..], &args[..]].concat(),
+        );
+        assert!(!out.status.success());
+        let stderr = kessai_tests::stderr(&out);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}

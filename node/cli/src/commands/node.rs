@@ -95,6 +95,7 @@ impl NodeRunArgs {
 pub async fn run(command: NodeCommand) -> Result<()> {
     match command {
         NodeCommand::Run(args) => {
+            let joining = args.joining()?;
             let home = Home::new(&args.home);
             let loaded = kessai_node::config::load(&home)?;
             crate::commands::config::start_logging(&home, &loaded)?;
@@ -105,7 +106,6 @@ pub async fn run(command: NodeCommand) -> Result<()> {
             args.rpc_limits.apply(&mut config.rpc_limits);
             args.pruning.apply(&mut config);
             config.allow_missing_sign_state = args.allow_missing_sign_state;
-            let joining = args.joining()?;
             kessai_node::daemon::run_with(&home, config, joining, |_| {}).await
         }
         NodeCommand::Health(args) => health(args.rpc).await,
