@@ -123,12 +123,7 @@ impl NodeConfig {
         if let Err(e) = self.pruning.check() {
             bail!("[store] pruning: {e}");
         }
-        if self.state_sync.enabled {
-            bail!(
-                "`state_sync.enabled` = true: state sync from config.toml is not implemented yet \
-                 (set it to false; `kessai node run --help` shows what this binary offers)"
-            );
-        }
+        self.state_sync.trust()?;
         Ok(())
     }
 }
@@ -170,7 +165,8 @@ impl LogFormat {
     }
 }
 
-/// State sync (`[state_sync]`), reserved: the node has none yet, so `enabled` must stay false.
+/// State sync (`[state_sync]`): join from a verified snapshot of the peers' state when `data/` is
+/// empty (`crate::state_sync`; the flags `--state-sync --trust-height --trust-hash` do the same).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateSyncConfig {
@@ -180,6 +176,25 @@ pub struct StateSyncConfig {
     pub trust_height: u64,
     /// Hash of that header (hex); empty when unset.
     pub trust_hash: String,
+}
+
+impl StateSyncConfig {
+    /// The root of trust to join from, when enabled; an error names what is missing or wrong.
+    pub fn trust(&self) -> Result<Option<crate::state_sync::StateSyncConfig>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        if self.trust_height == 0 {
+            bail!(
+                "`state_sync.enabled` = true needs `state_sync.trust_height` (at least 1) and \
+                 `state_sync.trust_hash`"
+            );
+        }
+        let Ok(trust_hash) = self.trust_hash.parse() else {
+            bail!("`state_sync.trust_hash` {:?} is not a 32-byte hex hash", self.trust_hash);
+        };
+        Ok(Some(crate::state_sync::StateSyncConfig { trust_height: self.trust_height, trust_hash }))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,9 +499,10 @@ filter = {filter}
 format = {format}
 
 [state_sync]
-# Reserved for state sync (joining from a verified snapshot of the state instead of replaying
-# every block): setting it from this file is NOT implemented yet, and `enabled = true` is
-# refused; `kessai node run --help` shows what this binary offers. Default: false.
+# State sync: on an empty data/, join from a snapshot of the peers' state (verified from the
+# trusted header below) instead of replaying every block; peers serve snapshots when started
+# with --snapshot-interval N. The same as `kessai node run --state-sync --trust-height H
+# --trust-hash X`. Default: false.
 enabled = {state_sync_enabled}
 # Height of a header trusted out of band, to verify the snapshot from. Default: 0 (unset).
 trust_height = {trust_height}
@@ -921,9 +937,10 @@ mod tests {
             ("[mempool]\nmax_txs = 0\n", "`mempool.max_txs` must be at least 1"),
             ("[rpc]\nmax_submit_txs = 0\n", "`rpc.max_submit_txs` must be at least 1"),
             ("[p2p]\nlisten_address = \"127.0.0.1:5\"\n", "`p2p.listen_address`"),
+            ("[state_sync]\nenabled = true\n", "`state_sync.trust_height`"),
             (
-                "[state_sync]\nenabled = true\n",
-                "state sync from config.toml is not implemented yet",
+                "[state_sync]\nenabled = true\ntrust_height = 3\ntrust_hash = \"ab\"\n",
+                "`state_sync.trust_hash`",
             ),
             ("[store]\nstate_keep_recent = 1\n", "pruning"),
         ] {

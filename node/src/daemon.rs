@@ -51,7 +51,12 @@ pub async fn run_with(
 ) -> Result<()> {
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
-    let joined = match &joining.state_sync {
+    // The flags first, else config.toml's `[state_sync]`.
+    let trust = match joining.state_sync.clone() {
+        Some(trust) => Some(trust),
+        None => config.state_sync.trust()?,
+    };
+    let joined = match &trust {
         Some(trust) => {
             let network = JoinNetwork {
                 p2p_addr: config.p2p_addr.clone(),

@@ -117,8 +117,9 @@ fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penal
     assert!(log.contains("penalising peer"), "{log}");
 }
 
-/// A validator that joins late by state sync signs once it has caught up: its key's last signed
-/// height passes the snapshot's, and it has no block below the snapshot.
+/// A validator that joins late by state sync (set in its config.toml) signs once it has caught
+/// up: its key's last signed height passes the snapshot's, and it has no block below the
+/// snapshot.
 #[test]
 fn a_validator_joins_by_state_sync_and_signs() {
     let _turn = one_network_at_a_time();
@@ -129,7 +130,16 @@ fn a_validator_joins_by_state_sync_and_signs() {
     }
     net.wait_height(&[0, 1, 2], 2 * INTERVAL + 1, 2 * MINUTE).unwrap();
     let trust_hash = net.block_hash(0, 1);
-    net.start_with(3, &[], &["--state-sync", "--trust-height", "1", "--trust-hash", &trust_hash]);
+    // This one from its config.toml's [state_sync] section rather than flags.
+    let config = net.home(3).join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let (head, tail) = text.split_once("[state_sync]").expect("a [state_sync] section");
+    let tail = tail
+        .replace("enabled = false", "enabled = true")
+        .replace("trust_height = 0", "trust_height = 1")
+        .replace("trust_hash = \"\"", &format!("trust_hash = \"{trust_hash}\""));
+    std::fs::write(&config, format!("{head}[state_sync]{tail}")).unwrap();
+    net.start(3);
     let status = net.status(3);
     let snapshot = status["earliest_state_height"].as_u64().expect("earliest state height");
     assert!(snapshot >= 2 * INTERVAL, "{status}");
