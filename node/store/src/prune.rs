@@ -251,7 +251,9 @@ impl Store {
         if keep == 0 {
             return Ok(None);
         }
-        let (from, target) = (self.earliest_block_height(), keep_from(latest, keep));
+        // A node joining from the older kept snapshot follows the chain from the block above it.
+        let target = keep_from(latest, keep).min(self.snapshot_floor(latest).saturating_add(1));
+        let from = self.earliest_block_height();
         if from >= target {
             return Ok(None);
         }

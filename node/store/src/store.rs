@@ -251,8 +251,9 @@ impl Store {
     }
 
     /// Keeps the state of the latest two heights that are multiples of `interval` from pruning
-    /// (0: none), whatever `state_keep_recent` says, so that a node joining by state sync can
-    /// fetch a snapshot while the chain moves past it.
+    /// (0: none), and the blocks above the older, whatever the retention says, so that a node
+    /// joining by state sync can fetch a snapshot while the chain moves past it and then follow
+    /// the chain from it by block sync.
     pub fn keep_snapshots(&self, interval: u64) {
         self.inner.snapshot_interval.store(interval, Ordering::Release);
     }

@@ -198,10 +198,10 @@ fn snapshots_of_heights_not_kept_are_refused() {
 }
 
 #[test]
-fn state_pruning_keeps_the_latest_two_snapshots() {
+fn pruning_keeps_the_latest_two_snapshots_and_the_blocks_above_them() {
     let dir = TempDir::new().unwrap();
     let pruning =
-        PruningConfig { state_keep_recent: 2, blocks_keep_recent: 0, compaction_interval_secs: 0 };
+        PruningConfig { state_keep_recent: 2, blocks_keep_recent: 2, compaction_interval_secs: 0 };
     let config = StoreConfig { sync: false, pruning, ..StoreConfig::default() };
     let store = Store::open_with(&dir.path().join("pruned"), &config).unwrap();
     store.keep_snapshots(4);
@@ -210,8 +210,9 @@ fn state_pruning_keeps_the_latest_two_snapshots() {
         commit_next(&store, &writes_of(height), vec![]);
     }
     Pruner::new(&store).run(std::time::Duration::ZERO).unwrap();
-    // Snapshots at 8 and 12 are kept; 4 and what is below 8 are not.
+    // Snapshots at 8 and 12 are kept, and the blocks above 8; 4 and what is below 8 are not.
     assert_eq!(store.earliest_state_height(), 8);
+    assert_eq!(store.earliest_block_height(), 9);
     let root = store.state_root(8).unwrap().unwrap();
     let target = open(&dir.path().join("target"));
     let mut restore = StateRestore::begin(&target, 8, root).unwrap();
@@ -222,4 +223,5 @@ fn state_pruning_keeps_the_latest_two_snapshots() {
     store.keep_snapshots(0);
     Pruner::new(&store).run(std::time::Duration::ZERO).unwrap();
     assert_eq!(store.earliest_state_height(), 12);
+    assert_eq!(store.earliest_block_height(), 12);
 }

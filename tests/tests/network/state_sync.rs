@@ -64,7 +64,16 @@ fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penal
     let _turn = one_network_at_a_time();
     let mut net = Testnet::init(4, 1);
     let interval = INTERVAL.to_string();
-    let serve = ["--snapshot-interval", interval.as_str()];
+    // Pruning on: the validators keep 20 heights of state and 3 of blocks, beside the snapshots
+    // (the latest two, and the blocks above them).
+    let serve = [
+        "--snapshot-interval",
+        interval.as_str(),
+        "--state-keep-recent",
+        "20",
+        "--blocks-keep-recent",
+        "3",
+    ];
     // Small chunks, so that every validator serves some; validator 3 corrupts each of its.
     let small = ("KESSAI_SNAPSHOT_CHUNK_BYTES", "1024");
     let slow = ("KESSAI_FAULT_SNAPSHOT_CHUNK_DELAY_MS", "150");
@@ -76,12 +85,14 @@ fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penal
     for provider in ["bob", "carol", "dave", "erin"] {
         register_provider(&net, provider);
     }
-    // The operator trusts height 2 (its hash from another operator, here node 0).
-    let trust_hash = net.block_hash(0, 2);
     let start = net.node(0).height() + 2 * INTERVAL;
     net.wait_height(&VALIDATORS, start, 2 * MINUTE).unwrap();
-
-    let join = ["--state-sync", "--trust-height", "2", "--trust-hash", &trust_hash];
+    // The operator trusts a recent header (its hash from another operator, here node 0): the
+    // peers still keep its state.
+    let trusted = net.node(0).height() / INTERVAL * INTERVAL;
+    let trust_hash = net.block_hash(0, trusted);
+    let trust_height = trusted.to_string();
+    let join = ["--state-sync", "--trust-height", &trust_height, "--trust-hash", &trust_hash];
 
     // Killed (-9) in the middle of fetching the state, it starts over when started again.
     kill9_while_fetching(&net, FULL_NODE, &join);
@@ -91,7 +102,7 @@ fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penal
     assert!(log.contains("state snapshot restored and verified"), "{log}");
     let status = net.status(FULL_NODE);
     let snapshot = status["earliest_state_height"].as_u64().expect("earliest state height");
-    assert!(snapshot >= start - INTERVAL && snapshot.is_multiple_of(INTERVAL), "{status}");
+    assert!(snapshot >= trusted && snapshot.is_multiple_of(INTERVAL), "{status}");
     assert_eq!(status["earliest_block_height"].as_u64(), Some(snapshot + 1), "{status}");
     // Blocks below the snapshot were never fetched: the node has none of them.
     let below = net.node(FULL_NODE).cli(&["query", "block", "--height", "1"]);
@@ -110,6 +121,10 @@ fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penal
     let tip = net.node(0).height();
     net.wait_height(&[FULL_NODE], tip, MINUTE).unwrap();
     assert_eq!(header(&net, FULL_NODE, tip)["state_root"], header(&net, 0, tip)["state_root"]);
+
+    // The validators pruned meanwhile: they no longer have the first blocks.
+    let pruned = net.status(0)["earliest_block_height"].as_u64().unwrap();
+    assert!(pruned > 1, "validator 0 kept every block");
 
     // Validator 3's chunks did not verify: it was penalised and its chunks fetched elsewhere.
     let log = net.log(FULL_NODE);
