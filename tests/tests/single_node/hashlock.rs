@@ -301,10 +301,15 @@ struct ClaimMessage {
 
 /// `signer`'s signature of the burn claim of request `id` with `secret`, as hex.
 fn burn_signature(node: &TestNode, signer: &str, id: u64, secret: &str) -> String {
-    let request = node.view(POWER, "burn_request", &json!([id]));
+    burn_signature_in(node, POWER, signer, id, secret)
+}
+
+/// [`burn_signature`] for the power ledger deployed as `ledger`.
+fn burn_signature_in(node: &TestNode, ledger: &str, signer: &str, id: u64, secret: &str) -> String {
+    let request = node.view(ledger, "burn_request", &json!([id]));
     let message = ClaimMessage {
         action: 0,
-        contract: contract_address(node, POWER),
+        contract: contract_address(node, ledger),
         request_id: id,
         registered_at_ms: request["timestamp_ms"].as_u64().unwrap(),
         algorithm: u8::from(request["lock"]["algorithm"] == "Sha256"),
@@ -520,26 +525,8 @@ fn an_administrator_who_waits_out_the_certificate_cannot_also_burn_the_power() {
     assert_eq!(value.view(VALUE_E4, "token", &json!([token]))["holder"], json!(addr("alice")));
     // ... then tries to burn bob's power with R: the burn request expired before the condition.
     wait_chain_time(&power, leg(&power, POWER_E4, burn)["deadline_ms"].as_u64().unwrap());
-    let sig = {
-        let request = power.view(POWER_E4, "burn_request", &json!([burn]));
-        assert_eq!(request["status"], "Active");
-        let message = ClaimMessage {
-            action: 0,
-            contract: contract_address(&power, POWER_E4),
-            request_id: burn,
-            registered_at_ms: request["timestamp_ms"].as_u64().unwrap(),
-            algorithm: 0,
-            hash: hex::decode(request["lock"]["hash"].as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap(),
-            preimage: hex::decode(&r).unwrap().try_into().unwrap(),
-            claimant: hex::decode(addr("alice")).unwrap().try_into().unwrap(),
-        };
-        let sig = Keypair::dev("alice")
-            .sign(b"kessai/hashlock/claim/v1", &borsh::to_vec(&message).unwrap());
-        hex::encode(sig.0)
-    };
+    assert_eq!(power.view(POWER_E4, "burn_request", &json!([burn]))["status"], "Active");
+    let sig = burn_signature_in(&power, POWER_E4, "alice", burn, &r);
     assert!(power.refused("alice", POWER_E4, "burn", &json!([burn, r, sig])).contains("expired"));
     power.call_result("bob", POWER_E4, "withdraw_burn_request", &json!([burn]));
     assert_eq!(balance_in(&power, POWER_E4, "bob"), 50);
