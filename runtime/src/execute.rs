@@ -184,7 +184,7 @@ fn required_role(payload: &Payload) -> Option<Role> {
     match payload {
         Payload::Deploy { .. } => Some(Role::Deployer),
         Payload::Governance(_) => Some(Role::Admin),
-        Payload::Instantiate { .. } | Payload::Call { .. } => None,
+        Payload::Instantiate { .. } | Payload::Call { .. } | Payload::Lifecycle(_) => None,
     }
 }
 
@@ -368,6 +368,11 @@ impl<'a> BlockExecution<'a> {
             Payload::Governance(action) => {
                 govern(&mut self.world.state, self.ctx.height, action)?;
                 Ok(Applied::default())
+            }
+            // Placeholder until the lifecycle is executed (issue 17).
+            Payload::Lifecycle(_) => {
+                Err(Failure::Governance("contract lifecycle transactions are not enabled".into())
+                    .into())
             }
         }
     }

@@ -10,6 +10,7 @@
 pub mod block;
 pub mod crypto;
 pub mod hash;
+pub mod lifecycle;
 pub mod merkle;
 pub mod receipt;
 pub mod state_proof;
@@ -21,6 +22,9 @@ pub mod vote;
 pub use block::{Block, BlockId, Header};
 pub use crypto::{Address, Keypair, PublicKey, Signature, SignatureError};
 pub use hash::Hash;
+pub use lifecycle::{
+    ContractChange, ContractProposal, DeploymentPolicy, LifecycleAction, UpgradePolicy,
+};
 pub use receipt::{Event, Receipt, TxStatus};
 pub use state_proof::{ProofError, StateProof};
 pub use tx::{GovernanceAction, Payload, Role, SignedTransaction, Transaction, TxError};

@@ -7,6 +7,7 @@
 
 use crate::crypto::{Address, Keypair, PublicKey, Signature, SignatureError, SignedMessage};
 use crate::hash::Hash;
+use crate::lifecycle::LifecycleAction;
 use crate::validator::Validator;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,8 @@ pub enum Role {
     Admin,
     /// May deploy contract code.
     Deployer,
+    /// Counts towards the approvals a contract proposal needs (see [`crate::lifecycle`]).
+    Approver,
 }
 
 /// Changes to the consortium itself; only an [`Role::Admin`] may sign them.
@@ -112,6 +115,9 @@ pub enum Payload {
     },
     /// A change to the consortium; needs [`Role::Admin`].
     Governance(GovernanceAction),
+    /// Proposes, approves or withdraws approval of a contract instantiation or upgrade; who may
+    /// sign which depends on the policies of [`crate::lifecycle`].
+    Lifecycle(LifecycleAction),
 }
 
 impl Payload {
@@ -122,6 +128,7 @@ impl Payload {
             Payload::Instantiate { .. } => "instantiate",
             Payload::Call { .. } => "call",
             Payload::Governance(_) => "governance",
+            Payload::Lifecycle(_) => "lifecycle",
         }
     }
 }
