@@ -7,7 +7,10 @@
 pub use crate::flat_key;
 use crate::{StateError, StateView};
 use borsh::{BorshDeserialize, BorshSerialize};
-use kessai_primitives::{Address, Hash, PublicKey, Role, Validator, ValidatorSet};
+use kessai_primitives::{
+    Address, ContractProposal, DeploymentPolicy, Hash, PublicKey, Role, UpgradePolicy, Validator,
+    ValidatorSet,
+};
 use serde::{Deserialize, Serialize};
 
 /// Key prefix of an account's next nonce (`account/ ‖ public key` → `u64`).
@@ -18,7 +21,8 @@ pub const MEMBER: &[u8] = b"member/";
 pub const CODE: &[u8] = b"code/";
 /// Key prefix of a contract instance (`contract/ ‖ address` → [`ContractInfo`]).
 pub const CONTRACT: &[u8] = b"contract/";
-/// Key prefix of the chain spec's contract names (`name/ ‖ UTF-8 name` → [`Address`]).
+/// Key prefix of contract names (`name/ ‖ UTF-8 name` → [`Address`]): the chain spec's contracts and
+/// those instantiated by a proposal; a name is unique.
 pub const NAME: &[u8] = b"name/";
 /// Key of the [`ValidatorSet`] that signed the latest block.
 pub const VALIDATORS_CURRENT: &[u8] = b"validators/current";
@@ -34,6 +38,16 @@ pub const PEER: &[u8] = b"peer/";
 pub const PEER_REVOKED: &[u8] = b"peer-revoked/";
 /// Key prefix of committed misbehaviour evidence (`evidence/ ‖ evidence hash` → `Evidence`).
 pub const EVIDENCE: &[u8] = b"evidence/";
+/// Key of the chain's [`DeploymentPolicy`] (absent = [`DeploymentPolicy::AnyDeployer`]).
+pub const POLICY_DEPLOYMENT: &[u8] = b"policy/deployment";
+/// Key prefix of contract proposals (`proposal/ ‖ id (32 bytes)` → [`ProposalRecord`]).
+pub const PROPOSAL: &[u8] = b"proposal/";
+/// Key prefix of contracts' upgrade policies (`contract-upgrade/ ‖ address` → [`UpgradePolicy`];
+/// absent = [`UpgradePolicy::Immutable`]).
+pub const CONTRACT_UPGRADE: &[u8] = b"contract-upgrade/";
+/// Key prefix of contracts' code history (`contract-version/ ‖ address ‖ version (u32 BE)` →
+/// [`ContractVersion`]).
+pub const CONTRACT_VERSION: &[u8] = b"contract-version/";
 
 /// What `contract/ ‖ address` holds.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -44,6 +58,60 @@ pub struct ContractInfo {
     pub creator: Address,
     /// Height of the block that instantiated it (0 for chain-spec contracts, created at genesis).
     pub created_at_height: u64,
+}
+
+/// Where a contract proposal stands. An expired proposal is one still `Pending` whose
+/// `expires_at_height` is below the current height; it is not rewritten when it expires.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Not yet approved enough (or expired, see [`ProposalRecord::is_expired`]).
+    Pending,
+    /// Applied by the block at `height`, to the contract at `contract` (instantiated or upgraded).
+    Activated {
+        /// Height of the block whose transaction activated it.
+        height: u64,
+        /// The contract instantiated or upgraded.
+        contract: Address,
+    },
+}
+
+/// What `proposal/ ‖ id` holds: a contract proposal and the approvals it gathered.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    /// The member who proposed it (its id is `proposal_id(proposer, nonce)`).
+    pub proposer: PublicKey,
+    /// The proposal as signed.
+    pub proposal: ContractProposal,
+    /// Height of the block that recorded it.
+    pub proposed_at_height: u64,
+    /// The members whose approval stands, in the order they gave it.
+    pub approvals: Vec<PublicKey>,
+    /// Pending or activated.
+    pub status: ProposalStatus,
+}
+
+impl ProposalRecord {
+    /// Whether the proposal can no longer be approved at `height`: still pending and past its
+    /// `expires_at_height`.
+    pub fn is_expired(&self, height: u64) -> bool {
+        self.status == ProposalStatus::Pending && height > self.proposal.expires_at_height
+    }
+}
+
+/// What `contract-version/ ‖ address ‖ version` holds: one code that was in force for a contract.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ContractVersion {
+    /// 1 for the instantiation, then one more per upgrade.
+    pub version: u32,
+    /// Hash of the code in force from `activated_at_height`.
+    pub code_hash: Hash,
+    /// Height of the block that brought this code into force (0 for chain-spec contracts).
+    pub activated_at_height: u64,
+    /// The proposal that brought it, or `None` (chain spec or plain `Instantiate`).
+    pub proposal: Option<Hash>,
+    /// The members whose approvals activated it (empty without a proposal).
+    pub approvers: Vec<PublicKey>,
 }
 
 fn system_key(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
@@ -85,7 +153,7 @@ pub fn contract_key(address: &Address) -> Vec<u8> {
     system_key(CONTRACT, &address.0)
 }
 
-/// `name/ ‖ UTF-8 name` → the [`Address`] of a contract named in the chain spec.
+/// `name/ ‖ UTF-8 name` → the [`Address`] of a named contract (chain spec or proposal).
 pub fn name_key(name: &str) -> Vec<u8> {
     system_key(NAME, name.as_bytes())
 }
@@ -129,6 +197,38 @@ pub fn revoked_peer_prefix() -> Vec<u8> {
 /// `evidence/ ‖ evidence hash` → the committed `Evidence`.
 pub fn evidence_key(evidence_hash: &Hash) -> Vec<u8> {
     system_key(EVIDENCE, &evidence_hash.0)
+}
+
+/// `policy/deployment` → the chain's [`DeploymentPolicy`].
+pub fn deployment_policy_key() -> Vec<u8> {
+    system_key(POLICY_DEPLOYMENT, &[])
+}
+
+/// `proposal/ ‖ id` → [`ProposalRecord`].
+pub fn proposal_key(id: &Hash) -> Vec<u8> {
+    system_key(PROPOSAL, &id.0)
+}
+
+/// The flat prefix of every proposal key.
+pub fn proposal_prefix() -> Vec<u8> {
+    system_key(PROPOSAL, &[])
+}
+
+/// `contract-upgrade/ ‖ address` → the contract's [`UpgradePolicy`].
+pub fn upgrade_policy_key(address: &Address) -> Vec<u8> {
+    system_key(CONTRACT_UPGRADE, &address.0)
+}
+
+/// `contract-version/ ‖ address ‖ version (u32 BE)` → [`ContractVersion`].
+pub fn contract_version_key(address: &Address, version: u32) -> Vec<u8> {
+    let mut flat = contract_version_prefix(address);
+    flat.extend_from_slice(&version.to_be_bytes());
+    flat
+}
+
+/// The flat prefix of every version key of the contract at `address`.
+pub fn contract_version_prefix(address: &Address) -> Vec<u8> {
+    system_key(CONTRACT_VERSION, &address.0)
 }
 
 fn read<T: BorshDeserialize>(
@@ -255,6 +355,63 @@ pub fn pending_validators(
     height: u64,
 ) -> Result<Option<Vec<Validator>>, StateError> {
     read(state, &pending_validators_key(height))
+}
+
+/// The chain's deployment policy ([`DeploymentPolicy::AnyDeployer`] if none is stored).
+pub fn deployment_policy(
+    state: &(impl StateView + ?Sized),
+) -> Result<DeploymentPolicy, StateError> {
+    Ok(read(state, &deployment_policy_key())?.unwrap_or(DeploymentPolicy::AnyDeployer))
+}
+
+/// The proposal with id `id`, if one was made.
+pub fn proposal(
+    state: &(impl StateView + ?Sized),
+    id: &Hash,
+) -> Result<Option<ProposalRecord>, StateError> {
+    read(state, &proposal_key(id))
+}
+
+/// Every proposal ever made (pending, expired or activated), in id order.
+pub fn proposals(
+    state: &(impl StateView + ?Sized),
+) -> Result<Vec<(Hash, ProposalRecord)>, StateError> {
+    let prefix = proposal_prefix();
+    let mut out = Vec::new();
+    let mut from = prefix.clone();
+    while let Some((key, value)) = state.next_from(&prefix, &from)? {
+        let id: [u8; 32] = key[prefix.len()..]
+            .try_into()
+            .map_err(|_| StateError(format!("proposal key of {} bytes", key.len())))?;
+        out.push((Hash(id), decode(&key, &value)?));
+        from = successor(key);
+    }
+    Ok(out)
+}
+
+/// Who may replace the code of the contract at `address` ([`UpgradePolicy::Immutable`] if none is
+/// stored).
+pub fn upgrade_policy(
+    state: &(impl StateView + ?Sized),
+    address: &Address,
+) -> Result<UpgradePolicy, StateError> {
+    Ok(read(state, &upgrade_policy_key(address))?.unwrap_or(UpgradePolicy::Immutable))
+}
+
+/// Every code the contract at `address` has run, oldest (version 1) first; empty for an address
+/// with no recorded history.
+pub fn contract_versions(
+    state: &(impl StateView + ?Sized),
+    address: &Address,
+) -> Result<Vec<ContractVersion>, StateError> {
+    let prefix = contract_version_prefix(address);
+    let mut out = Vec::new();
+    let mut from = prefix.clone();
+    while let Some((key, value)) = state.next_from(&prefix, &from)? {
+        out.push(decode(&key, &value)?);
+        from = successor(key);
+    }
+    Ok(out)
 }
 
 /// The smallest key greater than `key`: where to resume a prefix scan after `key`.
