@@ -90,7 +90,7 @@ pub struct Method {
     pub returns: Option<String>,
 }
 
-/// How a method may be invoked (`"init"`, `"call"`, `"view"` in JSON).
+/// How a method may be invoked (`"init"`, `"call"`, `"view"`, `"migrate"` in JSON).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
@@ -100,6 +100,8 @@ pub enum MethodKind {
     Call,
     /// Read-only; callable through RPC without a transaction.
     View,
+    /// Run once, by the upgrade that makes this code the contract's code (caller `Address::SYSTEM`).
+    Migrate,
 }
 
 /// A named, typed slot: a method argument, a struct field or an enum variant's field.
