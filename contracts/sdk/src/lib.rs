@@ -220,7 +220,15 @@ where
 /// (`() -> ()`, as the ABI wants) that decodes `borsh((A, B))` from the input, runs the body, and
 /// returns `borsh(R)` or aborts with the error's text (see [`entry`]). At most 12 arguments (borsh
 /// tuples). It also defines `METHODS`: every method's name and function, which the native tests
-/// dispatch on and compare with `abi.json`. Use it once per contract.
+/// dispatch on and compare with `abi.json`. Use it once per contract (a second use in another
+/// module defines that module's `METHODS`).
+///
+/// Two names are entry points rather than methods: `init` (ABI kind `init`), run once when the
+/// contract is instantiated, and `migrate` (ABI kind `migrate`), run once by the upgrade that makes
+/// this code the contract's code, with caller `Address::SYSTEM`, against the storage the old code
+/// left; if it fails, the upgrade does not happen. The node refuses to `Call` either. They are
+/// written like any method (arguments borsh of the tuple, `Err` aborts);
+/// [`test_env::invoke_migrate`] runs `migrate` as the upgrade does.
 ///
 /// On wasm32 the functions are `#[no_mangle]` exports; natively they keep mangled names (a method
 /// called `open` or `free` must not replace libc's) and are `extern "C-unwind"` so that an abort

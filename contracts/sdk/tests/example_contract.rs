@@ -82,6 +82,20 @@ kessai_sdk::methods! {
         NEXT_ID.set(&999);
         Ok(())
     }
+
+    /// Run by an upgrade to this code: every note's text gets `suffix`; returns how many.
+    pub fn migrate(suffix: String) -> Result<u32, String> {
+        require(caller() == Address::SYSTEM, "only an upgrade runs migrate");
+        if suffix.is_empty() {
+            return Err("empty suffix".into());
+        }
+        let notes: Vec<(u64, Note)> = NOTES.iter().collect();
+        for (id, mut note) in notes.clone() {
+            note.text.push_str(&suffix);
+            NOTES.insert(&id, &note);
+        }
+        Ok(notes.len() as u32)
+    }
 }
 
 const ALICE: Address = Address([0xA1; 32]);
@@ -257,6 +271,45 @@ fn the_abi_matches_the_code() {
     assert_eq!(abi.map_key("notes", &json!(7)).unwrap(), NOTES.storage_key(&7));
     let key = abi.map_key("by_day", &json!(["0000000000000004", 1])).unwrap();
     assert_eq!(key, BY_DAY.storage_key(&(4u64.to_be_bytes(), 1)));
+}
+
+#[test]
+fn migrate_runs_as_the_upgrade_runs_it() {
+    setup();
+    add_note(1, "a").unwrap();
+    add_note(2, "b").unwrap();
+    // Not as an ordinary call: its caller would be the signer.
+    let refused = invoke::<_, u32>(migrate, &("!".to_string(),));
+    assert_eq!(refused, Err("only an upgrade runs migrate".into()));
+    assert_eq!(test_env::invoke_migrate(migrate, &("!".to_string(),)), Ok(2u32));
+    assert_eq!(test_env::with(|env| env.caller), ALICE, "the caller is restored");
+    let note: Option<Note> = invoke_view(get, &(2u64,)).unwrap();
+    assert_eq!(note.unwrap().text, "b!");
+    // A failing migrate changes nothing.
+    let storage = test_env::storage();
+    let failed = test_env::invoke_migrate::<_, u32>(migrate, &(String::new(),));
+    assert_eq!(failed, Err("empty suffix".into()));
+    assert_eq!(test_env::storage(), storage);
+    assert_eq!(test_env::with(|env| env.caller), ALICE);
+    // Through the abi: kind "migrate" runs with caller Address::SYSTEM too.
+    let abi = abi::parse(ABI_JSON).unwrap();
+    assert_eq!(abi.method("migrate").unwrap().kind, abi::MethodKind::Migrate);
+    assert_eq!(invoke_json(&abi, METHODS, "migrate", json!(["?"])), Ok(json!(2)));
+}
+
+#[test]
+fn entry_points_must_have_their_kinds() {
+    for (name, wrong) in
+        [("init", "call"), ("migrate", "call"), ("add", "migrate"), ("add", "init")]
+    {
+        let mut interface: serde_json::Value = serde_json::from_str(ABI_JSON).unwrap();
+        let methods = interface["methods"].as_array_mut().unwrap();
+        let method = methods.iter_mut().find(|m| m["name"] == name).unwrap();
+        method["kind"] = json!(wrong);
+        let abi: abi::Abi = serde_json::from_value(interface).unwrap();
+        let err = test_env::check_methods(&abi, METHODS).unwrap_err();
+        assert!(err.contains("the entry point"), "{name} as {wrong}: {err}");
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ pub fn parse(json: &str) -> Result<Abi, String> {
 
 /// Calls method `name` as a client would through the node: JSON arguments encoded by the abi,
 /// `methods` (a contract's `METHODS`) to find the function, the result decoded by the abi. A
-/// `view` method runs as a view call. `Err` is the call's failure message; a mismatch between the
+/// `view` method runs as a view call, a `migrate` one as an upgrade runs it (caller `Address::SYSTEM`). `Err` is the call's failure message; a mismatch between the
 /// abi and the code panics (a test failure).
 pub fn invoke_json(
     abi: &Abi,
@@ -33,15 +33,37 @@ pub fn invoke_json(
         .find(|(n, _)| *n == name)
         .unwrap_or_else(|| panic!("no method {name} in METHODS"))
         .1;
-    let view = abi.method(name).map(|m| m.kind) == Some(MethodKind::View);
-    let result = invoke_raw(method, &bytes, view)?;
+    let kind = abi.method(name).map(|m| m.kind);
+    let result = if kind == Some(MethodKind::Migrate) {
+        // As the upgrade runs it: caller Address::SYSTEM.
+        let caller = super::with(|env| std::mem::replace(&mut env.caller, crate::Address::SYSTEM));
+        let result = invoke_raw(method, &bytes, false);
+        super::with(|env| env.caller = caller);
+        result?
+    } else {
+        invoke_raw(method, &bytes, kind == Some(MethodKind::View))?
+    };
     Ok(abi
         .decode_return(name, &result)
         .unwrap_or_else(|e| panic!("abi cannot decode the result of {name}: {e}")))
 }
 
-/// The abi lists exactly the contract's methods (`METHODS` of [`crate::methods!`]).
+/// The abi lists exactly the contract's methods (`METHODS` of [`crate::methods!`]), and the entry
+/// points have their kinds: `init` is the one method of kind `init`, `migrate` the one of kind
+/// `migrate` (the node runs them by those names and refuses to `Call` them).
 pub fn check_methods(abi: &Abi, methods: &[(&str, Method)]) -> Result<(), String> {
+    for method in &abi.methods {
+        for (entry, kind) in
+            [(super::INIT, MethodKind::Init), (super::MIGRATE, MethodKind::Migrate)]
+        {
+            if (method.name == entry) != (method.kind == kind) {
+                return Err(format!(
+                    "method `{}` has kind {:?}: the entry point `{entry}` is the one method of kind {kind:?}",
+                    method.name, method.kind
+                ));
+            }
+        }
+    }
     let in_abi: BTreeSet<&str> = abi.methods.iter().map(|m| m.name.as_str()).collect();
     let in_code: BTreeSet<&str> = methods.iter().map(|(n, _)| *n).collect();
     if in_abi != in_code {

@@ -30,6 +30,11 @@ use std::vec::Vec;
 
 pub use abi::{check_methods, events_json, invoke_json, Abi};
 
+/// The export an upgrade runs once on the new code (ABI kind `migrate`); see [`invoke_migrate`].
+pub const MIGRATE: &str = "migrate";
+/// The export instantiation runs once (ABI kind `init`).
+pub const INIT: &str = "init";
+
 /// Limits of contract-abi.md.
 pub const MAX_KEY_LEN: usize = 1024;
 pub const MAX_VALUE_LEN: usize = 256 * 1024;
@@ -199,6 +204,22 @@ pub fn invoke_view<A: BorshSerialize + ?Sized, R: BorshDeserialize>(
 ) -> Result<R, String> {
     let bytes = invoke_raw(method, &to_borsh(args), true)?;
     Ok(borsh::from_slice(&bytes).unwrap_or_else(|e| panic!("view result does not decode: {e}")))
+}
+
+/// Runs a contract's `migrate` entry point as an upgrade does: once, in the transaction that makes
+/// this code the contract's code, with caller [`Address::SYSTEM`] (the signer stays the
+/// transaction's signer: the approval that activated the upgrade). The caller is restored after.
+/// `Err` is migrate's failure message, and then storage and events are as before: the node keeps
+/// the old code in force.
+pub fn invoke_migrate<A: BorshSerialize + ?Sized, R: BorshDeserialize>(
+    migrate: Method,
+    args: &A,
+) -> Result<R, String> {
+    let caller = with(|env| std::mem::replace(&mut env.caller, Address::SYSTEM));
+    let outcome = invoke_raw(migrate, &to_borsh(args), false);
+    with(|env| env.caller = caller);
+    Ok(borsh::from_slice(&outcome?)
+        .unwrap_or_else(|e| panic!("migrate result does not decode: {e}")))
 }
 
 /// Runs a method on raw argument bytes; returns its raw result or its failure message.
