@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Builds the contracts workspace (contracts/) for wasm32 with Debian's Rust and copies each
 # contract's module to contracts/artifacts/<name>.wasm (the node embeds those; they are committed).
+# A contract's Cargo.toml may declare variants, more artifacts built from it with features, each
+# with its own interface file (netting-v2: netting with feature v2, abi-v2.json):
+#   [package.metadata.kessai.variants.netting-v2]
+#   features = ["v2"]
+#   abi = "abi-v2.json"
+# A variant is built along with its contract.
 #
 #   scripts/build-contracts.sh [NAME…]           build (all, or the named contracts) and update
 #                                                contracts/artifacts/
@@ -61,13 +67,35 @@ for name in "${only[@]}"; do
   all_contract_names "$root/contracts" | grep -x "$name" >/dev/null || { echo "build-contracts: no contract $name" >&2; exit 2; }
 done
 
-# build CONTRACTS_DIR TARGET_DIR: builds every contract of the workspace for wasm32.
+# variants CONTRACTS_DIR: one line per variant of the contracts to build:
+# ARTIFACT_NAME PACKAGE FEATURES(comma-separated) ABI_FILE(absolute)
+variants() {
+  local manifest name
+  for name in $(contract_names "$1"); do
+    manifest="$(contract_dir "$1" "$name")/Cargo.toml"
+    python3 - "$manifest" <<'PY'
+import os, sys, tomllib
+manifest = sys.argv[1]
+package = tomllib.load(open(manifest, "rb"))["package"]
+for artifact, v in package.get("metadata", {}).get("kessai", {}).get("variants", {}).items():
+    print(artifact, package["name"], ",".join(v["features"]), os.path.join(os.path.dirname(manifest), v["abi"]))
+PY
+  done
+}
+
+# build CONTRACTS_DIR TARGET_DIR [CARGO_ARGS…]: builds every contract of the workspace (or what
+# CARGO_ARGS select) for wasm32.
 build() {
   local dir="$1" target="$2" cargo_home="${CARGO_HOME:-$HOME/.cargo}" packages=() name
+  shift 2
   # Paths that could land in a module (they do not with -Zlocation-detail=none, see
   # contracts/.cargo/config.toml) are mapped to fixed ones, so the checkout path never matters.
   local remap="[\"--remap-path-prefix=$dir=/kessai/contracts\", \"--remap-path-prefix=$cargo_home/registry/src=/cargo/registry/src\", \"--remap-path-prefix=/usr/lib/rustlib/src/rust=/rustc/src\"]"
-  for name in "${only[@]}"; do packages+=(-p "$name"); done
+  if [ $# -gt 0 ]; then
+    packages=("$@")
+  else
+    for name in "${only[@]}"; do packages+=(-p "$name"); done
+  fi
   (
     cd "$dir"
     RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$target" /usr/bin/cargo build \
@@ -76,9 +104,9 @@ build() {
   )
 }
 
-# verify_module WASM CONTRACT_DIR: the module has the shape contract-abi.md requires (the node
+# verify_module WASM ABI_FILE: the module has the shape contract-abi.md requires (the node
 # checks it again at deploy): imports only host functions of `kessai`, no start function, exports
-# `memory` and every method of its one `kessai:abi` section, which is the contract's abi.json.
+# `memory` and every method of its one `kessai:abi` section, which is ABI_FILE (abi.json).
 verify_module() {
   python3 - "$1" "$2" <<'PY'
 import json, os, sys
@@ -86,7 +114,7 @@ HOST = {"input", "scratch_read", "storage_get", "storage_set", "storage_remove",
         "caller", "signer", "self_address", "block_height", "block_time_ms", "emit_event",
         "hash_blake3", "hash_sha256", "ed25519_verify", "set_return", "abort", "call_contract",
         "gas_left"}
-path, contract_dir = sys.argv[1], sys.argv[2]
+path, source = sys.argv[1], sys.argv[2]
 b = open(path, "rb").read()
 def fail(msg):
     sys.exit(f"build-contracts: {os.path.basename(path)}: {msg}")
@@ -124,9 +152,8 @@ if len(abi) != 1: fail(f"has {len(abi)} kessai:abi sections, not 1")
 interface = json.loads(abi[0])
 missing = [m["name"] for m in interface["methods"] if exports.get(m["name"]) != 0]
 if missing: fail(f"does not export the methods {missing}")
-source = os.path.join(contract_dir, "abi.json")
 if os.path.exists(source) and json.load(open(source)) != interface:
-    fail("its kessai:abi section is not abi.json")
+    fail(f"its kessai:abi section is not {os.path.basename(source)}")
 print(f"build-contracts: {os.path.basename(path)}: {len(b)} bytes, imports {len(imports)} host functions, "
       f"exports memory and {len(interface['methods'])} methods, kessai:abi {len(abi[0])} bytes", file=sys.stderr)
 PY
@@ -148,10 +175,18 @@ if ! $check; then
   mkdir -p "$contracts/artifacts"
   for name in $(contract_names "$contracts"); do
     out="$contracts/artifacts/${name//_/-}.wasm"
-    verify_module "$(module_of "$target" "$name")" "$(contract_dir "$contracts" "$name")"
+    verify_module "$(module_of "$target" "$name")" "$(contract_dir "$contracts" "$name")/abi.json"
     cp "$(module_of "$target" "$name")" "$out"
     echo "build-contracts: ${out#"$root"/} ($(wc -c <"$out") bytes)" >&2
   done
+  # After the plain builds: a variant's module takes the same file name in the target directory.
+  while read -r artifact package features abi; do
+    build "$contracts" "$target" -p "$package" --features "$features"
+    out="$contracts/artifacts/$artifact.wasm"
+    verify_module "$(module_of "$target" "$package")" "$abi"
+    cp "$(module_of "$target" "$package")" "$out"
+    echo "build-contracts: ${out#"$root"/} ($(wc -c <"$out") bytes, $package with $features)" >&2
+  done < <(variants "$contracts")
   exit 0
 fi
 
@@ -175,10 +210,10 @@ echo "build-contracts: rebuilding the contracts from scratch in $tmp" >&2
 build "$tmp/repo/contracts" "$tmp/target"
 
 status=0
-for name in $(contract_names "$tmp/repo/contracts"); do
-  committed="$contracts/artifacts/${name//_/-}.wasm"
-  rebuilt="$(module_of "$tmp/target" "$name")"
-  verify_module "$rebuilt" "$(contract_dir "$tmp/repo/contracts" "$name")" || status=1
+# compare ARTIFACT_NAME REBUILT_MODULE ABI_FILE
+compare() {
+  local committed="$contracts/artifacts/$1.wasm" rebuilt="$2"
+  verify_module "$rebuilt" "$3" || status=1
   if [ ! -f "$committed" ]; then
     echo "build-contracts: ${committed#"$root"/} is missing: run scripts/build-contracts.sh and commit it" >&2
     status=1
@@ -188,11 +223,18 @@ for name in $(contract_names "$tmp/repo/contracts"); do
   else
     echo "build-contracts: ${committed#"$root"/} is reproducible ($(wc -c <"$committed") bytes)" >&2
   fi
+}
+for name in $(contract_names "$tmp/repo/contracts"); do
+  compare "${name//_/-}" "$(module_of "$tmp/target" "$name")" "$(contract_dir "$tmp/repo/contracts" "$name")/abi.json"
 done
+while read -r artifact package features abi; do
+  build "$tmp/repo/contracts" "$tmp/target" -p "$package" --features "$features"
+  compare "$artifact" "$(module_of "$tmp/target" "$package")" "$abi"
+done < <(variants "$tmp/repo/contracts")
 for committed in "$contracts"/artifacts/*.wasm; do
   [ -e "$committed" ] && [ ${#only[@]} -eq 0 ] || continue
   name="$(basename "$committed" .wasm)"
-  if ! all_contract_names "$contracts" | tr _ - | grep -x "$name" >/dev/null; then
+  if ! { all_contract_names "$contracts" | tr _ -; variants "$contracts" | cut -d' ' -f1; } | grep -x "$name" >/dev/null; then
     echo "build-contracts: ${committed#"$root"/} belongs to no contract" >&2
     status=1
   fi

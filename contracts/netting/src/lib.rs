@@ -74,11 +74,19 @@
 //! (cycle, id), `p/` each party's instructions by (cycle, party, id big-endian), `q/` pending
 //! (negative, unacknowledged) instructions by (cycle, id), `m/` commitments; items `admin`,
 //! `next_cycle`, `total`.
+//!
+//! # Version 2
+//!
+//! Built with the feature `v2` (`artifacts/netting-v2.wasm`, see [`v2`] there): each balance
+//! becomes an account record with a **debit cap** (the most the member may pay in one
+//! settlement), and the upgrade's `migrate` converts every balance to a record, keeping it.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
 pub mod types;
+#[cfg(feature = "v2")]
+pub mod v2;
 
 #[cfg(test)]
 mod tests;
@@ -90,7 +98,11 @@ use kessai_sdk::{block_height, block_time_ms, caller, emit, to_borsh, Address, I
 use netting_core::{NettingError, Transfer};
 pub use types::*;
 
+#[cfg(not(feature = "v2"))]
 kessai_sdk::abi!("../abi.json");
+// abi.json with the changes of abi-v2-changes.json (generated and checked by tests/v2.rs).
+#[cfg(feature = "v2")]
+kessai_sdk::abi!("../abi-v2.json");
 
 pub const MAX_PARTICIPANTS: usize = 32;
 pub const MAX_INSTRUCTIONS: u32 = 1024;
@@ -101,6 +113,7 @@ pub const MAX_MASK: i128 = 100_000 * MAX_INSTRUCTION_AMOUNT; // 10^35
 const ADMIN: Item<Address> = Item::new(b"admin");
 const NEXT_CYCLE: Item<u64> = Item::new(b"next_cycle");
 const TOTAL: Item<u128> = Item::new(b"total");
+/// Layout 1 of the balances (version 1, and version 2 until `migrate`): account → balance.
 const BALANCES: Map<Address, u128> = Map::new(b"b/");
 const CYCLES: Map<u64, Cycle> = Map::new(b"c/");
 const INSTRUCTIONS: Map<(u64, u64), Instruction> = Map::new(b"i/");
@@ -121,6 +134,8 @@ kessai_sdk::methods! {
         ADMIN.set(&admin);
         NEXT_CYCLE.set(&1);
         TOTAL.set(&0);
+        #[cfg(feature = "v2")]
+        v2::initialise();
         Ok(())
     }
 
@@ -137,7 +152,10 @@ kessai_sdk::methods! {
         positive(amount)?;
         let balance = balance_of(&account).checked_add(amount).ok_or("balance overflow")?;
         let total = TOTAL.get().unwrap_or(0).checked_add(amount).ok_or("total overflow")?;
+        #[cfg(not(feature = "v2"))]
         BALANCES.insert(&account, &balance);
+        #[cfg(feature = "v2")]
+        set_balance(&account, balance);
         TOTAL.set(&total);
         emit("funded", &BalanceChanged { account, amount, balance });
         Ok(balance)
@@ -151,7 +169,10 @@ kessai_sdk::methods! {
         let balance = had.checked_sub(amount).ok_or_else(|| {
             format!("{account} has a settlement balance of {had}, less than {amount}")
         })?;
+        #[cfg(not(feature = "v2"))]
         BALANCES.insert(&account, &balance);
+        #[cfg(feature = "v2")]
+        set_balance(&account, balance);
         let total = TOTAL.get().unwrap_or(0).checked_sub(amount).ok_or("total underflow")?;
         TOTAL.set(&total);
         emit("withdrawn", &BalanceChanged { account, amount, balance });
@@ -646,9 +667,13 @@ fn positive(amount: u128) -> Res<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "v2"))]
 fn balance_of(account: &Address) -> u128 {
     BALANCES.get(account).unwrap_or(0)
 }
+
+#[cfg(feature = "v2")]
+use v2::{balance_of, set_balance};
 
 fn load(id: u64) -> Res<Cycle> {
     CYCLES.get(&id).ok_or_else(|| format!("no cycle {id}"))
@@ -816,6 +841,8 @@ fn reject(mut c: Cycle, expected: i128, got: i128) -> Res<Phase> {
 fn settle(mut c: Cycle) -> Res<Phase> {
     let ring = c.relay == RelayKind::MaskedRing;
     let positions = netting_core::positions_from_relay(&c.amounts, ring).map_err(err)?;
+    #[cfg(feature = "v2")]
+    v2::check_debit_caps(&c.order, &positions)?;
     let before: Vec<u128> = c.order.iter().map(balance_of).collect();
     let after = netting_core::apply_positions(&before, &positions).map_err(|e| match e {
         NettingError::InsufficientBalance { index, balance, needed } => format!(
@@ -826,7 +853,10 @@ fn settle(mut c: Cycle) -> Res<Phase> {
         e => e.to_string(),
     })?;
     for (who, balance) in c.order.iter().zip(&after) {
+        #[cfg(not(feature = "v2"))]
         BALANCES.insert(who, balance);
+        #[cfg(feature = "v2")]
+        set_balance(who, *balance);
     }
     let settled: Vec<Position> = c
         .order

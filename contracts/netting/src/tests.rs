@@ -113,10 +113,23 @@ fn assert_settled_with_spec_positions(id: u64) {
     assert_eq!(view::<_, u128>(total_balance, ()), 4 * FUNDS);
 }
 
+#[cfg(feature = "v2")]
+mod v2;
+
+#[cfg(feature = "v2")]
+const V2_METHODS: &[(&str, test_env::Method)] = crate::v2::METHODS;
+#[cfg(not(feature = "v2"))]
+const V2_METHODS: &[(&str, test_env::Method)] = &[];
+
+/// Every exported method: version 1's, and version 2's own with the `v2` feature.
+fn all_methods() -> Vec<(&'static str, test_env::Method)> {
+    [METHODS, V2_METHODS].concat()
+}
+
 #[test]
 fn the_abi_lists_the_methods_and_parses() {
     let parsed = abi::parse(ABI_JSON).unwrap();
-    abi::check_methods(&parsed, METHODS).unwrap();
+    abi::check_methods(&parsed, &all_methods()).unwrap();
 }
 
 #[test]
