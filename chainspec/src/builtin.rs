@@ -4,7 +4,7 @@
 //! checks that they match.
 
 use crate::ContractSpec;
-use kessai_primitives::Keypair;
+use kessai_primitives::{Keypair, UpgradePolicy};
 use serde_json::json;
 
 /// `(name, wasm)` of every embedded contract.
@@ -16,6 +16,10 @@ pub const BUILTIN_CONTRACTS: &[(&str, &[u8])] = &[
     ("power-ledger", include_bytes!("../../contracts/artifacts/power-ledger.wasm")),
     ("value-certificate", include_bytes!("../../contracts/artifacts/value-certificate.wasm")),
 ];
+
+/// The preset contracts whose code may be replaced (by alice in `dev`, by three approvals in
+/// `local`); the others are immutable.
+pub(crate) const UPGRADABLE_PRESET_CONTRACTS: &[&str] = &["netting", "clearing"];
 
 /// The wasm of the embedded contract `name` (what `builtin:NAME` in a chain spec refers to).
 pub fn builtin_code(name: &str) -> Option<&'static [u8]> {
@@ -30,12 +34,14 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             name: "asset-ownership".into(),
             code: "builtin:asset-ownership".into(),
             init: json!([admin]),
+            upgrade_policy: UpgradePolicy::Immutable,
         },
         // (admin): alice funds and withdraws settlement balances.
         ContractSpec {
             name: "netting".into(),
             code: "builtin:netting".into(),
             init: json!([admin]),
+            upgrade_policy: UpgradePolicy::Immutable,
         },
         // (clearing_system, fiat, lock_timeout_blocks, approval_timeout_ms): alice is the clearing
         // system; it registers the exchanges. A provisional settlement not approved by two of its
@@ -44,6 +50,7 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             name: "clearing".into(),
             code: "builtin:clearing".into(),
             init: json!([admin, "JPY", 100, 600_000]),
+            upgrade_policy: UpgradePolicy::Immutable,
         },
         // (issuer, credit rule): alice is the issuer and credits members' deposits; the spec's
         // rule, an issuance must be less than the deposit balance.
@@ -51,6 +58,7 @@ pub(crate) fn preset_contracts() -> Vec<ContractSpec> {
             name: "notes".into(),
             code: "builtin:notes".into(),
             init: json!([admin, "LessThanBalance"]),
+            upgrade_policy: UpgradePolicy::Immutable,
         },
         // The hash-lock pair of JP6980288B2, deployed twice: once per embodiment, since which leg
         // comes first is fixed per deployment (decision 0009). (admin, order, timeout_ms,
@@ -80,5 +88,6 @@ fn hashlock(name: &str, admin: &str, order: &str, timeout_ms: u64) -> ContractSp
         name: name.into(),
         code: format!("builtin:{code}"),
         init: json!([admin, order, timeout_ms, HASHLOCK_MARGIN_MS]),
+        upgrade_policy: UpgradePolicy::Immutable,
     }
 }

@@ -7,7 +7,7 @@
 //! validators on one machine). Their keys are well-known dev keys ([`Keypair::dev`]): never use them
 //! for a real network.
 
-use kessai_primitives::{Hash, Keypair, PublicKey, Role};
+use kessai_primitives::{DeploymentPolicy, Hash, Keypair, PublicKey, Role, UpgradePolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -158,6 +158,45 @@ pub struct ContractSpec {
     /// Arguments of its `init` method, as JSON by its interface (`null` when it has no `init`).
     #[serde(default)]
     pub init: serde_json::Value,
+    /// Who may replace its code: `"immutable"` (the default), `{"admin": {"key": HEX}}` or
+    /// `{"approvals": {"required": N}}` (decision record 0019).
+    #[serde(default = "immutable", skip_serializing_if = "is_immutable")]
+    pub upgrade_policy: UpgradePolicy,
+}
+
+fn immutable() -> UpgradePolicy {
+    UpgradePolicy::Immutable
+}
+
+fn is_immutable(policy: &UpgradePolicy) -> bool {
+    *policy == UpgradePolicy::Immutable
+}
+
+/// How contracts come into force on the chain (decision record 0019).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractPolicy {
+    /// Who must approve a new contract: `"any_deployer"` (the default: one member with the deployer
+    /// role instantiates alone) or `{"approvals": {"required": N}}` (N members with the approver
+    /// role approve a proposal; a plain instantiation is refused).
+    #[serde(default = "any_deployer")]
+    pub deployment: DeploymentPolicy,
+}
+
+fn any_deployer() -> DeploymentPolicy {
+    DeploymentPolicy::AnyDeployer
+}
+
+impl Default for ContractPolicy {
+    fn default() -> Self {
+        ContractPolicy { deployment: any_deployer() }
+    }
+}
+
+impl ContractPolicy {
+    fn is_default(&self) -> bool {
+        *self == ContractPolicy::default()
+    }
 }
 
 /// Everything a chain starts from; see the crate documentation.
@@ -182,6 +221,10 @@ pub struct ChainSpec {
     /// Contracts instantiated at genesis, in order.
     #[serde(default)]
     pub contracts: Vec<ContractSpec>,
+    /// Who approves new contracts. Left out of the JSON when it is the default, so that a spec
+    /// written before it existed keeps its hash.
+    #[serde(default, skip_serializing_if = "ContractPolicy::is_default")]
+    pub contract_policy: ContractPolicy,
 }
 
 /// Names of the well-known members of the presets, in order; `kessai dev` writes their keys.
@@ -194,6 +237,13 @@ pub const DEV_MEMBERS: &[(&str, &[Role])] = &[
     ("frank", &[]),
 ];
 
+/// The members of the `local` preset that hold [`Role::Approver`] on top of their [`DEV_MEMBERS`]
+/// roles: four organisations of the consortium.
+pub const LOCAL_APPROVERS: &[&str] = &["alice", "bob", "carol", "dave"];
+
+/// Approvals the `local` preset's deployment policy and its upgradable contracts need.
+pub const LOCAL_APPROVALS_REQUIRED: u32 = 3;
+
 /// Largest block of the `local` preset (see [`ChainSpec::local`]).
 pub const LOCAL_MAX_BLOCK_TXS: u32 = 4_000;
 
@@ -202,20 +252,42 @@ const PRESET_GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 
 impl ChainSpec {
     /// One validator (`validator-0`), dev members, every builtin contract: what `kessai dev` runs.
+    /// Any deployer instantiates alone; alice alone may upgrade `netting` and `clearing`.
     pub fn dev() -> ChainSpec {
         let mut spec = ChainSpec::preset("kessai-dev", 1);
         spec.consensus.timeout_commit_ms = 100;
         spec.consensus.empty_block_interval_ms = 1000;
+        let admin = UpgradePolicy::Admin { key: Keypair::dev("alice").public() };
+        spec.set_upgrade_policy(builtin::UPGRADABLE_PRESET_CONTRACTS, admin);
         spec
     }
 
-    /// Four validators on one machine (`kessai testnet init` starts from it).
+    /// Four validators on one machine (`kessai testnet init` starts from it). A consortium's
+    /// rules: alice, bob, carol and dave approve contracts ([`LOCAL_APPROVERS`]); a new contract,
+    /// or new code for `netting` or `clearing`, needs three of their approvals.
     pub fn local() -> ChainSpec {
         let mut spec = ChainSpec::preset("kessai-local", 4);
         // Four validators share the machine's cores: a validator re-executes a proposal before its
         // prevote, and a block it cannot execute within the propose timeout costs a round.
         spec.consensus.max_block_txs = LOCAL_MAX_BLOCK_TXS;
+        for member in &mut spec.members {
+            if LOCAL_APPROVERS.contains(&member.name.as_str()) {
+                member.roles.push(Role::Approver);
+            }
+        }
+        let required = LOCAL_APPROVALS_REQUIRED;
+        spec.contract_policy.deployment = DeploymentPolicy::Approvals { required };
+        let approvals = UpgradePolicy::Approvals { required };
+        spec.set_upgrade_policy(builtin::UPGRADABLE_PRESET_CONTRACTS, approvals);
         spec
+    }
+
+    fn set_upgrade_policy(&mut self, names: &[&str], policy: UpgradePolicy) {
+        for contract in &mut self.contracts {
+            if names.contains(&contract.name.as_str()) {
+                contract.upgrade_policy = policy.clone();
+            }
+        }
     }
 
     fn preset(chain_id: &str, validators: usize) -> ChainSpec {
@@ -242,6 +314,7 @@ impl ChainSpec {
             members,
             nodes: vec![],
             contracts,
+            contract_policy: ContractPolicy::default(),
         }
     }
 
@@ -320,7 +393,23 @@ impl ChainSpec {
         if c.max_block_txs == 0 || c.max_tx_gas == 0 || c.block_gas_limit < c.max_tx_gas {
             return invalid("block limits must allow at least one transaction".into());
         }
+        let approvers = self.members.iter().filter(|m| m.roles.contains(&Role::Approver)).count();
+        if let DeploymentPolicy::Approvals { required } = self.contract_policy.deployment {
+            check_approvals("contract_policy.deployment", required, approvers)?;
+        }
         for contract in &self.contracts {
+            let what = format!("contract {}: upgrade_policy", contract.name);
+            match &contract.upgrade_policy {
+                UpgradePolicy::Immutable => {}
+                UpgradePolicy::Admin { key } => {
+                    if !self.members.iter().any(|m| m.public_key == *key) {
+                        return invalid(format!("{what}: admin key {key} is not a member"));
+                    }
+                }
+                UpgradePolicy::Approvals { required } => {
+                    check_approvals(&what, *required, approvers)?
+                }
+            }
             if let Some(name) = contract.code.strip_prefix("builtin:") {
                 if builtin_code(name).is_none() {
                     return invalid(format!(
@@ -372,6 +461,21 @@ impl ChainSpec {
     }
 }
 
+/// An approvals policy the spec's members can meet: at least one approval, and no more than the
+/// members holding the approver role.
+fn check_approvals(what: &str, required: u32, approvers: usize) -> Result<(), ChainSpecError> {
+    if required == 0 {
+        return Err(ChainSpecError::Invalid(format!("{what} must require at least 1 approval")));
+    }
+    if required as usize > approvers {
+        let approvals = if required == 1 { "approval" } else { "approvals" };
+        return Err(ChainSpecError::Invalid(format!(
+            "{what} requires {required} {approvals} but only {approvers} members hold the approver role"
+        )));
+    }
+    Ok(())
+}
+
 fn unique(what: &str, items: impl Iterator<Item = String>) -> Result<(), ChainSpecError> {
     let mut seen = BTreeSet::new();
     for item in items {
@@ -395,6 +499,116 @@ mod tests {
         local.validate().unwrap();
         assert_eq!(local.validator_set().len(), 4);
         assert_ne!(dev.hash(), local.hash());
+    }
+
+    #[test]
+    fn presets_set_the_contract_policies() {
+        let alice = Keypair::dev("alice").public();
+        let upgrade = |spec: &ChainSpec, name: &str| {
+            spec.contracts.iter().find(|c| c.name == name).unwrap().upgrade_policy.clone()
+        };
+        let dev = ChainSpec::dev();
+        assert_eq!(dev.contract_policy.deployment, DeploymentPolicy::AnyDeployer);
+        assert_eq!(upgrade(&dev, "netting"), UpgradePolicy::Admin { key: alice });
+        assert_eq!(upgrade(&dev, "clearing"), UpgradePolicy::Admin { key: alice });
+        assert_eq!(upgrade(&dev, "notes"), UpgradePolicy::Immutable);
+        assert!(dev.members.iter().all(|m| !m.roles.contains(&Role::Approver)));
+
+        let local = ChainSpec::local();
+        let three = 3;
+        assert_eq!(
+            local.contract_policy.deployment,
+            DeploymentPolicy::Approvals { required: three }
+        );
+        assert_eq!(upgrade(&local, "netting"), UpgradePolicy::Approvals { required: three });
+        assert_eq!(upgrade(&local, "clearing"), UpgradePolicy::Approvals { required: three });
+        assert_eq!(upgrade(&local, "asset-ownership"), UpgradePolicy::Immutable);
+        let approvers: Vec<&str> = local
+            .members
+            .iter()
+            .filter(|m| m.roles.contains(&Role::Approver))
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(approvers, ["alice", "bob", "carol", "dave"]);
+        let alice_roles = &local.members.iter().find(|m| m.name == "alice").unwrap().roles;
+        assert_eq!(alice_roles, &[Role::Admin, Role::Deployer, Role::Approver]);
+    }
+
+    #[test]
+    fn contract_policies_read_from_json_with_defaults() {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&ChainSpec::dev().to_json()).unwrap();
+        // A spec written before the contract policies existed: the defaults, and the same hash.
+        let fields = value.as_object_mut().unwrap();
+        fields.remove("contract_policy");
+        for contract in fields["contracts"].as_array_mut().unwrap() {
+            contract.as_object_mut().unwrap().remove("upgrade_policy");
+        }
+        let old: ChainSpec = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(old.contract_policy.deployment, DeploymentPolicy::AnyDeployer);
+        assert!(old.contracts.iter().all(|c| c.upgrade_policy == UpgradePolicy::Immutable));
+        let mut plain = ChainSpec::dev();
+        plain.contracts.iter_mut().for_each(|c| c.upgrade_policy = UpgradePolicy::Immutable);
+        assert_eq!(old.hash(), plain.hash(), "defaults are left out of the canonical JSON");
+        assert!(!plain.to_json().contains("upgrade_policy"));
+        assert!(!plain.to_json().contains("contract_policy"));
+
+        let fields = value.as_object_mut().unwrap();
+        fields.insert(
+            "contract_policy".into(),
+            serde_json::json!({"deployment": {"approvals": {"required": 1}}}),
+        );
+        let alice = Keypair::dev("alice").public().to_hex();
+        fields["contracts"][1]
+            .as_object_mut()
+            .unwrap()
+            .insert("upgrade_policy".into(), serde_json::json!({"admin": {"key": alice}}));
+        let mut spec: ChainSpec = serde_json::from_value(value).unwrap();
+        assert_eq!(spec.contract_policy.deployment, DeploymentPolicy::Approvals { required: 1 });
+        assert_eq!(
+            spec.contracts[1].upgrade_policy,
+            UpgradePolicy::Admin { key: Keypair::dev("alice").public() }
+        );
+        let refused = spec.validate().unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "invalid chain spec: contract_policy.deployment requires 1 approval but only 0 members hold the approver role"
+        );
+        spec.members[2].roles.push(Role::Approver);
+        spec.validate().unwrap();
+    }
+
+    #[test]
+    fn contract_policies_the_members_cannot_meet_are_refused() {
+        let refused = |spec: ChainSpec| spec.validate().unwrap_err().to_string();
+        let mut spec = ChainSpec::local();
+        spec.contract_policy.deployment = DeploymentPolicy::Approvals { required: 5 };
+        assert_eq!(
+            refused(spec),
+            "invalid chain spec: contract_policy.deployment requires 5 approvals but only 4 members hold the approver role"
+        );
+        let mut spec = ChainSpec::local();
+        spec.contract_policy.deployment = DeploymentPolicy::Approvals { required: 0 };
+        assert_eq!(
+            refused(spec),
+            "invalid chain spec: contract_policy.deployment must require at least 1 approval"
+        );
+        let mut spec = ChainSpec::local();
+        spec.contracts[1].upgrade_policy = UpgradePolicy::Approvals { required: 5 };
+        assert_eq!(
+            refused(spec),
+            "invalid chain spec: contract netting: upgrade_policy requires 5 approvals but only 4 members hold the approver role"
+        );
+        let mut spec = ChainSpec::local();
+        spec.contracts[1].upgrade_policy = UpgradePolicy::Approvals { required: 0 };
+        assert!(refused(spec).contains("at least 1 approval"));
+        let mut spec = ChainSpec::dev();
+        let stranger = Keypair::dev("mallory").public();
+        spec.contracts[2].upgrade_policy = UpgradePolicy::Admin { key: stranger };
+        assert_eq!(
+            refused(spec),
+            format!("invalid chain spec: contract clearing: upgrade_policy: admin key {stranger} is not a member")
+        );
     }
 
     #[test]
@@ -425,6 +639,7 @@ mod tests {
             name: "x".into(),
             code: "builtin:nope".into(),
             init: serde_json::Value::Null,
+            upgrade_policy: UpgradePolicy::Immutable,
         });
         assert!(spec.validate().unwrap_err().to_string().contains("no builtin code"));
 

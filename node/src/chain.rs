@@ -196,13 +196,19 @@ impl Chain {
                     c.name
                 ),
             };
-            contracts.push(GenesisContract { name: c.name.clone(), code, init_args });
+            contracts.push(GenesisContract {
+                name: c.name.clone(),
+                code,
+                init_args,
+                upgrade_policy: c.upgrade_policy.clone(),
+            });
         }
         let genesis = GenesisSpec {
             chain_id: spec.chain_id.clone(),
             time_ms: spec.genesis_time_ms,
             members: spec.members.iter().map(|m| (m.public_key, m.roles.clone())).collect(),
             validators: spec.validator_set(),
+            deployment_policy: spec.contract_policy.deployment.clone(),
             contracts,
         };
         let (writes, _names) = kessai_runtime::genesis_writes(&self.runtime, &genesis)?;

@@ -96,12 +96,14 @@ fn setup() -> (Runtime, MemState, [Address; 2], Keypair) {
         members: vec![(member.public(), vec![Role::Admin])],
         validators: ValidatorSet::new(vec![Validator { public_key: member.public(), power: 1 }])
             .unwrap(),
+        deployment_policy: kessai_primitives::DeploymentPolicy::AnyDeployer,
         contracts: ["counter", "other"]
             .iter()
             .map(|name| GenesisContract {
                 name: name.to_string(),
                 code: counter_code(),
                 init_args: vec![],
+                upgrade_policy: kessai_primitives::UpgradePolicy::Immutable,
             })
             .collect(),
     };

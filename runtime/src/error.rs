@@ -237,6 +237,10 @@ pub enum TxRejection {
     /// A deployed module breaks a structural limit or a rule found without compiling it.
     #[error("invalid code: {0}")]
     InvalidCode(DeployError),
+    /// A contract lifecycle transaction its execution would refuse (no such proposal, a signer
+    /// the policy does not count…), or a plain instantiation the deployment policy refuses.
+    #[error("{0}")]
+    Lifecycle(String),
     /// The state could not be read.
     #[error(transparent)]
     State(#[from] StateError),

@@ -14,9 +14,10 @@
 
 use crate::failure::{cap_reason, refusal, Failure, Stop};
 use crate::host::{Env, Frame, World};
+use crate::lifecycle::{self, Lifecycle};
 use crate::module::{self, Contract};
 use crate::state::{BaseState, Overlay};
-use crate::system::{self, encode, ContractInfo};
+use crate::system::{self, encode, ContractInfo, ContractVersion};
 use crate::{
     gas, CallError, Lane, Runtime, RuntimeError, StateError, StateView, TxRejection, WriteSet,
 };
@@ -168,6 +169,20 @@ impl Runtime {
                 return Err(TxRejection::MissingRole { signer, role });
             }
         }
+        let refused = |stop: Stop| match stop {
+            Stop::Fatal(e) => TxRejection::State(e),
+            Stop::Failed(failure) => TxRejection::Lifecycle(failure.reason()),
+        };
+        match &tx.tx.payload {
+            Payload::Instantiate { .. } => {
+                lifecycle::plain_instantiation_allowed(state).map_err(refused)?
+            }
+            // A few state reads: the signer counts under the policy, the proposal can take it.
+            Payload::Lifecycle(action) => {
+                lifecycle::admissible(state, &signer, &roles, action).map_err(refused)?
+            }
+            _ => {}
+        }
         if let Payload::Deploy { code } = &tx.tx.payload {
             // The structural limits and the compile gas: one linear pass, nothing compiled.
             let compiling = self.compile_gas(code).map_err(TxRejection::InvalidCode)?;
@@ -182,14 +197,15 @@ impl Runtime {
 
 fn required_role(payload: &Payload) -> Option<Role> {
     match payload {
-        Payload::Deploy { .. } => Some(Role::Deployer),
+        Payload::Deploy { .. } | Payload::Instantiate { .. } => Some(Role::Deployer),
         Payload::Governance(_) => Some(Role::Admin),
-        Payload::Instantiate { .. } | Payload::Call { .. } | Payload::Lifecycle(_) => None,
+        // Who may sign a lifecycle transaction depends on the policy: `lifecycle.rs` checks it.
+        Payload::Call { .. } | Payload::Lifecycle(_) => None,
     }
 }
 
 /// Gas of one transaction: what it may use and what it used.
-struct Meter {
+pub(crate) struct Meter {
     limit: u64,
     used: u64,
 }
@@ -199,7 +215,7 @@ impl Meter {
         self.limit - self.used
     }
 
-    fn charge(&mut self, amount: u64) -> Result<(), Failure> {
+    pub(crate) fn charge(&mut self, amount: u64) -> Result<(), Failure> {
         if amount > self.remaining() {
             self.used = self.limit;
             return Err(Failure::OutOfGas);
@@ -211,9 +227,9 @@ impl Meter {
 
 /// What a successful transaction leaves in its receipt.
 #[derive(Default)]
-struct Applied {
-    return_data: Vec<u8>,
-    created: Option<Address>,
+pub(crate) struct Applied {
+    pub(crate) return_data: Vec<u8>,
+    pub(crate) created: Option<Address>,
 }
 
 struct BlockExecution<'a> {
@@ -369,10 +385,10 @@ impl<'a> BlockExecution<'a> {
                 govern(&mut self.world.state, self.ctx.height, action)?;
                 Ok(Applied::default())
             }
-            // Placeholder until the lifecycle is executed (issue 17).
-            Payload::Lifecycle(_) => {
-                Err(Failure::Governance("contract lifecycle transactions are not enabled".into())
-                    .into())
+            Payload::Lifecycle(action) => {
+                let (runtime, height) = (self.runtime, self.ctx.height);
+                let world = &mut self.world;
+                Lifecycle { runtime, world, meter, height }.apply(tx, roles, action)
             }
         }
     }
@@ -411,9 +427,19 @@ impl<'a> BlockExecution<'a> {
         if system::code(&self.world.state, code_hash)?.is_none() {
             return Err(Failure::NoCode(*code_hash).into());
         }
+        lifecycle::plain_instantiation_allowed(&self.world.state)?;
         let creator = tx.signer.to_address();
         let address = system::contract_address(&creator, tx.nonce);
         let code = self.runtime.load(&self.world.state, code_hash)?;
+        // Immutable (no `contract-upgrade/` entry); its history starts with version 1.
+        let version = ContractVersion {
+            version: 1,
+            code_hash: *code_hash,
+            activated_at_height: self.ctx.height,
+            proposal: None,
+            approvers: vec![],
+        };
+        self.world.state.set(system::contract_version_key(&address, 1), encode(&version));
         let return_data = create_contract(
             self.runtime,
             &mut self.world,
@@ -437,7 +463,7 @@ impl<'a> BlockExecution<'a> {
     }
 }
 
-fn run_metered(
+pub(crate) fn run_metered(
     runtime: &Runtime,
     world: &mut World,
     contract: &Contract,
@@ -453,7 +479,7 @@ fn run_metered(
 
 /// Records a new contract at `address` and runs its `init` (if it exports one) with `args`,
 /// called by the creator. Shared by `Instantiate` and genesis.
-fn create_contract(
+pub(crate) fn create_contract(
     runtime: &Runtime,
     world: &mut World,
     info: ContractInfo,

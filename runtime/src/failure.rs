@@ -58,6 +58,9 @@ pub(crate) enum Failure {
     NoInit,
     #[error("governance: {0}")]
     Governance(String),
+    /// A contract lifecycle transaction refused (`lifecycle.rs`).
+    #[error("lifecycle: {0}")]
+    Lifecycle(String),
 }
 
 /// Why governance refuses an action that would leave the chain without an admin or without
@@ -233,6 +236,7 @@ mod tests {
                 "the contract has no init method, so instantiating it takes no arguments".into(),
             ),
             (Failure::Governance("no".into()), "governance: no".into()),
+            (Failure::Lifecycle("no".into()), "lifecycle: no".into()),
             (
                 Failure::Governance(refusal::LAST_ADMIN_ROLE.into()),
                 "governance: the last admin cannot lose the admin role: no one could govern".into(),

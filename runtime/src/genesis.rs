@@ -1,12 +1,15 @@
-//! The genesis state: members, validators and the chain spec's contracts, instantiated.
+//! The genesis state: members, validators, the deployment policy and the chain spec's contracts,
+//! instantiated with their upgrade policies and version 1 records.
 
 use crate::execute::{canonical_roles, genesis_contract};
 use crate::failure::Stop;
 use crate::host::{Env, World};
 use crate::state::{BaseState, EmptyState};
-use crate::system::{self, encode};
+use crate::system::{self, encode, ContractVersion};
 use crate::{Runtime, RuntimeError, WriteSet};
-use kessai_primitives::{Address, Hash, PublicKey, Role, ValidatorSet};
+use kessai_primitives::{
+    Address, DeploymentPolicy, Hash, PublicKey, Role, UpgradePolicy, ValidatorSet,
+};
 use std::collections::BTreeSet;
 
 /// What genesis is built from (the node derives it from the chain spec).
@@ -21,6 +24,8 @@ pub struct GenesisSpec {
     pub members: Vec<(PublicKey, Vec<Role>)>,
     /// The validators of height 1, stored as both the current and the next set.
     pub validators: ValidatorSet,
+    /// Who approves new contracts (`policy/deployment`).
+    pub deployment_policy: DeploymentPolicy,
     /// The contracts to instantiate, in order: the i-th gets the address of creator
     /// [`Address::SYSTEM`] with nonce i.
     pub contracts: Vec<GenesisContract>,
@@ -35,12 +40,15 @@ pub struct GenesisContract {
     pub code: Vec<u8>,
     /// borsh arguments of its `init` (empty if it has none).
     pub init_args: Vec<u8>,
+    /// Who may replace its code (`contract-upgrade/` key).
+    pub upgrade_policy: UpgradePolicy,
 }
 
 /// Builds the genesis write set: `member/` for each member, `validators/current` and
-/// `validators/next`, and for each contract (in order, the i-th with creator
-/// [`Address::SYSTEM`] and nonce i) its `code/`, `contract/` and `name/` entries and the writes of
-/// its `init`, run at height 0 and `time_ms`. Returns the writes and each contract's address.
+/// `validators/next`, `policy/deployment`, and for each contract (in order, the i-th with creator
+/// [`Address::SYSTEM`] and nonce i) its `code/`, `contract/`, `name/`, `contract-upgrade/` and
+/// `contract-version/ ‖ address ‖ 1` entries and the writes of its `init`, run at height 0 and
+/// `time_ms`. Returns the writes and each contract's address.
 pub fn genesis_writes(
     runtime: &Runtime,
     spec: &GenesisSpec,
@@ -68,6 +76,7 @@ fn build(
     }
     world.state.set(system::current_validators_key(), encode(&spec.validators));
     world.state.set(system::next_validators_key(), encode(&spec.validators));
+    world.state.set(system::deployment_policy_key(), encode(&spec.deployment_policy));
 
     let mut names = Vec::new();
     for (index, contract) in spec.contracts.iter().enumerate() {
@@ -81,6 +90,15 @@ fn build(
         world.state.set(system::code_key(&code_hash), contract.code.clone());
         let address = system::contract_address(&Address::SYSTEM, index as u64);
         world.state.set(system::name_key(name), encode(&address));
+        world.state.set(system::upgrade_policy_key(&address), encode(&contract.upgrade_policy));
+        let version = ContractVersion {
+            version: 1,
+            code_hash,
+            activated_at_height: 0,
+            proposal: None,
+            approvers: vec![],
+        };
+        world.state.set(system::contract_version_key(&address, 1), encode(&version));
         match genesis_contract(runtime, &mut world, code_hash, address, &contract.init_args) {
             Ok(()) => {}
             Err(Stop::Fatal(e)) => return Err(e.into()),

@@ -18,6 +18,7 @@ mod failure;
 pub mod gas;
 mod genesis;
 mod host;
+mod lifecycle;
 mod module;
 mod state;
 pub mod transition;

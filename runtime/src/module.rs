@@ -16,12 +16,24 @@ pub(crate) struct Contract {
     pub(crate) abi: Abi,
     /// The module exports `init` (run at instantiation).
     pub(crate) has_init: bool,
+    /// The module exports `migrate` (run once by the upgrade that brings this code into force).
+    pub(crate) has_migrate: bool,
 }
 
+/// The entry point an upgrade runs in the new code (decision record 0019); like `init`, never
+/// callable by a transaction or another contract.
+pub(crate) const MIGRATE: &str = "migrate";
+
 impl Contract {
-    /// The kind of a method a transaction or another contract may call (`init` never is).
+    /// The kind of a method a transaction or another contract may call (`init` and `migrate`
+    /// never are, whatever the interface lists).
     pub(crate) fn callable(&self, method: &str) -> Option<MethodKind> {
-        self.abi.method(method).map(|m| m.kind).filter(|kind| *kind != MethodKind::Init)
+        if method == MIGRATE {
+            return None;
+        }
+        let entry_point =
+            |kind: &MethodKind| matches!(kind, MethodKind::Init | MethodKind::Migrate);
+        self.abi.method(method).map(|m| m.kind).filter(|kind| !entry_point(kind))
     }
 }
 
@@ -329,7 +341,7 @@ pub(crate) fn build(
         DeployError::Invalid
     })?;
     check_imports(&module)?;
-    let has_init = check_exports(&module)?;
+    let (has_init, has_migrate) = check_exports(&module)?;
     let abi = parse_abi(abi.ok_or(DeployError::MissingAbi)?)?;
     for method in &abi.methods {
         match module.get_export(&method.name) {
@@ -347,7 +359,7 @@ pub(crate) fn build(
         tracing::debug!(error = format!("{error:#}"), "deploy refused: the module does not link");
         DeployError::Invalid
     })?;
-    Ok(Contract { pre, abi, has_init })
+    Ok(Contract { pre, abi, has_init, has_migrate })
 }
 
 fn parse_abi(section: &[u8]) -> Result<Abi, DeployError> {
@@ -384,17 +396,18 @@ fn check_imports(module: &Module) -> Result<(), DeployError> {
     Ok(())
 }
 
-/// Checks `memory` and `init`; returns whether `init` is exported.
-fn check_exports(module: &Module) -> Result<bool, DeployError> {
+/// Checks `memory`, `init` and `migrate`; returns whether `init` and `migrate` are exported.
+fn check_exports(module: &Module) -> Result<(bool, bool), DeployError> {
     match module.get_export("memory") {
         Some(ExternType::Memory(_)) => {}
         _ => return Err(DeployError::NoMemoryExport),
     }
-    match module.get_export("init") {
+    let entry_point = |name: &str| match module.get_export(name) {
         None => Ok(false),
         Some(ExternType::Func(ty)) if is_unit_fn(&ty) => Ok(true),
-        Some(other) => Err(DeployError::BadExport { name: "init".into(), found: describe(&other) }),
-    }
+        Some(other) => Err(DeployError::BadExport { name: name.into(), found: describe(&other) }),
+    };
+    Ok((entry_point("init")?, entry_point(MIGRATE)?))
 }
 
 fn is_unit_fn(ty: &FuncType) -> bool {
@@ -455,6 +468,7 @@ mod tests {
             time_ms: 0,
             members: vec![(alice.public(), vec![Role::Deployer])],
             validators: ValidatorSet::new(vec![validator]).unwrap(),
+            deployment_policy: kessai_primitives::DeploymentPolicy::AnyDeployer,
             contracts: vec![],
         };
         let (writes, _) = genesis_writes(&runtime, &spec).unwrap();

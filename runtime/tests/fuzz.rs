@@ -241,6 +241,7 @@ fn state(runtime: &Runtime) -> MemoryState {
         ],
         validators: ValidatorSet::new(vec![Validator { public_key: signer(0).public(), power: 1 }])
             .expect("one validator"),
+        deployment_policy: kessai_primitives::DeploymentPolicy::AnyDeployer,
         contracts: vec![],
     };
     let (writes, _) = genesis_writes(runtime, &spec).expect("genesis");

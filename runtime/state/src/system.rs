@@ -11,7 +11,6 @@ use kessai_primitives::{
     Address, ContractProposal, DeploymentPolicy, Hash, PublicKey, Role, UpgradePolicy, Validator,
     ValidatorSet,
 };
-use kessai_primitives::protocol::{ScheduledUpgrade, GENESIS_PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 
 /// Key prefix of an account's next nonce (`account/ ‖ public key` → `u64`).
@@ -49,12 +48,6 @@ pub const CONTRACT_UPGRADE: &[u8] = b"contract-upgrade/";
 /// Key prefix of contracts' code history (`contract-version/ ‖ address ‖ version (u32 BE)` →
 /// [`ContractVersion`]).
 pub const CONTRACT_VERSION: &[u8] = b"contract-version/";
-/// Key of the chain's protocol version (`u32`; absent = genesis version 1), the version of the
-/// latest block.
-pub const PROTOCOL_VERSION: &[u8] = b"protocol/version";
-/// Key of the scheduled protocol upgrade ([`ScheduledUpgrade`]; absent = none): removed by the
-/// block at its height, which writes its version under [`PROTOCOL_VERSION`].
-pub const PROTOCOL_UPGRADE: &[u8] = b"protocol/upgrade";
 
 /// What `contract/ ‖ address` holds.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -242,16 +235,6 @@ pub fn contract_version_prefix(address: &Address) -> Vec<u8> {
     system_key(CONTRACT_VERSION, &address.0)
 }
 
-/// `protocol/version` → the version of the latest block (`u32`).
-pub fn protocol_version_key() -> Vec<u8> {
-    system_key(PROTOCOL_VERSION, &[])
-}
-
-/// `protocol/upgrade` → the [`ScheduledUpgrade`] not reached yet.
-pub fn protocol_upgrade_key() -> Vec<u8> {
-    system_key(PROTOCOL_UPGRADE, &[])
-}
-
 fn read<T: BorshDeserialize>(
     state: &(impl StateView + ?Sized),
     key: &[u8],
@@ -433,27 +416,6 @@ pub fn contract_versions(
         from = successor(key);
     }
     Ok(out)
-}
-
-/// The protocol version of the latest block ([`GENESIS_PROTOCOL_VERSION`] until an upgrade).
-pub fn protocol_version(state: &(impl StateView + ?Sized)) -> Result<u32, StateError> {
-    Ok(read(state, &protocol_version_key())?.unwrap_or(GENESIS_PROTOCOL_VERSION))
-}
-
-/// The upgrade scheduled and not reached yet, if any.
-pub fn scheduled_upgrade(
-    state: &(impl StateView + ?Sized),
-) -> Result<Option<ScheduledUpgrade>, StateError> {
-    read(state, &protocol_upgrade_key())
-}
-
-/// The protocol version the block at `height` must carry, on the state its parent left.
-pub fn protocol_version_at(
-    state: &(impl StateView + ?Sized),
-    height: u64,
-) -> Result<u32, StateError> {
-    let upgrade = scheduled_upgrade(state)?;
-    Ok(ScheduledUpgrade::version_at(upgrade.as_ref(), protocol_version(state)?, height))
 }
 
 /// The smallest key greater than `key`: where to resume a prefix scan after `key`.

@@ -2,8 +2,8 @@
 //! modules written in WAT with their `kessai:abi` section.
 
 use kessai_primitives::{
-    Address, Keypair, Payload, Receipt, Role, SignedTransaction, Transaction, TxStatus, Validator,
-    ValidatorSet,
+    Address, DeploymentPolicy, Keypair, Payload, Receipt, Role, SignedTransaction, Transaction,
+    TxStatus, Validator, ValidatorSet,
 };
 use kessai_runtime::{
     genesis_writes, system, BlockContext, ExecutedBlock, GenesisContract, GenesisSpec, Runtime,
@@ -49,15 +49,25 @@ impl Chain {
     }
 
     pub(crate) fn with(config: RuntimeConfig, contracts: Vec<GenesisContract>) -> Chain {
+        let members =
+            vec![(alice().public(), vec![Role::Admin, Role::Deployer]), (bob().public(), vec![])];
+        Chain::with_genesis(config, members, DeploymentPolicy::AnyDeployer, contracts)
+    }
+
+    /// A chain whose genesis has these members, deployment policy and contracts, and validator v0.
+    pub(crate) fn with_genesis(
+        config: RuntimeConfig,
+        members: Vec<(kessai_primitives::PublicKey, Vec<Role>)>,
+        deployment_policy: DeploymentPolicy,
+        contracts: Vec<GenesisContract>,
+    ) -> Chain {
         let runtime = Runtime::new(config).unwrap();
         let spec = GenesisSpec {
             chain_id: CHAIN.into(),
             time_ms: 1_000,
-            members: vec![
-                (alice().public(), vec![Role::Admin, Role::Deployer]),
-                (bob().public(), vec![]),
-            ],
+            members,
             validators: ValidatorSet::new(vec![validator("v0", 10)]).unwrap(),
+            deployment_policy,
             contracts,
         };
         let (writes, names) = genesis_writes(&runtime, &spec).unwrap();

@@ -199,7 +199,7 @@ fn instantiate_needs_stored_code_and_matching_init() {
     let mut chain = Chain::new();
     let unknown = Hash::digest(b"no such code");
     let receipt =
-        chain.run(chain.tx(&bob(), Payload::Instantiate { code_hash: unknown, args: vec![] }));
+        chain.run(chain.tx(&alice(), Payload::Instantiate { code_hash: unknown, args: vec![] }));
     assert_eq!(failure(&receipt), format!("no code {unknown}"));
 
     // Code the runtime has compiled (and cached) but that this state does not hold.
@@ -207,24 +207,27 @@ fn instantiate_needs_stored_code_and_matching_init() {
         module(r#"(module (memory (export "memory") 1) (func (export "ping")))"#, Some(PING_ABI));
     chain.runtime.validate_code(&elsewhere).unwrap();
     let code_hash = Hash::digest(&elsewhere);
-    let receipt = chain.run(chain.tx(&bob(), Payload::Instantiate { code_hash, args: vec![] }));
+    let receipt = chain.run(chain.tx(&alice(), Payload::Instantiate { code_hash, args: vec![] }));
     assert_eq!(failure(&receipt), format!("no code {code_hash}"));
 
-    // No init: arguments are refused, none is fine; anyone may instantiate.
+    // No init: arguments are refused, none is fine; only a deployer instantiates (decision
+    // record 0019).
     assert_success(&chain.run(chain.tx(&alice(), Payload::Deploy { code: elsewhere })));
-    let receipt = chain.run(chain.tx(&bob(), Payload::Instantiate { code_hash, args: vec![1] }));
+    let receipt = chain.run(chain.tx(&alice(), Payload::Instantiate { code_hash, args: vec![1] }));
     assert_eq!(
         failure(&receipt),
         "the contract has no init method, so instantiating it takes no arguments"
     );
-    let nonce = chain.nonce(&bob());
     let receipt = chain.run(chain.tx(&bob(), Payload::Instantiate { code_hash, args: vec![] }));
+    assert_eq!(failure(&receipt), "signer lacks the Deployer role");
+    let nonce = chain.nonce(&alice());
+    let receipt = chain.run(chain.tx(&alice(), Payload::Instantiate { code_hash, args: vec![] }));
     assert_success(&receipt);
-    let address = system::contract_address(&bob().address(), nonce);
+    let address = system::contract_address(&alice().address(), nonce);
     assert_eq!(receipt.created, Some(address));
     let info = system::contract_info(&chain.state, &address).unwrap().unwrap();
     assert_eq!(
         (info.code_hash, info.creator, info.created_at_height),
-        (code_hash, bob().address(), chain.height)
+        (code_hash, alice().address(), chain.height)
     );
 }

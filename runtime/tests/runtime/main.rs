@@ -8,6 +8,7 @@ mod deploy;
 mod failures;
 mod governance;
 mod host;
+mod lifecycle;
 mod limits;
 mod reasons;
 mod storage;

@@ -1,10 +1,11 @@
 use crate::common::*;
 use kessai_primitives::{
-    Address, GovernanceAction, Keypair, Payload, Role, Signature, Transaction, ValidatorSet,
+    Address, DeploymentPolicy, GovernanceAction, Keypair, Payload, Role, Signature, Transaction,
+    UpgradePolicy, ValidatorSet,
 };
 use kessai_runtime::{
     gas, genesis_writes, system, GenesisContract, GenesisSpec, Runtime, RuntimeConfig,
-    RuntimeError, TxRejection,
+    RuntimeError, StateView, TxRejection,
 };
 
 fn invalid(reason: &str) -> String {
@@ -250,8 +251,18 @@ fn check_tx_refuses_what_a_block_would_not_take() {
 #[test]
 fn genesis_instantiates_named_contracts() {
     let contracts = vec![
-        GenesisContract { name: "first".into(), code: kitchen(), init_args: bytes(b"one") },
-        GenesisContract { name: "second".into(), code: kitchen(), init_args: bytes(b"two") },
+        GenesisContract {
+            name: "first".into(),
+            code: kitchen(),
+            init_args: bytes(b"one"),
+            upgrade_policy: UpgradePolicy::Immutable,
+        },
+        GenesisContract {
+            name: "second".into(),
+            code: kitchen(),
+            init_args: bytes(b"two"),
+            upgrade_policy: UpgradePolicy::Admin { key: alice().public() },
+        },
     ];
     let chain = Chain::with(RuntimeConfig::default(), contracts.clone());
     let first = system::contract_address(&Address::SYSTEM, 0);
@@ -264,6 +275,24 @@ fn genesis_instantiates_named_contracts() {
     assert_eq!((info.creator, info.created_at_height), (Address::SYSTEM, 0));
     let members = system::members(&chain.state).unwrap();
     assert_eq!(members.len(), 2);
+    // Each gets its upgrade policy and its version 1; the chain its deployment policy.
+    assert_eq!(system::upgrade_policy(&chain.state, &first).unwrap(), UpgradePolicy::Immutable);
+    assert_eq!(
+        system::upgrade_policy(&chain.state, &second).unwrap(),
+        UpgradePolicy::Admin { key: alice().public() }
+    );
+    assert_eq!(
+        system::contract_versions(&chain.state, &second).unwrap(),
+        vec![system::ContractVersion {
+            version: 1,
+            code_hash: info.code_hash,
+            activated_at_height: 0,
+            proposal: None,
+            approvers: vec![],
+        }]
+    );
+    assert_eq!(system::deployment_policy(&chain.state).unwrap(), DeploymentPolicy::AnyDeployer);
+    assert!(chain.state.get(&system::deployment_policy_key()).unwrap().is_some());
     assert_eq!(
         system::current_validators(&chain.state).unwrap(),
         system::next_validators(&chain.state).unwrap()
@@ -276,6 +305,7 @@ fn genesis_instantiates_named_contracts() {
         time_ms: 5,
         members: vec![(alice().public(), vec![Role::Admin])],
         validators: ValidatorSet::new(vec![validator("v0", 1)]).unwrap(),
+        deployment_policy: DeploymentPolicy::AnyDeployer,
         contracts,
     };
     let a = genesis_writes(&runtime, &spec(contracts.clone())).unwrap();
@@ -292,19 +322,33 @@ fn genesis_refuses_bad_contracts() {
         time_ms: 5,
         members: vec![],
         validators: ValidatorSet::new(vec![validator("v0", 1)]).unwrap(),
+        deployment_policy: DeploymentPolicy::AnyDeployer,
         contracts,
     };
-    let kitchen_named =
-        |name: &str| GenesisContract { name: name.into(), code: kitchen(), init_args: vec![] };
+    let kitchen_named = |name: &str| GenesisContract {
+        name: name.into(),
+        code: kitchen(),
+        init_args: vec![],
+        upgrade_policy: UpgradePolicy::Immutable,
+    };
     let error = |contracts| match genesis_writes(&runtime, &spec(contracts)) {
         Err(RuntimeError::Genesis(message)) => message,
         other => panic!("expected a genesis error, got {other:?}"),
     };
     assert!(error(vec![kitchen_named("a"), kitchen_named("a")]).contains("distinct"));
-    let broken =
-        GenesisContract { name: "broken".into(), code: b"not wasm".to_vec(), init_args: vec![] };
+    let broken = GenesisContract {
+        name: "broken".into(),
+        code: b"not wasm".to_vec(),
+        init_args: vec![],
+        upgrade_policy: UpgradePolicy::Immutable,
+    };
     assert!(error(vec![broken]).starts_with("contract \"broken\": not a valid wasm module"));
-    let failing = GenesisContract { name: "f".into(), code: kitchen(), init_args: vec![0xff; 3] };
+    let failing = GenesisContract {
+        name: "f".into(),
+        code: kitchen(),
+        init_args: vec![0xff; 3],
+        upgrade_policy: UpgradePolicy::Immutable,
+    };
     let message = error(vec![failing]);
     assert!(message.starts_with("contract \"f\": init failed: trap: "), "{message}");
 }
