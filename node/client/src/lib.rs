@@ -7,6 +7,8 @@
 //! - [`verified`]: the one way to read verified data: a [`verified::Reader`] over
 //!   `kessai-light-client` from a root of trust the caller names (light home, chain spec, trusted
 //!   hash), never from the node's word;
+//! - [`lifecycle`]: verified reads of contract proposals, their policies and contracts' code
+//!   history;
 //! - [`light_home`]: the light client's trusted state on disk (what `kessai light init` writes);
 //! - [`subscribe`]: WebSocket subscriptions to heads, events and transactions;
 //! - [`rpc`]: the node's JSON-RPC interface (`kessai-rpc-api`), re-exported.
@@ -14,6 +16,7 @@
 //! It links neither RocksDB, wasmtime nor libp2p: `cargo tree -p kessai-client -e normal` shows it.
 
 pub mod keyfile;
+pub mod lifecycle;
 pub mod light_home;
 pub mod provider;
 pub mod signer;
