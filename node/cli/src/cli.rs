@@ -2,10 +2,10 @@
 //! subcommand's own arguments and behaviour live in its file in `commands/`.
 
 use crate::commands::{
-    db::DbCommand, dev::DevArgs, init::InitArgs, intermediary::IntermediaryCommand,
-    keys::KeysCommand, light::LightCommand, node::NodeCommand, notes::NotesCommand,
-    query::QueryCommand, status::StatusArgs, swap::SwapCommand, testnet::TestnetCommand,
-    tx::TxCommand,
+    contract::ContractCommand, db::DbCommand, dev::DevArgs, init::InitArgs,
+    intermediary::IntermediaryCommand, keys::KeysCommand, light::LightCommand, node::NodeCommand,
+    notes::NotesCommand, query::QueryCommand, status::StatusArgs, swap::SwapCommand,
+    testnet::TestnetCommand, tx::TxCommand,
 };
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use kessai_node::rpc::limits::RpcLimits;
@@ -44,6 +44,10 @@ pub enum Command {
     /// Sign and submit transactions.
     #[command(subcommand)]
     Tx(TxCommand),
+    /// Contract lifecycle: propose a contract or an upgrade, approve, withdraw, follow proposals,
+    /// verify a local artifact against the code in force.
+    #[command(subcommand)]
+    Contract(ContractCommand),
     /// Read chain data over RPC.
     #[command(subcommand)]
     Query(QueryCommand),

@@ -1,6 +1,7 @@
 //! One module per `kessai` subcommand: its arguments (clap) and its `run`.
 
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod dev;
 pub mod init;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Node(command) => node::run(command).await,
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command).await,
+        Command::Contract(command) => contract::run(command).await,
         Command::Query(command) => query::run(command).await,
         Command::Notes(command) => notes::run(command).await,
         Command::Status(args) => status::run(args).await,
