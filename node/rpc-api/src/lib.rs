@@ -200,8 +200,12 @@ pub struct TxInfo {
     pub receipt_proof: Option<kessai_primitives::merkle::InclusionProof>,
     /// Proof that the transaction is in the block's `txs_root` (leaf: borsh of the signed tx).
     pub tx_proof: Option<kessai_primitives::merkle::InclusionProof>,
-    /// The signed transaction, borsh, hex.
+    /// The signed transaction, borsh, hex: the leaf `tx_proof` proves under `txs_root`.
     pub tx: Option<String>,
+    /// The receipt as committed, borsh, hex: the leaf `receipt_proof` proves under
+    /// `receipts_root` (`receipt` is the same value as JSON). None from nodes older than it.
+    #[serde(default)]
+    pub receipt_raw: Option<String>,
 }
 
 /// What `kessai_block` answers: a committed block, summarised and whole.
@@ -364,6 +368,13 @@ pub struct BlockTx {
     pub tx_id: Hash,
     /// The signed transaction, borsh, hex (the leaf of `txs_root`).
     pub tx: String,
+    /// Its receipt as JSON, when the page was asked `receipts: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// Its receipt as committed, borsh, hex (the leaf of `receipts_root`), when the page was
+    /// asked `receipts: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_raw: Option<String>,
 }
 
 /// A page of a block's transactions (`kessai_blockTxs`).
@@ -472,13 +483,15 @@ pub trait KessaiApi {
 
     /// A page of the transactions of the committed block at `height`: from index `cursor`
     /// (default 0), at most `limit` (default 1,000, at most 10,000), with the cursor of the next
-    /// page.
+    /// page. With `receipts: true` each transaction comes with its receipt, as JSON and as the
+    /// committed borsh bytes (the leaf of `receipts_root`).
     #[method(name = "blockTxs")]
     async fn block_txs(
         &self,
         height: u64,
         cursor: Option<u32>,
         limit: Option<u32>,
+        receipts: Option<bool>,
     ) -> RpcResult<BlockTxsPage>;
 
     /// WebSocket only. Each committed block's header and commit, in height order: those after

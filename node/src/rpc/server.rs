@@ -323,6 +323,7 @@ impl KessaiApiServer for RpcContext {
             receipt_proof: None,
             tx_proof: None,
             tx: None,
+            receipt_raw: None,
         };
         // A transaction moves from the mempool to the block being written (decided, not yet on
         // disk: still pending) to the committed index, each step before leaving the last: asked in
@@ -351,6 +352,10 @@ impl KessaiApiServer for RpcContext {
             receipt_proof: trees.receipt_tree.proof(i),
             tx_proof: trees.tx_tree.proof(i),
             tx: trees.block.txs.get(i).map(|t| hex::encode(borsh::to_vec(t).expect("encodes"))),
+            receipt_raw: trees
+                .receipts
+                .get(i)
+                .map(|r| hex::encode(borsh::to_vec(r).expect("encodes"))),
         })
     }
 
@@ -532,6 +537,7 @@ impl KessaiApiServer for RpcContext {
         height: u64,
         cursor: Option<u32>,
         limit: Option<u32>,
+        receipts: Option<bool>,
     ) -> RpcResult<BlockTxsPage> {
         let block = self
             .chain
@@ -539,6 +545,16 @@ impl KessaiApiServer for RpcContext {
             .block(height)
             .map_err(store_error)?
             .ok_or_else(|| not_found(format!("no block at height {height}")))?;
+        let receipts = match receipts {
+            Some(true) => Some(
+                self.chain
+                    .store
+                    .receipts(height)
+                    .map_err(store_error)?
+                    .ok_or_else(|| internal("the block's receipts are missing"))?,
+            ),
+            _ => None,
+        };
         let total = block.txs.len() as u32;
         let start = cursor.unwrap_or(0);
         if start > total {
@@ -551,10 +567,13 @@ impl KessaiApiServer for RpcContext {
         let txs = (start..end)
             .map(|index| {
                 let tx = &block.txs[index as usize];
+                let receipt = receipts.as_ref().and_then(|r| r.get(index as usize));
                 BlockTx {
                     index,
                     tx_id: tx.id(),
                     tx: hex::encode(borsh::to_vec(tx).expect("encodes")),
+                    receipt_raw: receipt.map(|r| hex::encode(borsh::to_vec(r).expect("encodes"))),
+                    receipt: receipt.cloned(),
                 }
             })
             .collect();

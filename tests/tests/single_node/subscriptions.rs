@@ -5,7 +5,8 @@
 
 use kessai_client::rpc::{self, Cursor, EventInfo, KessaiApiClient};
 use kessai_client::subscribe::{Connection, Next, Subscription};
-use kessai_primitives::{Address, Hash, Keypair, Payload, SignedTransaction, Transaction};
+use kessai_primitives::merkle;
+use kessai_primitives::{Address, Hash, Keypair, Payload, Receipt, SignedTransaction, Transaction};
 use kessai_tests::TestNode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -297,12 +298,13 @@ fn events_and_block_transactions_page_through_a_block_larger_than_a_page() {
         let (&big, &count) = per_height.iter().max_by_key(|(_, n)| **n).expect("events");
         assert!(count > PAGE, "a block with more events than a page (largest: {count} at {big})");
 
-        // Its transactions, a page at a time.
+        // Its transactions, a page at a time, with their receipts as committed.
         let block = client.block(big).await.expect("block");
         let mut txs = Vec::new();
         let mut cursor = None;
         loop {
-            let page = client.block_txs(big, cursor, Some(PAGE)).await.expect("a page of txs");
+            let page =
+                client.block_txs(big, cursor, Some(PAGE), Some(true)).await.expect("a page of txs");
             assert_eq!(page.total as usize, block.tx_ids.len());
             txs.extend(page.txs);
             match page.next {
@@ -316,7 +318,27 @@ fn events_and_block_transactions_page_through_a_block_larger_than_a_page() {
             assert_eq!(tx.tx_id, *id);
             let signed = SignedTransaction::decode(&hex::decode(&tx.tx).unwrap()).unwrap();
             assert_eq!(signed.id(), *id, "the borsh bytes are the transaction");
+            let raw =
+                hex::decode(tx.receipt_raw.as_ref().expect("receipt bytes asked for")).unwrap();
+            let receipt: Receipt = borsh::from_slice(&raw).expect("the bytes are a receipt");
+            assert_eq!(Some(&receipt), tx.receipt.as_ref(), "the bytes are the JSON receipt");
+            assert_eq!(receipt.tx_id, *id);
         }
+        // Every page read, the leaves rebuild the header's roots: the bytes are what it commits.
+        let leaves = |f: fn(&rpc::BlockTx) -> Vec<u8>| txs.iter().map(f).collect::<Vec<_>>();
+        let tx_leaves = leaves(|t| hex::decode(&t.tx).unwrap());
+        let receipt_leaves = leaves(|t| hex::decode(t.receipt_raw.as_ref().unwrap()).unwrap());
+        assert_eq!(merkle::root(&tx_leaves), block.header.txs_root);
+        assert_eq!(merkle::root(&receipt_leaves), block.header.receipts_root);
+        // kessai_tx gives the same bytes, and its receipt proof proves them.
+        let info = client.tx(block.tx_ids[0]).await.expect("kessai_tx");
+        let raw = hex::decode(info.receipt_raw.as_ref().expect("committed")).unwrap();
+        assert_eq!(raw, receipt_leaves[0]);
+        assert!(info.receipt_proof.expect("proof").verify(&block.header.receipts_root, &raw));
+        assert_eq!(borsh::from_slice::<Receipt>(&raw).ok(), info.receipt);
+        // Without `receipts` a page carries none (and no such fields in its JSON).
+        let plain = client.block_txs(big, None, Some(1), None).await.expect("a page");
+        assert!(plain.txs[0].receipt.is_none() && plain.txs[0].receipt_raw.is_none());
     });
 }
 
