@@ -221,11 +221,13 @@ mod tests {
     fn block_at(height: u64, time_ms: u64) -> Block {
         use kessai_primitives::{Hash, Header, PublicKey};
         let header = Header {
+            protocol_version: 1,
             chain_id: "wal-test".into(),
             height,
             time_ms,
             parent: Hash::ZERO,
             proposer: PublicKey([1; 32]),
+            tx_count: 0,
             txs_root: Block::txs_root(&[]),
             receipts_root: Hash::ZERO,
             state_root: Hash::ZERO,

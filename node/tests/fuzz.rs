@@ -75,11 +75,13 @@ fn block(height: u64) -> Block {
     let txs = vec![tx(0), tx(1)];
     let last_commit = Some(commit(height - 1, Hash::digest(b"parent")));
     let header = Header {
+        protocol_version: 1,
         chain_id: CHAIN.into(),
         height,
         time_ms: 1_700_000_000_000 + height,
         parent: Hash::digest(b"parent"),
         proposer: validators()[0].public(),
+        tx_count: txs.len() as u64,
         txs_root: Block::txs_root(&txs),
         receipts_root: Hash::digest(b"receipts"),
         state_root: Hash::digest(b"state"),

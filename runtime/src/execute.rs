@@ -22,6 +22,7 @@ use crate::{
     gas, CallError, Lane, Runtime, RuntimeError, StateError, StateView, TxRejection, WriteSet,
 };
 use kessai_abi::MethodKind;
+use kessai_primitives::protocol::{ScheduledUpgrade, MIN_UPGRADE_NOTICE_HEIGHTS};
 use kessai_primitives::{
     Address, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role, SignedTransaction,
     Transaction, TxStatus, Validator, ValidatorSet,
@@ -615,6 +616,32 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
             state.remove(system::peer_key(peer_key));
             state.set(system::revoked_peer_key(peer_key), encode(&()));
         }
+        GovernanceAction::ScheduleUpgrade { protocol_version, height: at } => {
+            let current = system::protocol_version_at(state, height)?;
+            check_upgrade(current, height, *protocol_version, *at).map_err(refuse)?;
+            let upgrade = ScheduledUpgrade { protocol_version: *protocol_version, height: *at };
+            state.set(system::protocol_upgrade_key(), encode(&upgrade));
+        }
+    }
+    Ok(())
+}
+
+/// An upgrade must raise the version of the block that schedules it and leave operators
+/// [`MIN_UPGRADE_NOTICE_HEIGHTS`] heights to swap binaries. Whether any binary supports the version
+/// is not checked: a chain may schedule a version newer than every validator's build, which then
+/// stops at its height until operators upgrade (decision record 0020).
+fn check_upgrade(current: u32, height: u64, version: u32, at: u64) -> Result<(), String> {
+    if version <= current {
+        return Err(format!(
+            "protocol version {version} is not above the chain's current version {current}"
+        ));
+    }
+    let earliest = height.saturating_add(MIN_UPGRADE_NOTICE_HEIGHTS);
+    if at < earliest {
+        return Err(format!(
+            "an upgrade scheduled at height {height} may take effect at {earliest} at the \
+             earliest ({MIN_UPGRADE_NOTICE_HEIGHTS} heights of notice), not at {at}"
+        ));
     }
     Ok(())
 }

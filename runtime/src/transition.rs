@@ -33,6 +33,7 @@
 use crate::{system, BlockContext};
 use crate::{Runtime, RuntimeError, StateError, StateView, WriteSet};
 use kessai_primitives::block::BlockShapeError;
+use kessai_primitives::protocol;
 use kessai_primitives::vote::EvidenceError;
 use kessai_primitives::{
     Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt, SignedTransaction,
@@ -130,6 +131,8 @@ pub struct Transition {
     pub validators: ValidatorSet,
     /// The set that signs the next block: `validators/next` after this block's writes.
     pub next_validators: ValidatorSet,
+    /// The protocol version of the block ([`system::protocol_version_at`] of the parent's state).
+    pub protocol_version: u32,
 }
 
 /// Why a block is invalid: every honest validator refuses it, whatever its own state.
@@ -190,6 +193,17 @@ pub enum InvalidBlock {
     /// Re-execution left another `validators/next`.
     #[error("next_validators_hash does not match re-execution")]
     NextValidatorsHash,
+    /// The header's protocol version is not the one the chain's state sets for its height.
+    #[error("block carries protocol version {got} but the chain is at version {expected}")]
+    ProtocolVersion {
+        /// [`system::protocol_version_at`] the block's height.
+        expected: u32,
+        /// The header's.
+        got: u32,
+    },
+    /// From protocol version 2 the header's proposer must hold power in the signing set.
+    #[error("block's proposer {0} is not a validator of the set that signs it")]
+    ProposerNotValidator(kessai_primitives::PublicKey),
 }
 
 /// Why a block could not be applied or checked.
@@ -201,6 +215,10 @@ pub enum TransitionError {
     /// The state has no `validators/next` (it was not made by genesis).
     #[error("no validator set in state")]
     NoValidatorSet,
+    /// The block's height follows a protocol version this build does not know: its outcome is
+    /// unknown here, which says nothing about the block (the node stops: an operator must upgrade).
+    #[error(transparent)]
+    UnsupportedProtocol(#[from] kessai_primitives::protocol::UnsupportedVersion),
     /// The state could not be read or the runtime could not run: the block's outcome is unknown,
     /// which says nothing about the block.
     #[error(transparent)]
@@ -226,6 +244,7 @@ pub fn apply_block(
     already_verified: &(dyn Fn(&Hash) -> bool + Sync),
 ) -> Result<Transition, TransitionError> {
     let validators = signing_set(state)?;
+    let protocol_version = supported_version_at(state, input.height)?;
     let context = BlockContext {
         chain_id: input.chain_id.to_string(),
         height: input.height,
@@ -235,6 +254,7 @@ pub fn apply_block(
     let executed = runtime.execute_block_with(state, &context, input.txs, already_verified)?;
     let mut writes = executed.writes;
     record_evidence(&mut writes, input.evidence);
+    record_upgrade(state, &mut writes, input.height)?;
     let next_validators = match writes.get(&system::next_validators_key()) {
         Some(Some(bytes)) => borsh::from_slice(bytes).map_err(|e| {
             StateError(format!("the block wrote an unreadable validators/next: {e}"))
@@ -248,6 +268,7 @@ pub fn apply_block(
         gas_used: executed.gas_used,
         validators,
         next_validators,
+        protocol_version,
     })
 }
 
@@ -256,11 +277,13 @@ pub fn apply_block(
 /// store's, everything else is the transition's).
 pub fn header_for(input: &BlockInput<'_>, transition: &Transition, state_root: Hash) -> Header {
     Header {
+        protocol_version: transition.protocol_version,
         chain_id: input.chain_id.to_string(),
         height: input.height,
         time_ms: input.time_ms,
         parent: input.parent,
         proposer: input.proposer,
+        tx_count: input.txs.len() as u64,
         txs_root: Block::txs_root(input.txs),
         receipts_root: transition.receipts_root,
         state_root,
@@ -365,9 +388,51 @@ fn check_header_and_body(
             return invalid(InvalidBlock::EvidenceCommitted(Hash::of(evidence)));
         }
     }
-    if header.validators_hash != signing_set(state)?.hash() {
+    let signers = signing_set(state)?;
+    if header.validators_hash != signers.hash() {
         return invalid(InvalidBlock::ValidatorsHash);
     }
+    let version = supported_version_at(state, header.height)?;
+    if header.protocol_version != version {
+        return invalid(InvalidBlock::ProtocolVersion {
+            expected: version,
+            got: header.protocol_version,
+        });
+    }
+    if protocol::proposer_must_be_validator(version) && signers.power_of(&header.proposer) == 0 {
+        return invalid(InvalidBlock::ProposerNotValidator(header.proposer));
+    }
+    Ok(())
+}
+
+/// The protocol version of the block at `height` built on `state`, if this build knows its rules.
+pub fn supported_version_at(state: &dyn StateView, height: u64) -> Result<u32, TransitionError> {
+    let version = system::protocol_version_at(state, height)?;
+    if !protocol::is_supported(version) {
+        return Err(TransitionError::UnsupportedProtocol(protocol::UnsupportedVersion {
+            height,
+            version,
+            supported: protocol::SUPPORTED_PROTOCOL_VERSIONS,
+        }));
+    }
+    Ok(version)
+}
+
+/// The block at an upgrade's height records the new version and clears the schedule (unless one
+/// of its transactions scheduled the next upgrade).
+fn record_upgrade(
+    state: &dyn StateView,
+    writes: &mut WriteSet,
+    height: u64,
+) -> Result<(), TransitionError> {
+    let Some(upgrade) = system::scheduled_upgrade(state)? else {
+        return Ok(());
+    };
+    if height < upgrade.height {
+        return Ok(());
+    }
+    writes.insert(system::protocol_version_key(), Some(system::encode(&upgrade.protocol_version)));
+    writes.entry(system::protocol_upgrade_key()).or_insert(None);
     Ok(())
 }
 

@@ -321,6 +321,14 @@ impl<P: Provider> LightClient<P> {
         }
         let height = evidence.height;
         let trusted = self.verified_at(height, now_ms).await?;
+        if tx_proof.total != trusted.header.tx_count {
+            return Err(Error::TxCountMismatch {
+                tx_id,
+                height,
+                proof_total: tx_proof.total,
+                header_count: trusted.header.tx_count,
+            });
+        }
         let tx_bytes = borsh::to_vec(&evidence.tx).expect("encodes");
         if !tx_proof.verify(&trusted.header.txs_root, &tx_bytes) {
             return Err(Error::TxNotIncluded { tx_id, height });

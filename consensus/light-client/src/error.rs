@@ -9,6 +9,29 @@ use kessai_primitives::{CommitError, Hash};
 /// variant, so a caller (and a test) can tell exactly which rule an untrusted node broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    /// The header follows a protocol version this light client does not know the rules of.
+    #[error(
+        "header {height} follows protocol version {version}, which this light client does not \
+         support (it supports {supported:?}): upgrade to a release supporting protocol {version}"
+    )]
+    UnsupportedProtocolVersion {
+        /// Height of the header.
+        height: u64,
+        /// Its protocol version.
+        version: u32,
+        /// The versions this build verifies.
+        supported: Vec<u32>,
+    },
+
+    /// From protocol version 2, a header's proposer holds power in the set that signs it.
+    #[error("header {height} names proposer {proposer}, which is not in its validator set")]
+    ProposerNotValidator {
+        /// Height of the header.
+        height: u64,
+        /// The header's proposer.
+        proposer: kessai_primitives::PublicKey,
+    },
+
     /// The header names another chain than the trusted one.
     #[error("header is for chain {got:?}, the trusted chain is {expected:?}")]
     WrongChain {
@@ -293,6 +316,23 @@ pub enum Error {
         tx_id: Hash,
         /// Height of the block it is claimed to be in.
         height: u64,
+    },
+
+    #[error(
+        "the proofs of transaction {tx_id} claim a block of {proof_total} transactions, but the \
+         header of block {height} commits to {header_count}"
+    )]
+    /// The proofs' leaf count is not the header's `tx_count`: the position they prove would not be
+    /// authenticated (a proof for index 4 of 5 also verifies as 1 of 2 under the same root).
+    TxCountMismatch {
+        /// The transaction's id.
+        tx_id: Hash,
+        /// Height of the block.
+        height: u64,
+        /// The leaf count of both proofs.
+        proof_total: u64,
+        /// The header's `tx_count`.
+        header_count: u64,
     },
 
     #[error(

@@ -13,7 +13,7 @@
 use crate::error::VerifyError;
 use crate::options::TrustOptions;
 use crate::state::TrustedState;
-use kessai_primitives::{Commit, CommitError, Header, ValidatorSet};
+use kessai_primitives::{protocol, Commit, CommitError, Header, ValidatorSet};
 
 /// Verifies `header` at height `trusted + 1`. Returns the voting power that signed it.
 pub fn verify_adjacent(
@@ -122,6 +122,7 @@ pub fn verify_commit(
             got: set_hash,
         });
     }
+    check_protocol(header, validators)?;
     if commit.height != height {
         return Err(VerifyError::CommitHeightMismatch { height, commit_height: commit.height });
     }
@@ -135,6 +136,27 @@ pub fn verify_commit(
         }
         source => VerifyError::InvalidCommit { height, source },
     })
+}
+
+/// The rules of the header's protocol version ([`kessai_primitives::protocol`]): a version this
+/// build knows, and from version 2 a proposer of the signing set. (The transaction count every
+/// version commits to is checked against inclusion proofs, [`crate::LightClient::verify_tx`].)
+pub fn check_protocol(header: &Header, validators: &ValidatorSet) -> Result<(), VerifyError> {
+    let version = header.protocol_version;
+    if !protocol::is_supported(version) {
+        return Err(VerifyError::UnsupportedProtocolVersion {
+            height: header.height,
+            version,
+            supported: protocol::SUPPORTED_PROTOCOL_VERSIONS.to_vec(),
+        });
+    }
+    if protocol::proposer_must_be_validator(version) && validators.power_of(&header.proposer) == 0 {
+        return Err(VerifyError::ProposerNotValidator {
+            height: header.height,
+            proposer: header.proposer,
+        });
+    }
+    Ok(())
 }
 
 /// Checks that `next` is the set `header` announces for the following height.

@@ -481,6 +481,36 @@ fn tampered_transaction_is_refused() {
     assert!(matches!(tx_error(lying, tx_id), Error::TxPositionMismatch { .. }));
 }
 
+#[test]
+fn a_proof_of_another_position_and_count_is_refused() {
+    // Five transactions per block: the proof of index 4 of 5 is one sibling, the root of the first
+    // four, which is also a valid proof of index 1 of 2 under the same root.
+    let chain = Arc::new(ChainBuilder::new("kessai-test").txs_per_block(5).build(10));
+    let tx_id = chain.tx_ids(7)[4];
+    let honest = TestProvider::honest(chain.clone());
+    let verified = block_on(client_at(honest, 1).verify_tx(tx_id, chain.now_after(10)));
+    assert_eq!(verified.unwrap().unwrap().index, 4);
+    let lying = TestProvider::honest(chain.clone()).lying_tx(|ev| {
+        ev.index = 1;
+        for proof in [&mut ev.tx_proof, &mut ev.receipt_proof] {
+            (proof.index, proof.total) = (1, 2);
+        }
+    });
+    let root = chain.header(7).txs_root;
+    let evidence = chain.tx(tx_id).unwrap();
+    let mut moved = evidence.tx_proof.clone();
+    (moved.index, moved.total) = (1, 2);
+    assert!(
+        moved.verify(&root, &borsh::to_vec(&evidence.tx).unwrap()),
+        "the Merkle path alone fits"
+    );
+    let err = tx_error(lying, tx_id);
+    assert!(
+        matches!(err, Error::TxCountMismatch { height: 7, proof_total: 2, header_count: 5, .. }),
+        "{err:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Witnesses and forks
 // ---------------------------------------------------------------------------------------------

@@ -252,3 +252,43 @@ fn a_stricter_trust_threshold_asks_for_more_of_the_trusted_set() {
         Err(VerifyError::InvalidOptions(_))
     ));
 }
+
+#[test]
+fn a_header_of_an_unknown_protocol_version_is_refused() {
+    // Signed by the whole set: only the version can refuse it.
+    let (header, commit) = resigned(5, |h| h.protocol_version = 99);
+    let expected = VerifyError::UnsupportedProtocolVersion {
+        height: 5,
+        version: 99,
+        supported: kessai_primitives::protocol::SUPPORTED_PROTOCOL_VERSIONS.to_vec(),
+    };
+    assert_eq!(adjacent(4, &header, &commit), Err(expected.clone()));
+    assert_eq!(skipping(1, &header, &commit), Err(expected.clone()));
+    assert_eq!(verify_commit(&header, &commit, chain().set(5)), Err(expected));
+    assert!(expected_message_names_the_upgrade(&header, &commit));
+    // Version 2 is known.
+    let (header, commit) = resigned(5, |h| h.protocol_version = 2);
+    assert!(adjacent(4, &header, &commit).is_ok());
+}
+
+fn expected_message_names_the_upgrade(header: &Header, commit: &kessai_primitives::Commit) -> bool {
+    let err = verify_commit(header, commit, chain().set(header.height)).unwrap_err();
+    err.to_string().contains("upgrade to a release supporting protocol 99")
+}
+
+#[test]
+fn from_version_2_the_proposer_must_be_a_validator() {
+    let outsider = kessai_primitives::Keypair::dev("not-a-validator").public();
+    // Version 1 does not look at the proposer…
+    let (header, commit) = resigned(5, |h| h.proposer = outsider);
+    assert!(adjacent(4, &header, &commit).is_ok());
+    // …version 2 refuses one outside the signing set.
+    let (header, commit) = resigned(5, |h| {
+        h.protocol_version = 2;
+        h.proposer = outsider;
+    });
+    assert_eq!(
+        adjacent(4, &header, &commit),
+        Err(VerifyError::ProposerNotValidator { height: 5, proposer: outsider })
+    );
+}

@@ -53,11 +53,13 @@ fn vectors() -> Vec<(&'static str, String)> {
     let set = example_set();
     let (store, state_root) = example_tree();
     let header = Header {
+        protocol_version: 1,
         chain_id: CHAIN.into(),
         height: 2,
         time_ms: 1_700_000_002_000,
         parent: Hash::digest(b"block 1"),
         proposer: keys()[0].public(),
+        tx_count: 0,
         txs_root: merkle::root::<&[u8]>(&[]),
         receipts_root: merkle::root::<&[u8]>(&[]),
         state_root,

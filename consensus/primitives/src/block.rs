@@ -20,6 +20,9 @@ pub type BlockId = Hash;
 /// chain and the roots of everything it commits to.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Header {
+    /// The rules the block follows ([`crate::protocol`]): the chain's genesis version until a
+    /// scheduled upgrade's height, that upgrade's version from there.
+    pub protocol_version: u32,
     /// The chain the block belongs to.
     pub chain_id: String,
     /// The block's height (genesis is 0, the first block 1).
@@ -31,6 +34,9 @@ pub struct Header {
     pub parent: BlockId,
     /// The validator that proposed the block.
     pub proposer: PublicKey,
+    /// Number of transactions in the block (and of receipts): with it, an inclusion proof under
+    /// `txs_root` or `receipts_root` authenticates the leaf's position and the list's length.
+    pub tx_count: u64,
     /// Merkle root ([`merkle::root`]) of the borsh-encoded signed transactions.
     pub txs_root: Hash,
     /// Merkle root of the borsh-encoded receipts, in transaction order.
@@ -73,6 +79,14 @@ pub enum BlockShapeError {
     /// `txs_root` is not the root of `txs`.
     #[error("txs_root does not match the block's transactions")]
     TxsRoot,
+    /// `tx_count` is not the number of `txs`.
+    #[error("tx_count {claimed} but the block carries {actual} transactions")]
+    TxCount {
+        /// The header's.
+        claimed: u64,
+        /// The body's.
+        actual: u64,
+    },
     /// `last_commit_hash` is not the hash of `last_commit`.
     #[error("last_commit_hash does not match the block's last commit")]
     LastCommit,
@@ -124,6 +138,12 @@ impl Block {
     pub fn check_shape(&self) -> Result<(), BlockShapeError> {
         if self.header.txs_root != Block::txs_root(&self.txs) {
             return Err(BlockShapeError::TxsRoot);
+        }
+        if self.header.tx_count != self.txs.len() as u64 {
+            return Err(BlockShapeError::TxCount {
+                claimed: self.header.tx_count,
+                actual: self.txs.len() as u64,
+            });
         }
         if self.header.last_commit_hash != Block::last_commit_hash(&self.last_commit) {
             return Err(BlockShapeError::LastCommit);

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod hash;
 pub mod lifecycle;
 pub mod merkle;
+pub mod protocol;
 pub mod receipt;
 pub mod state_proof;
 pub mod time;

@@ -87,6 +87,16 @@ pub enum GovernanceAction {
         /// The peer's libp2p public key, protobuf-encoded (as in [`GovernanceAction::AdmitPeer`]).
         peer_key: Vec<u8>,
     },
+    /// Schedules a protocol upgrade: blocks from `height` on follow `protocol_version`
+    /// ([`crate::protocol`]). Refused unless `protocol_version` is above the chain's current one and
+    /// `height` at least [`crate::protocol::MIN_UPGRADE_NOTICE_HEIGHTS`] above the block that
+    /// commits this; replaces an upgrade scheduled before (decision record 0020).
+    ScheduleUpgrade {
+        /// The version blocks carry from `height` on.
+        protocol_version: u32,
+        /// The first height of the new version.
+        height: u64,
+    },
 }
 
 /// What the transaction does.

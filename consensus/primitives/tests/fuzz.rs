@@ -132,11 +132,13 @@ fn block() -> Block {
     let last_commit = Some(commit(Hash::digest(b"parent")));
     let evidence = vec![evidence()];
     let header = Header {
+        protocol_version: 1,
         chain_id: CHAIN.into(),
         height: 6,
         time_ms: 1_700_000_000_000,
         parent: Hash::digest(b"parent"),
         proposer: validators()[1].public(),
+        tx_count: txs.len() as u64,
         txs_root: Block::txs_root(&txs),
         receipts_root: Hash::digest(b"receipts"),
         state_root: Hash::digest(b"state"),

@@ -41,11 +41,13 @@ fn block_for(store: &Store, height: u64, root: Hash) -> (Block, Commit) {
         h => store.header(h - 1).unwrap().unwrap().id(),
     };
     let header = Header {
+        protocol_version: 1,
         chain_id: "bench".into(),
         height,
         time_ms: height,
         parent,
         proposer: PublicKey([0; 32]),
+        tx_count: 0,
         txs_root: Block::txs_root(&[]),
         receipts_root: Hash::ZERO,
         state_root: root,

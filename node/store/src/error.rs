@@ -19,7 +19,11 @@ pub enum StoreError {
         reason: String,
     },
     /// The database was written with another layout version (0: none recorded).
-    #[error("database format {found} is not the format {expected} this build reads")]
+    #[error(
+        "database format {found} is not the format {expected} this build reads; a node never \
+         converts a database on start: run `kessai db migrate --home HOME` (it says whether and \
+         how this one can be moved to format {expected})"
+    )]
     Format {
         /// The layout version this build reads.
         expected: u32,

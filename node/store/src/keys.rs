@@ -56,7 +56,12 @@ pub(crate) mod meta {
 }
 
 /// Version of the layout described in this module.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: the first layout.
+/// - 2: headers carry `protocol_version` and `tx_count` (decision record 0020): every block hash
+///   and commit changed, so a database of format 1 cannot be converted (`kessai db migrate` says
+///   so); the chain starts again from a new genesis.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 pub(crate) fn height(height: u64) -> [u8; 8] {
     height.to_be_bytes()

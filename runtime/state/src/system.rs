@@ -7,6 +7,7 @@
 pub use crate::flat_key;
 use crate::{StateError, StateView};
 use borsh::{BorshDeserialize, BorshSerialize};
+use kessai_primitives::protocol::{ScheduledUpgrade, GENESIS_PROTOCOL_VERSION};
 use kessai_primitives::{
     Address, ContractProposal, DeploymentPolicy, Hash, PublicKey, Role, UpgradePolicy, Validator,
     ValidatorSet,
@@ -52,6 +53,12 @@ pub const CONTRACT_VERSION: &[u8] = b"contract-version/";
 /// What `contract/ ‖ address` holds.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ContractInfo {
+/// Key of the chain's protocol version (`u32`; absent = genesis version 1), the version of the
+/// latest block.
+pub const PROTOCOL_VERSION: &[u8] = b"protocol/version";
+/// Key of the scheduled protocol upgrade ([`ScheduledUpgrade`]; absent = none): removed by the
+/// block at its height, which writes its version under [`PROTOCOL_VERSION`].
+pub const PROTOCOL_UPGRADE: &[u8] = b"protocol/upgrade";
     /// Hash of the wasm code it runs, stored under [`code_key`].
     pub code_hash: Hash,
     /// The signer of the instantiating transaction, or [`Address::SYSTEM`] for chain-spec contracts.
@@ -253,6 +260,16 @@ pub(crate) fn decode<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T,
 }
 
 /// The nonce the signer's next transaction must carry (0 for an account that never transacted).
+/// `protocol/version` → the version of the latest block (`u32`).
+pub fn protocol_version_key() -> Vec<u8> {
+    system_key(PROTOCOL_VERSION, &[])
+}
+
+/// `protocol/upgrade` → the [`ScheduledUpgrade`] not reached yet.
+pub fn protocol_upgrade_key() -> Vec<u8> {
+    system_key(PROTOCOL_UPGRADE, &[])
+}
+
 pub fn nonce(state: &(impl StateView + ?Sized), key: &PublicKey) -> Result<u64, StateError> {
     Ok(read(state, &nonce_key(key))?.unwrap_or(0))
 }
@@ -428,3 +445,24 @@ pub fn successor(mut key: Vec<u8>) -> Vec<u8> {
 pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
 }
+/// The protocol version of the latest block ([`GENESIS_PROTOCOL_VERSION`] until an upgrade).
+pub fn protocol_version(state: &(impl StateView + ?Sized)) -> Result<u32, StateError> {
+    Ok(read(state, &protocol_version_key())?.unwrap_or(GENESIS_PROTOCOL_VERSION))
+}
+
+/// The upgrade scheduled and not reached yet, if any.
+pub fn scheduled_upgrade(
+    state: &(impl StateView + ?Sized),
+) -> Result<Option<ScheduledUpgrade>, StateError> {
+    read(state, &protocol_upgrade_key())
+}
+
+/// The protocol version the block at `height` must carry, on the state its parent left.
+pub fn protocol_version_at(
+    state: &(impl StateView + ?Sized),
+    height: u64,
+) -> Result<u32, StateError> {
+    let upgrade = scheduled_upgrade(state)?;
+    Ok(ScheduledUpgrade::version_at(upgrade.as_ref(), protocol_version(state)?, height))
+}
+

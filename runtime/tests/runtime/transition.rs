@@ -322,3 +322,88 @@ fn a_checker_without_a_node_refuses_what_a_validator_refuses() {
     assert!(is_invalid(crowded, InvalidBlock::TooManyTxs { count: 1, limit: 0 }));
     assert!(chain.check(&good).is_ok());
 }
+
+#[test]
+fn a_scheduled_upgrade_changes_the_version_at_its_height() {
+    let mut chain = Nodeless::genesis();
+    let schedule = |nonce, protocol_version, height| {
+        govern(nonce, GovernanceAction::ScheduleUpgrade { protocol_version, height })
+    };
+    let refusal = |t: &Transition| match &t.receipts[0].status {
+        TxStatus::Failed { reason } => reason.clone(),
+        status => panic!("expected a refusal, got {status:?}"),
+    };
+    // Block 1: too little notice (at least 5 heights), and not above the current version.
+    let (_, t1) = chain.block(vec![schedule(0, 2, 5)], vec![]);
+    assert!(refusal(&t1).contains("at 6 at the earliest"), "{}", refusal(&t1));
+    let (b2, t2) = chain.block(vec![schedule(1, 1, 20)], vec![]);
+    assert!(refusal(&t2).contains("not above the chain's current version 1"), "{}", refusal(&t2));
+    assert_eq!(b2.header.protocol_version, 1);
+    // Block 3 schedules version 2 at height 8.
+    let (_, t3) = chain.block(vec![schedule(2, 2, 8)], vec![]);
+    assert_eq!(t3.receipts[0].status, TxStatus::Success);
+    let upgrade = kessai_primitives::protocol::ScheduledUpgrade { protocol_version: 2, height: 8 };
+    assert_eq!(system::scheduled_upgrade(&chain.state).unwrap(), Some(upgrade));
+    for _ in 4..8 {
+        let (block, _) = chain.block(vec![], vec![]);
+        assert_eq!(block.header.protocol_version, 1, "height {}", block.header.height);
+    }
+    // Block 8 must carry version 2: one still at 1 is refused.
+    let (b8, t8) = chain.propose(vec![], vec![]);
+    assert_eq!(b8.header.protocol_version, 2);
+    let mut stale = b8.clone();
+    stale.header.protocol_version = 1;
+    assert!(is_invalid(chain.check(&stale), InvalidBlock::ProtocolVersion { expected: 2, got: 1 }));
+    chain.check(&b8).unwrap();
+    chain.commit(&b8, &t8);
+    assert_eq!(system::protocol_version(&chain.state).unwrap(), 2);
+    assert_eq!(system::scheduled_upgrade(&chain.state).unwrap(), None);
+    let (b9, _) = chain.block(vec![], vec![]);
+    assert_eq!(b9.header.protocol_version, 2);
+    // Version 2's rule: a proposer outside the signing set. (Version 1 did not check it.)
+    let (mut b10, _) = chain.propose(vec![], vec![]);
+    b10.header.proposer = Keypair::dev("not-a-validator").public();
+    assert!(is_invalid(chain.check(&b10), InvalidBlock::ProposerNotValidator(b10.header.proposer)));
+    // An upgrade to a version this build does not know: blocks of it can neither be built nor
+    // checked here.
+    chain.block(vec![schedule(3, 99, 20)], vec![]);
+    while chain.parent.height < 19 {
+        chain.block(vec![], vec![]);
+    }
+    let last_commit = None;
+    let input = BlockInput {
+        chain_id: CHAIN,
+        height: 20,
+        time_ms: chain.parent.time_ms + BLOCK_INTERVAL_MS,
+        parent: chain.parent.id,
+        proposer: chain.proposer.public(),
+        txs: &[],
+        last_commit: &last_commit,
+        evidence: &[],
+        block_gas_limit: chain.rules.block_gas_limit,
+    };
+    let stuck = apply_block(&chain.runtime, &chain.state, &input, &|_| false);
+    assert!(matches!(stuck, Err(TransitionError::UnsupportedProtocol(e)) if e.version == 99));
+    let mut b20 = b10.clone();
+    (b20.header.height, b20.header.parent) = (20, chain.parent.id);
+    b20.header.time_ms = input.time_ms;
+    let stuck = chain.check(&b20);
+    assert!(matches!(stuck, Err(TransitionError::UnsupportedProtocol(e)) if e.version == 99));
+}
+
+#[test]
+fn version_1_does_not_look_at_the_proposer_and_the_count_is_checked() {
+    let chain = Nodeless::genesis();
+    let (mut b1, _) = chain.propose(vec![], vec![]);
+    b1.header.proposer = Keypair::dev("not-a-validator").public();
+    chain.check(&b1).expect("version 1 takes any proposer");
+    let (mut b1, _) = chain.propose(vec![], vec![]);
+    b1.header.tx_count = 1;
+    assert!(is_invalid(
+        chain.check(&b1),
+        InvalidBlock::Shape(kessai_primitives::block::BlockShapeError::TxCount {
+            claimed: 1,
+            actual: 0
+        })
+    ));
+}

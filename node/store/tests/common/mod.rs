@@ -73,11 +73,13 @@ pub(crate) fn block(
     };
     let receipt_bytes: Vec<Vec<u8>> = receipts.iter().map(|r| borsh::to_vec(r).unwrap()).collect();
     let header = Header {
+        protocol_version: 1,
         chain_id: CHAIN.into(),
         height,
         time_ms: 1_700_000_000_000 + height,
         parent,
         proposer: PublicKey([1; 32]),
+        tx_count: txs.len() as u64,
         txs_root: Block::txs_root(&txs),
         receipts_root: merkle::root(&receipt_bytes),
         state_root: prepared.root,
