@@ -11,6 +11,7 @@ mod governance;
 mod hashlock;
 mod health;
 mod intermediary;
+mod lifecycle;
 mod light_client;
 mod netting;
 mod notes;
