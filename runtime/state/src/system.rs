@@ -49,16 +49,16 @@ pub const CONTRACT_UPGRADE: &[u8] = b"contract-upgrade/";
 /// Key prefix of contracts' code history (`contract-version/ ‖ address ‖ version (u32 BE)` →
 /// [`ContractVersion`]).
 pub const CONTRACT_VERSION: &[u8] = b"contract-version/";
-
-/// What `contract/ ‖ address` holds.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ContractInfo {
 /// Key of the chain's protocol version (`u32`; absent = genesis version 1), the version of the
 /// latest block.
 pub const PROTOCOL_VERSION: &[u8] = b"protocol/version";
 /// Key of the scheduled protocol upgrade ([`ScheduledUpgrade`]; absent = none): removed by the
 /// block at its height, which writes its version under [`PROTOCOL_VERSION`].
 pub const PROTOCOL_UPGRADE: &[u8] = b"protocol/upgrade";
+
+/// What `contract/ ‖ address` holds.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ContractInfo {
     /// Hash of the wasm code it runs, stored under [`code_key`].
     pub code_hash: Hash,
     /// The signer of the instantiating transaction, or [`Address::SYSTEM`] for chain-spec contracts.
@@ -242,6 +242,16 @@ pub fn contract_version_prefix(address: &Address) -> Vec<u8> {
     system_key(CONTRACT_VERSION, &address.0)
 }
 
+/// `protocol/version` → the version of the latest block (`u32`).
+pub fn protocol_version_key() -> Vec<u8> {
+    system_key(PROTOCOL_VERSION, &[])
+}
+
+/// `protocol/upgrade` → the [`ScheduledUpgrade`] not reached yet.
+pub fn protocol_upgrade_key() -> Vec<u8> {
+    system_key(PROTOCOL_UPGRADE, &[])
+}
+
 fn read<T: BorshDeserialize>(
     state: &(impl StateView + ?Sized),
     key: &[u8],
@@ -260,16 +270,6 @@ pub(crate) fn decode<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T,
 }
 
 /// The nonce the signer's next transaction must carry (0 for an account that never transacted).
-/// `protocol/version` → the version of the latest block (`u32`).
-pub fn protocol_version_key() -> Vec<u8> {
-    system_key(PROTOCOL_VERSION, &[])
-}
-
-/// `protocol/upgrade` → the [`ScheduledUpgrade`] not reached yet.
-pub fn protocol_upgrade_key() -> Vec<u8> {
-    system_key(PROTOCOL_UPGRADE, &[])
-}
-
 pub fn nonce(state: &(impl StateView + ?Sized), key: &PublicKey) -> Result<u64, StateError> {
     Ok(read(state, &nonce_key(key))?.unwrap_or(0))
 }
@@ -435,16 +435,6 @@ pub fn contract_versions(
     Ok(out)
 }
 
-/// The smallest key greater than `key`: where to resume a prefix scan after `key`.
-pub fn successor(mut key: Vec<u8>) -> Vec<u8> {
-    key.push(0);
-    key
-}
-
-/// Borsh of `value`: how every system value is stored.
-pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
-    borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
-}
 /// The protocol version of the latest block ([`GENESIS_PROTOCOL_VERSION`] until an upgrade).
 pub fn protocol_version(state: &(impl StateView + ?Sized)) -> Result<u32, StateError> {
     Ok(read(state, &protocol_version_key())?.unwrap_or(GENESIS_PROTOCOL_VERSION))
@@ -466,3 +456,13 @@ pub fn protocol_version_at(
     Ok(ScheduledUpgrade::version_at(upgrade.as_ref(), protocol_version(state)?, height))
 }
 
+/// The smallest key greater than `key`: where to resume a prefix scan after `key`.
+pub fn successor(mut key: Vec<u8>) -> Vec<u8> {
+    key.push(0);
+    key
+}
+
+/// Borsh of `value`: how every system value is stored.
+pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
+}
