@@ -219,6 +219,35 @@ pub fn open_database(home: &Home) -> Result<Database> {
     }
 }
 
+/// The layout of a stopped node's database as [`Store::open`] finds it: the one this build reads
+/// ([`kessai_store::FORMAT_VERSION`]), another (recorded in the database, 0 when none is), or
+/// locked by a running node.
+pub enum DatabaseFormat {
+    /// [`kessai_store::FORMAT_VERSION`].
+    Current,
+    /// Another version: the node refuses to start on it (`kessai db migrate`).
+    Other(u32),
+    /// A node holds the database open.
+    Running,
+}
+
+/// The store layout this build reads and writes ([`kessai_store::FORMAT_VERSION`]).
+pub const STORE_FORMAT: u32 = kessai_store::FORMAT_VERSION;
+
+/// [`DatabaseFormat`] of `home`'s database.
+pub fn database_format(home: &Home) -> Result<DatabaseFormat> {
+    let data = home.data_dir();
+    if !data.join("CURRENT").exists() {
+        bail!("{} has no database (no {})", home.root().display(), data.display());
+    }
+    match Store::open(&data) {
+        Ok(_) => Ok(DatabaseFormat::Current),
+        Err(kessai_store::StoreError::Format { found, .. }) => Ok(DatabaseFormat::Other(found)),
+        Err(e) if is_lock_error(&e) => Ok(DatabaseFormat::Running),
+        Err(e) => Err(e).with_context(|| format!("cannot open the database in {}", data.display())),
+    }
+}
+
 fn is_lock_error(e: &kessai_store::StoreError) -> bool {
     matches!(e, kessai_store::StoreError::Db(_)) && e.to_string().contains("lock")
 }

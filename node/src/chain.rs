@@ -15,6 +15,7 @@ use crate::storage::{StorageHealth, RETRY_INTERVAL};
 use anyhow::{anyhow, bail, Context, Result};
 use kessai_abi::Abi;
 use kessai_chainspec::ChainSpec;
+use kessai_primitives::protocol::{self, ScheduledUpgrade, UnsupportedVersion};
 use kessai_primitives::time::{now_ms, MAX_CLOCK_DRIFT_MS};
 use kessai_primitives::{
     Address, Block, BlockId, Commit, Evidence, Hash, Header, PublicKey, Receipt, SignedTransaction,
@@ -293,6 +294,38 @@ impl Chain {
             max_block_txs: self.spec.consensus.max_block_txs,
         }
     }
+    /// The protocol version the block at `height` (the tip's next, or any height before a scheduled
+    /// upgrade's) follows, as the latest state on disk says.
+    pub fn protocol_version_at(&self, height: u64) -> Result<u32> {
+        Ok(system::protocol_version_at(&self.tip_state(), height)?)
+    }
+
+    /// The upgrade scheduled and not reached yet.
+    pub fn scheduled_upgrade(&self) -> Result<Option<ScheduledUpgrade>> {
+        Ok(system::scheduled_upgrade(&self.tip_state())?)
+    }
+
+    /// Refuses to go on to `height` (the tip's next) when it follows a protocol version this binary
+    /// does not support, or when the tip itself was written under one (a newer binary ran this
+    /// data directory): the error is [`UnsupportedVersion`] ("upgrade to a binary supporting
+    /// protocol V"), which `kessai` exits with code 3 on. Where the shell decides to sign or commit
+    /// the next height: before starting it, and before committing a synced block.
+    pub fn check_protocol_for(&self, height: u64) -> Result<()> {
+        if let Some(tip) = self.tip_header() {
+            protocol::check_supported(&tip)?;
+        }
+        let version = self.protocol_version_at(height)?;
+        if !protocol::is_supported(version) {
+            return Err(UnsupportedVersion {
+                height,
+                version,
+                supported: protocol::SUPPORTED_PROTOCOL_VERSIONS,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
 
     /// The tip as the parent of the next block (genesis: no header, the spec's genesis time).
     fn tip_as_parent(&self) -> Parent {

@@ -81,10 +81,16 @@ impl Health {
     /// neither [`HEALTH_PATH`] nor [`READY_PATH`].
     pub fn answer(&self, path: &str) -> Option<(u16, String)> {
         match path {
-            HEALTH_PATH => Some((
-                200,
-                serde_json::json!({ "status": "ok", "height": self.chain.height() }).to_string(),
-            )),
+            HEALTH_PATH => {
+                let height = self.chain.height();
+                let body = serde_json::json!({
+                    "status": "ok",
+                    "height": height,
+                    "protocol_version": self.chain.protocol_version_at(height + 1).ok(),
+                    "scheduled_upgrade": self.chain.scheduled_upgrade().ok().flatten(),
+                });
+                Some((200, body.to_string()))
+            }
             READY_PATH => {
                 let readiness = self.readiness();
                 let status = if readiness.ready { 200 } else { 503 };

@@ -40,10 +40,26 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            exit_code_of(&e)
         }
     }
 }
+
+/// Exit code of a failed command: [`UPGRADE_REQUIRED`] when a node stopped (or refused to start)
+/// at a protocol version its binary does not support, 1 otherwise.
+fn exit_code_of(error: &anyhow::Error) -> std::process::ExitCode {
+    let upgrade =
+        error.chain().any(|cause| cause.is::<kessai_primitives::protocol::UnsupportedVersion>());
+    match upgrade {
+        true => std::process::ExitCode::from(UPGRADE_REQUIRED),
+        false => std::process::ExitCode::FAILURE,
+    }
+}
+
+/// Exit code of a node that stopped before a scheduled protocol upgrade its binary does not
+/// support, or refused to start past it (`docs/operations.md`, "Upgrading"): a supervisor should
+/// not restart it with the same binary.
+const UPGRADE_REQUIRED: u8 = 3;
 
 /// `kessai node run` and `kessai dev` start logging themselves, once their home's config is read
 /// (`commands::config::start_logging`): its `[log]` says what and how.

@@ -113,6 +113,16 @@ pub struct Status {
     /// it.
     #[serde(default)]
     pub readiness: Option<Readiness>,
+    /// The protocol version of the next block (the latest block's, or a scheduled upgrade's from
+    /// its height): 0 from nodes that do not report it.
+    #[serde(default)]
+    pub protocol_version: u32,
+    /// The versions this node's binary supports.
+    #[serde(default)]
+    pub supported_protocol_versions: Vec<u32>,
+    /// The protocol upgrade governance scheduled and the chain has not reached, if any.
+    #[serde(default)]
+    pub scheduled_upgrade: Option<kessai_primitives::protocol::ScheduledUpgrade>,
 }
 
 /// Whether a node is ready to serve and, for a validator, to sign: the JSON body of `GET /ready`

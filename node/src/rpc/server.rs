@@ -15,6 +15,7 @@ use jsonrpsee::server::{
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::PendingSubscriptionSink;
+use kessai_primitives::protocol;
 use kessai_primitives::{
     Address, Commit, Hash, Header, PublicKey, SignedTransaction, ValidatorSet,
 };
@@ -288,6 +289,9 @@ impl KessaiApiServer for RpcContext {
             mempool_size: self.mempool.len(),
             storage_fault: self.chain.storage.fault().map(|fault| fault.to_string()),
             readiness: Some(self.health.readiness()),
+            protocol_version: self.chain.protocol_version_at(height + 1).map_err(internal)?,
+            supported_protocol_versions: protocol::SUPPORTED_PROTOCOL_VERSIONS.to_vec(),
+            scheduled_upgrade: self.chain.scheduled_upgrade().map_err(internal)?,
         })
     }
 

@@ -259,6 +259,12 @@ impl ConsensusTask {
     fn restore_journaled_blocks(&mut self, height: u64) -> Result<()> {
         for block in self.journal.load(height)? {
             let id = block.id();
+        // A scheduled upgrade to a version this binary does not know: stop before signing anything
+        // of its first height, so the block is never committed here (exit code 3).
+        if let Err(e) = self.chain.check_protocol_for(height) {
+            tracing::error!(height, error = %e, "stopping before an unsupported protocol version");
+            return Err(e);
+        }
             match self.chain.check_block(block, &|_| false) {
                 Ok(executed) => {
                     self.executed.insert(id, executed);
@@ -704,6 +710,10 @@ impl ConsensusTask {
         Ok(Ok(applied))
     }
 
+            if let Err(e) = self.chain.check_protocol_for(height) {
+                tracing::error!(height, error = %e, "stopping before an unsupported protocol version");
+                return Err(e);
+            }
     /// Ticks every `timeout_propose_ms` (longer than a healthy height): see [`Event::ResendDue`].
     fn schedule_resend_checks(&self) {
         let events = self.events_tx.clone();

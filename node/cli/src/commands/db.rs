@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kessai_client::rpc_error;
 use kessai_node::backup::{
-    self, open_database, BlockFileHeader, BlockFileWriter, Database, BLOCK_FILE_VERSION,
+    self, open_database, BlockFileHeader, BlockFileWriter, Database, DatabaseFormat,
+    BLOCK_FILE_VERSION,
 };
 use kessai_node::chain::Chain;
 use kessai_node::home::Home;
@@ -32,6 +33,16 @@ pub enum DbCommand {
     /// Verify (commit against the validator set, re-execution) and commit the blocks of an
     /// exported file on a stopped node's home initialised with the same chain spec.
     ImportBlocks(ImportArgs),
+    /// Move a stopped node's database to the format this build reads, or say why it cannot be:
+    /// a node never converts a database on start (it refuses one of another format).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Home of the stopped node.
+    #[arg(long)]
+    pub home: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -96,6 +107,49 @@ pub async fn run(command: DbCommand) -> Result<()> {
         DbCommand::Restore(args) => restore(args),
         DbCommand::ExportBlocks(args) => export(args).await,
         DbCommand::ImportBlocks(args) => import(args),
+        DbCommand::Migrate(args) => migrate(args),
+    }
+}
+
+/// What moves a database of format `found` to [`kessai_store::FORMAT_VERSION`]. No format change
+/// so far is store-only: format 2 changed the block header (decision record 0020), which changes
+/// every block hash and voids every commit, so nothing here may rewrite the blocks.
+fn migrate(args: MigrateArgs) -> Result<()> {
+    let home = Home::new(&args.home);
+    let data = home.data_dir();
+    let current = backup::STORE_FORMAT;
+    let found = match backup::database_format(&home)? {
+        DatabaseFormat::Current => {
+            println!(
+                "{} is in format {current}, the one this build reads: nothing to migrate",
+                data.display()
+            );
+            return Ok(());
+        }
+        DatabaseFormat::Other(found) => found,
+        DatabaseFormat::Running => return Err(running_refusal(&home, "migrating its database")),
+    };
+    match found {
+        1 => bail!(
+            "{} is in format 1, whose block headers have no protocol_version and no tx_count; \
+             format {current} headers have both, so every block hash and every commit signature \
+             of that chain would change: no tool can convert it. The chain must start again \
+             from a new genesis (all validators together, a new chain spec; state that must \
+             survive is carried into the new spec's genesis), with a build of format {current}; \
+             blocks exported from the old chain (kessai db export-blocks, with the old build) \
+             remain its record but cannot be imported into the new one",
+            data.display()
+        ),
+        found if found > current => bail!(
+            "{} is in format {found}, written by a newer build than this one (format {current}): \
+             run that build",
+            data.display()
+        ),
+        found => bail!(
+            "{} is in format {found}, which no build converted from: start from a backup in \
+             format {current} or from a new genesis",
+            data.display()
+        ),
     }
 }
 

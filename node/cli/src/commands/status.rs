@@ -35,9 +35,33 @@ async fn status(rpc: RpcArgs) -> Result<()> {
             "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
             s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
             s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
-        ) + &kept(s.earliest_state_height, s.earliest_block_height)
+        ) + &protocol(s) + &kept(s.earliest_state_height, s.earliest_block_height)
     });
     Ok(())
+}
+
+/// The protocol version, the binary's supported ones, and a scheduled upgrade (with a warning
+/// when this binary does not support it: the node will stop at its height).
+fn protocol(s: &rpc::Status) -> String {
+    let supported = s.supported_protocol_versions.iter().map(u32::to_string).collect::<Vec<_>>();
+    let mut line = format!(
+        "\nprotocol: version {} (this binary supports {})",
+        s.protocol_version,
+        supported.join(", ")
+    );
+    if let Some(upgrade) = &s.scheduled_upgrade {
+        line += &format!(
+            "\nupgrade: protocol {} scheduled at height {}",
+            upgrade.protocol_version, upgrade.height
+        );
+        if !s.supported_protocol_versions.contains(&upgrade.protocol_version) {
+            line += &format!(
+                " (NOT supported by this binary: it stops before height {}; upgrade to a binary supporting protocol {})",
+                upgrade.height, upgrade.protocol_version
+            );
+        }
+    }
+    line
 }
 
 /// What pruning keeps: a line only when something was pruned.

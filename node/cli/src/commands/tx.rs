@@ -109,6 +109,20 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Schedule a protocol upgrade: blocks from HEIGHT on follow PROTOCOL_VERSION. Nodes whose
+    /// binary does not support it stop before HEIGHT ("upgrade to a binary supporting protocol
+    /// V"); HEIGHT must be at least 5 above the block that commits this, the version above the
+    /// chain's. A later schedule replaces this one.
+    ScheduleUpgrade {
+        #[arg(long = "protocol-version")]
+        protocol_version: u32,
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
 }
 
 pub async fn run(command: TxCommand) -> Result<()> {
@@ -202,6 +216,9 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
         GovCommand::RevokePeer { public_key, signer, rpc } => {
             let peer_key = kessai_network::peer_key_bytes(&key(&public_key)?);
             (GovernanceAction::RevokePeer { peer_key }, signer, rpc)
+        }
+        GovCommand::ScheduleUpgrade { protocol_version, height, signer, rpc } => {
+            (GovernanceAction::ScheduleUpgrade { protocol_version, height }, signer, rpc)
         }
     })
 }
