@@ -286,14 +286,6 @@ impl Chain {
         set.ok_or_else(|| anyhow!("no validator set in state"))
     }
 
-    /// What the chain spec requires of every block.
-    fn block_rules(&self) -> BlockRules {
-        BlockRules {
-            chain_id: self.spec.chain_id.clone(),
-            block_gas_limit: self.spec.consensus.block_gas_limit,
-            max_block_txs: self.spec.consensus.max_block_txs,
-        }
-    }
     /// The protocol version the block at `height` (the tip's next, or any height before a scheduled
     /// upgrade's) follows, as the latest state on disk says.
     pub fn protocol_version_at(&self, height: u64) -> Result<u32> {
@@ -326,6 +318,14 @@ impl Chain {
         Ok(())
     }
 
+    /// What the chain spec requires of every block.
+    fn block_rules(&self) -> BlockRules {
+        BlockRules {
+            chain_id: self.spec.chain_id.clone(),
+            block_gas_limit: self.spec.consensus.block_gas_limit,
+            max_block_txs: self.spec.consensus.max_block_txs,
+        }
+    }
 
     /// The tip as the parent of the next block (genesis: no header, the spec's genesis time).
     fn tip_as_parent(&self) -> Parent {

@@ -67,9 +67,9 @@ pub async fn run_with(
         None => None,
     };
     let chain = Chain::open_configured(spec, &home.data_dir(), config.store_config())?;
-    let validators = chain.validators_for(chain.height() + 1)?;
     // Past a scheduled upgrade this binary does not support: never start (exit code 3).
     chain.check_protocol_for(chain.tip_height() + 1).context("refusing to start")?;
+    let validators = chain.validators_for(chain.height() + 1)?;
     let is_validator = config.validator && validators.get(&node_key.public()).is_some();
     if config.validator && !is_validator {
         tracing::info!(key = %node_key.public(), "the node key is not in the validator set: following as a full node until governance makes it a validator");

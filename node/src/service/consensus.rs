@@ -235,6 +235,12 @@ impl ConsensusTask {
 
     fn start_next_height(&mut self, restoring: bool) -> Result<()> {
         let height = self.chain.tip_height() + 1;
+        // A scheduled upgrade to a version this binary does not know: stop before signing anything
+        // of its first height, so the block is never committed here (exit code 3).
+        if let Err(e) = self.chain.check_protocol_for(height) {
+            tracing::error!(height, error = %e, "stopping before an unsupported protocol version");
+            return Err(e);
+        }
         let validators = self.chain.validators_for(height)?;
         let wal_entries = if restoring { self.wal_entries_for(height)? } else { Vec::new() };
         if !wal_entries.is_empty() {
@@ -259,12 +265,6 @@ impl ConsensusTask {
     fn restore_journaled_blocks(&mut self, height: u64) -> Result<()> {
         for block in self.journal.load(height)? {
             let id = block.id();
-        // A scheduled upgrade to a version this binary does not know: stop before signing anything
-        // of its first height, so the block is never committed here (exit code 3).
-        if let Err(e) = self.chain.check_protocol_for(height) {
-            tracing::error!(height, error = %e, "stopping before an unsupported protocol version");
-            return Err(e);
-        }
             match self.chain.check_block(block, &|_| false) {
                 Ok(executed) => {
                     self.executed.insert(id, executed);
@@ -696,6 +696,10 @@ impl ConsensusTask {
                     self.chain.tip_height()
                 )));
             }
+            if let Err(e) = self.chain.check_protocol_for(height) {
+                tracing::error!(height, error = %e, "stopping before an unsupported protocol version");
+                return Err(e);
+            }
             let executed = match self.chain.check_synced(block, &commit)? {
                 Ok(executed) => executed,
                 Err(reason) => return Ok(Err(reason)),
@@ -710,10 +714,6 @@ impl ConsensusTask {
         Ok(Ok(applied))
     }
 
-            if let Err(e) = self.chain.check_protocol_for(height) {
-                tracing::error!(height, error = %e, "stopping before an unsupported protocol version");
-                return Err(e);
-            }
     /// Ticks every `timeout_propose_ms` (longer than a healthy height): see [`Event::ResendDue`].
     fn schedule_resend_checks(&self) {
         let events = self.events_tx.clone();
