@@ -269,6 +269,23 @@ impl TestNode {
         }
     }
 
+    /// Waits up to `timeout` for the process to end by itself: its exit status, or none if it
+    /// still runs (or was not started).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs a CLI command against this node (adds --rpc), as its operator on this machine would:
     /// the node's home is the dev home (`KESSAI_DEV_HOME`), so verified reads trust the chain spec
     /// in it by default, as `kessai query state` trusts `~/.kessai/dev/chainspec.json`; and no

@@ -97,6 +97,11 @@ impl Testnet {
         }
     }
 
+    /// Waits up to `timeout` for node `i` to end by itself: its exit status, none if it runs on.
+    pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.nodes[i].as_mut().and_then(|node| node.wait_exit(timeout))
+    }
+
     /// Node `i` (started at least once).
     pub fn node(&self, i: usize) -> &TestNode {
         self.nodes[i].as_ref().expect("node was started")

@@ -10,3 +10,4 @@ mod light_network;
 mod namespaces;
 mod state_sync;
 mod testnet;
+mod upgrade;
