@@ -21,4 +21,4 @@ for _ in $(seq 1 120); do
   [ "$height" -ge 3 ] && break
   sleep 1
 done
-node consensus/light-client/js/bench/verify.js "$rpc"
+node "${BENCH_JS:-consensus/light-client/js/bench/verify.js}" "$rpc"

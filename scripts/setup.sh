@@ -4,7 +4,9 @@
 #  - rustc-web, rust-web-src, lld: Debian's Rust builds the wasm32 contracts (the rustup toolchain
 #    here has no wasm32 target);
 #  - faketime, libfaketime: the clock-skew network test runs a validator under a skewed wall clock
-#    (LD_PRELOAD of libfaketime.so.1).
+#    (LD_PRELOAD of libfaketime.so.1);
+#  - nodejs, npm (unless a node is already on PATH): the JavaScript light client's tests
+#    (scripts/build-light-client-js.sh; Node 18 or later).
 set -euo pipefail
 
 need=()
@@ -15,6 +17,8 @@ dpkg -s lld >/dev/null 2>&1 || need+=(lld)
 dpkg -s cargo-web >/dev/null 2>&1 || need+=(cargo-web)
 dpkg -s faketime >/dev/null 2>&1 || need+=(faketime)
 dpkg -s libfaketime >/dev/null 2>&1 || need+=(libfaketime)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

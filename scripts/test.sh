@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: contract artifacts are reproducible, contract logic tests, formatting,
-# clippy, and the whole test suite (unit, simulation, real RocksDB/wasm, end-to-end processes).
+# clippy, the whole test suite (unit, simulation, real RocksDB/wasm, end-to-end processes), and the
+# JavaScript light client (wasm32 build, bindings, its tests against a real node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,3 +17,5 @@ echo "== clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests" >&2
 cargo test --workspace
+echo "== light client for JavaScript (wasm32 + wasm-bindgen, node --test)" >&2
+scripts/build-light-client-js.sh
