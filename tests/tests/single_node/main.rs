@@ -5,6 +5,7 @@ mod backup;
 mod bad_input;
 mod clearing;
 mod config;
+mod db_migrate;
 mod dev_chain;
 mod disk_full;
 mod governance;
