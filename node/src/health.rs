@@ -2,7 +2,9 @@
 //! jsonrpsee, `rpc::server`) and on the metrics port (`metrics::serve`), for supervisors, load
 //! balancers and orchestrators.
 //!
-//! - `/health`: the process serves HTTP; always 200 with `{"status":"ok","height":H}`.
+//! - `/health`: the process serves HTTP; always 200 with `{"status":"ok","height":H,
+//!   "protocol_version":V,"scheduled_upgrade":null}` (`scheduled_upgrade` is `{"protocol_version",
+//!   "height"}` while governance has scheduled one: decision record 0020).
 //! - `/ready`: 200 with `{"ready":true,"failing":[]}` when every condition holds, else 503 with the
 //!   ones that do not (`kessai_rpc_api::Readiness`):
 //!   - `syncing`: the sync service is catching up, or a peer is known to have committed at least
