@@ -5,11 +5,15 @@
 export type Hex = string;
 
 export interface Header {
+  /** The rules the block follows (docs/light-client.md, section 4). */
+  protocol_version: number;
   chain_id: string;
   height: number;
   time_ms: number;
   parent: Hex;
   proposer: Hex;
+  /** Number of transactions (and receipts): inclusion proofs must have this total. */
+  tx_count: number;
   txs_root: Hex;
   receipts_root: Hex;
   state_root: Hex;
@@ -17,7 +21,7 @@ export interface Header {
   next_validators_hash: Hex;
   last_commit_hash: Hex;
   evidence_hash: Hex;
-  /** Fields added by later protocol versions (e.g. protocol_version, tx_count) pass through. */
+  /** Fields of later protocol versions pass through to the light client, which decides. */
   [field: string]: unknown;
 }
 export interface Commit {

@@ -282,7 +282,7 @@ impl LightClient {
         pushed.borrow_mut().insert(height, (header, commit));
         Ok(self.run(move |client| {
             Box::pin(async move {
-                let result = client.sync_to(height, now, |_| {}).await.map(|s| s.clone());
+                let result = client.sync_to(height, now, |_| {}).await.cloned();
                 pushed.borrow_mut().remove(&height);
                 let state = result.map_err(|e| light_client_error(&e))?;
                 // Verified earlier (from the primary): it must be the header that was pushed.
