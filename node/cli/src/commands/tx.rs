@@ -64,7 +64,7 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
-    /// Give a member a role (admin or deployer).
+    /// Give a member a role (admin, deployer or approver).
     GrantRole {
         public_key: String,
         role: String,
@@ -73,7 +73,8 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
-    /// Take a role (admin or deployer) from a member; the last admin keeps the admin role.
+    /// Take a role (admin, deployer or approver) from a member; the last admin keeps the admin
+    /// role.
     RevokeRole {
         public_key: String,
         role: String,
@@ -223,10 +224,10 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
     })
 }
 
-/// A role by name, in any case: `admin` or `deployer`.
+/// A role by name, in any case: `admin`, `deployer` or `approver`.
 fn role(name: &str) -> Result<Role> {
     serde_json::from_value(serde_json::Value::String(name.to_lowercase()))
-        .with_context(|| format!("{name:?} is not a role: roles are admin and deployer"))
+        .with_context(|| format!("{name:?} is not a role: roles are admin, deployer and approver"))
 }
 
 /// Prints the receipt (decoding the return value when the method is known) and fails on a failed tx.
