@@ -117,10 +117,22 @@ impl Default for ConsensusParams {
 pub struct ValidatorSpec {
     /// A name for people and logs (unique in the spec); the chain knows it by its key.
     pub name: String,
-    /// The validator's consensus key; also its libp2p identity.
+    /// The validator's consensus key: it signs proposals and votes.
     pub public_key: PublicKey,
     /// Voting power (not zero): a block needs precommits of more than 2/3 of the total.
     pub power: u64,
+    /// The key of the validator's node, its libp2p identity (`HOME/node_key.json`), separate
+    /// from the consensus key. Absent in specs written before the keys were split: the node then
+    /// connects with its consensus key (`ValidatorSpec::network_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_key: Option<PublicKey>,
+}
+
+impl ValidatorSpec {
+    /// The key the validator's node connects with: its `node_key`, or else its consensus key.
+    pub fn network_key(&self) -> PublicKey {
+        self.node_key.unwrap_or(self.public_key)
+    }
 }
 
 /// A genesis member: a key allowed to sign transactions.
@@ -294,7 +306,12 @@ impl ChainSpec {
         let validators = (0..validators)
             .map(|i| {
                 let name = format!("validator-{i}");
-                ValidatorSpec { public_key: Keypair::dev(&name).public(), name, power: 10 }
+                ValidatorSpec {
+                    public_key: Keypair::dev(&name).public(),
+                    name,
+                    power: 10,
+                    node_key: None,
+                }
             })
             .collect();
         let members = DEV_MEMBERS
@@ -377,6 +394,7 @@ impl ChainSpec {
             return invalid(format!("validator {} has zero power", v.name));
         }
         unique("validator key", self.validators.iter().map(|v| v.public_key.to_hex()))?;
+        unique("validator node key", self.validators.iter().map(|v| v.network_key().to_hex()))?;
         unique("validator name", self.validators.iter().map(|v| v.name.clone()))?;
         unique("member key", self.members.iter().map(|m| m.public_key.to_hex()))?;
         unique("member name", self.members.iter().map(|m| m.name.clone()))?;
@@ -451,11 +469,11 @@ impl ChainSpec {
         .expect("validated specs have a valid validator set")
     }
 
-    /// Every key allowed on the network at genesis: validators and listed nodes.
+    /// Every key allowed on the network at genesis: validators' nodes and listed nodes.
     pub fn network_keys(&self) -> BTreeSet<PublicKey> {
         self.validators
             .iter()
-            .map(|v| v.public_key)
+            .map(ValidatorSpec::network_key)
             .chain(self.nodes.iter().map(|n| n.public_key))
             .collect()
     }

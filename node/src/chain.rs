@@ -212,7 +212,15 @@ impl Chain {
             deployment_policy: spec.contract_policy.deployment.clone(),
             contracts,
         };
-        let (writes, _names) = kessai_runtime::genesis_writes(&self.runtime, &genesis)?;
+        let (mut writes, _names) = kessai_runtime::genesis_writes(&self.runtime, &genesis)?;
+        // Validators' node keys, where the spec separates them from the consensus keys: the
+        // runtime refuses to revoke a validator's node by them (`system::VALIDATOR_NODE`).
+        for validator in &spec.validators {
+            if let Some(node_key) = validator.node_key {
+                let key = kessai_state::system::validator_node_key(&validator.public_key);
+                writes.insert(key, Some(borsh::to_vec(&node_key)?));
+            }
+        }
         let prepared = self.store.prepare_state(0, &writes)?;
         self.store.commit_genesis(prepared, &genesis_record(spec)?)?;
         tracing::info!(chain_id = %spec.chain_id, state_root = %self.store.state_root(0)?.unwrap_or_default(), "genesis written");

@@ -2,7 +2,7 @@
 //!
 //! [`NodeConfig`] is what the daemon runs with. On disk it is `config.toml`, in sections
 //! (`[rpc]`, `[p2p]`, `[metrics]`, `[consensus]`, `[mempool]`, `[store]`, `[log]`,
-//! `[state_sync]`) that [`render`] writes with a comment on every field (what it does, its unit,
+//! `[state_sync]`, `[signer]`) that [`render`] writes with a comment on every field (what it does, its unit,
 //! its default). Where a setting comes from, strongest first:
 //!
 //! 1. a command-line flag (`kessai node run --rpc-addr …`, `--rpc-max-connections …`);
@@ -60,6 +60,12 @@ pub struct NodeConfig {
     /// Start a validator whose signing state is missing as a key that has never signed
     /// (`--allow-missing-sign-state`; see [`crate::sign_state`]). Never stored.
     pub allow_missing_sign_state: bool,
+    /// How many committed heights a validator looks back at start for a precommit of its key
+    /// that its signing state did not make (`[consensus] double_sign_check_height`; 0: off).
+    pub double_sign_check_height: u64,
+    /// The remote signer holding the consensus key (`[signer] remote`, `unix:///path`); `None`:
+    /// the key file in the home ([`crate::signer`]).
+    pub remote_signer: Option<String>,
 }
 
 impl Default for NodeConfig {
@@ -79,6 +85,8 @@ impl Default for NodeConfig {
             log: LogConfig::default(),
             state_sync: StateSyncConfig::default(),
             allow_missing_sign_state: false,
+            double_sign_check_height: 0,
+            remote_signer: None,
         }
     }
 }
@@ -124,6 +132,10 @@ impl NodeConfig {
             bail!("[store] pruning: {e}");
         }
         self.state_sync.trust()?;
+        if let Some(remote) = &self.remote_signer {
+            crate::signer::SignerAddress::parse(remote)
+                .map_err(|e| anyhow!("`signer.remote` {remote:?}: {e}"))?;
+        }
         Ok(())
     }
 }
@@ -211,6 +223,7 @@ struct ConfigFile {
     store: StoreSection,
     log: LogConfig,
     state_sync: StateSyncConfig,
+    signer: SignerSection,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -245,6 +258,13 @@ struct MetricsSection {
 #[serde(default, deny_unknown_fields)]
 struct ConsensusSection {
     validator: bool,
+    double_sign_check_height: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SignerSection {
+    remote: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -295,6 +315,11 @@ impl Default for ConsensusSection {
         defaults().consensus
     }
 }
+impl Default for SignerSection {
+    fn default() -> Self {
+        defaults().signer
+    }
+}
 impl Default for MempoolSection {
     fn default() -> Self {
         defaults().mempool
@@ -326,7 +351,10 @@ impl From<&NodeConfig> for ConfigFile {
                 enabled: c.metrics_addr.is_some(),
                 address: c.metrics_addr.unwrap_or(DEFAULT_METRICS_ADDR),
             },
-            consensus: ConsensusSection { validator: c.validator },
+            consensus: ConsensusSection {
+                validator: c.validator,
+                double_sign_check_height: c.double_sign_check_height,
+            },
             mempool: MempoolSection {
                 max_txs: c.mempool.max_txs,
                 max_bytes: c.mempool.max_bytes,
@@ -342,6 +370,7 @@ impl From<&NodeConfig> for ConfigFile {
             },
             log: c.log.clone(),
             state_sync: c.state_sync.clone(),
+            signer: SignerSection { remote: c.remote_signer.clone().unwrap_or_default() },
         }
     }
 }
@@ -380,6 +409,8 @@ impl From<ConfigFile> for NodeConfig {
             log: f.log,
             state_sync: f.state_sync,
             allow_missing_sign_state: false,
+            double_sign_check_height: f.consensus.double_sign_check_height,
+            remote_signer: Some(f.signer.remote).filter(|r| !r.is_empty()),
         }
     }
 }
@@ -458,6 +489,12 @@ address = {metrics_address}
 # Whether this node signs blocks. It signs only while its key is in the validator set, so a node
 # that governance makes a validator starts signing without a restart. Default: {d_validator}.
 validator = {validator}
+# How many committed heights a validator looks back at, before it signs, for a precommit of its
+# key that its signing state did not make (another copy of the key running, or a lost
+# sign_state.json): it then refuses to sign for this run and says so. It also checks every
+# commit it stores while it runs. 0 turns the check off. As CometBFT's double_sign_check_height:
+# a validator restarted with a lost state must wait that many heights. Default: {d_double_sign_check_height}.
+double_sign_check_height = {double_sign_check_height}
 
 [mempool]
 # Pending transactions in all; past it new ones are refused until a block makes room.
@@ -508,6 +545,12 @@ enabled = {state_sync_enabled}
 trust_height = {trust_height}
 # Hash of that header, hex. Default: "" (unset).
 trust_hash = {trust_hash}
+
+[signer]
+# Where the consensus key signs: "" uses HOME/consensus_key.json and HOME/sign_state.json;
+# "unix:///path/to/signer.sock" asks `kessai signer run` listening there, which holds the key
+# and its signing state (docs/operations.md, "Remote signer"). Default: "" (the local key).
+remote = {signer_remote}
 "#,
         d_rpc_address = lit(d.rpc.address.to_string()),
         rpc_address = lit(f.rpc.address.to_string()),
@@ -560,6 +603,9 @@ trust_hash = {trust_hash}
         state_sync_enabled = f.state_sync.enabled,
         trust_height = f.state_sync.trust_height,
         trust_hash = lit(f.state_sync.trust_hash.as_str()),
+        d_double_sign_check_height = d.consensus.double_sign_check_height,
+        double_sign_check_height = f.consensus.double_sign_check_height,
+        signer_remote = lit(f.signer.remote.as_str()),
     )
 }
 
@@ -859,6 +905,8 @@ mod tests {
                 trust_hash: "ab\"c".into(),
             },
             allow_missing_sign_state: false,
+            double_sign_check_height: 12,
+            remote_signer: Some("unix:///run/kessai/signer.sock".into()),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::service::inbound::InboundRouter;
 use crate::service::network::NetworkHandle;
 use crate::service::sync::{PeerHeights, SyncService};
 use crate::sign_state::{step_of, LastSigned, SignGuard, SignStep};
+use crate::signer::{LocalSigner, RemoteSigner, Signer, SignerAddress};
 use crate::state_sync::{JoinNetwork, NodeSyncProvider, SnapshotConfig, StateSyncConfig};
 use crate::wal::Wal;
 use anyhow::{bail, Context, Result};
@@ -70,9 +71,16 @@ pub async fn run_with(
     // Past a scheduled upgrade this binary does not support: never start (exit code 3).
     chain.check_protocol_for(chain.tip_height() + 1).context("refusing to start")?;
     let validators = chain.validators_for(chain.height() + 1)?;
-    let is_validator = config.validator && validators.get(&node_key.public()).is_some();
-    if config.validator && !is_validator {
-        tracing::info!(key = %node_key.public(), "the node key is not in the validator set: following as a full node until governance makes it a validator");
+    // A validator's consensus key signs through its signer: the key file with its signing state
+    // beside it, or the remote signer of `[signer] remote`, which holds both.
+    let signer = match config.validator {
+        true => Some(open_signer(home, &config, &chain).await?),
+        false => None,
+    };
+    let consensus_key = signer.as_ref().map(|s| s.public_key());
+    let is_validator = consensus_key.is_some_and(|key| validators.get(&key).is_some());
+    if let Some(key) = consensus_key.filter(|_| !is_validator) {
+        tracing::info!(%key, "the consensus key is not in the validator set: following as a full node until governance makes it a validator");
     }
     if validators.len() > 1 && config.bootnodes.is_empty() {
         tracing::warn!(
@@ -98,26 +106,17 @@ pub async fn run_with(
     let network = NetworkHandle::connected(libp2p.clone());
     // The core signs only at heights whose validator set holds the key, so a node that governance
     // makes a validator starts signing at the announced height without a restart.
-    let signer = config.validator.then(|| node_key.clone());
-    let sign_guard = match config.validator {
-        true => {
-            Some(SignGuard::open(&home.sign_state_path(), config.allow_missing_sign_state, || {
-                derive_sign_state(home, &chain)
-            })?)
-        }
-        false => None,
-    };
-    let signed_floor = sign_guard.as_ref().and_then(SignGuard::last).map(|last| last.height);
+    let signed_floor = signer.as_ref().and_then(|s| s.last_signed()).map(|last| last.height);
     let (consensus, handles) = ConsensusTask::new(
         chain.clone(),
         mempool.clone(),
         network.clone(),
-        signer,
+        None,
         &home.wal_path(),
         metrics.clone(),
     )?;
-    let consensus = match sign_guard {
-        Some(guard) => consensus.with_sign_guard(guard),
+    let consensus = match signer {
+        Some(signer) => consensus.with_signer(signer, config.double_sign_check_height)?,
         None => consensus,
     };
 
@@ -161,7 +160,7 @@ pub async fn run_with(
         network: Some(libp2p.clone()),
         syncing: syncing.clone(),
         peer_heights: heights,
-        validator_key: config.validator.then(|| node_key.public()),
+        validator_key: consensus_key,
         signed_floor,
     });
     if let Some(addr) = config.metrics_addr {
@@ -175,7 +174,7 @@ pub async fn run_with(
         mempool,
         network,
         consensus: handles.status.clone(),
-        node_key: node_key.public(),
+        node_key: consensus_key.unwrap_or(node_key.public()),
         validator: config.validator,
         syncing,
         health,
@@ -254,7 +253,9 @@ fn allowed_keys(chain: &Chain) -> Result<BTreeSet<PublicKey>> {
         .into_iter()
         .flatten()
     {
-        keys.extend(set.validators().iter().map(|v| v.public_key));
+        for validator in set.validators() {
+            keys.insert(system::network_key_of_validator(&state, &validator.public_key)?);
+        }
     }
     Ok(keys)
 }
@@ -339,6 +340,26 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The validator's signer: the remote one of `[signer] remote` (waiting until it answers), or the
+/// consensus key file with its signing state (derived from `data/` in a home from before the
+/// state file, see [`SignGuard::open`]).
+async fn open_signer(home: &Home, config: &NodeConfig, chain: &Chain) -> Result<Box<dyn Signer>> {
+    if let Some(remote) = &config.remote_signer {
+        let address =
+            SignerAddress::parse(remote).map_err(|e| anyhow::anyhow!("[signer] remote: {e}"))?;
+        if home.consensus_key_path().exists() {
+            tracing::info!(key_file = %home.consensus_key_path().display(), "signing through the remote signer: the key file in the home is not used");
+        }
+        let signer = tokio::task::spawn_blocking(move || RemoteSigner::connect(address)).await?;
+        return Ok(Box::new(signer));
+    }
+    let key = home.load_consensus_key()?.keypair()?;
+    let guard = SignGuard::open(&home.sign_state_path(), config.allow_missing_sign_state, || {
+        derive_sign_state(home, chain)
+    })?;
+    Ok(Box::new(LocalSigner::new(key, guard)))
 }
 
 /// What `data/` shows this key signed, for a home whose signing state is missing (made before

@@ -6,9 +6,11 @@
 //!                    NodeConfig, read by crate::config (old homes: config.json, until
 //!                    `kessai config migrate` turns it into config.toml)
 //!   chainspec.json   the chain spec this node was initialised with
-//!   node_key.json    the node's ed25519 key: consensus key of a validator, and libp2p identity
-//!   sign_state.json  the last (height, round, step) the key signed: beside the key, never in
-//!                    data/, so that no wipe or restore of data/ lets it sign twice (SignGuard)
+//!   node_key.json    the node's ed25519 libp2p identity (its peer id: `kessai node id`)
+//!   consensus_key.json  the validator's consensus key (absent in homes from before the keys were
+//!                    split: node_key.json is both; absent too where a remote signer holds it)
+//!   sign_state.json  the last (height, round, step) the consensus key signed: beside the key,
+//!                    never in data/, so that no wipe or restore of data/ lets it sign twice
 //!   data/            RocksDB (blocks, state) and consensus.wal
 //!   keys/            member keys written by `kessai dev` (never used by the node itself)
 //! ```
@@ -47,9 +49,13 @@ impl Home {
     pub fn chainspec_path(&self) -> PathBuf {
         self.root.join("chainspec.json")
     }
-    /// `node_key.json`: the node's ed25519 key file.
+    /// `node_key.json`: the node's ed25519 key file, its libp2p identity.
     pub fn node_key_path(&self) -> PathBuf {
         self.root.join("node_key.json")
+    }
+    /// `consensus_key.json`: the validator's consensus key file.
+    pub fn consensus_key_path(&self) -> PathBuf {
+        self.root.join("consensus_key.json")
     }
     /// `sign_state.json`: the validator key's signing state ([`crate::sign_state`]).
     pub fn sign_state_path(&self) -> PathBuf {
@@ -75,10 +81,12 @@ impl Home {
     }
 
     /// Writes a fresh home. Refuses to overwrite an initialised one: its keys and data are precious.
+    /// `consensus_key` `None` leaves one key for both (`kessai dev`).
     pub fn initialise(
         &self,
         spec: &ChainSpec,
         node_key: &KeyFile,
+        consensus_key: Option<&KeyFile>,
         config: &NodeConfig,
     ) -> Result<()> {
         if self.is_initialised() {
@@ -92,6 +100,9 @@ impl Home {
         std::fs::write(self.chainspec_path(), spec.to_json())?;
         crate::config::save(self, config)?;
         node_key.write(&self.node_key_path())?;
+        if let Some(consensus_key) = consensus_key {
+            consensus_key.write(&self.consensus_key_path())?;
+        }
         // A new key has never signed; an existing state (the key reused) is kept.
         if !self.sign_state_path().exists() {
             crate::sign_state::SignGuard::create_fresh(&self.sign_state_path())?;
@@ -121,5 +132,14 @@ impl Home {
     /// Reads `node_key.json`.
     pub fn load_node_key(&self) -> Result<KeyFile> {
         KeyFile::read(&self.node_key_path())
+    }
+
+    /// Reads `consensus_key.json`, or `node_key.json` in a home from before the keys were split
+    /// (one key for both).
+    pub fn load_consensus_key(&self) -> Result<KeyFile> {
+        match self.consensus_key_path().exists() {
+            true => KeyFile::read(&self.consensus_key_path()),
+            false => self.load_node_key(),
+        }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`health`]: `GET /health` and `GET /ready` on the RPC and metrics ports;
 //! - [`storage`]: whether the node can write to its disk (a failed write stops admission and
 //!   signing);
+//! - [`signer`]: what signs consensus messages — the key with its signing state, or the remote
+//!   signer `kessai signer run` — and the double-sign check;
 //! - [`wal`]: the consensus write-ahead log and block journal; [`home`]: the node's files on disk;
 //! - [`config`]: the node's settings (`config.toml`, environment overrides, old `config.json`);
 //! - [`backup`]: backups of the database and files of exported blocks (`kessai db`).
@@ -26,6 +28,7 @@ pub mod metrics;
 pub mod rpc;
 pub mod service;
 pub mod sign_state;
+pub mod signer;
 pub mod state_sync;
 pub mod storage;
 pub mod wal;

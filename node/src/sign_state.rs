@@ -22,10 +22,14 @@
 //! this file existed: the state is derived from the store's height and the WAL) or the operator
 //! states that the key has never signed (`kessai node run --allow-missing-sign-state`).
 //!
-//! Not covered: two processes running the same key, each with its own state file. Only one signer
-//! process per key (a remote signer) prevents that.
+//! The guard is checked inside the [`crate::signer::Signer`] that signs (in the node, or in the
+//! remote signer `kessai signer run`), so no path signs without it. Two processes running the
+//! same key, each with its own state file, are not prevented from signing at the same moment;
+//! one signer process for both (a remote signer) is, and `double_sign_check_height` stops a
+//! process that sees the other's precommits.
 
 use anyhow::{bail, Context, Result};
+use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_consensus::Message;
 use kessai_primitives::{Hash, VoteKind};
 use serde::{Deserialize, Serialize};
@@ -35,7 +39,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The step a signature was made in, in the order they happen within a round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SignStep {
     /// A proposal.
@@ -47,7 +63,9 @@ pub enum SignStep {
 }
 
 /// The last signature: where, and which message (blake3 of its borsh encoding).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
+)]
 pub struct LastSigned {
     /// Height of the signed message.
     pub height: u64,
@@ -61,7 +79,8 @@ pub struct LastSigned {
 }
 
 impl LastSigned {
-    fn position(&self) -> (u64, u32, SignStep) {
+    /// (height, round, step): the order signatures are made in.
+    pub fn position(&self) -> (u64, u32, SignStep) {
         (self.height, self.round, self.step)
     }
 }

@@ -668,21 +668,25 @@ fn ed25519_of_peer_key(peer_key: &[u8]) -> Option<PublicKey> {
     Some(PublicKey(key.try_into().ok()?))
 }
 
-/// Whether `key` signs now or will: in `validators/current`, `validators/next`, or given power
-/// by a change pending for `height + 1` or `height + 2`. Revoking such a key's node would cut a
-/// signer off the network; the node keeps validators allowed whatever the state says.
+/// Whether `key` is the node key of a validator that signs now or will (its registered node key,
+/// `validator-node/`, or else its consensus key): in `validators/current`, `validators/next`, or
+/// given power by a change pending for `height + 1` or `height + 2`. Revoking such a key's node
+/// would cut a signer off the network; the node keeps validators allowed whatever the state says.
 fn is_or_becomes_validator(state: &Overlay, height: u64, key: &PublicKey) -> Result<bool, Stop> {
     for set in
         [system::current_validators(state)?, system::next_validators(state)?].into_iter().flatten()
     {
-        if set.get(key).is_some() {
-            return Ok(true);
+        for validator in set.validators() {
+            if system::network_key_of_validator(state, &validator.public_key)? == *key {
+                return Ok(true);
+            }
         }
     }
     for at in [height + 1, height + 2] {
-        let pending = system::pending_validators(state, at)?.unwrap_or_default();
-        if pending.iter().any(|v| v.public_key == *key && v.power > 0) {
-            return Ok(true);
+        for v in system::pending_validators(state, at)?.unwrap_or_default() {
+            if v.power > 0 && system::network_key_of_validator(state, &v.public_key)? == *key {
+                return Ok(true);
+            }
         }
     }
     Ok(false)

@@ -5,7 +5,8 @@
 
 use crate::config::Config;
 use crate::types::{
-    Action, Input, Message, RoundValue, SignedKind, SignedSlot, Step, Timeout, WalEntry,
+    Action, ConsensusSigner, Input, Message, RoundValue, SignedKind, SignedSlot, Step, Timeout,
+    WalEntry,
 };
 use crate::votes::{RoundVotes, MAX_VERSIONS_PER_VOTER};
 use kessai_primitives::{
@@ -31,7 +32,7 @@ const MAX_KNOWN_BLOCKS: usize = 1024;
 /// the shell that drives it.
 pub struct Consensus {
     config: Config,
-    signer: Option<Keypair>,
+    signer: Option<Box<dyn ConsensusSigner>>,
     /// The latest (height, round, kind) we signed in this process or found in a WAL: nothing at or
     /// before it is ever signed again.
     last_signed: Option<SignedSlot>,
@@ -44,6 +45,14 @@ impl Consensus {
     /// `signer` None = a full node that follows but never signs. A signer that is not in a
     /// height's validator set also just follows that height.
     pub fn new(config: Config, signer: Option<Keypair>) -> Self {
+        Consensus::with_signer(config, signer.map(|key| Box::new(key) as Box<dyn ConsensusSigner>))
+    }
+
+    /// [`Consensus::new`] with any [`ConsensusSigner`]: the node's signs through the key's
+    /// signing state, or asks a remote signer. A signer that refuses leaves the core as if it
+    /// were below its signing floor: it does not send or count that message, and moves on by
+    /// timeouts.
+    pub fn with_signer(config: Config, signer: Option<Box<dyn ConsensusSigner>>) -> Self {
         Consensus {
             config,
             signer,
@@ -51,6 +60,12 @@ impl Consensus {
             current: None,
             next_height: BufferedInputs::default(),
         }
+    }
+
+    /// Replaces the signer (before the first `start_height`): the node's shell gives the core its
+    /// signer through the key's signing state.
+    pub fn set_signer(&mut self, signer: Option<Box<dyn ConsensusSigner>>) {
+        self.signer = signer;
     }
 
     /// Never sign at or before (`height`, `round`, `kind`): the key's signing state, kept by the
@@ -73,7 +88,7 @@ impl Consensus {
         validators: ValidatorSet,
         wal: &[WalEntry],
     ) -> Vec<Action> {
-        let key = self.signer.as_ref().map(Keypair::public);
+        let key = self.signer.as_ref().map(|s| s.public_key());
         let me = key.filter(|k| validators.get(k).is_some());
         // Restarting the current height without a process restart: what we signed is in memory.
         let mut entries = match self.current.take() {
@@ -99,7 +114,7 @@ impl Consensus {
         let mut state = HeightState::new(height, validators, me);
         let mut ctx = Ctx {
             config: &self.config,
-            key: self.signer.as_ref(),
+            key: self.signer.as_deref_mut(),
             last_signed: &mut self.last_signed,
             actions: Vec::new(),
         };
@@ -141,7 +156,7 @@ impl Consensus {
         }
         let mut ctx = Ctx {
             config: &self.config,
-            key: self.signer.as_ref(),
+            key: self.signer.as_deref_mut(),
             last_signed: &mut self.last_signed,
             actions: Vec::new(),
         };
@@ -244,7 +259,7 @@ struct Verdict {
 /// What the rules of one height need besides the height's own state.
 struct Ctx<'a> {
     config: &'a Config,
-    key: Option<&'a Keypair>,
+    key: Option<&'a mut (dyn ConsensusSigner + 'static)>,
     last_signed: &'a mut Option<SignedSlot>,
     actions: Vec<Action>,
 }
@@ -670,7 +685,7 @@ impl HeightState {
 
     fn propose(&mut self, ctx: &mut Ctx, block: BlockId, pol_round: Option<u32>) {
         self.flags.awaiting_value = false;
-        let Some(key) = ctx.key.filter(|_| self.me.is_some()) else {
+        let Some(me) = self.me.filter(|_| ctx.key.is_some()) else {
             return;
         };
         if let Some(earlier) = self.signed.get(&(self.round, SignedKind::Proposal)) {
@@ -693,9 +708,13 @@ impl HeightState {
             round: self.round,
             pol_round,
             block,
-            proposer: key.public(),
-        }
-        .sign(key);
+            proposer: me,
+        };
+        let Some(proposal) = ctx.key.as_deref_mut().and_then(|s| s.sign_proposal(proposal)) else {
+            debug!(?slot, "not proposing: the signer refused");
+            self.schedule(ctx, Step::Propose);
+            return;
+        };
         self.record_signed(ctx, Message::Proposal(proposal.clone()));
         self.blocks.entry(block).or_insert(true);
         // Our own block is timely to us: we gave it its time.
@@ -706,7 +725,7 @@ impl HeightState {
 
     /// Signs (or, if we already did at this slot, re-sends) our vote and counts it.
     fn sign_vote(&mut self, ctx: &mut Ctx, kind: VoteKind, block: Option<BlockId>) {
-        let (Some(key), Some(me)) = (ctx.key, self.me) else {
+        let Some(me) = self.me.filter(|_| ctx.key.is_some()) else {
             return;
         };
         let round = self.round;
@@ -733,8 +752,12 @@ impl HeightState {
             kind,
             block,
             validator: me,
-        }
-        .sign(key);
+        };
+        let Some(vote) = ctx.key.as_deref_mut().and_then(|s| s.sign_vote(vote)) else {
+            debug!(?slot, "not voting: the signer refused");
+            self.run_out_without_our_vote(ctx, kind);
+            return;
+        };
         self.record_signed(ctx, Message::Vote(vote.clone()));
         let power = self.validators.power_of(&me);
         self.votes.entry(round).or_default().insert(vote, power);

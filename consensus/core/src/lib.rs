@@ -143,7 +143,9 @@ mod votes;
 
 pub use config::{Config, TimeoutConfig};
 pub use consensus::{Consensus, MAX_BUFFERED_INPUTS, MAX_ROUNDS_AHEAD};
-pub use types::{Action, Input, Message, RoundValue, SignedKind, Step, Timeout, WalEntry};
+pub use types::{
+    Action, ConsensusSigner, Input, Message, RoundValue, SignedKind, Step, Timeout, WalEntry,
+};
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_primitives::{
-    BlockId, Commit, Evidence, PublicKey, SignatureError, SignedProposal, SignedVote, VoteKind,
+    BlockId, Commit, Evidence, Keypair, Proposal, PublicKey, SignatureError, SignedProposal,
+    SignedVote, Vote, VoteKind,
 };
 
 /// Where the core is within a round. Ordered: `Propose < Prevote < Precommit < Commit`.
@@ -238,4 +239,29 @@ pub(crate) struct SignedSlot {
     pub height: u64,
     pub round: u32,
     pub kind: SignedKind,
+}
+
+/// What signs the core's proposals and votes: its key in memory ([`Keypair`]), or the node's
+/// signer, which records each signature in the key's signing state first (or asks a remote
+/// signer that does) and refuses what would conflict with an earlier one. `None` is a refusal:
+/// the core neither sends nor counts that message.
+pub trait ConsensusSigner: Send {
+    /// The validator key the signatures are made with.
+    fn public_key(&self) -> PublicKey;
+    /// Signs `proposal`, or refuses.
+    fn sign_proposal(&mut self, proposal: Proposal) -> Option<SignedProposal>;
+    /// Signs `vote`, or refuses.
+    fn sign_vote(&mut self, vote: Vote) -> Option<SignedVote>;
+}
+
+impl ConsensusSigner for Keypair {
+    fn public_key(&self) -> PublicKey {
+        self.public()
+    }
+    fn sign_proposal(&mut self, proposal: Proposal) -> Option<SignedProposal> {
+        Some(proposal.sign(self))
+    }
+    fn sign_vote(&mut self, vote: Vote) -> Option<SignedVote> {
+        Some(vote.sign(self))
+    }
 }

@@ -66,6 +66,10 @@ pub enum Command {
     /// Local multi-validator networks for testing (like `cometbft testnet`).
     #[command(subcommand)]
     Testnet(TestnetCommand),
+    /// The remote signer: holds a validator's consensus key and signing state, and signs for its
+    /// node over a Unix socket (`[signer] remote` in the node's config.toml).
+    #[command(subcommand)]
+    Signer(crate::commands::signer::SignerCommand),
     /// Cross-chain hash-lock swaps (power ledger and value certificates): secrets, legs, claims,
     /// and the relayer that completes one leg with the secret revealed on the other chain.
     #[command(subcommand)]
@@ -165,6 +169,7 @@ impl Command {
             self,
             Command::Dev(_)
                 | Command::Node(NodeCommand::Run(_))
+                | Command::Signer(crate::commands::signer::SignerCommand::Run(_))
                 | Command::Intermediary(IntermediaryCommand::Serve { .. })
         )
     }

@@ -13,17 +13,19 @@ use crate::metrics::Metrics;
 use crate::service::clock::ClockWatch;
 use crate::service::events::{Event, SyncVerdict, SyncedBlock};
 use crate::service::network::{NetworkHandle, NetworkMessage};
-use crate::sign_state::{SignGuard, SignStep, Verdict};
+use crate::sign_state::SignStep;
+use crate::signer::{DoubleSignCheck, ShellSigner, Signer, SignerStatus};
 use crate::wal::{BlockJournal, Wal};
 use anyhow::{Context, Result};
 use kessai_consensus::{
     Action, Config, Consensus, Input, Message, SignedKind, TimeoutConfig, WalEntry,
 };
 use kessai_primitives::{
-    Block, BlockId, Commit, Evidence, Hash, Keypair, SignedProposal, SignedTransaction, SignedVote,
+    Block, BlockId, Commit, Evidence, Hash, Keypair, PublicKey, SignedProposal, SignedTransaction,
+    SignedVote,
 };
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -68,7 +70,8 @@ pub struct ConsensusTask {
     network: NetworkHandle,
     core: Consensus,
     wal: Wal,
-    signer: Option<Keypair>,
+    /// The validator key the core signs with, if any.
+    validator_key: Option<PublicKey>,
     events_tx: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
     /// Blocks we built or received and executed, by id, for the current height.
@@ -85,11 +88,11 @@ pub struct ConsensusTask {
     committed: tokio::sync::broadcast::Sender<u64>,
     /// Our own votes at the current height, for [`Event::ResendDue`].
     own_votes: Vec<SignedVote>,
-    /// The key's signing state beside the key (validators only): no new signature at or below
-    /// the last one, whatever happened to `data/` ([`SignGuard`]).
-    sign_guard: Option<SignGuard>,
-    /// Messages the core signed that the guard refused: their broadcast is dropped too.
-    refused: HashSet<Hash>,
+    /// What the signer inside the core did (validators with a [`Signer`]): its refusals,
+    /// a failed write of its signing state, whether it is reachable.
+    signer_status: Option<Arc<Mutex<SignerStatus>>>,
+    /// `double_sign_check_height` (0: none).
+    double_sign: Option<DoubleSignCheck>,
     /// Height seen at the last [`Event::ResendDue`].
     last_resend_check: u64,
     resend_nonce: u64,
@@ -160,7 +163,7 @@ impl ConsensusTask {
             network,
             core,
             wal,
-            signer,
+            validator_key: signer.as_ref().map(Keypair::public),
             events_tx,
             events,
             executed: HashMap::new(),
@@ -171,8 +174,8 @@ impl ConsensusTask {
             status,
             committed,
             own_votes: Vec::new(),
-            sign_guard: None,
-            refused: HashSet::new(),
+            signer_status: None,
+            double_sign: None,
             last_resend_check: 0,
             resend_nonce: 0,
             height_started: Instant::now(),
@@ -185,12 +188,34 @@ impl ConsensusTask {
         Ok((task, handles))
     }
 
-    /// Checks every new signature against `guard` before it is persisted or sent, and tells the
-    /// core where the key last signed, so that it neither signs nor counts a vote of its own at or
-    /// before it (a core that counted a refused vote could decide alone and store a commit
-    /// holding it).
-    pub fn with_sign_guard(mut self, guard: SignGuard) -> ConsensusTask {
-        if let Some(last) = guard.last() {
+    /// Makes the core sign through `signer`, whose signing state checks and records every
+    /// signature before the core may persist or send it (a refused one the core neither sends
+    /// nor counts: a core that counted a refused vote could decide alone and store a commit
+    /// holding it), and tells the core where the key last signed. With
+    /// `double_sign_check_height` N > 0 the latest N commits of the store are checked now, and
+    /// every commit stored later ([`DoubleSignCheck`]).
+    pub fn with_signer(
+        mut self,
+        signer: Box<dyn Signer>,
+        double_sign_check_height: u64,
+    ) -> Result<ConsensusTask> {
+        let last_signed = signer.last_signed();
+        let key = signer.public_key();
+        let status = Arc::new(Mutex::new(SignerStatus::default()));
+        self.validator_key = Some(key);
+        self.core.set_signer(Some(Box::new(ShellSigner::new(signer, status.clone()))));
+        self.signer_status = Some(status.clone());
+        if double_sign_check_height > 0 {
+            let check = DoubleSignCheck {
+                window: double_sign_check_height,
+                key,
+                start_last: last_signed,
+                status,
+            };
+            check.check_store(&self.chain)?;
+            self.double_sign = Some(check);
+        }
+        if let Some(last) = last_signed {
             self.metrics.last_signed_height.set(last.height as i64);
             let kind = match last.step {
                 SignStep::Propose => SignedKind::Proposal,
@@ -210,8 +235,7 @@ impl ConsensusTask {
                 );
             }
         }
-        self.sign_guard = Some(guard);
-        self
+        Ok(self)
     }
 
     /// Runs until the event channel closes.
@@ -405,19 +429,38 @@ impl ConsensusTask {
         for action in actions {
             self.apply_one(action)?;
         }
-        Ok(())
+        self.take_signer_status()
+    }
+
+    /// What the signer did while the core ran: metrics, and a failed write of the signing state,
+    /// which is a storage fault like a failed WAL append: nothing is signed after it, and the
+    /// node stops for its supervisor (a torn slot leaves the other, the last signature sent).
+    fn take_signer_status(&mut self) -> Result<()> {
+        let Some(status) = &self.signer_status else { return Ok(()) };
+        let (signed, refused, failed) = {
+            let mut status = status.lock().unwrap_or_else(|e| e.into_inner());
+            let taken = (status.last_signed_height.take(), status.refused, status.failed.take());
+            status.refused = 0;
+            taken
+        };
+        if let Some(height) = signed {
+            self.metrics.last_signed_height.set(height as i64);
+        }
+        self.metrics.signatures_refused.inc_by(refused);
+        match failed {
+            Some(failure) => self.storage_check("the signing state", Err(anyhow::anyhow!(failure))),
+            None => Ok(()),
+        }
     }
 
     fn apply_one(&mut self, action: Action) -> Result<()> {
         match action {
             Action::RequestValue { height, round } => self.schedule_build(height, round),
             Action::PersistWal(entry) => {
-                // First the blocks below must be durable (this waits out a full disk), then the
-                // key's signing state records the signature, then the WAL.
+                // The key's signing state recorded the signature when the core signed it
+                // (its `Signer`); now the blocks below must be durable (this waits out a full
+                // disk), then the journal and the WAL.
                 self.before_signing(entry.height())?;
-                if !self.guard_allows(&entry.message)? {
-                    return Ok(());
-                }
                 if let Some(block) = entry.message.block() {
                     let saved = self.journal_block(block);
                     self.storage_check("the block journal", saved)?;
@@ -432,9 +475,6 @@ impl ConsensusTask {
                 self.storage_check("the consensus WAL", appended)?
             }
             Action::Broadcast(message) => {
-                if !self.refused.is_empty() && self.refused.remove(&message_hash(&message)?) {
-                    return Ok(());
-                }
                 self.before_signing(message.height())?;
                 self.broadcast(message)
             }
@@ -479,14 +519,14 @@ impl ConsensusTask {
         if height != self.core.height() || round != self.core.round() {
             return Ok(()); // the round moved on while we waited
         }
-        let signer = self.signer.as_ref().context("only a validator builds blocks")?;
+        let proposer = self.validator_key.context("only a validator builds blocks")?;
         let limits = &self.chain.spec.consensus;
         let max_bytes = (limits.max_block_bytes as usize / 2).min(PROPOSAL_TX_BYTES);
         let txs = self.mempool.reap(limits.max_block_txs as usize, max_bytes);
         let txs = self.chain.runtime.block_compile_budget(txs);
         let started = Instant::now();
         let executed = self.chain.build_block(
-            signer.public(),
+            proposer,
             txs,
             self.last_commit.clone(),
             self.evidence_pool.clone(),
@@ -503,35 +543,6 @@ impl ConsensusTask {
         self.executed.insert(id, executed);
         let actions = self.core.handle(Input::ProposeValue { height, round, block: id });
         self.apply(actions)
-    }
-
-    /// Whether a message the core has just signed may be persisted and sent: the signing state
-    /// beside the key records it first, and refuses anything at or below the last signature that
-    /// is not the same message. A refusal is an ERROR, never a stop: the core goes on and signs
-    /// again once it reaches a round or height above the last one.
-    fn guard_allows(&mut self, message: &Message) -> Result<bool> {
-        let Some(guard) = self.sign_guard.as_mut() else { return Ok(true) };
-        // A failed write of the state is a storage fault like a failed WAL append: nothing is
-        // signed after it, and the node stops for its supervisor (a torn slot leaves the other
-        // one, which holds the last signature that was sent).
-        let verdict = match guard.check(message) {
-            Ok(verdict) => verdict,
-            Err(error) => {
-                return self.storage_check("the signing state", Err(error)).map(|()| false)
-            }
-        };
-        match verdict {
-            Verdict::Sign | Verdict::Resend => {
-                self.metrics.last_signed_height.set(message.height() as i64);
-                Ok(true)
-            }
-            Verdict::Refuse(reason) => {
-                tracing::error!("{reason}");
-                self.metrics.signatures_refused.inc();
-                self.refused.insert(message_hash(message)?);
-                Ok(false)
-            }
-        }
     }
 
     fn broadcast(&mut self, message: Message) {
@@ -627,6 +638,9 @@ impl ConsensusTask {
         let block = &executed.block;
         let height = block.header.height;
         self.count_if_missed(height, &commit)?;
+        if let Some(check) = &self.double_sign {
+            check.check_commit(&commit);
+        }
         let parent_time = self.chain.tip_header().map(|h| h.time_ms);
         let time_ms = block.header.time_ms;
         let tx_ids: HashSet<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
@@ -673,7 +687,7 @@ impl ConsensusTask {
     /// `kessai_missed_blocks_total`: a validator whose key is in the set of `height` and has no
     /// precommit in the commit it stores for it missed the block.
     fn count_if_missed(&self, height: u64, commit: &Commit) -> Result<()> {
-        let Some(key) = self.signer.as_ref().map(Keypair::public) else { return Ok(()) };
+        let Some(key) = self.validator_key else { return Ok(()) };
         let in_set = self.chain.validators_for(height)?.get(&key).is_some();
         if in_set && !commit.signatures.iter().any(|s| s.validator == key) {
             self.metrics.missed_blocks.inc();
@@ -757,9 +771,4 @@ impl ConsensusTask {
             clock_skew_ms: self.clock.skew_ms(),
         });
     }
-}
-
-/// The id the signing guard and the refused set use for a message.
-fn message_hash(message: &Message) -> Result<Hash> {
-    Ok(Hash::digest(&borsh::to_vec(message)?))
 }

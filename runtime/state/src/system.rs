@@ -37,6 +37,10 @@ pub const PEER: &[u8] = b"peer/";
 /// Key prefix of revoked peers (`peer-revoked/ ‖ libp2p public key bytes` → `()`): node keys that
 /// may not connect even though the chain spec lists them.
 pub const PEER_REVOKED: &[u8] = b"peer-revoked/";
+/// Key prefix of validators' node keys (`validator-node/ ‖ consensus public key` → the ed25519
+/// [`PublicKey`] of its node, its libp2p identity): written at genesis for each validator whose
+/// chain spec entry names a `node_key`; a validator without one connects with its consensus key.
+pub const VALIDATOR_NODE: &[u8] = b"validator-node/";
 /// Key prefix of committed misbehaviour evidence (`evidence/ ‖ evidence hash` → `Evidence`).
 pub const EVIDENCE: &[u8] = b"evidence/";
 /// Key of the chain's [`DeploymentPolicy`] (absent = [`DeploymentPolicy::AnyDeployer`]).
@@ -183,6 +187,20 @@ pub fn next_validators_key() -> Vec<u8> {
 /// that height (power 0 removes a validator).
 pub fn pending_validators_key(height: u64) -> Vec<u8> {
     system_key(VALIDATORS_PENDING, &height.to_be_bytes())
+}
+
+/// `validator-node/ ‖ consensus public key` → the node key of that validator.
+pub fn validator_node_key(consensus_key: &PublicKey) -> Vec<u8> {
+    system_key(VALIDATOR_NODE, &consensus_key.0)
+}
+
+/// The key the node of the validator with `consensus_key` connects with: its registered node key
+/// ([`VALIDATOR_NODE`]), or else the consensus key itself.
+pub fn network_key_of_validator(
+    state: &(impl StateView + ?Sized),
+    consensus_key: &PublicKey,
+) -> Result<PublicKey, StateError> {
+    Ok(read(state, &validator_node_key(consensus_key))?.unwrap_or(*consensus_key))
 }
 
 /// `peer/ ‖ libp2p public key bytes` → `()`: an admitted peer.

@@ -55,7 +55,7 @@ fn validators_with_skewed_clocks_follow_the_chain_and_report_the_skew() {
     // The fast validator's blocks, 60 s ahead, get nil prevotes: none is committed, and each
     // costs one round (the heights it proposes in round 0 are decided in round 1), no more.
     // The slow validator's blocks, at its parent's time + 1 ms, are timely to all and committed.
-    let slow_key = entry_field(&net.entries[3], "node_key").to_string();
+    let slow_key = entry_field(&net.entries[3], "consensus_key").to_string();
     let (mut second_rounds, mut slow_proposed) = (0, 0);
     for height in 2..=target {
         let at = height.to_string();

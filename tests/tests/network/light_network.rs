@@ -31,7 +31,7 @@ fn may_validate(net: &Testnet, i: usize) {
 /// alice sets node `who`'s voting power (0 removes it) through node `via`; returns the
 /// transaction id and the height of its block.
 fn set_validator(net: &Testnet, via: usize, who: usize, power: u64) -> (String, u64) {
-    let key = entry_field(&net.entries[who], "node_key");
+    let key = entry_field(&net.entries[who], "consensus_key");
     let keys = net.keys_dir();
     let receipt = net.node(via).cli_json(&[
         "tx",
@@ -93,7 +93,7 @@ fn light_sync_follows_the_chain_across_validator_set_changes_and_proves_them() {
     net.start_all(5);
     let all = [0, 1, 2, 3, 4];
     net.wait_height(&all, 2, MINUTE).unwrap();
-    let node_key = |i: usize| entry_field(&net.entries[i], "node_key").to_string();
+    let node_key = |i: usize| entry_field(&net.entries[i], "consensus_key").to_string();
     let rpc = |i: usize| net.node(i).rpc.clone();
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("light");

@@ -8,6 +8,7 @@ mod hostile_peers;
 mod lifecycle;
 mod light_network;
 mod namespaces;
+mod remote_signer;
 mod state_sync;
 mod testnet;
 mod upgrade;

@@ -80,7 +80,7 @@ fn four_validators_agree_survive_a_crash_halt_without_fork_and_a_full_node_syncs
     net.wait_height(&VALIDATORS, target, MINUTE).unwrap();
     // Signing again shows in its own proposals being committed (its precommits may arrive after
     // the quorum that decided a block, so commits need not list it).
-    let key = entry_field(&net.entries[3], "node_key").to_string();
+    let key = entry_field(&net.entries[3], "consensus_key").to_string();
     let back = net.node(3).height();
     assert!(
         proposes_within(&net, &key, back, 12),
@@ -166,7 +166,7 @@ fn a_validator_added_by_governance_signs_from_the_announced_height() {
     net.start_all(5);
     net.wait_height(&VALIDATORS, 1, MINUTE).unwrap();
 
-    let newcomer = entry_field(&net.entries[4], "node_key").to_string();
+    let newcomer = entry_field(&net.entries[4], "consensus_key").to_string();
     let keys = net.keys_dir();
     let receipt = net.node(1).cli_json(&[
         "tx",
@@ -239,7 +239,7 @@ fn a_validator_whose_data_is_wiped_mid_height_rejoins_without_equivocating() {
         let log = net.log(i);
         assert!(!log.contains("equivocation detected"), "node {i} saw an equivocation:\n{log}");
     }
-    let key = entry_field(&net.entries[1], "node_key").to_string();
+    let key = entry_field(&net.entries[1], "consensus_key").to_string();
     let back = net.node(1).height();
     assert!(proposes_within(&net, &key, back, 12), "the wiped validator never proposed again");
 }

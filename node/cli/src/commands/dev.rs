@@ -50,6 +50,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         home.initialise(
             &spec,
             &KeyFile::new("validator-0", &Keypair::dev("validator-0")),
+            None,
             &config,
         )?;
     }

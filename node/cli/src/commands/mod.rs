@@ -12,6 +12,7 @@ pub mod node;
 pub mod notes;
 mod output;
 pub mod query;
+pub mod signer;
 pub mod status;
 pub mod swap;
 pub mod testnet;
@@ -37,5 +38,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Swap(command) => swap::run(command).await,
         Command::Intermediary(command) => intermediary::run(command).await,
         Command::Testnet(command) => testnet::run(command),
+        Command::Signer(command) => signer::run(command).await,
     }
 }

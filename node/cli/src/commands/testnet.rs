@@ -4,9 +4,12 @@
 //! ```text
 //! DIR/
 //!   chainspec.json   shared by every node: fresh validator keys, the dev members, builtin contracts
-//!   nodes.json       one line per node: name, home, node key, peer id, p2p / RPC / metrics addresses
+//!   nodes.json       one line per node: name, home, consensus key, node key, peer id, p2p / RPC /
+//!                    metrics addresses
 //!   keys/            member keys (alice, bob, …) for `kessai tx … --keys-dir DIR/keys`
-//!   node0/ … nodeN/  node homes (validators first, then full nodes); start each with
+//!   node0/ … nodeN/  node homes (validators first, then full nodes), each with its consensus key
+//!                    (consensus_key.json, the chain spec's validator key) and its node key
+//!                    (node_key.json, the libp2p identity the spec lists as `node_key`); start each with
 //!                    `kessai node run --home DIR/nodeI` (`scripts/testnet.sh up DIR` does it)
 //! ```
 //!
@@ -73,6 +76,9 @@ struct NodeEntry {
     host: String,
     home: String,
     validator: bool,
+    /// The key that signs proposals and votes (`consensus_key.json`).
+    consensus_key: String,
+    /// The libp2p identity (`node_key.json`).
     node_key: String,
     peer_id: String,
     /// The address other nodes dial (without `/p2p/ID`).
@@ -85,7 +91,10 @@ struct NodeEntry {
 
 struct Planned {
     name: String,
+    /// The libp2p identity.
     key: Keypair,
+    /// The consensus key.
+    consensus_key: Keypair,
     validator: bool,
     host: Host,
     p2p_port: u16,
@@ -206,12 +215,18 @@ fn init(args: TestnetInitArgs) -> Result<()> {
             validator: node.validator,
             ..NodeConfig::default()
         };
-        home.initialise(&spec, &KeyFile::new(&node.name, &node.key), &config)?;
+        home.initialise(
+            &spec,
+            &KeyFile::new(&node.name, &node.key),
+            Some(&KeyFile::new(&node.name, &node.consensus_key)),
+            &config,
+        )?;
         entries.push(NodeEntry {
             name: node.name.clone(),
             host: node.host.to_string(),
             home: home.root().display().to_string(),
             validator: node.validator,
+            consensus_key: node.consensus_key.public().to_string(),
             node_key: node.key.public().to_string(),
             peer_id: kessai_network::peer_id_of(&node.key.public()).to_string(),
             p2p_addr: node.p2p_addr(),
@@ -289,6 +304,7 @@ fn plan_nodes(args: &TestnetInitArgs) -> Result<Vec<Planned>> {
             Planned {
                 name: format!("node{i}"),
                 key: Keypair::generate(),
+                consensus_key: Keypair::generate(),
                 validator: (i as u32) < validators,
                 host,
                 p2p_port: port,
@@ -308,8 +324,9 @@ fn testnet_spec(args: &TestnetInitArgs, nodes: &[Planned]) -> Result<ChainSpec> 
         .filter(|n| n.validator)
         .map(|n| ValidatorSpec {
             name: n.name.clone(),
-            public_key: n.key.public(),
+            public_key: n.consensus_key.public(),
             power: VALIDATOR_POWER,
+            node_key: Some(n.key.public()),
         })
         .collect();
     spec.nodes = nodes
