@@ -590,8 +590,9 @@ impl KessaiApiServer for RpcContext {
         after_height: Option<u64>,
     ) -> SubscriptionResult {
         let committed = self.committed.subscribe();
-        let start = after_height.map_or(self.chain.store.latest_height().unwrap_or(0), |h| h) + 1;
-        subscriptions::heads(self.chain.clone(), committed, pending, start).await
+        // Heads after `after_height`, or after the latest when the client gives none.
+        let after = after_height.unwrap_or_else(|| self.chain.store.latest_height().unwrap_or(0));
+        subscriptions::heads(self.chain.clone(), committed, pending, after).await
     }
 
     async fn subscribe_events(

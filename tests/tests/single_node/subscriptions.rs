@@ -146,6 +146,15 @@ fn subscribers_get_every_event_once_and_resume_from_their_cursor_across_a_restar
             }
             height = Some(head.header.height);
         }
+        // Resumed from a height: the next head is the one right after it.
+        let resume_after = last.height.saturating_sub(2);
+        let mut resumed = Subscription::open(&url, "kessai_subscribeHeads", json!([resume_after]))
+            .await
+            .expect("heads resumed from a height");
+        let head = next_item(&mut resumed, Duration::from_secs(30)).await.expect("a head");
+        let head: rpc::HeadInfo = serde_json::from_value(head).expect("a head");
+        assert_eq!(head.header.height, resume_after + 1, "heads resume right after the cursor");
+        drop(resumed);
 
         // Disconnected while more commits: resumed from the last cursor, exactly the missed ones.
         drop(events);
