@@ -2,14 +2,17 @@
 //! and the consensus and gas parameters.
 //!
 //! A chain spec is a JSON file. Every node of a chain must start from byte-identical semantics: the
-//! node stores [`ChainSpec::hash`] at genesis and refuses to start with a different spec. Two presets
+//! node stores [`ChainSpec::hash`] at genesis and refuses to start with a different spec. The hash
+//! is of the spec's content ([`CanonicalSpec`]): each contract's code counts by the blake3 of its
+//! wasm, not by where the file lives or which binary embeds it (decision record 0022). Two presets
 //! are embedded: [`ChainSpec::dev`] (one validator, for `kessai dev`) and [`ChainSpec::local`] (four
 //! validators on one machine). Their keys are well-known dev keys ([`Keypair::dev`]): never use them
 //! for a real network.
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use kessai_primitives::{DeploymentPolicy, Hash, Keypair, PublicKey, Role, UpgradePolicy};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 mod builtin;
@@ -55,7 +58,7 @@ pub enum ChainSpecError {
 }
 
 /// Timeouts and block limits of consensus.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusParams {
     /// How long a validator waits for round 0's proposal before prevoting nil, milliseconds. Round
@@ -112,7 +115,7 @@ impl Default for ConsensusParams {
 }
 
 /// A genesis validator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSpec {
     /// A name for people and logs (unique in the spec); the chain knows it by its key.
@@ -136,7 +139,7 @@ impl ValidatorSpec {
 }
 
 /// A genesis member: a key allowed to sign transactions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberSpec {
     /// A name for people (unique in the spec); the chain knows the member by its key.
@@ -149,7 +152,7 @@ pub struct MemberSpec {
 }
 
 /// A non-validating node allowed on the network (its libp2p key).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// A name for people and logs.
@@ -185,7 +188,7 @@ fn is_immutable(policy: &UpgradePolicy) -> bool {
 }
 
 /// How contracts come into force on the chain (decision record 0019).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractPolicy {
     /// Who must approve a new contract: `"any_deployer"` (the default: one member with the deployer
@@ -237,6 +240,97 @@ pub struct ChainSpec {
     /// written before it existed keeps its hash.
     #[serde(default, skip_serializing_if = "ContractPolicy::is_default")]
     pub contract_policy: ContractPolicy,
+    /// blake3 of each `.wasm` file the spec names, by path, as [`ChainSpec::from_file`] read it.
+    /// Not in the JSON: it lets [`ChainSpec::hash`] cover the code without reading the files at
+    /// every call, and [`ChainSpec::contract_code`] refuse a file changed since.
+    #[serde(skip)]
+    code_files: CodeFiles,
+}
+
+/// Digests of code files by path: a cache, so two specs that differ only in it are equal.
+#[derive(Clone, Debug, Default)]
+struct CodeFiles(BTreeMap<String, Hash>);
+
+impl PartialEq for CodeFiles {
+    fn eq(&self, _: &CodeFiles) -> bool {
+        true
+    }
+}
+
+/// The tag that starts a [`CanonicalSpec`]; a new canonical layout gets a new tag.
+pub const CANONICAL_SPEC_FORMAT: &str = "kessai/chainspec/v1";
+
+/// What a chain spec's identity covers: [`ChainSpec::hash`] (`genesis_hash`) is the blake3 of
+/// its borsh encoding. It is the spec with defaults filled in and each contract's `code` replaced
+/// by the blake3 of its wasm bytes, so the same spec hashes the same in any directory and on any
+/// machine, and two binaries embedding different `builtin:` code do not agree on it.
+/// `kessai_chainSpec` returns it as JSON (`canonical`): a verifier recomputes `genesis_hash` from
+/// it (`docs/formats.md`, section 7).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanonicalSpec {
+    /// [`CANONICAL_SPEC_FORMAT`].
+    pub format: String,
+    /// As in the spec.
+    pub chain_id: String,
+    /// As in the spec.
+    pub genesis_time_ms: u64,
+    /// As in the spec, defaults filled in.
+    pub consensus: ConsensusParams,
+    /// As in the spec, in its order.
+    pub validators: Vec<ValidatorSpec>,
+    /// As in the spec, in its order.
+    pub members: Vec<MemberSpec>,
+    /// As in the spec, in its order.
+    pub nodes: Vec<NodeSpec>,
+    /// The contracts, in the spec's order, each with the hash of its code.
+    pub contracts: Vec<CanonicalContract>,
+    /// As in the spec, defaults filled in.
+    pub contract_policy: ContractPolicy,
+}
+
+/// A genesis contract as its chain spec's identity sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanonicalContract {
+    /// As in the spec.
+    pub name: String,
+    /// blake3 of the wasm (the `builtin:` module or the file's bytes): the `code_hash` the genesis
+    /// state records for the contract.
+    pub code_hash: Hash,
+    /// The `init` arguments as compact JSON text, object keys sorted bytewise at every depth.
+    pub init: String,
+    /// As in the spec (`immutable` by default).
+    pub upgrade_policy: UpgradePolicy,
+}
+
+impl CanonicalSpec {
+    /// `genesis_hash`: blake3 of the borsh encoding.
+    pub fn hash(&self) -> Hash {
+        Hash::of(self)
+    }
+}
+
+/// `value` as compact JSON text with object keys sorted bytewise at every depth, whatever order
+/// the parser kept them in.
+fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(fields) => {
+            let mut fields: Vec<(&String, &Value)> = fields.iter().collect();
+            fields.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            let fields: Vec<String> = fields
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        scalar => scalar.to_string(),
+    }
 }
 
 /// Names of the well-known members of the presets, in order; `kessai dev` writes their keys.
@@ -332,6 +426,7 @@ impl ChainSpec {
             nodes: vec![],
             contracts,
             contract_policy: ContractPolicy::default(),
+            code_files: CodeFiles::default(),
         }
     }
 
@@ -359,7 +454,28 @@ impl ChainSpec {
             .map_err(|source| ChainSpecError::Parse { path: path.into(), source })?;
         spec.resolve_code_paths(path.parent().unwrap_or(Path::new(".")));
         spec.validate()?;
+        spec.read_code_files()?;
         Ok(spec)
+    }
+
+    /// Hashes every `.wasm` file the spec names, so that its identity covers the code: a spec is
+    /// refused when a file cannot be read.
+    fn read_code_files(&mut self) -> Result<(), ChainSpecError> {
+        for contract in &self.contracts {
+            if !contract.code.starts_with("builtin:") {
+                let code = self.read_code_file(contract)?;
+                self.code_files.0.insert(contract.code.clone(), Hash::digest(&code));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_code_file(&self, contract: &ContractSpec) -> Result<Vec<u8>, ChainSpecError> {
+        std::fs::read(&contract.code).map_err(|source| ChainSpecError::Code {
+            name: contract.name.clone(),
+            path: contract.code.clone().into(),
+            source,
+        })
     }
 
     /// Makes relative `.wasm` paths absolute, so the spec can be used from any directory.
@@ -376,9 +492,93 @@ impl ChainSpec {
         serde_json::to_string_pretty(self).expect("a chain spec serialises")
     }
 
-    /// Identity of the spec: blake3 of its canonical JSON. Nodes of one chain must agree on it.
+    /// Identity of the spec, `genesis_hash`: blake3 of the borsh of its [`CanonicalSpec`]. Nodes of
+    /// one chain must agree on it.
+    ///
+    /// Panics if the spec names a `.wasm` file that [`ChainSpec::from_file`] did not read and that
+    /// cannot be read now (a spec built in memory); [`ChainSpec::canonical`] returns the error.
     pub fn hash(&self) -> Hash {
-        Hash::digest(serde_json::to_string(self).expect("serialises").as_bytes())
+        match self.canonical() {
+            Ok(canonical) => canonical.hash(),
+            Err(e) => panic!("a chain spec whose code cannot be read has no identity: {e}"),
+        }
+    }
+
+    /// What [`ChainSpec::hash`] covers: the spec with each contract's code replaced by the blake3
+    /// of its wasm (embedded in this binary for `builtin:`, the file's bytes otherwise).
+    pub fn canonical(&self) -> Result<CanonicalSpec, ChainSpecError> {
+        self.canonical_with(builtin_code)
+    }
+
+    /// [`ChainSpec::canonical`] with the `builtin:` modules taken from `builtin` (another
+    /// binary's, in tests).
+    pub fn canonical_with(
+        &self,
+        builtin: impl Fn(&str) -> Option<&'static [u8]>,
+    ) -> Result<CanonicalSpec, ChainSpecError> {
+        // Every field, named: a field added to the spec must be added here, or this stops compiling.
+        let ChainSpec {
+            chain_id,
+            genesis_time_ms,
+            consensus,
+            validators,
+            members,
+            nodes,
+            contracts,
+            contract_policy,
+            code_files,
+        } = self;
+        let contracts = contracts
+            .iter()
+            .map(|contract| {
+                let ContractSpec { name, code, init, upgrade_policy } = contract;
+                let code_hash = match code.strip_prefix("builtin:") {
+                    Some(module) => Hash::digest(builtin(module).ok_or_else(|| {
+                        ChainSpecError::Invalid(format!(
+                            "contract {name}: no builtin code {module:?}"
+                        ))
+                    })?),
+                    None => match code_files.0.get(code) {
+                        Some(hash) => *hash,
+                        None => Hash::digest(&self.read_code_file(contract)?),
+                    },
+                };
+                Ok(CanonicalContract {
+                    name: name.clone(),
+                    code_hash,
+                    init: canonical_json(init),
+                    upgrade_policy: upgrade_policy.clone(),
+                })
+            })
+            .collect::<Result<_, ChainSpecError>>()?;
+        Ok(CanonicalSpec {
+            format: CANONICAL_SPEC_FORMAT.to_string(),
+            chain_id: chain_id.clone(),
+            genesis_time_ms: *genesis_time_ms,
+            consensus: consensus.clone(),
+            validators: validators.clone(),
+            members: members.clone(),
+            nodes: nodes.clone(),
+            contracts,
+            contract_policy: contract_policy.clone(),
+        })
+    }
+
+    /// The hash kessai gave the spec before decision record 0022: blake3 of its compact JSON, with
+    /// code as written (paths absolute). Only to tell an operator why an old database is refused.
+    pub fn text_hash_before_0022(&self) -> Hash {
+        Hash::digest(serde_json::to_string(self).expect("a chain spec serialises").as_bytes())
+    }
+
+    /// What `kessai_chainSpec` answers: `genesis_hash`, the `canonical` form it is the hash of,
+    /// and the `spec` as the node read it (code as `builtin:NAME` or the file's path).
+    pub fn rpc_json(&self) -> Result<serde_json::Value, ChainSpecError> {
+        let canonical = self.canonical()?;
+        Ok(serde_json::json!({
+            "genesis_hash": canonical.hash(),
+            "canonical": canonical,
+            "spec": self,
+        }))
     }
 
     /// Checks everything that can be checked without executing the genesis contracts.
@@ -449,11 +649,18 @@ impl ChainSpec {
                     contract.name
                 ))
             }),
-            None => std::fs::read(&contract.code).map_err(|source| ChainSpecError::Code {
-                name: contract.name.clone(),
-                path: contract.code.clone().into(),
-                source,
-            }),
+            None => {
+                let code = self.read_code_file(contract)?;
+                match self.code_files.0.get(&contract.code) {
+                    Some(hash) if *hash != Hash::digest(&code) => {
+                        Err(ChainSpecError::Invalid(format!(
+                            "contract {}: {} changed since the chain spec was read (its hash is part of the spec's identity)",
+                            contract.name, contract.code
+                        )))
+                    }
+                    _ => Ok(code),
+                }
+            }
         }
     }
 
@@ -567,7 +774,7 @@ mod tests {
         assert!(old.contracts.iter().all(|c| c.upgrade_policy == UpgradePolicy::Immutable));
         let mut plain = ChainSpec::dev();
         plain.contracts.iter_mut().for_each(|c| c.upgrade_policy = UpgradePolicy::Immutable);
-        assert_eq!(old.hash(), plain.hash(), "defaults are left out of the canonical JSON");
+        assert_eq!(old.hash(), plain.hash(), "the canonical form fills the defaults in");
         assert!(!plain.to_json().contains("upgrade_policy"));
         assert!(!plain.to_json().contains("contract_policy"));
 
@@ -636,6 +843,109 @@ mod tests {
         let path = dir.path().join("spec.json");
         std::fs::write(&path, spec.to_json()).unwrap();
         assert_eq!(ChainSpec::load(path.to_str().unwrap()).unwrap().hash(), spec.hash());
+    }
+
+    /// A spec naming `code/token.wasm` (relative) and `builtin:notes`, written with `wasm` as
+    /// the file's bytes into a directory of its own.
+    fn spec_in_dir(dir: &Path, wasm: &[u8]) -> PathBuf {
+        let mut spec = ChainSpec::dev();
+        spec.contracts.truncate(1);
+        let file = |name: &str, code: &str| ContractSpec {
+            name: name.into(),
+            code: code.into(),
+            init: serde_json::json!({"b": 1, "a": [2, {"d": null, "c": "x"}]}),
+            upgrade_policy: UpgradePolicy::Immutable,
+        };
+        spec.contracts.push(file("token", "code/token.wasm"));
+        spec.contracts.push(file("notes-2", "builtin:notes"));
+        std::fs::create_dir_all(dir.join("code")).unwrap();
+        std::fs::write(dir.join("code/token.wasm"), wasm).unwrap();
+        let path = dir.join("spec.json");
+        std::fs::write(&path, spec.to_json()).unwrap();
+        path
+    }
+
+    fn load(path: &Path) -> ChainSpec {
+        ChainSpec::load(path.to_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_same_spec_hashes_the_same_in_any_directory() {
+        let wasm = builtin_code("netting").unwrap();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (in_a, in_b) = (load(&spec_in_dir(a.path(), wasm)), load(&spec_in_dir(b.path(), wasm)));
+        assert_ne!(in_a.contracts[1].code, in_b.contracts[1].code, "two absolute paths");
+        assert_eq!(in_a.hash(), in_b.hash());
+        // As `kessai init` keeps it (absolute paths), read from a home elsewhere: the same.
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("chainspec.json"), in_a.to_json()).unwrap();
+        assert_eq!(load(&home.path().join("chainspec.json")).hash(), in_a.hash());
+        // The file and the builtin of the same bytes are the same code.
+        let mut builtin = in_a.clone();
+        builtin.contracts[1].code = "builtin:netting".into();
+        assert_eq!(builtin.hash(), in_a.hash());
+        // The canonical form names the code by its hash and sorts init's keys.
+        let canonical = in_a.canonical().unwrap();
+        assert_eq!(canonical.contracts[1].code_hash, Hash::digest(wasm));
+        assert_eq!(canonical.contracts[1].init, r#"{"a":[2,{"c":"x","d":null}],"b":1}"#);
+        assert_eq!(canonical.format, CANONICAL_SPEC_FORMAT);
+    }
+
+    #[test]
+    fn code_that_differs_by_one_byte_hashes_differently() {
+        let wasm = builtin_code("netting").unwrap();
+        let mut changed = wasm.to_vec();
+        changed[wasm.len() / 2] ^= 1;
+        // The same path, one byte of the file changed.
+        let dir = tempfile::tempdir().unwrap();
+        let one = load(&spec_in_dir(dir.path(), wasm));
+        let other = load(&spec_in_dir(dir.path(), &changed));
+        assert_eq!(one.contracts, other.contracts, "the same spec");
+        assert_ne!(one.hash(), other.hash(), "a file's bytes are in the identity");
+
+        // Another binary whose embedded `notes` differs by one byte.
+        let other_notes: &'static [u8] = Box::leak(
+            builtin_code("notes")
+                .map(|code| [&code[..1], &[code[1] ^ 1], &code[2..]].concat())
+                .unwrap()
+                .into_boxed_slice(),
+        );
+        let other_binary = |name: &str| match name {
+            "notes" => Some(other_notes),
+            name => builtin_code(name),
+        };
+        let spec = ChainSpec::dev();
+        assert_eq!(spec.canonical_with(builtin_code).unwrap().hash(), spec.hash());
+        assert_ne!(spec.canonical_with(other_binary).unwrap().hash(), spec.hash());
+    }
+
+    #[test]
+    fn code_files_are_read_with_the_spec_and_must_not_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = spec_in_dir(dir.path(), b"\0asm one");
+        let spec = load(&path);
+        let hash = spec.hash();
+        // The identity is the code read with the spec: no need to read the file again.
+        std::fs::write(dir.path().join("code/token.wasm"), b"\0asm two").unwrap();
+        assert_eq!(spec.hash(), hash);
+        let refused = spec.contract_code(&spec.contracts[1]).unwrap_err().to_string();
+        assert!(refused.contains("changed since the chain spec was read"), "{refused}");
+        assert_ne!(load(&path).hash(), hash);
+        std::fs::remove_file(dir.path().join("code/token.wasm")).unwrap();
+        let refused = ChainSpec::load(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(refused.starts_with("contract token: cannot read code from "), "{refused}");
+    }
+
+    #[test]
+    fn the_rpc_answer_recomputes_to_the_hash() {
+        let spec = ChainSpec::local();
+        let answer: serde_json::Value =
+            serde_json::from_str(&spec.rpc_json().unwrap().to_string()).unwrap();
+        let canonical: CanonicalSpec = serde_json::from_value(answer["canonical"].clone()).unwrap();
+        assert_eq!(canonical.hash(), spec.hash());
+        assert_eq!(answer["genesis_hash"], serde_json::json!(spec.hash().to_hex()));
+        let read: ChainSpec = serde_json::from_value(answer["spec"].clone()).unwrap();
+        assert_eq!(read.hash(), spec.hash());
     }
 
     #[test]

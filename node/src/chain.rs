@@ -229,11 +229,19 @@ impl Chain {
 
     fn check_genesis(&self) -> Result<()> {
         let recorded = recorded_spec_hash(&self.store)?;
-        if recorded != self.spec.hash() {
+        let hash = self.spec.hash();
+        if recorded != hash {
+            let cause = if recorded == self.spec.text_hash_before_0022() {
+                "it is this chain spec, hashed by its JSON text as kessai did before decision record \
+                 0022 (now by its content, each contract's code by the hash of its wasm): this \
+                 database cannot be used by this kessai, start from a new data directory"
+            } else {
+                "the chain spec, or the code of a contract it names (a .wasm file, or a builtin: \
+                 contract of this binary), is not the one the database was created from"
+            };
             bail!(
-                "the database was created from another chain spec (hash {}, this one is {}); refusing to start",
-                recorded,
-                self.spec.hash()
+                "the database was created from another chain spec (hash {recorded}, this one is \
+                 {hash}): {cause}; refusing to start"
             );
         }
         Ok(())

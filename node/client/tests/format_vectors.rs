@@ -5,8 +5,9 @@
 //! --nocapture` prints the current values.
 //!
 //! The rules the document states in prose (how a storage key is built, what a contract address
-//! hashes, what `genesis_hash` hashes) are also computed here from the text, with plain borsh and
-//! blake3, and compared with what the code does.
+//! hashes, what `genesis_hash` hashes: the borsh of `kessai_chainSpec`'s `canonical` object) are
+//! also computed here from the text, with plain borsh and blake3, and compared with what the code
+//! does.
 
 use borsh::BorshDeserialize;
 use jmt::mock::MockTreeStore;
@@ -42,7 +43,8 @@ const ABI: &str = r#"{
   "events": [ { "topic": "transferred", "data": "tuple<address,address,u128>" } ]
 }"#;
 
-/// The chain spec of the genesis-hash vector, as a file would hold it (defaults left out).
+/// The chain spec of the genesis-hash vector, as a file would hold it (defaults left out). Its
+/// contract's code is the file `doc-token.wasm` beside it, holding the bytes `DOC_TOKEN_WASM`.
 const SPEC: &str = r#"{
   "chain_id": "kessai-doc",
   "genesis_time_ms": 1700000000000,
@@ -53,9 +55,12 @@ const SPEC: &str = r#"{
     { "name": "alice", "public_key": "RAW_ALICE", "roles": ["admin"] }
   ],
   "contracts": [
-    { "name": "asset-ownership", "code": "builtin:asset-ownership", "init": ["RAW_ALICE_ADDRESS"] }
+    { "name": "doc-token", "code": "doc-token.wasm", "init": [{ "owner": "RAW_ALICE_ADDRESS", "amount": "1000" }] }
   ]
 }"#;
+
+/// The bytes of `doc-token.wasm` in the examples (the code hash of the state vector).
+const DOC_TOKEN_WASM: &[u8] = b"the wasm of doc-token";
 
 fn hex(bytes: impl AsRef<[u8]>) -> String {
     hex::encode(bytes)
@@ -74,6 +79,92 @@ fn borsh_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out = (bytes.len() as u32).to_le_bytes().to_vec();
     out.extend_from_slice(bytes);
     out
+}
+
+/// borsh of the `canonical` object of `kessai_chainSpec`, by the rule of section 7 of the
+/// document, with nothing but the JSON: what `genesis_hash` is the blake3 of.
+fn documented_spec_borsh(c: &Value) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, v: &Value) {
+        out.extend(borsh_bytes(v.as_str().expect("a string").as_bytes()));
+    }
+    fn int(out: &mut Vec<u8>, v: &Value, width: usize) {
+        out.extend(&v.as_u64().expect("an integer").to_le_bytes()[..width]);
+    }
+    fn key(out: &mut Vec<u8>, v: &Value) {
+        out.extend(hex::decode(v.as_str().expect("hex")).expect("32 bytes of hex"));
+    }
+    fn list(out: &mut Vec<u8>, v: &Value, item: impl Fn(&mut Vec<u8>, &Value)) {
+        let items = v.as_array().expect("an array");
+        out.extend((items.len() as u32).to_le_bytes());
+        items.iter().for_each(|i| item(out, i));
+    }
+    // An enum as JSON ("name" or {"name": {fields}}): its tag (the index of its name) and fields.
+    fn tag<'a>(v: &'a Value, names: &[&str]) -> (u8, &'a Value) {
+        let (name, fields) = match v {
+            Value::String(name) => (name.as_str(), &Value::Null),
+            Value::Object(map) => map.iter().next().map(|(n, f)| (n.as_str(), f)).unwrap(),
+            other => panic!("not an enum: {other}"),
+        };
+        (names.iter().position(|n| *n == name).unwrap() as u8, fields)
+    }
+    let mut o = Vec::new();
+    string(&mut o, &c["format"]);
+    string(&mut o, &c["chain_id"]);
+    int(&mut o, &c["genesis_time_ms"], 8);
+    let k = &c["consensus"];
+    for field in ["timeout_propose_ms", "timeout_propose_delta_ms", "timeout_prevote_ms"] {
+        int(&mut o, &k[field], 8);
+    }
+    for field in ["timeout_prevote_delta_ms", "timeout_precommit_ms", "timeout_precommit_delta_ms"]
+    {
+        int(&mut o, &k[field], 8);
+    }
+    int(&mut o, &k["timeout_commit_ms"], 8);
+    int(&mut o, &k["empty_block_interval_ms"], 8);
+    int(&mut o, &k["max_block_txs"], 4);
+    for field in ["max_block_bytes", "block_gas_limit", "max_tx_gas"] {
+        int(&mut o, &k[field], 8);
+    }
+    list(&mut o, &c["validators"], |o, v| {
+        string(o, &v["name"]);
+        key(o, &v["public_key"]);
+        int(o, &v["power"], 8);
+        match v.get("node_key") {
+            None => o.push(0),
+            Some(node_key) => {
+                o.push(1);
+                key(o, node_key);
+            }
+        }
+    });
+    list(&mut o, &c["members"], |o, m| {
+        string(o, &m["name"]);
+        key(o, &m["public_key"]);
+        list(o, &m["roles"], |o, r| o.push(tag(r, &["admin", "deployer", "approver"]).0));
+    });
+    list(&mut o, &c["nodes"], |o, n| {
+        string(o, &n["name"]);
+        key(o, &n["public_key"]);
+    });
+    list(&mut o, &c["contracts"], |o, x| {
+        string(o, &x["name"]);
+        key(o, &x["code_hash"]);
+        string(o, &x["init"]);
+        let (policy, fields) = tag(&x["upgrade_policy"], &["immutable", "admin", "approvals"]);
+        o.push(policy);
+        match policy {
+            1 => key(o, &fields["key"]),
+            2 => int(o, &fields["required"], 4),
+            _ => {}
+        }
+    });
+    let (deployment, fields) =
+        tag(&c["contract_policy"]["deployment"], &["any_deployer", "approvals"]);
+    o.push(deployment);
+    if deployment == 1 {
+        int(&mut o, &fields["required"], 4);
+    }
+    o
 }
 
 /// The example contract: the first contract of a chain spec (creator SYSTEM, nonce 0).
@@ -250,17 +341,24 @@ fn vectors() -> (Named, Named) {
     assert_eq!(absent, None);
     absent_proof.verify(state_root, &other_flat, None).unwrap();
 
-    // --- The chain spec and its genesis hash.
-    let spec: ChainSpec = serde_json::from_str(&spec_text()).expect("the example spec parses");
-    spec.validate().expect("the example spec is valid");
-    let canonical = serde_json::to_string(&spec).unwrap();
-    assert_eq!(spec.hash().0, blake3(&[canonical.as_bytes()]), "genesis_hash = H(compact JSON)");
-    // What kessai_chainSpec answers is a JSON value: its keys come sorted, so hashing it as sent
-    // would not give genesis_hash (the document says to hash the struct order).
-    let sorted = serde_json::to_string(&serde_json::to_value(&spec).unwrap()).unwrap();
-    assert_ne!(sorted, canonical, "the RPC's key order is not the hashed one");
-    let reparsed: ChainSpec = serde_json::from_str(&sorted).unwrap();
-    assert_eq!(reparsed.hash(), spec.hash(), "parsing the RPC's JSON and re-serialising gives it");
+    // --- The chain spec and its genesis hash: the spec file and its code in two directories.
+    let in_dir = |dir: &std::path::Path| {
+        std::fs::write(dir.join("doc-token.wasm"), DOC_TOKEN_WASM).unwrap();
+        std::fs::write(dir.join("chainspec.json"), spec_text()).unwrap();
+        ChainSpec::load(dir.join("chainspec.json").to_str().unwrap()).expect("the example spec")
+    };
+    let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (spec, elsewhere) = (in_dir(here.path()), in_dir(there.path()));
+    assert_eq!(spec.hash(), elsewhere.hash(), "where the files are is not in the hash");
+    // What kessai_chainSpec answers; its `canonical` object alone gives genesis_hash by the
+    // documented rule.
+    let answer: Value = serde_json::from_str(&spec.rpc_json().unwrap().to_string()).unwrap();
+    let canonical = &answer["canonical"];
+    let canonical_borsh = documented_spec_borsh(canonical);
+    assert_eq!(canonical_borsh, borsh::to_vec(&spec.canonical().unwrap()).unwrap());
+    assert_eq!(spec.hash().0, blake3(&[&canonical_borsh]), "genesis_hash = H(borsh(canonical))");
+    assert_eq!(answer["genesis_hash"], json!(spec.hash().to_hex()));
+    assert_eq!(canonical["contracts"][0]["code_hash"], json!(Hash::digest(DOC_TOKEN_WASM)));
 
     // --- The fork-evidence file of a light home.
     let signatures = |block: &Header| {
@@ -322,6 +420,7 @@ fn vectors() -> (Named, Named) {
         ("state root", state_root.to_hex()),
         ("proof of records 7 borsh", hex(record_proof.to_bytes())),
         ("proof of absent records 8 borsh", hex(absent_proof.to_bytes())),
+        ("chain spec canonical borsh", hex(&canonical_borsh)),
         ("genesis hash", spec.hash().to_hex()),
     ];
     let blocks = vec![
@@ -329,7 +428,10 @@ fn vectors() -> (Named, Named) {
         ("record as JSON", serde_json::to_string_pretty(&record_json).unwrap()),
         ("receipt as JSON (kessai_tx)", serde_json::to_string_pretty(&receipt).unwrap()),
         ("chain spec file", spec_text()),
-        ("chain spec as hashed", canonical),
+        (
+            "chain spec canonical (kessai_chainSpec)",
+            serde_json::to_string_pretty(canonical).unwrap(),
+        ),
         ("fork-evidence.json", serde_json::to_string_pretty(&file).unwrap()),
     ];
     (named, blocks)

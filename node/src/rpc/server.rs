@@ -656,6 +656,6 @@ impl KessaiApiServer for RpcContext {
     }
 
     async fn chain_spec(&self) -> RpcResult<serde_json::Value> {
-        serde_json::to_value(&self.chain.spec).map_err(internal)
+        self.chain.spec.rpc_json().map_err(internal)
     }
 }

@@ -3,6 +3,7 @@
 
 mod backup;
 mod bad_input;
+mod chain_spec;
 mod clearing;
 mod config;
 mod db_migrate;
