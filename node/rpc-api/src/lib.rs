@@ -526,7 +526,9 @@ pub trait KessaiApi {
     #[subscription(name = "subscribeTx" => "txStatus", unsubscribe = "unsubscribeTx", item = TxStatus)]
     async fn subscribe_tx(&self, tx_id: Hash) -> SubscriptionResult;
 
-    /// The chain spec this node runs.
+    /// The chain spec this node runs, as `{genesis_hash, canonical, spec}`: `canonical` is exactly
+    /// what `genesis_hash` hashes (borsh of it, blake3; see docs/formats.md), so a verifier can
+    /// recompute the hash from this answer alone; `spec` is the spec as its JSON file reads.
     #[method(name = "chainSpec")]
     async fn chain_spec(&self) -> RpcResult<serde_json::Value>;
 }

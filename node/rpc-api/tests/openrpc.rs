@@ -406,6 +406,16 @@ fn foreign_schemas() -> BTreeMap<String, Value> {
         json!({ "type": "string", "pattern": "^(0x)?([0-9a-fA-F]{2})*$",
                 "description": "A Jellyfish Merkle proof, borsh, hex (docs/light-client.md, section 8)." }),
     );
+    let upgrade =
+        kessai_primitives::protocol::ScheduledUpgrade { protocol_version: 2, height: 100 };
+    schemas.insert(
+        "ScheduledUpgrade".into(),
+        sample(
+            "A protocol upgrade scheduled by governance: blocks from `height` on carry \
+             `protocol_version` (decision record 0020).",
+            json!(upgrade),
+        ),
+    );
     let roles: Vec<Value> =
         [Role::Admin, Role::Deployer, Role::Approver].iter().map(|r| json!(r)).collect();
     schemas.insert(
