@@ -24,8 +24,8 @@ use crate::{
 use kessai_abi::MethodKind;
 use kessai_primitives::protocol::{ScheduledUpgrade, MIN_UPGRADE_NOTICE_HEIGHTS};
 use kessai_primitives::{
-    Address, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role, SignedTransaction,
-    Transaction, TxStatus, Validator, ValidatorSet,
+    Address, DeploymentPolicy, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role,
+    SignedTransaction, Transaction, TxStatus, Validator, ValidatorSet,
 };
 
 /// The block being executed.
@@ -622,8 +622,31 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
             let upgrade = ScheduledUpgrade { protocol_version: *protocol_version, height: *at };
             state.set(system::protocol_upgrade_key(), encode(&upgrade));
         }
+        GovernanceAction::SetDeploymentPolicy { policy } => {
+            check_deployment_policy(state, policy)?;
+            state.set(system::deployment_policy_key(), encode(policy));
+        }
     }
     Ok(())
+}
+
+/// A policy of `k` approvals needs at least `k` members holding the approver role, or no
+/// contract could ever be deployed.
+fn check_deployment_policy(state: &Overlay, policy: &DeploymentPolicy) -> Result<(), Stop> {
+    let DeploymentPolicy::Approvals { required } = policy else { return Ok(()) };
+    let approvers =
+        system::members(state)?.iter().filter(|(_, roles)| roles.contains(&Role::Approver)).count();
+    let refusal = if *required == 0 {
+        "a deployment policy needs at least 1 approval".to_string()
+    } else if *required as usize > approvers {
+        format!(
+            "a deployment policy of {required} approvals needs as many members holding the \
+             approver role; {approvers} do"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Stop::Failed(Failure::Governance(refusal)))
 }
 
 /// An upgrade must raise the version of the block that schedules it and leave operators

@@ -97,6 +97,14 @@ pub enum GovernanceAction {
         /// The first height of the new version.
         height: u64,
     },
+    /// Replaces the chain's deployment policy (the chain spec's `contract_policy.deployment`):
+    /// who must approve a new contract ([`crate::lifecycle`]). Refused if it asks more approvals
+    /// than members hold [`Role::Approver`]; proposals already made are counted under the new
+    /// policy from then on (decision record 0019).
+    SetDeploymentPolicy {
+        /// The policy from the block that commits this on.
+        policy: crate::lifecycle::DeploymentPolicy,
+    },
 }
 
 /// What the transaction does.

@@ -247,6 +247,43 @@ fn only_approvers_approve_and_strangers_are_refused() {
 }
 
 #[test]
+fn the_deployment_policy_changes_by_governance_only_to_one_the_approvers_can_meet() {
+    let mut chain = consortium();
+    let set = |chain: &mut Chain, key: &Keypair, policy| {
+        let action = GovernanceAction::SetDeploymentPolicy { policy };
+        chain.run(big(chain, key, Payload::Governance(action)))
+    };
+    // Four members hold the approver role: five approvals could never be met.
+    let refused = set(&mut chain, &alice(), DeploymentPolicy::Approvals { required: 5 });
+    assert!(failure(&refused).contains("5 approvals needs as many members"), "{refused:?}");
+    let refused = set(&mut chain, &alice(), DeploymentPolicy::Approvals { required: 0 });
+    assert!(failure(&refused).contains("at least 1 approval"), "{refused:?}");
+    // Only an admin governs.
+    let refused = set(&mut chain, &bob(), DeploymentPolicy::AnyDeployer);
+    assert!(failure(&refused).contains("Admin"), "{refused:?}");
+    let policy = system::deployment_policy(&chain.state).unwrap();
+    assert_eq!(policy, DeploymentPolicy::Approvals { required: 3 });
+
+    // Two approvals: bob's proposal waits for one more, carol's activates it.
+    assert_success(&set(&mut chain, &alice(), DeploymentPolicy::Approvals { required: 2 }));
+    let code_hash = Hash::digest(&artifact("netting"));
+    let change = instantiate("netting-2", code_hash, netting_init());
+    let (receipt, id) = propose(&mut chain, &bob(), change, 100);
+    assert_success(&receipt);
+    assert_eq!(receipt.created, None, "one approval of two");
+    let activated = approve(&mut chain, &carol(), id);
+    assert_success(&activated);
+    assert!(activated.created.is_some(), "the second approval activates: {activated:?}");
+
+    // Any deployer: bob's proposal activates at once.
+    assert_success(&set(&mut chain, &alice(), DeploymentPolicy::AnyDeployer));
+    let change = instantiate("netting-3", code_hash, netting_init());
+    let (receipt, _) = propose(&mut chain, &bob(), change, 100);
+    assert_success(&receipt);
+    assert!(receipt.created.is_some(), "any deployer instantiates alone: {receipt:?}");
+}
+
+#[test]
 fn approvals_count_only_members_holding_the_role_when_counted() {
     let mut chain = consortium();
     let code_hash = Hash::digest(&artifact("netting"));

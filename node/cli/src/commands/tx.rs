@@ -5,7 +5,7 @@ use super::output;
 use anyhow::{bail, Context, Result};
 use kessai_abi::Abi;
 use kessai_client::{ensure_success, failure_reason, submit};
-use kessai_primitives::{GovernanceAction, Payload, PublicKey, Role, Validator};
+use kessai_primitives::{DeploymentPolicy, GovernanceAction, Payload, PublicKey, Role, Validator};
 use kessai_rpc_api::TxInfo;
 use kessai_rpc_api::{self as rpc, KessaiApiClient};
 
@@ -124,6 +124,29 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Replace the deployment policy: `any-deployer` (one deployer instantiates alone) or
+    /// `approvals:K` (K members holding the approver role approve each new contract).
+    SetDeploymentPolicy {
+        #[arg(value_parser = deployment_policy)]
+        policy: DeploymentPolicy,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+/// `any-deployer` or `approvals:K` (K at least 1).
+fn deployment_policy(text: &str) -> std::result::Result<DeploymentPolicy, String> {
+    let usage = "a deployment policy is any-deployer or approvals:K";
+    match text.split_once(':') {
+        None if text == "any-deployer" => Ok(DeploymentPolicy::AnyDeployer),
+        Some(("approvals", k)) => match k.parse::<u32>() {
+            Ok(required) if required >= 1 => Ok(DeploymentPolicy::Approvals { required }),
+            _ => Err(format!("approvals:{k} needs a number of approvals of at least 1 ({usage})")),
+        },
+        _ => Err(format!("{text:?} is not a deployment policy ({usage})")),
+    }
 }
 
 pub async fn run(command: TxCommand) -> Result<()> {
@@ -220,6 +243,9 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
         }
         GovCommand::ScheduleUpgrade { protocol_version, height, signer, rpc } => {
             (GovernanceAction::ScheduleUpgrade { protocol_version, height }, signer, rpc)
+        }
+        GovCommand::SetDeploymentPolicy { policy, signer, rpc } => {
+            (GovernanceAction::SetDeploymentPolicy { policy }, signer, rpc)
         }
     })
 }
