@@ -27,6 +27,7 @@ use kessai_primitives::{
     Address, DeploymentPolicy, GovernanceAction, Hash, Payload, PublicKey, Receipt, Role,
     SignedTransaction, Transaction, TxStatus, Validator, ValidatorSet,
 };
+use std::collections::BTreeSet;
 
 /// The block being executed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -626,8 +627,69 @@ fn govern(state: &mut Overlay, height: u64, action: &GovernanceAction) -> Result
             check_deployment_policy(state, policy)?;
             state.set(system::deployment_policy_key(), encode(policy));
         }
+        GovernanceAction::SetValidatorNodeKey { validator, node_key } => {
+            let key = check_validator_node_key(state, height, validator, node_key)?;
+            state.set(system::validator_node_key(validator), encode(&key));
+        }
     }
     Ok(())
+}
+
+/// The ed25519 key of `node_key` if `validator`'s node may connect with it: `validator` signs
+/// now or will (current, next or pending set), the key is an ed25519 libp2p key in its canonical
+/// encoding (what `validator-node/` stores), not revoked, and neither the node key nor the
+/// consensus key of another validator of those sets (two validators behind one identity would
+/// leave one of them unreachable).
+fn check_validator_node_key(
+    state: &Overlay,
+    height: u64,
+    validator: &PublicKey,
+    node_key: &[u8],
+) -> Result<PublicKey, Stop> {
+    let refuse = |message: String| Stop::Failed(Failure::Governance(message));
+    check_peer_key_length(node_key).map_err(refuse)?;
+    let key = ed25519_of_peer_key(node_key).ok_or_else(|| {
+        refuse(format!(
+            "a validator's node key must be an ed25519 libp2p key (08 01 12 20 and 32 bytes), got {}",
+            hex_of(node_key)
+        ))
+    })?;
+    let validators = signing_validators(state, height)?;
+    if !validators.contains(validator) {
+        return Err(refuse(format!(
+            "{validator} is not a validator of the current, next or a pending set"
+        )));
+    }
+    if state.get(&system::revoked_peer_key(node_key))?.is_some() {
+        return Err(refuse(format!(
+            "node key {key} is revoked: admit it first (tx gov admit-peer {key})"
+        )));
+    }
+    for other in validators.iter().filter(|other| *other != validator) {
+        if *other == key || system::network_key_of_validator(state, other)? == key {
+            return Err(refuse(format!("node key {key} belongs to validator {other}")));
+        }
+    }
+    Ok(key)
+}
+
+/// The consensus keys of the validators that sign now or will: in `validators/current`,
+/// `validators/next`, or given power by a change pending for `height + 1` or `height + 2`.
+fn signing_validators(state: &Overlay, height: u64) -> Result<BTreeSet<PublicKey>, Stop> {
+    let mut keys = BTreeSet::new();
+    for set in
+        [system::current_validators(state)?, system::next_validators(state)?].into_iter().flatten()
+    {
+        keys.extend(set.validators().iter().map(|v| v.public_key));
+    }
+    for at in [height + 1, height + 2] {
+        for v in system::pending_validators(state, at)?.unwrap_or_default() {
+            if v.power > 0 {
+                keys.insert(v.public_key);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// A policy of `k` approvals needs at least `k` members holding the approver role, or no
@@ -696,20 +758,9 @@ fn ed25519_of_peer_key(peer_key: &[u8]) -> Option<PublicKey> {
 /// given power by a change pending for `height + 1` or `height + 2`. Revoking such a key's node
 /// would cut a signer off the network; the node keeps validators allowed whatever the state says.
 fn is_or_becomes_validator(state: &Overlay, height: u64, key: &PublicKey) -> Result<bool, Stop> {
-    for set in
-        [system::current_validators(state)?, system::next_validators(state)?].into_iter().flatten()
-    {
-        for validator in set.validators() {
-            if system::network_key_of_validator(state, &validator.public_key)? == *key {
-                return Ok(true);
-            }
-        }
-    }
-    for at in [height + 1, height + 2] {
-        for v in system::pending_validators(state, at)?.unwrap_or_default() {
-            if v.power > 0 && system::network_key_of_validator(state, &v.public_key)? == *key {
-                return Ok(true);
-            }
+    for validator in signing_validators(state, height)? {
+        if system::network_key_of_validator(state, &validator)? == *key {
+            return Ok(true);
         }
     }
     Ok(false)

@@ -105,6 +105,19 @@ pub enum GovernanceAction {
         /// The policy from the block that commits this on.
         policy: crate::lifecycle::DeploymentPolicy,
     },
+    /// Registers or replaces the node key of a validator (current, next, or given power by a
+    /// pending change): the libp2p identity its node connects with, instead of its consensus key.
+    /// Nodes allow the new key and drop the replaced one at the height that commits this; a
+    /// registered node key cannot be revoked ([`GovernanceAction::RevokePeer`]) while the
+    /// validator signs or will. Refused for a key that is not ed25519, is revoked, or is another
+    /// validator's node or consensus key (decision record 0021).
+    SetValidatorNodeKey {
+        /// The validator's consensus key.
+        validator: PublicKey,
+        /// Its node's libp2p public key, protobuf-encoded (as in [`GovernanceAction::AdmitPeer`];
+        /// ed25519 only: `08 01 12 20 ‖ 32 bytes`).
+        node_key: Vec<u8>,
+    },
 }
 
 /// What the transaction does.

@@ -39,7 +39,9 @@ pub const PEER: &[u8] = b"peer/";
 pub const PEER_REVOKED: &[u8] = b"peer-revoked/";
 /// Key prefix of validators' node keys (`validator-node/ ‖ consensus public key` → the ed25519
 /// [`PublicKey`] of its node, its libp2p identity): written at genesis for each validator whose
-/// chain spec entry names a `node_key`; a validator without one connects with its consensus key.
+/// chain spec entry names a `node_key`, and by `GovernanceAction::SetValidatorNodeKey` (which
+/// replaces it); a validator without one connects with its consensus key. Never removed: an entry
+/// of a validator whose power went to 0 only matters if it is given power again.
 pub const VALIDATOR_NODE: &[u8] = b"validator-node/";
 /// Key prefix of committed misbehaviour evidence (`evidence/ ‖ evidence hash` → `Evidence`).
 pub const EVIDENCE: &[u8] = b"evidence/";

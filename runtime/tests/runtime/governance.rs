@@ -212,6 +212,72 @@ fn peers_are_revoked_but_never_a_validators_node() {
     assert_success(&govern(&mut chain, &alice(), revoke(peer_key_of("v1"))));
 }
 
+/// `SetValidatorNodeKey` registers a node key for a validator of the current, next or a pending
+/// set only, in the canonical ed25519 encoding, never a revoked key nor another validator's node
+/// or consensus key; the registered key is what `RevokePeer` then refuses, and a key rotated away
+/// can be revoked.
+#[test]
+fn validator_node_keys_are_registered_for_signers_only_and_cannot_be_revoked() {
+    let mut chain = Chain::new();
+    let register = |name: &str, node_key: Vec<u8>| GovernanceAction::SetValidatorNodeKey {
+        validator: Keypair::dev(name).public(),
+        node_key,
+    };
+    let revoke = |peer_key: Vec<u8>| GovernanceAction::RevokePeer { peer_key };
+    let node_of = |chain: &Chain, name: &str| {
+        system::network_key_of_validator(&chain.state, &Keypair::dev(name).public()).unwrap()
+    };
+
+    // Not a validator (bob is a member, v1 has no power yet), or not an ed25519 key: refused.
+    for name in ["bob", "v1"] {
+        let not_validator = format!(
+            "governance: {} is not a validator of the current, next or a pending set",
+            Keypair::dev(name).public()
+        );
+        assert_refused(&mut chain, &alice(), register(name, peer_key_of("node-a")), &not_validator);
+    }
+    let empty = govern(&mut chain, &alice(), register("v0", vec![]));
+    assert!(failure(&empty).starts_with("governance: a peer key must be"), "{empty:?}");
+    let mut secp256k1 = peer_key_of("node-a");
+    secp256k1[1] = 0x02;
+    let not_ed25519 = govern(&mut chain, &alice(), register("v0", secp256k1));
+    assert!(failure(&not_ed25519).contains("must be an ed25519 libp2p key"), "{not_ed25519:?}");
+    assert_eq!(node_of(&chain, "v0"), Keypair::dev("v0").public());
+
+    // v0 registers node-a: stored, and protected from RevokePeer (its consensus key no longer
+    // names its node).
+    assert_success(&govern(&mut chain, &alice(), register("v0", peer_key_of("node-a"))));
+    assert_eq!(node_of(&chain, "v0"), Keypair::dev("node-a").public());
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("node-a")), REVOKE_VALIDATOR);
+
+    // v1, given power by a pending change, may register, but not v0's node or consensus key,
+    // nor a revoked key.
+    assert_success(&govern(&mut chain, &alice(), set_validator("v1", 5)));
+    let v0 = Keypair::dev("v0").public();
+    for taken in [("node-a", v0), ("v0", v0)] {
+        let reason = format!(
+            "governance: node key {} belongs to validator {}",
+            Keypair::dev(taken.0).public(),
+            taken.1
+        );
+        assert_refused(&mut chain, &alice(), register("v1", peer_key_of(taken.0)), &reason);
+    }
+    assert_success(&govern(&mut chain, &alice(), revoke(peer_key_of("node-r"))));
+    let revoked = format!(
+        "governance: node key {0} is revoked: admit it first (tx gov admit-peer {0})",
+        Keypair::dev("node-r").public()
+    );
+    assert_refused(&mut chain, &alice(), register("v1", peer_key_of("node-r")), &revoked);
+    assert_success(&govern(&mut chain, &alice(), register("v1", peer_key_of("node-b"))));
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("node-b")), REVOKE_VALIDATOR);
+
+    // Rotation: v0 replaces node-a by node-c; node-a is then an ordinary key, node-c protected.
+    assert_success(&govern(&mut chain, &alice(), register("v0", peer_key_of("node-c"))));
+    assert_eq!(node_of(&chain, "v0"), Keypair::dev("node-c").public());
+    assert_refused(&mut chain, &alice(), revoke(peer_key_of("node-c")), REVOKE_VALIDATOR);
+    assert_success(&govern(&mut chain, &alice(), revoke(peer_key_of("node-a"))));
+}
+
 // ---- Random sequences of governance actions by admins ------------------------------------------
 
 /// The members the actions name (alice is the genesis admin; bob a member without roles).

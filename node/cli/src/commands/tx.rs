@@ -134,6 +134,19 @@ pub enum GovCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Register or replace a validator's node key: the libp2p identity (`kessai node id`) its
+    /// node connects with. Every node allows NODE_KEY and drops the replaced key at the committed
+    /// height; the validator must be in the current, next or a pending set.
+    SetValidatorNodeKey {
+        /// The validator's consensus key (64 hex).
+        validator_key: String,
+        /// Its node's key (64 hex), as `admit-peer` takes it.
+        node_key: String,
+        #[command(flatten)]
+        signer: SignerArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
 }
 
 /// `any-deployer` or `approvals:K` (K at least 1).
@@ -246,6 +259,11 @@ fn governance_action(gov: GovCommand) -> Result<(GovernanceAction, SignerArgs, R
         }
         GovCommand::SetDeploymentPolicy { policy, signer, rpc } => {
             (GovernanceAction::SetDeploymentPolicy { policy }, signer, rpc)
+        }
+        GovCommand::SetValidatorNodeKey { validator_key, node_key, signer, rpc } => {
+            let validator = key(&validator_key)?;
+            let node_key = kessai_network::peer_key_bytes(&key(&node_key)?);
+            (GovernanceAction::SetValidatorNodeKey { validator, node_key }, signer, rpc)
         }
     })
 }
