@@ -175,6 +175,8 @@ pub async fn run_with(
         network,
         consensus: handles.status.clone(),
         node_key: consensus_key.unwrap_or(node_key.public()),
+        consensus_key,
+        network_key: node_key.public(),
         validator: config.validator,
         syncing,
         health,

@@ -64,8 +64,23 @@ pub struct Status {
     pub chain_id: String,
     /// Hash of the chain spec this node runs (identifies the chain with its genesis).
     pub genesis_hash: Hash,
-    /// The node's consensus public key.
+    /// Kept for older clients, and ambiguous: the consensus key on a node that runs as a
+    /// validator, the node (libp2p) key on a full node. Read [`Status::consensus_key`] and
+    /// [`Status::network_key`] / [`Status::peer_id`] instead.
     pub node_key: PublicKey,
+    /// The key this node signs proposals and votes with (`consensus_key.json`, or its remote
+    /// signer's) when it runs as a validator, whether or not it is in the set yet; none on a full
+    /// node and from nodes that do not report it.
+    #[serde(default)]
+    pub consensus_key: Option<PublicKey>,
+    /// The node's libp2p identity (`node_key.json`): the key `kessai tx gov admit-peer` and
+    /// `set-validator-node-key` name. None from nodes that do not report it.
+    #[serde(default)]
+    pub network_key: Option<PublicKey>,
+    /// The node's libp2p peer id (derived from [`Status::network_key`]), what other nodes list
+    /// in their bootnodes and show among their `peers`. None from nodes that do not report it.
+    #[serde(default)]
+    pub peer_id: Option<String>,
     /// Whether the node runs as a validator and is in the set that signs the next block.
     pub validator: bool,
     /// Last committed height (0: only genesis).

@@ -80,8 +80,13 @@ pub struct RpcContext {
     pub network: NetworkHandle,
     /// The consensus task's current height, round and step.
     pub consensus: watch::Receiver<ConsensusStatus>,
-    /// The node's key (its consensus key if it is a validator).
+    /// The node's key (its consensus key if it is a validator): `Status::node_key`, kept for
+    /// older clients.
     pub node_key: PublicKey,
+    /// The consensus key, when the node runs as a validator.
+    pub consensus_key: Option<PublicKey>,
+    /// The node's libp2p identity (`node_key.json`).
+    pub network_key: PublicKey,
     /// Whether this node signs when it is in the validator set.
     pub validator: bool,
     /// Set by the sync service while it catches up from peers.
@@ -264,6 +269,9 @@ impl KessaiApiServer for RpcContext {
             chain_id: self.chain.spec.chain_id.clone(),
             genesis_hash: self.chain.spec.hash(),
             node_key: self.node_key,
+            consensus_key: self.consensus_key,
+            network_key: Some(self.network_key),
+            peer_id: Some(kessai_network::peer_id_of(&self.network_key).to_string()),
             // Governance may add or remove this node as a validator at any height.
             validator: self.validator
                 && self

@@ -32,12 +32,31 @@ async fn status(rpc: RpcArgs) -> Result<()> {
             None => String::new(),
         };
         storage + &ready(s.readiness.as_ref()) + &format!(
-            "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {} key {}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
+            "chain {} height {} hash {}\nstate root {}\nconsensus: height {} round {} step {}\nvalidator: {}{}\n{}\npeers: {}  mempool: {}  syncing: {}\nclock: {}",
             s.chain_id, s.height, s.hash, s.state_root, s.consensus_height, s.consensus_round, s.consensus_step,
-            s.validator, s.node_key, s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
+            s.validator, consensus_key(s), identity(s), s.peers.len(), s.mempool_size, s.syncing, clock(s.clock_skew_ms)
         ) + &protocol(s) + &kept(s.earliest_state_height, s.earliest_block_height)
     });
     Ok(())
+}
+
+/// The key the node signs with, when it runs as a validator (an older node reports only the
+/// ambiguous `node_key`).
+fn consensus_key(s: &rpc::Status) -> String {
+    match (&s.consensus_key, &s.network_key) {
+        (Some(key), _) => format!("  consensus key {key}"),
+        (None, Some(_)) => "  (full node: no consensus key)".into(),
+        (None, None) => format!("  key {}", s.node_key),
+    }
+}
+
+/// The node's libp2p identity: what `admit-peer` and `set-validator-node-key` take, and the peer
+/// id other nodes see.
+fn identity(s: &rpc::Status) -> String {
+    match (&s.network_key, &s.peer_id) {
+        (Some(key), Some(peer_id)) => format!("node key {key}  peer id {peer_id}"),
+        _ => "node key: not reported by this node".into(),
+    }
 }
 
 /// The protocol version, the binary's supported ones, and a scheduled upgrade (with a warning
