@@ -243,10 +243,16 @@ async fn start_network(
 
 /// Keys allowed to connect: the spec's validators and nodes and the peers admitted by governance,
 /// less the peers governance revoked; and, whatever was revoked, every validator of the current
-/// and next sets (governance refuses to revoke one, and a signer must never be cut off).
+/// and next sets (governance refuses to revoke one, and a signer must never be cut off). A
+/// validator's node key is the one the state registers (`validator-node/`, written at genesis
+/// from the spec or by `SetValidatorNodeKey`), so a node key rotated away is no longer allowed
+/// unless the spec lists it as a node or governance admitted it.
 fn allowed_keys(chain: &Chain) -> Result<BTreeSet<PublicKey>> {
     let state = chain.state();
-    let mut keys = chain.spec.network_keys();
+    let mut keys: BTreeSet<PublicKey> = chain.spec.nodes.iter().map(|n| n.public_key).collect();
+    for validator in &chain.spec.validators {
+        keys.insert(system::network_key_of_validator(&state, &validator.public_key)?);
+    }
     keys.extend(ed25519_peer_keys(system::admitted_peers(&state)?, "admitted"));
     for revoked in ed25519_peer_keys(system::revoked_peers(&state)?, "revoked") {
         keys.remove(&revoked);
@@ -296,7 +302,7 @@ async fn follow_allow_list(
             Ok(keys) => {
                 for key in allow.keys().difference(&keys) {
                     if allow.remove(key) {
-                        tracing::info!(%key, "peer revoked by governance; disconnecting it");
+                        tracing::info!(%key, "peer revoked by governance (or a validator's node key replaced); disconnecting it");
                     }
                 }
                 for key in keys {

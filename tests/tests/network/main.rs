@@ -12,3 +12,4 @@ mod remote_signer;
 mod state_sync;
 mod testnet;
 mod upgrade;
+mod validator_node_key;
