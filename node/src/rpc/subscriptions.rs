@@ -177,28 +177,233 @@ pub(crate) async fn events(
             if from.height > latest {
                 break;
             }
-            let page = chain
-                .store
-                .events_from(filter.address, (from.height, from.tx, from.event), latest, PAGE)
-                .map_err(|e| e.to_string())?;
-            let full = page.len() == PAGE;
-            for event in page {
-                let info = crate::rpc::server::event_info(filter.abi.as_ref(), event);
-                let cursor = info.cursor.expect("events read from the store have cursors");
-                if filter.topic.as_ref().is_none_or(|topic| *topic == info.event.topic)
-                    && send(&sink, message(&info)?, after).await?
+            let page = pages::events(&chain, &filter, from, latest).await?;
+            for event in &page.events {
+                if filter.topic.as_ref().is_none_or(|topic| *topic == event.topic)
+                    && send(&sink, event.json.clone().into(), after).await?
                 {
                     return Ok(());
                 }
-                after = cursor;
+                after = event.cursor;
             }
-            if !full {
+            if !page.full {
                 after = end_of(latest);
                 break;
             }
         }
         if !next_commit(&mut committed, &sink).await {
             return Ok(());
+        }
+    }
+}
+
+/// Pages of events read from the store and rendered to JSON once for every subscriber that asks
+/// for the same page.
+///
+/// Subscribers that follow the live chain all wake at the same commit and ask for the same page
+/// (from the first event after the previous height, up to the new one): without this, each one
+/// read it from the store, decoded every event by the ABI and serialised it, so the node's work
+/// per event grew with the number of subscribers (`docs/benchmarks.md`, "Subscription fan-out").
+/// A page is keyed by everything that decides its content — the chain, the contract, the first
+/// cursor, the last height and the ABI it is decoded by — and committed heights never change, so
+/// a page from here is exactly what the store would give; the topic filter is applied by each
+/// subscriber. The first asker reads the page while the others wait for it; the last
+/// [`PAGES_KEPT`] pages are kept.
+mod pages {
+    use super::{EventFilter, PAGE};
+    use crate::chain::Chain;
+    use jsonrpsee::core::SubscriptionError;
+    use kessai_primitives::Address;
+    use kessai_rpc_api::Cursor;
+    use serde_json::value::RawValue;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    use tokio::sync::OnceCell;
+
+    /// Pages kept for sharing (each at most [`PAGE`] events).
+    pub(super) const PAGES_KEPT: usize = 32;
+
+    /// One event of a page, rendered.
+    pub(crate) struct Rendered {
+        pub cursor: Cursor,
+        pub topic: String,
+        /// The `kessai_event` item as JSON.
+        pub json: Box<RawValue>,
+    }
+
+    /// Events after a cursor up to a height, at most [`PAGE`].
+    pub(crate) struct Page {
+        pub events: Vec<Rendered>,
+        /// Whether the page holds [`PAGE`] events (there may be more up to that height).
+        pub full: bool,
+    }
+
+    struct Entry {
+        // A weak reference keeps the chain's allocation, so no other chain can have its address
+        // while the entry exists.
+        chain: Weak<Chain>,
+        address: Address,
+        from: Cursor,
+        latest: u64,
+        abi: Option<kessai_abi::Abi>,
+        page: Arc<OnceCell<Arc<Page>>>,
+    }
+
+    fn kept() -> &'static Mutex<VecDeque<Entry>> {
+        static KEPT: OnceLock<Mutex<VecDeque<Entry>>> = OnceLock::new();
+        KEPT.get_or_init(|| Mutex::new(VecDeque::with_capacity(PAGES_KEPT)))
+    }
+
+    /// The page of `filter`'s contract from `from` up to `latest`, read and rendered once.
+    pub(crate) async fn events(
+        chain: &Arc<Chain>,
+        filter: &EventFilter,
+        from: Cursor,
+        latest: u64,
+    ) -> Result<Arc<Page>, SubscriptionError> {
+        shared(chain, filter, from, latest, read).await
+    }
+
+    /// [`events`], the page read by `read` when no subscriber has asked for it yet.
+    async fn shared(
+        chain: &Arc<Chain>,
+        filter: &EventFilter,
+        from: Cursor,
+        latest: u64,
+        read: impl FnOnce(&Chain, &EventFilter, Cursor, u64) -> Result<Page, SubscriptionError>,
+    ) -> Result<Arc<Page>, SubscriptionError> {
+        let cell = {
+            let mut kept = kept().lock().expect("not poisoned");
+            let found = kept.iter().find(|e| {
+                e.address == filter.address
+                    && e.from == from
+                    && e.latest == latest
+                    && std::ptr::eq(e.chain.as_ptr(), Arc::as_ptr(chain))
+                    && e.abi == filter.abi
+            });
+            match found {
+                Some(entry) => entry.page.clone(),
+                None => {
+                    if kept.len() == PAGES_KEPT {
+                        kept.pop_front();
+                    }
+                    let page = Arc::new(OnceCell::new());
+                    kept.push_back(Entry {
+                        chain: Arc::downgrade(chain),
+                        address: filter.address,
+                        from,
+                        latest,
+                        abi: filter.abi.clone(),
+                        page: page.clone(),
+                    });
+                    page
+                }
+            }
+        };
+        let page = cell
+            .get_or_try_init(|| async { read(chain, filter, from, latest).map(Arc::new) })
+            .await?;
+        Ok(page.clone())
+    }
+
+    /// Reads and renders the page from the store.
+    pub(crate) fn read(
+        chain: &Chain,
+        filter: &EventFilter,
+        from: Cursor,
+        latest: u64,
+    ) -> Result<Page, SubscriptionError> {
+        let events = chain
+            .store
+            .events_from(filter.address, (from.height, from.tx, from.event), latest, PAGE)
+            .map_err(|e| e.to_string())?;
+        let full = events.len() == PAGE;
+        let events = events
+            .into_iter()
+            .map(|event| {
+                let info = crate::rpc::server::event_info(filter.abi.as_ref(), event);
+                let json = serde_json::value::to_raw_value(&info).map_err(|e| e.to_string())?;
+                Ok(Rendered {
+                    cursor: info.cursor.expect("events read from the store have cursors"),
+                    topic: info.event.topic,
+                    json,
+                })
+            })
+            .collect::<Result<_, SubscriptionError>>()?;
+        Ok(Page { events, full })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use kessai_chainspec::ChainSpec;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        fn dev_chain() -> (tempfile::TempDir, Arc<Chain>) {
+            let dir = tempfile::tempdir().unwrap();
+            let chain = Chain::open(ChainSpec::dev(), dir.path()).unwrap();
+            (dir, chain)
+        }
+
+        fn filter(address: Address) -> EventFilter {
+            EventFilter { address, topic: None, abi: None }
+        }
+
+        /// `count` subscribers asking at once for the page of `filter` from `from` up to
+        /// `latest`; how many times the store was read.
+        async fn ask(
+            chain: &Arc<Chain>,
+            filter: &Arc<EventFilter>,
+            from: Cursor,
+            latest: u64,
+            count: usize,
+        ) -> usize {
+            let reads = Arc::new(AtomicUsize::new(0));
+            let asks = (0..count).map(|_| {
+                let (chain, filter, reads) = (chain.clone(), filter.clone(), reads.clone());
+                tokio::spawn(async move {
+                    let read = |_: &Chain, _: &EventFilter, _: Cursor, _: u64| {
+                        reads.fetch_add(1, Ordering::SeqCst);
+                        // Slow enough that the other subscribers ask while it reads.
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        Ok(Page { events: Vec::new(), full: false })
+                    };
+                    shared(&chain, &filter, from, latest, read).await.unwrap();
+                })
+            });
+            for ask in asks.collect::<Vec<_>>() {
+                ask.await.unwrap();
+            }
+            reads.load(Ordering::SeqCst)
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_page_is_read_once_for_all_its_subscribers() {
+            let (_dir, chain) = dev_chain();
+            // An address no other test asks for (the pages kept are shared by the process).
+            let contract = Address([0xfa; 32]);
+            let mine = Arc::new(filter(contract));
+            let from = Cursor { height: 7, tx: 0, event: 0 };
+            assert_eq!(ask(&chain, &mine, from, 7, 50).await, 1, "50 subscribers, one read");
+            assert_eq!(ask(&chain, &mine, from, 7, 10).await, 0, "a kept page is not read again");
+            // Anything that changes the page's content is another page.
+            assert_eq!(ask(&chain, &mine, from, 8, 10).await, 1, "another last height");
+            let later = Cursor { height: 7, tx: 3, event: 0 };
+            assert_eq!(ask(&chain, &mine, later, 7, 10).await, 1, "another first cursor");
+            let other = Arc::new(filter(Address([0xfb; 32])));
+            assert_eq!(ask(&chain, &other, from, 7, 10).await, 1, "another contract");
+            let (_dir2, chain2) = dev_chain();
+            assert_eq!(ask(&chain2, &mine, from, 7, 10).await, 1, "another chain");
+            let abi = kessai_abi::Abi {
+                name: "any".into(),
+                version: "1".into(),
+                types: Default::default(),
+                methods: Vec::new(),
+                maps: Vec::new(),
+                events: Vec::new(),
+            };
+            let decoded = Arc::new(EventFilter { abi: Some(abi), ..filter(contract) });
+            assert_eq!(ask(&chain, &decoded, from, 7, 10).await, 1, "another ABI");
         }
     }
 }
