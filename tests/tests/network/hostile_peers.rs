@@ -113,7 +113,9 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
     let chain_id = CHAIN_ID;
     let validator_keys: Vec<Keypair> = VALIDATORS
         .iter()
-        .map(|&i| KeyFile::read(&net.home(i).join("consensus_key.json")).unwrap().keypair().unwrap())
+        .map(|&i| {
+            KeyFile::read(&net.home(i).join("consensus_key.json")).unwrap().keypair().unwrap()
+        })
         .collect();
     let kinds = offences(chain_id, 1, &validator_keys[0], &validator_keys[1]).len();
 
