@@ -128,7 +128,12 @@ async fn misbehaving_peers_are_banned_and_the_chain_goes_on() {
                 .unwrap()
         })
         .collect();
-    let allow: AllowList = validator_keys.iter().map(Keypair::public).collect();
+    // The validators' node keys, which their libp2p identities are (not their consensus keys).
+    let allow: AllowList = VALIDATORS
+        .iter()
+        .map(|&i| KeyFile::read(&net.home(i).join("node_key.json")).unwrap().keypair().unwrap())
+        .map(|key| key.public())
+        .collect();
 
     let penalties_before = total_penalties(&net);
     for k in 0..kinds {
