@@ -984,3 +984,51 @@ fn locks_keep_a_split_network_from_deciding_twice() {
     }
     assert!(decisions(&later).iter().all(|&block| block == v), "decided twice: {later:?}");
 }
+
+/// After a decision on three of four precommits, the fourth (late) one completes the set: the core
+/// says so once ([`Action::AllPrecommits`], with every signature), so the shell can skip the rest of
+/// its commit pause. Other late messages are still ignored.
+#[test]
+fn the_last_late_precommit_reports_all_precommits_once() {
+    let f = Fixture::new(4);
+    let me = f.bystander(&[0]);
+    let (mut node, _) = f.start(Some(&me));
+    let others = f.others(&me);
+    let v = block("v");
+    node.handle(proposal(f.proposer(H, 0), 0, None, v));
+    feed(&mut node, others[..2].iter().map(|k| prevote(k, 0, Some(v))));
+    let actions = feed(&mut node, others[..2].iter().map(|k| precommit(k, 0, Some(v))));
+    let Some(Action::Decide { commit, .. }) = actions.last() else { panic!("{actions:?}") };
+    assert_eq!(commit.signatures.len(), 3);
+    assert!(!actions.iter().any(|a| matches!(a, Action::AllPrecommits { .. })));
+    // Late messages that do not complete the set change nothing.
+    assert!(node.handle(prevote(&others[2], 0, Some(v))).is_empty());
+    assert!(node.handle(precommit(&others[2], 1, Some(v))).is_empty());
+    assert!(node.handle(precommit(&others[0], 0, Some(v))).is_empty());
+    let actions = node.handle(precommit(&others[2], 0, Some(v)));
+    let [Action::AllPrecommits { height, commit }] = &actions[..] else { panic!("{actions:?}") };
+    assert_eq!(*height, H);
+    assert_eq!(commit.verify(CHAIN, H, &v, &f.set), Ok(4));
+    assert_eq!(commit.signatures.len(), 4);
+    // Once only.
+    assert!(node.handle(precommit(&others[2], 0, Some(v))).is_empty());
+    assert_eq!(node.step(), Step::Commit);
+}
+
+/// A decision whose commit already holds every precommit is not followed by `AllPrecommits`.
+#[test]
+fn a_full_commit_reports_nothing_more() {
+    let f = Fixture::new(4);
+    // A full node: it decides on the validators' votes alone.
+    let (mut node, _) = f.start(None);
+    let v = block("v");
+    // Every vote arrives before the proposal: nothing is decided without the block.
+    feed(&mut node, f.keys.iter().map(|k| prevote(k, 0, Some(v))));
+    let actions = feed(&mut node, f.keys.iter().map(|k| precommit(k, 0, Some(v))));
+    assert!(!actions.iter().any(|a| matches!(a, Action::Decide { .. })), "{actions:?}");
+    let mut actions = node.handle(proposal(f.proposer(H, 0), 0, None, v));
+    let Some(Action::Decide { commit, .. }) = actions.last() else { panic!("{actions:?}") };
+    assert_eq!(commit.signatures.len(), 4);
+    actions.extend(node.handle(precommit(&f.keys[0], 0, Some(v))));
+    assert!(!actions.iter().any(|a| matches!(a, Action::AllPrecommits { .. })), "{actions:?}");
+}
