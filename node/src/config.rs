@@ -497,8 +497,11 @@ validator = {validator}
 double_sign_check_height = {double_sign_check_height}
 
 [mempool]
-# Pending transactions in all; past it new ones are refused until a block makes room.
-# Default: {d_max_txs}.
+# Pending transactions in all; past it new ones are refused ("mempool is full (...); try again
+# after the next block") until a block makes room. It bounds how long an admitted transaction
+# waits under overload: size it to what the chain commits in your latency budget (committed tx/s
+# x seconds; a few blocks' worth). The default is half a full block, about 3 s of queue for four
+# validators on 2 cores. Default: {d_max_txs}.
 max_txs = {max_txs}
 # Pending transactions' total size, in bytes of their encoding. Default: {d_max_bytes}.
 max_bytes = {max_bytes}

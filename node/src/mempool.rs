@@ -25,10 +25,22 @@ pub struct MempoolLimits {
     pub max_age: Duration,
 }
 
+/// Default of [`MempoolLimits::max_txs`]: about what the chain commits in a latency budget, so that
+/// under overload an admitted transaction waits a bounded time and the excess is refused at
+/// admission ([`AdmitError::Full`]) instead of queueing for minutes. Half a full block (the presets'
+/// `max_block_txs` is 20,000); about 3 s of queue at four validators' sustained rate on a 2-core
+/// machine and 1 s at one validator's (`docs/benchmarks.md`, issue 19). It was 100,000: at four
+/// validators that queued 35 s and more.
+pub const DEFAULT_MAX_TXS: usize = 10_000;
+
+/// How far past `max_txs` transactions relayed by peers may fill the pool
+/// ([`Mempool::admit_relayed_batch`]); the byte and per-account limits still apply.
+pub const RELAYED_HEADROOM: usize = 4;
+
 impl Default for MempoolLimits {
     fn default() -> Self {
         MempoolLimits {
-            max_txs: 100_000,
+            max_txs: DEFAULT_MAX_TXS,
             max_bytes: 256 * 1024 * 1024,
             max_per_account: 10_000,
             max_age: Duration::from_secs(600),
@@ -146,7 +158,7 @@ impl Mempool {
     /// Runs every check and queues the transaction. Returns its id.
     pub fn admit(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
         tx.check_stateless(chain.chain_id())?;
-        self.admit_signed(chain, tx)
+        self.admit_signed(chain, tx, self.limits.max_txs)
     }
 
     /// [`Mempool::admit`] of each transaction in order, with the signatures checked in one batch
@@ -156,19 +168,54 @@ impl Mempool {
         chain: &Chain,
         txs: &[SignedTransaction],
     ) -> Vec<Result<Hash, AdmitError>> {
-        let signatures = SignedTransaction::verify_signatures(txs, rand::thread_rng());
-        txs.iter()
+        self.admit_batch_up_to(chain, txs, self.limits.max_txs)
+    }
+
+    /// [`Mempool::admit_batch`] of transactions relayed by a peer: they may fill the pool up to
+    /// [`RELAYED_HEADROOM`] times `max_txs`. Clients are refused from `max_txs` on, counting what
+    /// peers relayed, so the transactions pending in the whole network stay near `max_txs` (not
+    /// `max_txs` per node that clients submit to); and each node holds what the others admitted,
+    /// so a proposer finds them in its own pool instead of leaving them for their admitting node's
+    /// turn to propose.
+    pub fn admit_relayed_batch(
+        &self,
+        chain: &Chain,
+        txs: &[SignedTransaction],
+    ) -> Vec<Result<Hash, AdmitError>> {
+        self.admit_batch_up_to(chain, txs, self.limits.max_txs.saturating_mul(RELAYED_HEADROOM))
+    }
+
+    fn admit_batch_up_to(
+        &self,
+        chain: &Chain,
+        txs: &[SignedTransaction],
+        max_txs: usize,
+    ) -> Vec<Result<Hash, AdmitError>> {
+        // What cannot fit is refused before its signature is checked: under overload most of a
+        // batch is refused, and checking it would take the cores the chain needs to commit.
+        let room = max_txs.saturating_sub(self.len());
+        let (fit, excess) = txs.split_at(txs.len().min(room));
+        let signatures = SignedTransaction::verify_signatures(fit, rand::thread_rng());
+        let mut outcomes: Vec<_> = fit
+            .iter()
             .zip(signatures)
             .map(|(tx, signature)| {
                 tx.check_shape(chain.chain_id())?;
                 signature.map_err(TxError::from)?;
-                self.admit_signed(chain, tx.clone())
+                self.admit_signed(chain, tx.clone(), max_txs)
             })
-            .collect()
+            .collect();
+        outcomes.extend(excess.iter().map(|_| Err(AdmitError::Full("too many transactions"))));
+        outcomes
     }
 
-    /// The checks after the signature's, and the queueing.
-    fn admit_signed(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
+    /// The checks after the signature's, and the queueing, in a pool of at most `max_txs`.
+    fn admit_signed(
+        &self,
+        chain: &Chain,
+        tx: SignedTransaction,
+        max_txs: usize,
+    ) -> Result<Hash, AdmitError> {
         if chain.storage.is_failed() {
             return Err(AdmitError::StorageFailed);
         }
@@ -183,7 +230,7 @@ impl Mempool {
         if pool.ids.contains(&id) {
             return Err(AdmitError::Duplicate(id));
         }
-        if pool.len() >= self.limits.max_txs {
+        if pool.len() >= max_txs {
             return Err(AdmitError::Full("too many transactions"));
         }
         if pool.bytes + size > self.limits.max_bytes {
@@ -350,5 +397,30 @@ mod tests {
         assert!(stale.is_empty(), "expired transactions stay pending");
         // Their room is free again.
         stale.admit(&chain, alice_tx(&chain, 0)).unwrap();
+    }
+
+    /// Clients are refused at `max_txs`, counting what peers relayed; relayed transactions fill
+    /// the pool up to `RELAYED_HEADROOM` times that, and no further.
+    #[test]
+    fn relayed_transactions_have_headroom_and_count_against_clients() {
+        let (_dir, chain) = dev_chain();
+        let pool = Mempool::new(MempoolLimits { max_txs: 1, ..MempoolLimits::default() });
+        let relayed: Vec<_> = (0..RELAYED_HEADROOM as u64).map(|n| alice_tx(&chain, n)).collect();
+        for outcome in pool.admit_relayed_batch(&chain, &relayed) {
+            outcome.unwrap();
+        }
+        let more = alice_tx(&chain, RELAYED_HEADROOM as u64);
+        let full = pool.admit_relayed_batch(&chain, std::slice::from_ref(&more));
+        assert!(matches!(full[..], [Err(AdmitError::Full(_))]), "{full:?}");
+        let refused = pool.admit_batch(&chain, std::slice::from_ref(&more));
+        assert!(matches!(refused[..], [Err(AdmitError::Full(_))]), "{refused:?}");
+        assert_eq!(pool.len(), RELAYED_HEADROOM);
+        let message = pool.admit(&chain, more.clone()).unwrap_err().to_string();
+        assert!(message.contains("mempool is full") && message.contains("try again"), "{message}");
+        // A full pool refuses a batch before checking its signatures (they cost the most).
+        let mut forged = more;
+        forged.signature = alice_tx(&chain, 0).signature;
+        let refused = pool.admit_batch(&chain, &[forged]);
+        assert!(matches!(refused[..], [Err(AdmitError::Full(_))]), "{refused:?}");
     }
 }

@@ -149,12 +149,12 @@ impl InboundRouter {
         tokio::task::spawn_blocking(move || {
             while let Some((from, txs)) = queue.blocking_recv() {
                 let invalid =
-                    mempool.admit_batch(&chain, &txs).into_iter().find_map(
-                        |outcome| match outcome {
+                    mempool.admit_relayed_batch(&chain, &txs).into_iter().find_map(|outcome| {
+                        match outcome {
                             Err(AdmitError::Invalid(e)) => Some(e),
                             _ => None,
-                        },
-                    );
+                        }
+                    });
                 if let Some(e) = invalid {
                     let reason = format!("gossiped an invalid transaction: {e}");
                     tracing::warn!(peer = %from, %reason, "penalising peer");

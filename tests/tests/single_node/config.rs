@@ -74,9 +74,9 @@ fn a_bad_value_or_an_unknown_key_stops_the_node_with_the_key_named() {
     let path = home.join("config.toml");
     let good = std::fs::read_to_string(&path).unwrap();
     for (from, to, expected) in [
-        ("max_txs = 100000", "max_txs = \"lots\"", "`mempool.max_txs`: invalid type"),
-        ("max_txs = 100000", "max_txs = 0", "`mempool.max_txs` must be at least 1"),
-        ("max_txs = 100000", "max_tx = 100000", "`mempool.max_tx`: unknown field"),
+        ("max_txs = 10000", "max_txs = \"lots\"", "`mempool.max_txs`: invalid type"),
+        ("max_txs = 10000", "max_txs = 0", "`mempool.max_txs` must be at least 1"),
+        ("max_txs = 10000", "max_tx = 10000", "`mempool.max_tx`: unknown field"),
         ("format = \"text\"", "format = \"xml\"", "`log.format`"),
     ] {
         let bad = good.replacen(&format!("\n{from}\n"), &format!("\n{to}\n"), 1);
