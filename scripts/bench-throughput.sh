@@ -5,19 +5,25 @@
 #   scripts/bench-throughput.sh testnet [LOADGEN ARGS]   four validators on 127.0.0.1, load spread over them
 #
 # Prints the load generator's report, the CPU seconds each node process used per committed
-# transaction, and (testnet) the block interval at idle. Results go into docs/benchmarks.md.
-# Default load: --accounts 64 --txs 100000 --batch 500 --concurrency 8.
+# transaction, each node's resident memory before and after the load, the load average, and
+# (testnet) the block interval at idle. Results go into docs/benchmarks.md.
+# Default load: --accounts 64 --txs 100000 --batch 500 --concurrency 8. KESSAI_BENCH_BIN=DIR runs the
+# kessai and kessai-loadgen in DIR instead of building (to compare with an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
-[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 shift
 load=("$@")
 [ ${#load[@]} -gt 0 ] || load=(--accounts 64 --txs 100000 --batch 500 --concurrency 8)
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target-release}"
-cargo build --release -q -p kessai-cli -p kessai-loadgen
-bin="$CARGO_TARGET_DIR/release"
+if [ -n "${KESSAI_BENCH_BIN:-}" ]; then
+    bin=$KESSAI_BENCH_BIN # kessai and kessai-loadgen built earlier (an A/B against older code)
+else
+    cargo build --release -q -p kessai-cli -p kessai-loadgen
+    bin="$CARGO_TARGET_DIR/release"
+fi
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -56,8 +62,12 @@ else
     python3 -c "import sys; n=$h1-$h0; print('idle: %d blocks in 20 s, %.0f ms per block' % (n, 20000/max(n,1)))"
 fi
 
+# Resident memory of a process, MiB (now, and its peak).
+rss() { awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "%.0f MiB (peak %.0f MiB)", r/1024, h/1024}' "/proc/$1/status"; }
+
 before=()
 for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+for n in "${!pids[@]}"; do echo "node $n before the load: $(rss "${pids[$n]}")"; done
 rpc_args=()
 for url in "${urls[@]}"; do rpc_args+=(--rpc "$url"); done
 report="$("$bin/kessai-loadgen" "${rpc_args[@]}" --keys-dir "$keys" --json "${load[@]}")"
@@ -67,4 +77,6 @@ ticks=$(getconf CLK_TCK)
 for n in "${!pids[@]}"; do
     used=$(( $(cpu_ticks "${pids[$n]}") - ${before[$n]} ))
     python3 -c "print('node $n: %.1f CPU-s, %.0f µs CPU per committed tx' % ($used/$ticks, 1e6*$used/$ticks/max($committed,1)))"
+    echo "node $n after the load: $(rss "${pids[$n]}")"
 done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
