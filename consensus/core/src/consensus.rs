@@ -152,16 +152,7 @@ impl Consensus {
             }
         }
         if state.step == Step::Commit {
-            // Decided: only the late precommits for the decided block still count, to tell the
-            // shell when every validator's is in ([`Action::AllPrecommits`]).
-            let mut ctx = Ctx {
-                config: &self.config,
-                key: self.signer.as_deref_mut(),
-                last_signed: &mut self.last_signed,
-                actions: Vec::new(),
-            };
-            state.on_late_precommit(&mut ctx, input);
-            return ctx.actions;
+            return Vec::new();
         }
         let mut ctx = Ctx {
             config: &self.config,
@@ -316,8 +307,6 @@ struct HeightState {
     journal: Vec<WalEntry>,
     evidence_reported: BTreeSet<(PublicKey, u32, SignedKind)>,
     flags: RoundFlags,
-    /// The decision (round, block), and whether [`Action::AllPrecommits`] was emitted for it.
-    decided: Option<(u32, BlockId, bool)>,
 }
 
 impl HeightState {
@@ -337,7 +326,6 @@ impl HeightState {
             journal: Vec::new(),
             evidence_reported: BTreeSet::new(),
             flags: RoundFlags::default(),
-            decided: None,
         }
     }
 
@@ -544,44 +532,8 @@ impl HeightState {
         let signatures = self.votes[&round].precommits.signatures_for(block);
         let commit = Commit { height: self.height, round, block, signatures };
         self.step = Step::Commit;
-        // A commit that already holds every validator's precommit says so itself.
-        let complete = self.is_complete(round, block);
-        self.decided = Some((round, block, complete));
         ctx.actions.push(Action::Decide { height: self.height, round, block, commit });
         true
-    }
-
-    /// Precommits of the whole set's power are in for `block` in `round`.
-    fn is_complete(&self, round: u32, block: BlockId) -> bool {
-        let power = self.votes.get(&round).map_or(0, |v| v.precommits.power_for(Some(block)));
-        power >= self.validators.total_power()
-    }
-
-    /// After the decision: a precommit for the decided block in the decided round is still
-    /// counted (checked like any vote); everything else is ignored.
-    fn on_late_precommit(&mut self, ctx: &mut Ctx, input: Input) {
-        let (Some((round, block, false)), Input::Vote(vote)) = (self.decided, &input) else {
-            return;
-        };
-        let v = &vote.vote;
-        if v.kind == VoteKind::Precommit && v.round == round && v.block == Some(block) {
-            self.dispatch(ctx, input);
-            self.report_all_precommits(ctx);
-        }
-    }
-
-    /// [`Action::AllPrecommits`], once, when precommits of the whole set's power are in for the
-    /// decided block: no late vote is left to wait for.
-    fn report_all_precommits(&mut self, ctx: &mut Ctx) {
-        let Some((round, block, false)) = self.decided else {
-            return;
-        };
-        if self.is_complete(round, block) {
-            self.decided = Some((round, block, true));
-            let signatures = self.votes[&round].precommits.signatures_for(block);
-            let commit = Commit { height: self.height, round, block, signatures };
-            ctx.actions.push(Action::AllPrecommits { height: self.height, commit });
-        }
     }
 
     /// Line 55: messages from more than a third of the power in a later round mean at least one

@@ -26,9 +26,7 @@
 //! 3. Feed every [`Input`] to [`Consensus::handle`] and perform the returned actions in order.
 //! 4. On [`Action::Decide`], commit the block, then call `start_height(h + 1, ..)` (after a pause
 //!    if you like: messages for `h + 1` are buffered meanwhile). Until then the core ignores inputs
-//!    for `h` except late precommits for the decided block: when they complete the set it emits
-//!    [`Action::AllPrecommits`], and the shell may cut the pause short (as it may when the
-//!    decision's commit already holds every validator's precommit).
+//!    for `h`.
 //!
 //! The shell may also jump: when block sync shows that heights up to `h'` are committed, call
 //! `start_height(h' + 1, ..)`. Messages for older heights are ignored; messages for the height after
@@ -62,8 +60,6 @@
 //! * [`Action::Decide`] – the block is final; `commit` verifies with
 //!   [`Commit::verify`](kessai_primitives::Commit::verify) against the height's validator set. The
 //!   decided block may be one we saw in another round's proposal than the commit's round.
-//! * [`Action::AllPrecommits`] – after the decision, every validator's precommit for the decided
-//!   block is in: nothing is left to wait for before the next height.
 //! * [`Action::Evidence`] – a validator signed two different votes for one (height, round, kind).
 //!
 //! # The WAL contract

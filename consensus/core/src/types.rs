@@ -177,18 +177,6 @@ pub enum Action {
         /// The precommits that decide it.
         commit: Commit,
     },
-    /// After [`Action::Decide`], the last missing precommit for the decided block arrived: every
-    /// validator of the height has precommitted it. No late vote is left to wait for, so the shell
-    /// may start the next height without waiting out the rest of its commit pause (CometBFT's skip
-    /// of `timeout_commit`). Emitted at most once per height; not at all when the decision's own
-    /// commit already held every validator's precommit (the shell sees that from the commit).
-    /// `commit` holds all the precommits.
-    AllPrecommits {
-        /// The decided height.
-        height: u64,
-        /// The decided block's precommits, from every validator.
-        commit: Commit,
-    },
     /// A validator signed two different votes for the same (height, round, kind). Reported once per
     /// (validator, round, kind), with the first vote received and the first conflicting one.
     Evidence(Evidence),
