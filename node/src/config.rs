@@ -780,8 +780,12 @@ pub fn save(home: &Home, config: &NodeConfig) -> Result<()> {
     write_atomically(&home.config_path(), &render(config))
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("toml.tmp");
+/// Writes `text` to `path` through `PATH.tmp` and a rename, so that a reader polling for the file
+/// (scripts, tests, an operator's tooling) sees it whole or not at all.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

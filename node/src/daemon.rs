@@ -187,10 +187,11 @@ pub async fn run_with(
     let (rpc_addr, rpc_handle) =
         rpc::server::start(config.rpc_addr, &config.rpc_limits, ctx).await?;
     tracing::info!(%rpc_addr, "JSON-RPC listening");
-    // Scripts and tests started with port 0 find the real addresses here.
-    std::fs::write(home.root().join("rpc_url"), format!("http://{rpc_addr}\n"))?;
+    // Scripts and tests started with port 0 find the real addresses here, and poll for the files:
+    // written whole or not at all (a reader once found `rpc_url` empty).
+    crate::config::write_atomically(&home.root().join("rpc_url"), &format!("http://{rpc_addr}\n"))?;
     let p2p: Vec<String> = libp2p.listen_addrs().iter().map(ToString::to_string).collect();
-    std::fs::write(home.root().join("p2p_addrs"), p2p.join("\n") + "\n")?;
+    crate::config::write_atomically(&home.root().join("p2p_addrs"), &(p2p.join("\n") + "\n"))?;
     ready(rpc_addr);
 
     let consensus = tokio::spawn(consensus.run());
