@@ -217,3 +217,26 @@ pub fn one_network_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static ONE_NETWORK_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     ONE_NETWORK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// A node home at `home` for `net`'s chain spec, not listed in it, with every node of `net` as a
+/// bootnode: an outsider until governance admits its key (or makes it a validator).
+pub fn home_outside(net: &Testnet, home: &std::path::Path) {
+    let spec = net.dir.join("chainspec.json");
+    kessai_ok(&[
+        "init",
+        "--home",
+        &home.display().to_string(),
+        "--chain",
+        &spec.display().to_string(),
+        "--rpc-addr",
+        "127.0.0.1:0",
+    ]);
+    let bootnodes: Vec<String> = net
+        .entries
+        .iter()
+        .map(|e| format!("{}/p2p/{}", entry_field(e, "p2p_addr"), entry_field(e, "peer_id")))
+        .collect();
+    // A JSON list of strings is a TOML array too.
+    let bootnodes = format!("bootnodes = {}", serde_json::to_string(&bootnodes).unwrap());
+    crate::edit_config(home, "bootnodes = []", &bootnodes);
+}

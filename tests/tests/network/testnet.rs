@@ -6,9 +6,9 @@
 //! so they take turns (a process-wide lock) rather than run side by side.
 
 use kessai_tests::testnet::{
-    entry_field, metric, metrics_url, one_network_at_a_time as one_at_a_time, Testnet,
+    entry_field, home_outside, metric, metrics_url, one_network_at_a_time as one_at_a_time, Testnet,
 };
-use kessai_tests::{edit_config, kessai_ok, TestNode};
+use kessai_tests::{edit_config, TestNode};
 use serde_json::json;
 use std::time::Duration;
 
@@ -120,24 +120,7 @@ fn a_node_whose_key_is_not_in_the_chain_spec_cannot_connect() {
     // admitted.
     let outsider_dir = tempfile::tempdir().unwrap();
     let home = outsider_dir.path().join("outsider");
-    let spec = net.dir.join("chainspec.json");
-    kessai_ok(&[
-        "init",
-        "--home",
-        &home.display().to_string(),
-        "--chain",
-        &spec.display().to_string(),
-        "--rpc-addr",
-        "127.0.0.1:0",
-    ]);
-    let bootnodes: Vec<String> = net
-        .entries
-        .iter()
-        .map(|e| format!("{}/p2p/{}", entry_field(e, "p2p_addr"), entry_field(e, "peer_id")))
-        .collect();
-    // A JSON list of strings is a TOML array too.
-    let bootnodes = format!("bootnodes = {}", serde_json::to_string(&bootnodes).unwrap());
-    edit_config(&home, "bootnodes = []", &bootnodes);
+    home_outside(&net, &home);
     let outsider = TestNode::run_home(&home).unwrap();
 
     std::thread::sleep(Duration::from_secs(5));

@@ -2,8 +2,10 @@
 //! `GovernanceAction::SetValidatorNodeKey` (decision record 0021): four validators from
 //! `kessai testnet init`, and a fifth node the chain spec does not list.
 
-use kessai_tests::testnet::{entry_field, one_network_at_a_time as one_at_a_time, Testnet};
-use kessai_tests::{edit_config, kessai_ok, stderr, TestNode};
+use kessai_tests::testnet::{
+    entry_field, home_outside, one_network_at_a_time as one_at_a_time, Testnet,
+};
+use kessai_tests::{kessai_ok, stderr, TestNode};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -34,24 +36,7 @@ fn gov(net: &Testnet, args: &[&str]) -> (bool, String) {
 /// validator.
 fn newcomer_home(net: &Testnet, dir: &std::path::Path) -> std::path::PathBuf {
     let home = dir.join("newcomer");
-    let spec = net.dir.join("chainspec.json");
-    kessai_ok(&[
-        "init",
-        "--home",
-        &home.display().to_string(),
-        "--chain",
-        &spec.display().to_string(),
-        "--rpc-addr",
-        "127.0.0.1:0",
-    ]);
-    let bootnodes: Vec<String> = net
-        .entries
-        .iter()
-        .map(|e| format!("{}/p2p/{}", entry_field(e, "p2p_addr"), entry_field(e, "peer_id")))
-        .collect();
-    // A JSON list of strings is a TOML array too.
-    let bootnodes = format!("bootnodes = {}", serde_json::to_string(&bootnodes).unwrap());
-    edit_config(&home, "bootnodes = []", &bootnodes);
+    home_outside(net, &home);
     home
 }
 
