@@ -46,6 +46,8 @@ fn a_supported_upgrade_is_passed_and_the_network_keeps_agreeing() {
     let at = net.node(0).height() + 8;
     let scheduled_in = schedule(&net, 2, at);
     assert!(scheduled_in < at);
+    // The receipt came from node 0 when it committed; the others may be a block behind.
+    net.wait_height(&ALL, scheduled_in, MINUTE).unwrap();
     // Every node shows the upgrade coming: `kessai status` and `/health`.
     for i in ALL {
         let status = net.status(i);
@@ -93,7 +95,8 @@ fn an_unsupported_upgrade_stops_every_node_before_its_height() {
     net.wait_height(&ALL, 1, MINUTE).unwrap();
 
     let at = net.node(0).height() + 7;
-    schedule(&net, 99, at);
+    let scheduled_in = schedule(&net, 99, at);
+    net.wait_height(&[1], scheduled_in, MINUTE).unwrap();
     let text = net.node(1).cli_ok(&["status"]);
     assert!(
         text.contains(&format!(
