@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Subscription fan-out benchmark (issue 18): the node's committed throughput at a fixed offered rate
 # without subscribers and with N WebSocket subscribers (half kessai_subscribeHeads, half
-# kessai_subscribeEvents of asset-ownership), and whether every subscriber got every head and
+# kessai_subscribeEvents of asset-ownership, or kessai_subscribeEventPages with --pages), and whether every subscriber got every head and
 # every event once, in order (kessai-fanout checks them against the chain).
 #
 #   scripts/bench-fanout.sh [dev|testnet] [--release] [--rate R] [--seconds S] [--subscribers N]
-#                           [--rounds K] [-- LOADGEN ARGS]
+#                           [--rounds K] [--pages] [-- LOADGEN ARGS]
 #
 # dev: one validator (`kessai dev`); testnet: four validators on 127.0.0.1, load spread over them,
 # subscribers on node 0. Without --rate the sustained rate is measured first (an unthrottled run
@@ -21,6 +21,7 @@ rate=
 seconds=60
 subscribers=100
 rounds=2
+fanout_args=()
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
         --seconds) seconds=$2; shift ;;
         --subscribers) subscribers=$2; shift ;;
         --rounds) rounds=$2; shift ;;
+        --pages) fanout_args+=(--pages) ;;
         --) shift; extra=("$@"); break ;;
         *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; echo "unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -116,7 +118,7 @@ echo "offered: $rate tx/s for about $seconds s ($txs transactions per run), $sub
 
 with_subscribers() { # ROUND
     rm -f "$work/ready" "$work/stop"
-    "$bin/kessai-fanout" --rpc "${urls[0]}" --subscribers "$subscribers" --json \
+    "$bin/kessai-fanout" --rpc "${urls[0]}" --subscribers "$subscribers" --json "${fanout_args[@]}" \
         --ready-file "$work/ready" --stop-file "$work/stop" >"$work/fanout$1.json" 2>"$work/fanout$1.log" &
     local fanout=$!
     pids+=("$fanout")

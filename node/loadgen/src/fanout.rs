@@ -1,8 +1,8 @@
 //! `kessai-fanout`: a fleet of WebSocket subscribers to one node, counted against the chain.
 //!
 //! Opens `--subscribers` subscriptions, each on a connection of its own (half
-//! `kessai_subscribeHeads`, half `kessai_subscribeEvents` of `--contract`, or each kind for all
-//! with `--kind`), all from the height the node had at start. It records every head's height and
+//! `kessai_subscribeHeads`, half `kessai_subscribeEvents` of `--contract` — or
+//! `kessai_subscribeEventPages` with `--pages` —, or each kind for all with `--kind`), all from the height the node had at start. It records every head's height and
 //! every event's cursor and transaction id that each subscriber receives, until the file
 //! `--stop-file` appears (the load is over). Then it reads the chain up to the node's height at
 //! that moment and checks, for each subscriber, that it got every head once and every event once,
@@ -62,6 +62,10 @@ struct Args {
     /// How long subscribers may take after the stop to catch up to that height.
     #[arg(long, default_value_t = 120)]
     drain_seconds: u64,
+    /// Events subscribers take `kessai_subscribeEventPages` (up to 256 events a message) instead
+    /// of `kessai_subscribeEvents` (one message per event).
+    #[arg(long)]
+    pages: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -152,6 +156,7 @@ async fn main() -> Result<()> {
             source,
             stream,
             contract: contract.address.to_string(),
+            pages: args.pages,
             record: Record::default(),
         };
         // Opened here, one after the other, so that "ready" means every one is accepted.
@@ -236,6 +241,8 @@ struct Subscriber {
     source: Ipv4Addr,
     stream: Stream,
     contract: String,
+    /// Events come in pages (`kessai_subscribeEventPages`).
+    pages: bool,
     record: Record,
 }
 
@@ -245,6 +252,8 @@ type Receiver = soketto::connection::Receiver<Compat<tokio::net::TcpStream>>;
 enum Message {
     Head(u64),
     Event(Seen),
+    /// A page of events, in order.
+    Events(Vec<Seen>),
     /// The node closed the subscription with this error (`code`, `message`, `cursor`).
     Closed(Value),
     /// Not a notification of the subscription (ignored).
@@ -268,6 +277,9 @@ impl Subscriber {
         let (mut sender, mut receiver) = client.into_builder().finish();
         let (method, params) = match self.stream {
             Stream::Heads => ("kessai_subscribeHeads", json!([after.height])),
+            Stream::Events if self.pages => {
+                ("kessai_subscribeEventPages", json!([self.contract, null, after]))
+            }
             Stream::Events => ("kessai_subscribeEvents", json!([self.contract, null, after])),
         };
         let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
@@ -302,6 +314,7 @@ impl Subscriber {
             match message {
                 Message::Head(height) => self.record.heads.push(height),
                 Message::Event(seen) => self.record.events.push(seen),
+                Message::Events(seen) => self.record.events.extend(seen),
                 Message::Other => {}
                 Message::Closed(error) => {
                     if error["code"].as_i64() == Some(codes::LAGGED as i64) {
@@ -377,6 +390,14 @@ struct Params {
 struct Item {
     cursor: Cursor,
     tx_id: Option<String>,
+    /// A page's events (`kessai_eventPage`).
+    events: Option<Vec<PageEvent>>,
+}
+
+#[derive(Deserialize)]
+struct PageEvent {
+    cursor: Cursor,
+    tx_id: String,
 }
 
 async fn next(receiver: &mut Receiver, buffer: &mut Vec<u8>) -> Message {
@@ -391,8 +412,11 @@ async fn next(receiver: &mut Receiver, buffer: &mut Vec<u8>) -> Message {
         return Message::Closed(error);
     }
     match params.result {
-        Some(Item { cursor, tx_id: Some(tx_id) }) => Message::Event((cursor, hash_of(&tx_id))),
-        Some(Item { cursor, tx_id: None }) => Message::Head(cursor.height),
+        Some(Item { events: Some(events), .. }) => {
+            Message::Events(events.into_iter().map(|e| (e.cursor, hash_of(&e.tx_id))).collect())
+        }
+        Some(Item { cursor, tx_id: Some(tx_id), .. }) => Message::Event((cursor, hash_of(&tx_id))),
+        Some(Item { cursor, tx_id: None, .. }) => Message::Head(cursor.height),
         None => Message::Other,
     }
 }

@@ -361,6 +361,17 @@ pub struct EventInfo {
     pub cursor: Option<Cursor>,
 }
 
+/// A message of `kessai_subscribeEventPages`: up to 256 events in chain order (of the topic asked,
+/// when one was), each as `kessai_events` gives it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventPage {
+    /// The events, never none.
+    pub events: Vec<EventInfo>,
+    /// The last position this page covers (its last event, or the end of the last height read):
+    /// resubscribe with `after = cursor`.
+    pub cursor: Cursor,
+}
+
 /// A message of `kessai_subscribeHeads`: a committed block's header and the commit that
 /// finalised it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -530,6 +541,19 @@ pub trait KessaiApi {
     /// "lagged: resume from cursor …" when the subscriber does not keep up.
     #[subscription(name = "subscribeEvents" => "event", unsubscribe = "unsubscribeEvents", item = EventInfo)]
     async fn subscribe_events(
+        &self,
+        contract: String,
+        topic: Option<String>,
+        after: Option<Cursor>,
+    ) -> SubscriptionResult;
+
+    /// WebSocket only. The same events as `subscribeEvents`, delivered a page at a time (up to
+    /// 256 events per message, each page's `cursor` the position it covers up to): for
+    /// subscribers that follow every event of a busy contract, a few messages per block instead
+    /// of one per event. Closed with "lagged: resume from cursor …" when the subscriber does not
+    /// keep up.
+    #[subscription(name = "subscribeEventPages" => "eventPage", unsubscribe = "unsubscribeEventPages", item = EventPage)]
+    async fn subscribe_event_pages(
         &self,
         contract: String,
         topic: Option<String>,

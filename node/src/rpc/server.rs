@@ -232,6 +232,34 @@ impl RpcContext {
             .ok_or_else(|| not_found(format!("no block at height {height}")))
     }
 
+    /// `kessai_subscribeEvents` and `kessai_subscribeEventPages`.
+    async fn follow_events(
+        &self,
+        pending: PendingSubscriptionSink,
+        contract: String,
+        topic: Option<String>,
+        after: Option<Cursor>,
+        delivery: subscriptions::Delivery,
+    ) -> SubscriptionResult {
+        let committed = self.committed.subscribe();
+        let address = match self.resolve(&contract) {
+            Ok(address) => address,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let abi = self.chain.contract_abi(&address).ok();
+        // Without a cursor: from the next block on (after the last event of the latest one).
+        let after = after.unwrap_or(Cursor {
+            height: self.chain.store.latest_height().unwrap_or(0),
+            tx: u32::MAX,
+            event: u32::MAX,
+        });
+        let filter = subscriptions::EventFilter { address, topic, abi };
+        subscriptions::events(self.chain.clone(), committed, pending, filter, after, delivery).await
+    }
+
     fn resolve(&self, contract: &str) -> RpcResult<Address> {
         self.chain.resolve_contract(contract).map_err(not_found)
     }
@@ -610,23 +638,18 @@ impl KessaiApiServer for RpcContext {
         topic: Option<String>,
         after: Option<Cursor>,
     ) -> SubscriptionResult {
-        let committed = self.committed.subscribe();
-        let address = match self.resolve(&contract) {
-            Ok(address) => address,
-            Err(e) => {
-                pending.reject(e).await;
-                return Ok(());
-            }
-        };
-        let abi = self.chain.contract_abi(&address).ok();
-        // Without a cursor: from the next block on (after the last event of the latest one).
-        let after = after.unwrap_or(Cursor {
-            height: self.chain.store.latest_height().unwrap_or(0),
-            tx: u32::MAX,
-            event: u32::MAX,
-        });
-        let filter = subscriptions::EventFilter { address, topic, abi };
-        subscriptions::events(self.chain.clone(), committed, pending, filter, after).await
+        self.follow_events(pending, contract, topic, after, subscriptions::Delivery::EachEvent)
+            .await
+    }
+
+    async fn subscribe_event_pages(
+        &self,
+        pending: PendingSubscriptionSink,
+        contract: String,
+        topic: Option<String>,
+        after: Option<Cursor>,
+    ) -> SubscriptionResult {
+        self.follow_events(pending, contract, topic, after, subscriptions::Delivery::Pages).await
     }
 
     async fn subscribe_tx(

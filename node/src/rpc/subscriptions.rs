@@ -147,13 +147,26 @@ pub(crate) struct EventFilter {
     pub abi: Option<kessai_abi::Abi>,
 }
 
-/// `kessai_subscribeEvents`: every event of the filter after `after`, then each new one.
+/// How an events subscription delivers what it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// `kessai_subscribeEvents`: one message per event.
+    EachEvent,
+    /// `kessai_subscribeEventPages`: one message per page of up to [`PAGE`] events, with the
+    /// cursor the page covers up to. A firehose subscriber gets a few messages per block instead
+    /// of one per event, and the page's JSON is rendered once for all its subscribers.
+    Pages,
+}
+
+/// `kessai_subscribeEvents` and `kessai_subscribeEventPages`: every event of the filter after
+/// `after`, then each new one.
 pub(crate) async fn events(
     chain: Arc<Chain>,
     mut committed: broadcast::Receiver<u64>,
     pending: PendingSubscriptionSink,
     filter: EventFilter,
     mut after: Cursor,
+    delivery: Delivery,
 ) -> SubscriptionResult {
     let Some(start) = after.next() else {
         pending
@@ -178,13 +191,25 @@ pub(crate) async fn events(
                 break;
             }
             let page = pages::events(&chain, &filter, from, latest).await?;
-            for event in &page.events {
-                if filter.topic.as_ref().is_none_or(|topic| *topic == event.topic)
-                    && send(&sink, event.json.clone().into(), after).await?
-                {
-                    return Ok(());
+            match delivery {
+                Delivery::EachEvent => {
+                    for event in &page.events {
+                        if filter.topic.as_ref().is_none_or(|topic| *topic == event.topic)
+                            && send(&sink, event.json.clone().into(), after).await?
+                        {
+                            return Ok(());
+                        }
+                        after = event.cursor;
+                    }
                 }
-                after = event.cursor;
+                Delivery::Pages => {
+                    if let Some(message) = page.message(filter.topic.as_deref()) {
+                        if send(&sink, message, after).await? {
+                            return Ok(());
+                        }
+                    }
+                    after = page.covered();
+                }
             }
             if !page.full {
                 after = end_of(latest);
@@ -212,6 +237,7 @@ pub(crate) async fn events(
 mod pages {
     use super::{EventFilter, PAGE};
     use crate::chain::Chain;
+    use jsonrpsee::core::server::SubscriptionMessage;
     use jsonrpsee::core::SubscriptionError;
     use kessai_primitives::Address;
     use kessai_rpc_api::Cursor;
@@ -236,6 +262,54 @@ mod pages {
         pub events: Vec<Rendered>,
         /// Whether the page holds [`PAGE`] events (there may be more up to that height).
         pub full: bool,
+        /// The height it was read up to.
+        pub latest: u64,
+        /// The `kessai_eventPage` message of every event, rendered by the first subscriber that
+        /// sends it.
+        pub whole: OnceLock<Box<RawValue>>,
+    }
+
+    impl Page {
+        /// The last cursor this page covers: its last event when it is full (more may follow at
+        /// that height), else the end of the height it was read up to.
+        pub(crate) fn covered(&self) -> Cursor {
+            match self.events.last() {
+                Some(last) if self.full => last.cursor,
+                _ => super::end_of(self.latest),
+            }
+        }
+
+        /// The `kessai_eventPage` message of this page's events of `topic` (all when none), with
+        /// [`Page::covered`] as its cursor; none when no event is of `topic`. The whole page's
+        /// message is rendered once and shared; a topic's is joined from the rendered events.
+        pub(crate) fn message(&self, topic: Option<&str>) -> Option<SubscriptionMessage> {
+            let covered = self.covered();
+            let json = match topic {
+                None if self.events.is_empty() => return None,
+                None => self.whole.get_or_init(|| render(self.events.iter(), covered)).clone(),
+                Some(topic) => {
+                    let mut of_topic = self.events.iter().filter(|e| e.topic == topic).peekable();
+                    of_topic.peek()?;
+                    render(of_topic, covered)
+                }
+            };
+            Some(json.into())
+        }
+    }
+
+    /// `{"events":[…],"cursor":…}` from events already rendered (joined, not serialised again).
+    fn render<'a>(events: impl Iterator<Item = &'a Rendered>, covered: Cursor) -> Box<RawValue> {
+        let mut json = String::from("{\"events\":[");
+        for (i, event) in events.enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(event.json.get());
+        }
+        json.push_str("],\"cursor\":");
+        json.push_str(&serde_json::to_string(&covered).expect("a cursor is JSON"));
+        json.push('}');
+        RawValue::from_string(json).expect("joined JSON values are JSON")
     }
 
     struct Entry {
@@ -330,7 +404,7 @@ mod pages {
                 })
             })
             .collect::<Result<_, SubscriptionError>>()?;
-        Ok(Page { events, full })
+        Ok(Page { events, full, latest, whole: OnceLock::new() })
     }
 
     #[cfg(test)]
@@ -366,7 +440,12 @@ mod pages {
                         reads.fetch_add(1, Ordering::SeqCst);
                         // Slow enough that the other subscribers ask while it reads.
                         std::thread::sleep(std::time::Duration::from_millis(20));
-                        Ok(Page { events: Vec::new(), full: false })
+                        Ok(Page {
+                            events: Vec::new(),
+                            full: false,
+                            latest: 0,
+                            whole: OnceLock::new(),
+                        })
                     };
                     shared(&chain, &filter, from, latest, read).await.unwrap();
                 })

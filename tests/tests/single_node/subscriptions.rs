@@ -1,7 +1,8 @@
 //! Following the chain (issue 18): WebSocket subscriptions to heads and events deliver every
 //! event once and in order, resume from a cursor without gap or repeat (also across a restart of
 //! the node), close a subscriber that does not read as "lagged" with the cursor to resume from;
-//! `kessai_events` and `kessai_blockTxs` page through a block larger than a page.
+//! `kessai_events` and `kessai_blockTxs` page through a block larger than a page; event pages
+//! (`kessai_subscribeEventPages`) carry the same events, up to 256 a message.
 
 use kessai_client::rpc::{self, Cursor, EventInfo, KessaiApiClient};
 use kessai_client::subscribe::{Connection, Next, Subscription};
@@ -264,6 +265,75 @@ fn a_subscriber_that_does_not_read_is_closed_as_lagged_and_resumes_from_the_curs
                 .expect("resubscribed");
         expect_events(&mut resumed, &providers[got..], Some(cursor)).await;
         expect_quiet(&mut resumed).await;
+    });
+}
+
+/// Reads pages of `kessai_subscribeEventPages` until they hold the registrations of `providers`;
+/// checks each page (1 to 256 events, in order, cursors increasing, the page's cursor at or after
+/// its last event) and returns the last page's cursor and the most events one page held.
+async fn expect_event_pages(
+    subscription: &mut Subscription,
+    providers: &[Address],
+    mut after: Option<Cursor>,
+) -> (Cursor, usize) {
+    let (mut seen, mut largest) = (0, 0);
+    while seen < providers.len() {
+        let item = next_item(subscription, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("{seen} of {} events came in pages", providers.len()));
+        let page: rpc::EventPage = serde_json::from_value(item).expect("a page of events");
+        assert!((1..=256).contains(&page.events.len()), "{} events", page.events.len());
+        largest = largest.max(page.events.len());
+        for event in &page.events {
+            let expected = providers.get(seen).expect("no more events than registrations");
+            assert_eq!(event.event.topic, TOPIC);
+            assert_eq!(event.event.data, expected.0.to_vec(), "event {seen}: order or repeat");
+            let cursor = event.cursor.expect("a cursor");
+            assert!(after < Some(cursor), "cursors increase: {after:?} then {cursor:?}");
+            after = Some(cursor);
+            seen += 1;
+        }
+        assert!(after <= Some(page.cursor), "the page covers its events");
+        after = Some(page.cursor);
+    }
+    (after.expect("at least one page"), largest)
+}
+
+#[test]
+fn event_pages_carry_every_event_once_and_resume_from_the_page_cursor() {
+    let node = TestNode::dev();
+    let rt = runtime();
+    rt.block_on(async {
+        let url = node.rpc.clone();
+        let open = |params: Value| Subscription::open(&url, "kessai_subscribeEventPages", params);
+        let mut all = open(json!([CONTRACT, null, null])).await.expect("pages subscription");
+        let mut of_topic = open(events_params(None)).await.expect("pages of one topic");
+        let mut other_topic = open(json!([CONTRACT, "no_such_topic", null])).await.expect("other");
+
+        let client = rpc::client(&url).expect("client");
+        let before = client.status().await.expect("status").height;
+        let (providers, last_id) = register_providers(&url, "pages", 700).await;
+        let (last, _) = expect_event_pages(&mut all, &providers, None).await;
+        expect_event_pages(&mut of_topic, &providers, None).await;
+        committed(&url, last_id).await;
+        expect_quiet(&mut all).await;
+        expect_quiet(&mut of_topic).await;
+        expect_quiet(&mut other_topic).await;
+        // From history, all committed: pages of 256, cut inside blocks where they must be.
+        let start = Cursor { height: before, tx: u32::MAX, event: u32::MAX };
+        let mut history = open(json!([CONTRACT, null, start])).await.expect("from history");
+        let (to, largest) = expect_event_pages(&mut history, &providers, Some(start)).await;
+        assert_eq!(largest, 256, "700 events from history: 256, 256, 188");
+        assert!(to >= last, "the last page covers up to the height it read: {to:?}");
+        expect_quiet(&mut history).await;
+
+        // Away while more commits: resumed from the last page's cursor, exactly the missed ones.
+        drop(all);
+        let (providers, last_id) = register_providers(&url, "pages-b", 30).await;
+        committed(&url, last_id).await;
+        let mut all = open(json!([CONTRACT, null, last])).await.expect("resubscribed");
+        expect_event_pages(&mut all, &providers, Some(last)).await;
+        expect_quiet(&mut all).await;
     });
 }
 
