@@ -179,6 +179,12 @@ export interface FollowOptions {
 export function follow<T extends { cursor: Cursor }>(url: string, method: string, paramsFrom: (cursor: Cursor | null) => unknown[], options?: FollowOptions & { start?: Cursor | null }): AsyncGenerator<T>;
 export function followHeads(url: string, options?: FollowOptions & { afterHeight?: number | null }): AsyncGenerator<Head>;
 export function followEvents(url: string, contract: string, options?: FollowOptions & { topic?: string | null; after?: Cursor | null }): AsyncGenerator<EventInfo>;
+/** A page of `kessai_subscribeEventPages`: up to 256 events; resume with `after = cursor`. */
+export interface EventPage {
+  events: EventInfo[];
+  cursor: Cursor;
+}
+export function followEventPages(url: string, contract: string, options?: FollowOptions & { topic?: string | null; after?: Cursor | null }): AsyncGenerator<EventPage>;
 
 export class LightClient {
   sync(height?: number): Promise<VerifiedHeader>;

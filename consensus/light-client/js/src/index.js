@@ -5,7 +5,14 @@
 
 const wasm = require('../pkg/kessai_light_client_wasm.js');
 const { RpcProvider, RpcError } = require('./rpc.js');
-const { Subscription, SubscriptionError, follow, followHeads, followEvents } = require('./subscribe.js');
+const {
+  Subscription,
+  SubscriptionError,
+  follow,
+  followHeads,
+  followEvents,
+  followEventPages,
+} = require('./subscribe.js');
 
 /** How long a witness behind the primary is given to reach a height (as the Rust CLI: 10 s). */
 const WITNESS_MAX_LAG_MS = 10_000;
@@ -171,6 +178,7 @@ module.exports = {
   follow,
   followHeads,
   followEvents,
+  followEventPages,
   mapKey,
   // The pure functions of the WebAssembly module.
   verifyHeader: wasm.verifyHeader,

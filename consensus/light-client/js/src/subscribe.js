@@ -173,4 +173,23 @@ function followEvents(url, contract, { topic = null, after = null, ...opts } = {
   return follow(url, 'kessai_subscribeEvents', (c) => [contract, topic, c], { start: after, ...opts });
 }
 
-module.exports = { Subscription, SubscriptionError, follow, followHeads, followEvents, LAGGED };
+/**
+ * The same events as `followEvents`, a page at a time (`{events, cursor}`, up to 256 events each;
+ * `kessai_subscribeEventPages`): for a watcher of every event of a busy contract.
+ */
+function followEventPages(url, contract, { topic = null, after = null, ...opts } = {}) {
+  return follow(url, 'kessai_subscribeEventPages', (c) => [contract, topic, c], {
+    start: after,
+    ...opts,
+  });
+}
+
+module.exports = {
+  Subscription,
+  SubscriptionError,
+  follow,
+  followHeads,
+  followEvents,
+  followEventPages,
+  LAGGED,
+};

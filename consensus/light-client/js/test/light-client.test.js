@@ -163,6 +163,19 @@ test('follows a contract\'s events and proves each', async () => {
   }
 });
 
+test('follows a contract\'s events a page at a time, each event provable', async () => {
+  const client = await clientOf(node.rpc);
+  const after = { height: deposit.height - 1, tx: 4294967295, event: 4294967295 };
+  for await (const page of kessai.followEventPages(node.rpc, 'clearing', { topic: 'deposited', after })) {
+    assert.ok(page.events.every((e) => e.event.topic === 'deposited'), JSON.stringify(page));
+    const [event] = page.events;
+    assert.equal(event.height, deposit.height);
+    assert.ok(page.cursor.height >= deposit.height, 'the page covers its event');
+    assert.equal((await client.verifyEvent(event)).txId, deposit.txId);
+    break;
+  }
+});
+
 test('a tampered head pushed by subscription is refused', async () => {
   const client = await clientOf(node.rpc);
   const height = await node.waitHeight(2);
