@@ -13,7 +13,8 @@
 //! as providers; `carol` is registered as the intermediary that owns the records. Then every account
 //! submits its pre-signed calls in nonce order, in batches (`kessai_submitTxs`), one submitter task
 //! per group of accounts so an account's nonces never race each other. A submission the node refuses
-//! because its mempool is full is counted (`refused_full`) and offered again after a pause; latency
+//! because its mempool is full is counted (`refused_full`) and offered again after [`REFUSED_PAUSE`]
+//! (the submitter obeys "try again after the next block" instead of resubmitting at once); latency
 //! is measured for admitted transactions, from the submission that was admitted.
 
 use anyhow::{bail, Context, Result};
@@ -26,6 +27,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How long a submitter waits after the node refused part of its batch as "mempool full": about
+/// a block at sustained load.
+const REFUSED_PAUSE: Duration = Duration::from_millis(200);
 
 #[derive(Parser, Debug)]
 #[command(about = "Submit signed asset-ownership calls to a Kessai node and measure throughput")]
@@ -216,7 +221,7 @@ async fn main() -> Result<()> {
                     chunk.iter().map(|&(_, a, i)| plan[a][i].1.clone()).collect();
                 let sent_at = now_ms();
                 let outcomes = client.submit_txs(hexes).await?;
-                let mut accepted = 0;
+                let (mut accepted, mut refused) = (0, false);
                 for (&(slot, a, i), outcome) in chunk.iter().zip(&outcomes) {
                     match &outcome.error {
                         None => {
@@ -229,7 +234,10 @@ async fn main() -> Result<()> {
                             }
                         }
                         // Refused at admission: offered again after a pause (counted).
-                        Some(e) if e.contains("full") => refusals.full(e),
+                        Some(e) if e.contains("full") => {
+                            refusals.full(e);
+                            refused = true;
+                        }
                         // A later nonce of an account whose earlier one was just refused.
                         Some(e) if e.contains("skips ahead") => {}
                         Some(e) => anyhow::bail!("tx rejected: {e}"),
@@ -237,7 +245,11 @@ async fn main() -> Result<()> {
                 }
                 progress.inc(accepted);
                 sent += accepted;
-                if accepted == 0 {
+                if refused {
+                    // "Try again after the next block", as the node says: a client that
+                    // resubmitted at once would only spend the node's cores on refusals.
+                    tokio::time::sleep(REFUSED_PAUSE).await;
+                } else if accepted == 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
