@@ -5,7 +5,8 @@
 #   scripts/bench-disk.sh [TXS] [WORKLOAD] [KEEP]
 #
 # Runs the same load twice, archive then pruned (`--state-keep-recent KEEP --blocks-keep-recent
-# KEEP`, compaction of pruned ranges at most every 30 s: KESSAI_STORE_COMPACTION_INTERVAL_SECS). WORKLOAD is kessai-loadgen's: `create` (a
+# KEEP`, compaction of pruned ranges at most every COMPACTION seconds, default 30:
+# KESSAI_STORE_COMPACTION_INTERVAL_SECS; the node's own default is 300). WORKLOAD is kessai-loadgen's: `create` (a
 # new asset record per transaction: the state grows) or `touch` (a read-only call: each
 # transaction writes only its signer's nonce, updates to a fixed key set). Defaults: 200000 touch
 # 100. Writes docs/bench-disk/WORKLOAD-{archive,pruned}.csv (seconds, height, bytes of data/),
@@ -18,6 +19,7 @@ txs=${1:-200000}
 workload=${2:-touch}
 keep=${3:-100}
 profile=${PROFILE:-debug}
+compaction=${COMPACTION:-30}
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target}"
 if [ "$profile" = release ]; then
@@ -48,7 +50,7 @@ run() { # MODE (archive|pruned)
     "$bin/kessai" testnet init --validators 1 --out "$net" --base-port 47600 >/dev/null
     local keep_flags=()
     [ "$mode" = pruned ] && keep_flags=(--state-keep-recent "$keep" --blocks-keep-recent "$keep")
-    KESSAI_STORE_COMPACTION_INTERVAL_SECS=30 RUST_LOG=warn \
+    KESSAI_STORE_COMPACTION_INTERVAL_SECS=$compaction RUST_LOG=warn \
         "$bin/kessai" node run --home "$net/node0" "${keep_flags[@]}" 2>"$work/$mode.log" &
     local node=$!
     pids+=("$node")
