@@ -90,11 +90,31 @@ pub enum AdmitError {
     StorageFailed,
 }
 
+/// Who handed this node a transaction (the `source` label of
+/// `kessai_tx_admission_to_durable_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxSource {
+    /// A client, over RPC.
+    Client,
+    /// A peer, by gossip.
+    Peer,
+}
+
+/// When and from whom a pending transaction was admitted ([`Mempool::admissions`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Admission {
+    /// The instant it entered the pool.
+    pub at: Instant,
+    /// Who gave it to the node.
+    pub source: TxSource,
+}
+
 struct Entry {
     tx: SignedTransaction,
     id: Hash,
     size: usize,
     admitted_at: Instant,
+    source: TxSource,
 }
 
 #[derive(Default)]
@@ -158,7 +178,7 @@ impl Mempool {
     /// Runs every check and queues the transaction. Returns its id.
     pub fn admit(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
         tx.check_stateless(chain.chain_id())?;
-        self.admit_signed(chain, tx, self.limits.max_txs)
+        self.admit_signed(chain, tx, self.limits.max_txs, TxSource::Client)
     }
 
     /// [`Mempool::admit`] of each transaction in order, with the signatures checked in one batch
@@ -168,7 +188,7 @@ impl Mempool {
         chain: &Chain,
         txs: &[SignedTransaction],
     ) -> Vec<Result<Hash, AdmitError>> {
-        self.admit_batch_up_to(chain, txs, self.limits.max_txs)
+        self.admit_batch_up_to(chain, txs, self.limits.max_txs, TxSource::Client)
     }
 
     /// [`Mempool::admit_batch`] of transactions relayed by a peer: they may fill the pool up to
@@ -182,7 +202,8 @@ impl Mempool {
         chain: &Chain,
         txs: &[SignedTransaction],
     ) -> Vec<Result<Hash, AdmitError>> {
-        self.admit_batch_up_to(chain, txs, self.limits.max_txs.saturating_mul(RELAYED_HEADROOM))
+        let max_txs = self.limits.max_txs.saturating_mul(RELAYED_HEADROOM);
+        self.admit_batch_up_to(chain, txs, max_txs, TxSource::Peer)
     }
 
     fn admit_batch_up_to(
@@ -190,6 +211,7 @@ impl Mempool {
         chain: &Chain,
         txs: &[SignedTransaction],
         max_txs: usize,
+        source: TxSource,
     ) -> Vec<Result<Hash, AdmitError>> {
         let signatures = SignedTransaction::verify_signatures(txs, rand::thread_rng());
         txs.iter()
@@ -197,7 +219,7 @@ impl Mempool {
             .map(|(tx, signature)| {
                 tx.check_shape(chain.chain_id())?;
                 signature.map_err(TxError::from)?;
-                self.admit_signed(chain, tx.clone(), max_txs)
+                self.admit_signed(chain, tx.clone(), max_txs, source)
             })
             .collect()
     }
@@ -208,6 +230,7 @@ impl Mempool {
         chain: &Chain,
         tx: SignedTransaction,
         max_txs: usize,
+        source: TxSource,
     ) -> Result<Hash, AdmitError> {
         if chain.storage.is_failed() {
             return Err(AdmitError::StorageFailed);
@@ -259,6 +282,7 @@ impl Mempool {
             id,
             size,
             admitted_at: Instant::now(),
+            source,
         });
         drop(pool);
         if was_empty {
@@ -290,6 +314,27 @@ impl Mempool {
                 return out;
             }
         }
+    }
+
+    /// When and from whom each of `txs` (a block's transactions, with their `ids` in the same
+    /// order) that is pending here was admitted; those this node never admitted (it learns them
+    /// from the block) are left out. Read before the block commits, which prunes them
+    /// ([`Mempool::update`]): an account's pending nonces are contiguous, so each is one lookup.
+    pub fn admissions(&self, txs: &[SignedTransaction], ids: &[Hash]) -> Vec<Admission> {
+        let pool = self.pool.lock();
+        let mut found = Vec::new();
+        for (tx, id) in txs.iter().zip(ids) {
+            let Some(queue) = pool.accounts.get(&tx.tx.signer) else { continue };
+            let Some(first) = queue.front().map(|e| e.tx.tx.nonce) else { continue };
+            let Some(index) = tx.tx.nonce.checked_sub(first) else { continue };
+            match usize::try_from(index).ok().and_then(|i| queue.get(i)) {
+                Some(e) if e.id == *id => {
+                    found.push(Admission { at: e.admitted_at, source: e.source })
+                }
+                _ => {}
+            }
+        }
+        found
     }
 
     /// After a block becomes the tip: drops the transactions it committed (`committed_ids`) and
@@ -371,6 +416,27 @@ mod tests {
         pool.admit(&chain, alice_tx(&chain, 1)).unwrap();
         assert_eq!(pool.reap(10, usize::MAX).len(), 2);
         assert_eq!(pool.pending_nonce(&Keypair::dev("alice").public()), Some(2));
+    }
+
+    /// A block's transactions that are pending here are found with their admission; one this
+    /// node never admitted, or another transaction of a pending nonce, is not.
+    #[test]
+    fn admissions_are_found_for_pending_transactions_only() {
+        let (_dir, chain) = dev_chain();
+        let pool = Mempool::new(MempoolLimits::default());
+        let before = Instant::now();
+        let pending: Vec<_> = (0..3).map(|n| alice_tx(&chain, n)).collect();
+        pool.admit(&chain, pending[0].clone()).unwrap();
+        assert!(pool.admit_relayed_batch(&chain, &pending[1..]).iter().all(Result::is_ok));
+        let mut other = alice_tx(&chain, 1);
+        other.tx.gas_limit += 1; // same nonce, another transaction
+        let block = [pending[2].clone(), other, alice_tx(&chain, 3), pending[0].clone()];
+        let ids: Vec<Hash> = block.iter().map(SignedTransaction::id).collect();
+
+        let found = pool.admissions(&block, &ids);
+        let sources: Vec<TxSource> = found.iter().map(|a| a.source).collect();
+        assert_eq!(sources, [TxSource::Peer, TxSource::Client]);
+        assert!(found.iter().all(|a| a.at >= before && a.at <= Instant::now()));
     }
 
     #[test]

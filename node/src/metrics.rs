@@ -5,6 +5,7 @@
 //! `kessai_libp2p_`. The same port serves `GET /health` and `GET /ready` ([`crate::health`]).
 
 use crate::health::Health;
+use crate::mempool::{Admission, TxSource};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
@@ -18,6 +19,17 @@ use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// Buckets of `kessai_tx_admission_to_durable_seconds`, 10 ms to 120 s in steps of 1.5–2×, so that
+/// a quantile estimated from them (`scripts/bench-throughput.sh`) is within a step.
+const TX_LATENCY_BUCKETS: [f64; 26] = [
+    0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
+    7.5, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100.0, 120.0,
+];
+
+/// A histogram per value of one label.
+type Labelled = Family<[(&'static str, &'static str); 1], Histogram, fn() -> Histogram>;
 
 /// The node's metrics, registered under the `kessai` prefix; the services update the fields.
 pub struct Metrics {
@@ -65,6 +77,11 @@ pub struct Metrics {
     pub block_interval: Histogram,
     /// From the start of a height to its decision.
     pub commit_latency: Histogram,
+    /// `kessai_tx_admission_to_durable_seconds{source="client"|"peer"}`: per transaction this node
+    /// admitted to its mempool, from its admission to the moment its block's write landed on this
+    /// node's disk ([`Metrics::observe_durable`]); its two series, looked up once.
+    tx_durable_from_client: Histogram,
+    tx_durable_from_peer: Histogram,
     /// `kessai_clock_skew_seconds`: this node's clock minus the time of the last block it decided,
     /// read when it decided it (a few hundred milliseconds when the clocks agree; see
     /// `service::clock`).
@@ -92,6 +109,12 @@ impl Metrics {
         // 10 ms to about 80 s.
         let block_interval = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let commit_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let tx_admission_to_durable =
+            Labelled::new_with_constructor(|| Histogram::new(TX_LATENCY_BUCKETS));
+        let tx_durable_from_client =
+            tx_admission_to_durable.get_or_create_owned(&[("source", "client")]);
+        let tx_durable_from_peer =
+            tx_admission_to_durable.get_or_create_owned(&[("source", "peer")]);
         let clock_skew = Gauge::<f64, AtomicU64>::default();
         registry.register("height", "Latest committed block height", height.clone());
         registry.register("round", "Consensus round of the current height", round.clone());
@@ -159,6 +182,12 @@ impl Metrics {
             commit_latency.clone(),
         );
         registry.register(
+            "tx_admission_to_durable_seconds",
+            "Per transaction this node admitted (source: client over RPC, or peer by gossip), from \
+             its admission to its mempool to its block's write landing on this node's disk",
+            tx_admission_to_durable,
+        );
+        registry.register(
             "clock_skew_seconds",
             "This node's clock minus the time of the last block it decided, when it decided it",
             clock_skew.clone(),
@@ -182,6 +211,8 @@ impl Metrics {
             build_info,
             block_interval,
             commit_latency,
+            tx_durable_from_client,
+            tx_durable_from_peer,
             clock_skew,
         }
     }
@@ -195,6 +226,19 @@ impl Metrics {
             ("genesis_hash".to_string(), genesis_hash.to_string()),
         ];
         self.build_info.get_or_create(&labels).set(1);
+    }
+
+    /// Observes, in `kessai_tx_admission_to_durable_seconds`, each of a block's transactions this
+    /// node had admitted (`admissions`, from [`crate::mempool::Mempool::admissions`]), as of
+    /// `landed`: when the block's write landed.
+    pub fn observe_durable(&self, landed: Instant, admissions: &[Admission]) {
+        for admission in admissions {
+            let histogram = match admission.source {
+                TxSource::Client => &self.tx_durable_from_client,
+                TxSource::Peer => &self.tx_durable_from_peer,
+            };
+            histogram.observe(landed.saturating_duration_since(admission.at).as_secs_f64());
+        }
     }
 
     /// The registry, for libp2p's metrics (`libp2p-metrics` registers them under `libp2p_`)

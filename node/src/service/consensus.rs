@@ -643,7 +643,11 @@ impl ConsensusTask {
         }
         let parent_time = self.chain.tip_header().map(|h| h.time_ms);
         let time_ms = block.header.time_ms;
-        let tx_ids: HashSet<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
+        let ids: Vec<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
+        // What this node admitted of the block, read before the commit prunes the mempool, and
+        // observed once the block is on disk: `kessai_tx_admission_to_durable_seconds`.
+        let admissions = self.mempool.admissions(&block.txs, &ids);
+        let tx_ids: HashSet<Hash> = ids.into_iter().collect();
         let evidence = block.evidence.clone();
         let (committed, metrics) = (self.committed.clone(), self.metrics.clone());
         let (events, runtime) = (self.events_tx.clone(), tokio::runtime::Handle::current());
@@ -658,7 +662,8 @@ impl ConsensusTask {
         let started = Instant::now();
         let txs = block.txs.len();
         let on_durable = move |height: u64| {
-            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let landed = Instant::now();
+            let elapsed_ms = landed.duration_since(started).as_millis() as u64;
             tracing::info!(height, txs, elapsed_ms, "committed block");
             let _ = committed.send(height);
             metrics.height.set(height as i64);
@@ -666,6 +671,7 @@ impl ConsensusTask {
             if let Some(parent_time) = parent_time {
                 metrics.block_interval.observe(time_ms.saturating_sub(parent_time) as f64 / 1e3);
             }
+            metrics.observe_durable(landed, &admissions);
         };
         let context = || format!("committing block {height}");
         match write {

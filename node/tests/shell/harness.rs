@@ -131,6 +131,8 @@ struct Node {
 
 struct Running {
     chain: Arc<Chain>,
+    mempool: Arc<Mempool>,
+    metrics: Arc<Metrics>,
     events: mpsc::Sender<Event>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -223,13 +225,15 @@ impl Net {
         .unwrap_or_else(|e| panic!("{}: cannot open the chain: {e:#}", node.name));
         let network =
             observed_network(i, node.incarnation, &chain, &node.wal_path(), &self.published_tx);
+        let mempool = Arc::new(Mempool::new(MempoolLimits::default()));
+        let metrics = Arc::new(Metrics::new());
         let (task, handles) = ConsensusTask::new(
             chain.clone(),
-            Arc::new(Mempool::new(MempoolLimits::default())),
+            mempool.clone(),
             network,
             Some(Keypair::dev(&node.name)),
             &node.wal_path(),
-            Arc::new(Metrics::new()),
+            metrics.clone(),
         )
         .unwrap_or_else(|e| panic!("{}: cannot create the shell: {e:#}", node.name));
         let mut committed = handles.committed.subscribe();
@@ -241,7 +245,8 @@ impl Net {
             }
         });
         let task = tokio::spawn(task.run());
-        self.nodes[i].running = Some(Running { chain, events: handles.events, task });
+        let running = Running { chain, mempool, metrics, events: handles.events, task };
+        self.nodes[i].running = Some(running);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -259,6 +264,16 @@ impl Net {
 
     pub(crate) fn chain(&self, i: usize) -> &Arc<Chain> {
         &self.nodes[i].running.as_ref().unwrap_or_else(|| panic!("validator {i} is down")).chain
+    }
+
+    /// Validator `i`'s mempool (the harness routes no transactions between validators).
+    pub(crate) fn mempool(&self, i: usize) -> &Arc<Mempool> {
+        &self.nodes[i].running.as_ref().unwrap_or_else(|| panic!("validator {i} is down")).mempool
+    }
+
+    /// Validator `i`'s metrics.
+    pub(crate) fn metrics(&self, i: usize) -> &Arc<Metrics> {
+        &self.nodes[i].running.as_ref().unwrap_or_else(|| panic!("validator {i} is down")).metrics
     }
 
     /// Validator `i`'s durable height: its latest block on disk.

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admission_latency;
 mod four_validators;
 mod one_validator;
 mod restart;
