@@ -5,14 +5,16 @@
 #   scripts/bench-throughput.sh testnet [LOADGEN ARGS]   four validators on 127.0.0.1, load spread over them
 #
 # Prints the load generator's report, the CPU seconds each node process used per committed
-# transaction, each node's resident memory before and after the load, the load average, and
-# (testnet) the block interval at idle. Results go into docs/benchmarks.md.
+# transaction, each node's resident memory before and after the load, the load average,
+# (testnet) the block interval at idle, and each node's own p50/p90/p99 from admission to durable
+# (`kessai_tx_admission_to_durable_seconds` on its /metrics, estimated from the histogram's
+# buckets) beside the client-seen ones. Results go into docs/benchmarks.md.
 # Default load: --accounts 64 --txs 100000 --batch 500 --concurrency 8. KESSAI_BENCH_BIN=DIR runs the
 # kessai and kessai-loadgen in DIR instead of building (to compare with an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
-[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 shift
 load=("$@")
 [ ${#load[@]} -gt 0 ] || load=(--accounts 64 --txs 100000 --batch 500 --concurrency 8)
@@ -38,12 +40,48 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 height() { "$bin/kessai" status --rpc "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])'; }
 
+# p50/p90/p99 of kessai_tx_admission_to_durable_seconds at a node's /metrics URL, per source,
+# estimated from the buckets as Prometheus' histogram_quantile does (linear within a bucket).
+admission_quantiles() {
+    python3 - "$1" <<'EOF'
+import re, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+name = "kessai_tx_admission_to_durable_seconds"
+parts = []
+for source in ("client", "peer"):
+    buckets = []
+    for m in re.finditer(r"^%s_bucket\{(.*)\} (\S+)$" % name, text, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if labels.get("source") == source:
+            buckets.append((float(labels["le"]), float(m.group(2))))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        parts.append("%s: none" % source)
+        continue
+    def quantile(q):
+        rank, lower, below = q * total, 0.0, 0.0
+        for le, count in buckets:
+            if count >= rank:
+                if le == float("inf"):
+                    return "> %.0f ms" % (1000 * lower)
+                return "%.0f ms" % (1000 * (lower + (le - lower) * (rank - below) / (count - below)))
+            lower, below = le, count
+    parts.append("%s: %d txs, p50 %s, p90 %s, p99 %s"
+                 % (source, total, quantile(0.5), quantile(0.9), quantile(0.99)))
+print("; ".join(parts))
+EOF
+}
+
 urls=()
+metrics=()
 if [ "$mode" = dev ]; then
-    RUST_LOG=warn "$bin/kessai" dev --home "$work/dev" --rpc-addr 127.0.0.1:0 2>"$work/dev.log" &
+    KESSAI_METRICS_ENABLED=true KESSAI_METRICS_ADDRESS=127.0.0.1:0 RUST_LOG=warn "$bin/kessai" dev --home "$work/dev" --rpc-addr 127.0.0.1:0 2>"$work/dev.log" &
     pids+=($!)
     for _ in $(seq 100); do [ -f "$work/dev/rpc_url" ] && break; sleep 0.1; done
     urls+=("$(cat "$work/dev/rpc_url")")
+    for _ in $(seq 100); do [ -s "$work/dev/metrics_url" ] && break; sleep 0.1; done
+    metrics+=("$(cat "$work/dev/metrics_url")")
     keys="$work/dev/keys"
 else
     "$bin/kessai" testnet init --validators 4 --out "$work/net" --base-port 46600 >/dev/null
@@ -54,6 +92,8 @@ else
     for i in 0 1 2 3; do
         for _ in $(seq 100); do [ -f "$work/net/node$i/rpc_url" ] && break; sleep 0.1; done
         urls+=("$(cat "$work/net/node$i/rpc_url")")
+        for _ in $(seq 100); do [ -s "$work/net/node$i/metrics_url" ] && break; sleep 0.1; done
+        metrics+=("$(cat "$work/net/node$i/metrics_url")")
     done
     keys="$work/net/keys"
     # Block interval at idle: heights over 20 s with no load.
@@ -80,3 +120,7 @@ for n in "${!pids[@]}"; do
     echo "node $n after the load: $(rss "${pids[$n]}")"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("client-seen, submission to seen committed: p50 %s ms, p90 %s ms, p99 %s ms" % (r["latency_ms_p50"], r["latency_ms_p90"], r["latency_ms_p99"]))' "$report"
+for n in "${!metrics[@]}"; do
+    echo "node $n, admission to durable (its /metrics): $(admission_quantiles "${metrics[$n]}")"
+done
