@@ -152,7 +152,16 @@ impl Consensus {
             }
         }
         if state.step == Step::Commit {
-            return Vec::new();
+            // Decided: only the late precommits for the decided block still count, to tell the
+            // shell when every validator's is in ([`Action::AllPrecommits`]).
+            let mut ctx = Ctx {
+                config: &self.config,
+                key: self.signer.as_deref_mut(),
+                last_signed: &mut self.last_signed,
+                actions: Vec::new(),
+            };
+            state.on_late_precommit(&mut ctx, input);
+            return ctx.actions;
         }
         let mut ctx = Ctx {
             config: &self.config,
@@ -277,6 +286,8 @@ struct RoundFlags {
     awaiting_value: bool,
     /// Line 36 ran in this round.
     polka_handled: bool,
+    /// The propose timer of this round is set.
+    propose_timeout_scheduled: bool,
     /// Line 34 ran in this round.
     prevote_timeout_scheduled: bool,
     /// Line 47 ran in this round.
@@ -307,6 +318,8 @@ struct HeightState {
     journal: Vec<WalEntry>,
     evidence_reported: BTreeSet<(PublicKey, u32, SignedKind)>,
     flags: RoundFlags,
+    /// The decision (round, block), and whether [`Action::AllPrecommits`] was emitted for it.
+    decided: Option<(u32, BlockId, bool)>,
 }
 
 impl HeightState {
@@ -326,6 +339,7 @@ impl HeightState {
             journal: Vec::new(),
             evidence_reported: BTreeSet::new(),
             flags: RoundFlags::default(),
+            decided: None,
         }
     }
 
@@ -356,6 +370,11 @@ impl HeightState {
                 }
             }
         }
+        // The polkas behind our lock and valid value: we may be the only honest node that saw
+        // them, and without them nobody (we included) could accept our re-proposal.
+        for vote in entries.iter().flat_map(|e| e.proof.iter()) {
+            self.on_vote(ctx, vote.clone());
+        }
         self.journal = entries;
         let Some((&(round, kind), _)) = self.signed.last_key_value() else {
             return self.start_round(ctx, 0);
@@ -367,10 +386,14 @@ impl HeightState {
             SignedKind::Prevote => Step::Prevote,
             SignedKind::Precommit => Step::Precommit,
         };
-        // In the propose step only if we proposed: our own proposal moves us on, no timer needed.
         // Peers may never have received these if we crashed right after persisting them.
         for message in self.signed.range((round, SignedKind::Proposal)..).map(|(_, m)| m) {
             ctx.actions.push(Action::Broadcast(message.clone()));
+        }
+        // In the propose step only if we proposed. Our own proposal usually moves us on, but a
+        // re-proposal's proof of lock is not in the WAL (see `start_round`): keep a timer.
+        if self.step == Step::Propose {
+            self.schedule_propose_timeout(ctx);
         }
     }
 
@@ -532,8 +555,44 @@ impl HeightState {
         let signatures = self.votes[&round].precommits.signatures_for(block);
         let commit = Commit { height: self.height, round, block, signatures };
         self.step = Step::Commit;
+        // A commit that already holds every validator's precommit says so itself.
+        let complete = self.is_complete(round, block);
+        self.decided = Some((round, block, complete));
         ctx.actions.push(Action::Decide { height: self.height, round, block, commit });
         true
+    }
+
+    /// Precommits of the whole set's power are in for `block` in `round`.
+    fn is_complete(&self, round: u32, block: BlockId) -> bool {
+        let power = self.votes.get(&round).map_or(0, |v| v.precommits.power_for(Some(block)));
+        power >= self.validators.total_power()
+    }
+
+    /// After the decision: a precommit for the decided block in the decided round is still
+    /// counted (checked like any vote); everything else is ignored.
+    fn on_late_precommit(&mut self, ctx: &mut Ctx, input: Input) {
+        let (Some((round, block, false)), Input::Vote(vote)) = (self.decided, &input) else {
+            return;
+        };
+        let v = &vote.vote;
+        if v.kind == VoteKind::Precommit && v.round == round && v.block == Some(block) {
+            self.dispatch(ctx, input);
+            self.report_all_precommits(ctx);
+        }
+    }
+
+    /// [`Action::AllPrecommits`], once, when precommits of the whole set's power are in for the
+    /// decided block: no late vote is left to wait for.
+    fn report_all_precommits(&mut self, ctx: &mut Ctx) {
+        let Some((round, block, false)) = self.decided else {
+            return;
+        };
+        if self.is_complete(round, block) {
+            self.decided = Some((round, block, true));
+            let signatures = self.votes[&round].precommits.signatures_for(block);
+            let commit = Commit { height: self.height, round, block, signatures };
+            ctx.actions.push(Action::AllPrecommits { height: self.height, commit });
+        }
     }
 
     /// Line 55: messages from more than a third of the power in a later round mean at least one
@@ -674,11 +733,23 @@ impl HeightState {
                 }
             }
         }
-        // As in the paper, a proposer that proposed (or is building) sets no propose timer: its
-        // own proposal moves it on, and the shell's build time is not cut short.
-        let proposing = self.flags.awaiting_value
-            || (our_turn && self.signed.contains_key(&(round, SignedKind::Proposal)));
-        if !proposing {
+        // Only a proposer that is building sets no propose timer, so that the shell's build time
+        // is not cut short. Unlike the paper, a proposer that proposed sets one too: its own
+        // proposal normally moves it on at once (the timer is then stale), but not a re-proposal
+        // whose proof of lock it no longer holds. After a crash the WAL restores our lock and
+        // valid value, not the prevotes that made them; if a Byzantine validator showed its
+        // prevote to us alone, nobody can show them to us again. Without a timer we would wait
+        // for ever in the propose step, and the others, missing our prevote, might never see +2/3
+        // prevotes to time out on (the simulation's seed 1151 with the skip of timeout_commit).
+        if !self.flags.awaiting_value {
+            self.schedule_propose_timeout(ctx);
+        }
+    }
+
+    /// Sets the propose timer of this round, once.
+    fn schedule_propose_timeout(&mut self, ctx: &mut Ctx) {
+        if !self.flags.propose_timeout_scheduled {
+            self.flags.propose_timeout_scheduled = true;
             self.schedule(ctx, Step::Propose);
         }
     }
@@ -690,16 +761,19 @@ impl HeightState {
         };
         if let Some(earlier) = self.signed.get(&(self.round, SignedKind::Proposal)) {
             ctx.actions.push(Action::Broadcast(earlier.clone()));
+            if let Message::Proposal(p) = earlier {
+                self.relay_proof_of_lock(ctx, p.proposal.block, p.proposal.pol_round);
+            }
             return;
         }
         let slot =
             SignedSlot { height: self.height, round: self.round, kind: SignedKind::Proposal };
         if !ctx.may_sign(slot) {
             debug!(?slot, "not proposing: we already signed a later message");
-            // A proposer sets no propose timer (`start_round`); without its proposal nothing
-            // would end the round for it, and a validator alone (or one whose peers are all
-            // waiting for it) would wait there for ever.
-            self.schedule(ctx, Step::Propose);
+            // A proposer that was building set no propose timer (`start_round`); without its
+            // proposal nothing would end the round for it, and a validator alone (or one whose
+            // peers are all waiting for it) would wait there for ever.
+            self.schedule_propose_timeout(ctx);
             return;
         }
         let proposal = Proposal {
@@ -712,15 +786,29 @@ impl HeightState {
         };
         let Some(proposal) = ctx.key.as_deref_mut().and_then(|s| s.sign_proposal(proposal)) else {
             debug!(?slot, "not proposing: the signer refused");
-            self.schedule(ctx, Step::Propose);
+            self.schedule_propose_timeout(ctx);
             return;
         };
         self.record_signed(ctx, Message::Proposal(proposal.clone()));
+        self.relay_proof_of_lock(ctx, block, pol_round);
         self.blocks.entry(block).or_insert(true);
         // Our own block is timely to us: we gave it its time.
         self.proposals
             .entry(self.round)
             .or_insert((proposal, Verdict { valid: true, timely: true }));
+    }
+
+    /// After a re-proposal: the prevotes of its `pol_round` go with it ([`Action::Relay`]), so
+    /// that every honest validator can check its proof of lock (line 28), not only those the
+    /// polka's voters happened to reach.
+    fn relay_proof_of_lock(&self, ctx: &mut Ctx, block: BlockId, pol_round: Option<u32>) {
+        // Without the whole polka (a WAL written before entries held it) we have nothing to prove.
+        match pol_round {
+            Some(round) if self.has_polka(round, block) => {
+                ctx.actions.push(Action::Relay(self.polka_votes(RoundValue { block, round })));
+            }
+            _ => {}
+        }
     }
 
     /// Signs (or, if we already did at this slot, re-sends) our vote and counts it.
@@ -784,7 +872,9 @@ impl HeightState {
     /// The WAL contract: persist, then broadcast.
     fn record_signed(&mut self, ctx: &mut Ctx, message: Message) {
         let slot = message.slot();
-        let entry = WalEntry { message: message.clone(), locked: self.locked, valid: self.valid };
+        let proof = self.valid.map_or_else(Vec::new, |v| self.polka_votes(v));
+        let entry =
+            WalEntry { message: message.clone(), locked: self.locked, valid: self.valid, proof };
         self.journal.push(entry.clone());
         ctx.actions.push(Action::PersistWal(entry));
         ctx.actions.push(Action::Broadcast(message.clone()));
@@ -802,6 +892,13 @@ impl HeightState {
 
     fn is_valid(&self, block: BlockId) -> bool {
         self.blocks.get(&block) == Some(&true)
+    }
+
+    /// The prevotes for `value` in its round that we hold: its proof of lock.
+    fn polka_votes(&self, value: RoundValue) -> Vec<SignedVote> {
+        self.votes
+            .get(&value.round)
+            .map_or_else(Vec::new, |v| v.prevotes.votes_for(Some(value.block)))
     }
 
     fn has_polka(&self, round: u32, block: BlockId) -> bool {

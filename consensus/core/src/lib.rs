@@ -26,7 +26,9 @@
 //! 3. Feed every [`Input`] to [`Consensus::handle`] and perform the returned actions in order.
 //! 4. On [`Action::Decide`], commit the block, then call `start_height(h + 1, ..)` (after a pause
 //!    if you like: messages for `h + 1` are buffered meanwhile). Until then the core ignores inputs
-//!    for `h`.
+//!    for `h` except late precommits for the decided block: when they complete the set it emits
+//!    [`Action::AllPrecommits`], and the shell may cut the pause short (as it may when the
+//!    decision's commit already holds every validator's precommit).
 //!
 //! The shell may also jump: when block sync shows that heights up to `h'` are committed, call
 //! `start_height(h' + 1, ..)`. Messages for older heights are ignored; messages for the height after
@@ -56,10 +58,14 @@
 //! * [`Action::PersistWal`] – write the entry durably (fsync) *before* performing any later action.
 //! * [`Action::Broadcast`] – send our signed proposal (with its block body) or vote to all peers.
 //!   Our own votes are already counted; do not feed them back (it is harmless if you do).
+//! * [`Action::Relay`] – send these votes of other validators to all peers: the proof of lock
+//!   (+2/3 prevotes of its `pol_round`) of the re-proposal just broadcast. Not persisted.
 //! * [`Action::ScheduleTimeout`] – feed `Input::Timeout` back after `after_ms`.
 //! * [`Action::Decide`] – the block is final; `commit` verifies with
 //!   [`Commit::verify`](kessai_primitives::Commit::verify) against the height's validator set. The
 //!   decided block may be one we saw in another round's proposal than the commit's round.
+//! * [`Action::AllPrecommits`] – after the decision, every validator's precommit for the decided
+//!   block is in: nothing is left to wait for before the next height.
 //! * [`Action::Evidence`] – a validator signed two different votes for one (height, round, kind).
 //!
 //! # The WAL contract
@@ -68,15 +74,17 @@
 //! if it only crashed in between. To prevent that:
 //!
 //! * The core emits `PersistWal(entry)` immediately before the `Broadcast` of every message it newly
-//!   signs. The entry holds the signed message and our lock and valid value at that moment
-//!   ([`WalEntry`], borsh-encoded).
+//!   signs. The entry holds the signed message, our lock and valid value at that moment, and the
+//!   +2/3 prevotes that make the valid value (its proof of lock) ([`WalEntry`], borsh-encoded).
 //! * The shell writes the entry durably before performing any later action. A crash after the write
 //!   but before the broadcast is fine; a broadcast without the write is not.
 //! * On restart, the shell passes the entries of the height it restarts at to `start_height`. The
-//!   core then counts its own earlier messages again, restores the lock and valid value, resumes in
-//!   the round and step of its latest signature and re-broadcasts what it signed in that round (not
-//!   persisted again: it is already in the WAL). If it ever has to vote again at a (round, kind) it
-//!   already signed, it re-sends the exact earlier message instead of signing a new one.
+//!   core then counts its own earlier messages and the proofs again, restores the lock and valid
+//!   value, resumes in the round and step of its latest signature and re-broadcasts what it signed
+//!   in that round (not persisted again: it is already in the WAL). If it ever has to vote again at
+//!   a (round, kind) it already signed, it re-sends the exact earlier message instead of signing a
+//!   new one. It keeps a propose timer even in a round it proposed in: its re-proposal's proof may
+//!   be missing (an entry written before entries held it).
 //! * Independently, the core never signs at a (height, round, kind) lexicographically before (or
 //!   equal to) the latest one it signed in this process or found in any entry passed to it.
 //! * Entries of committed heights are no longer needed: the shell may truncate the WAL after a
@@ -87,7 +95,9 @@
 //! Like the paper, the core assumes gossip: every message of the current height that an honest node
 //! has sent or received eventually reaches every other honest node. The core sends each message
 //! once; the shell's gossip layer must retransmit lost messages and relay other validators' messages
-//! (including earlier rounds' prevotes, which prove a re-proposed value's lock). A node that
+//! (including earlier rounds' prevotes, which prove a re-proposed value's lock; the proposer of a
+//! re-proposal sends them itself, [`Action::Relay`], since it may be the only honest node that
+//! holds them, e.g. restored from its WAL). A node that
 //! falls behind by a height or more must catch up by block sync and `start_height`. The simulation
 //! in `tests/simulation.rs` contains a minimal such shell.
 //!
@@ -114,6 +124,13 @@
 //!   clock is ahead loses only the rounds it proposes in
 //!   (`docs/decisions/0010-block-time-is-a-prevote-rule.md`).
 //! * The f+1 round skip (line 55) counts validators that voted in the round, by power.
+//! * A proposer sets the propose timer too, unless the shell is still building its block: the
+//!   paper's proposer never needs it, since it holds the proof of lock of what it re-proposes, but
+//!   one restored from a WAL without proofs does not, and it would otherwise wait in the propose
+//!   step for ever. The proof of lock is persisted with every WAL entry and sent with each
+//!   re-proposal ([`Action::Relay`]), restoring the paper's assumption that a message an honest
+//!   node received reaches every honest node, across crashes and Byzantine validators that show
+//!   a prevote to one node alone (`docs/decisions/0024-proof-of-lock-in-wal-and-re-proposals.md`).
 //! * Memory is bounded: messages more than [`MAX_ROUNDS_AHEAD`] rounds ahead are ignored.
 //!
 //! # Example: a one-validator chain

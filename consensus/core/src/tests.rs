@@ -846,6 +846,7 @@ fn never_signs_before_the_latest_signature_in_the_wal() {
         ),
         locked: None,
         valid: None,
+        proof: Vec::new(),
     };
     let mut node = Consensus::new(config(), Some(me.clone()));
     node.start_height(H, f.set.clone(), &[later]);
@@ -983,4 +984,158 @@ fn locks_keep_a_split_network_from_deciding_twice() {
         later.extend(node.handle(timeout(1, Step::Prevote)));
     }
     assert!(decisions(&later).iter().all(|&block| block == v), "decided twice: {later:?}");
+}
+
+/// After a decision on three of four precommits, the fourth (late) one completes the set: the core
+/// says so once ([`Action::AllPrecommits`], with every signature), so the shell can skip the rest of
+/// its commit pause. Other late messages are still ignored.
+#[test]
+fn the_last_late_precommit_reports_all_precommits_once() {
+    let f = Fixture::new(4);
+    let me = f.bystander(&[0]);
+    let (mut node, _) = f.start(Some(&me));
+    let others = f.others(&me);
+    let v = block("v");
+    node.handle(proposal(f.proposer(H, 0), 0, None, v));
+    feed(&mut node, others[..2].iter().map(|k| prevote(k, 0, Some(v))));
+    let actions = feed(&mut node, others[..2].iter().map(|k| precommit(k, 0, Some(v))));
+    let Some(Action::Decide { commit, .. }) = actions.last() else { panic!("{actions:?}") };
+    assert_eq!(commit.signatures.len(), 3);
+    assert!(!actions.iter().any(|a| matches!(a, Action::AllPrecommits { .. })));
+    // Late messages that do not complete the set change nothing.
+    assert!(node.handle(prevote(&others[2], 0, Some(v))).is_empty());
+    assert!(node.handle(precommit(&others[2], 1, Some(v))).is_empty());
+    assert!(node.handle(precommit(&others[0], 0, Some(v))).is_empty());
+    let actions = node.handle(precommit(&others[2], 0, Some(v)));
+    let [Action::AllPrecommits { height, commit }] = &actions[..] else { panic!("{actions:?}") };
+    assert_eq!(*height, H);
+    assert_eq!(commit.verify(CHAIN, H, &v, &f.set), Ok(4));
+    assert_eq!(commit.signatures.len(), 4);
+    // Once only.
+    assert!(node.handle(precommit(&others[2], 0, Some(v))).is_empty());
+    assert_eq!(node.step(), Step::Commit);
+}
+
+/// A decision whose commit already holds every precommit is not followed by `AllPrecommits`.
+#[test]
+fn a_full_commit_reports_nothing_more() {
+    let f = Fixture::new(4);
+    // A full node: it decides on the validators' votes alone.
+    let (mut node, _) = f.start(None);
+    let v = block("v");
+    // Every vote arrives before the proposal: nothing is decided without the block.
+    feed(&mut node, f.keys.iter().map(|k| prevote(k, 0, Some(v))));
+    let actions = feed(&mut node, f.keys.iter().map(|k| precommit(k, 0, Some(v))));
+    assert!(!actions.iter().any(|a| matches!(a, Action::Decide { .. })), "{actions:?}");
+    let mut actions = node.handle(proposal(f.proposer(H, 0), 0, None, v));
+    let Some(Action::Decide { commit, .. }) = actions.last() else { panic!("{actions:?}") };
+    assert_eq!(commit.signatures.len(), 4);
+    actions.extend(node.handle(precommit(&f.keys[0], 0, Some(v))));
+    assert!(!actions.iter().any(|a| matches!(a, Action::AllPrecommits { .. })), "{actions:?}");
+}
+
+/// The simulation's seed 1151 in small. Four validators; in round 0 a Byzantine one shows its
+/// prevote for `v` to us alone, completing our polka: we lock on `v`, precommit it, and crash.
+/// Nobody else holds that prevote. Returns the fixture, our key (we propose in round 1), the
+/// Byzantine prevote, `v` and our WAL.
+fn locked_on_a_polka_only_we_saw() -> (Fixture, Keypair, Input, BlockId, Vec<WalEntry>) {
+    let f = Fixture::new(4);
+    let me = f.proposer(H, 1).clone();
+    let proposer = f.proposer(H, 0).clone();
+    assert_ne!(me.public(), proposer.public());
+    let others = f.others(&me);
+    let byzantine = others.iter().find(|k| k.public() != proposer.public()).unwrap().clone();
+    let v = block("v");
+    let (mut node, mut actions) = f.start(Some(&me));
+    actions.extend(node.handle(proposal(&proposer, 0, None, v)));
+    let shown_to_us_alone = prevote(&byzantine, 0, Some(v));
+    actions.extend(feed(&mut node, [prevote(&proposer, 0, Some(v)), shown_to_us_alone.clone()]));
+    assert_eq!(node.locked(), Some(RoundValue { block: v, round: 0 }));
+    assert_eq!(our_votes(&actions).last(), Some(&(0, VoteKind::Precommit, Some(v))));
+    (f, me, shown_to_us_alone, v, wal_entries(&actions))
+}
+
+/// After the crash, the round-0 precommits (nil from the others) end round 0; in round 1 we
+/// propose. Returns the actions of round 1's start.
+fn restart_into_round_1(f: &Fixture, me: &Keypair, wal: &[WalEntry]) -> (Consensus, Vec<Action>) {
+    let mut node = Consensus::new(config(), Some(me.clone()));
+    node.start_height(H, f.set.clone(), wal);
+    assert_eq!(node.locked().map(|l| l.block), Some(block("v")));
+    let nil = f.others(me).iter().take(2).map(|k| precommit(k, 0, None)).collect::<Vec<_>>();
+    feed(&mut node, nil);
+    let actions = node.handle(timeout(0, Step::Precommit));
+    assert_eq!(node.round(), 1);
+    (node, actions)
+}
+
+/// The WAL keeps the proof of our lock, and a re-proposal takes it along (`Action::Relay`): after
+/// the crash we still hold the polka (we prevote our re-proposal at once) and the others get the
+/// Byzantine prevote they never saw, so they can accept it. Without the proof in the WAL nobody
+/// could ever accept `v`, while we, locked on it, refuse everything else: with every honest vote
+/// needed for a quorum, the height stalls.
+#[test]
+fn a_re_proposal_after_a_crash_proves_its_lock() {
+    let (f, me, shown_to_us_alone, v, wal) = locked_on_a_polka_only_we_saw();
+    let Input::Vote(byzantine_prevote) = shown_to_us_alone else { unreachable!() };
+    let proof = &wal.last().unwrap().proof;
+    assert_eq!(proof.len(), 3, "the precommit's entry holds the polka");
+    assert!(proof.contains(&byzantine_prevote));
+
+    let (_, actions) = restart_into_round_1(&f, &me, &wal);
+    let [p] = &our_proposals(&actions)[..] else { panic!("{actions:?}") };
+    assert_eq!((p.block, p.pol_round), (v, Some(0)));
+    let relayed: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Relay(votes) => Some(votes.clone()),
+            _ => None,
+        })
+        .collect();
+    let [relayed] = &relayed[..] else { panic!("no proof of lock relayed: {actions:?}") };
+    assert_eq!(relayed.len(), 3);
+    assert!(relayed.contains(&byzantine_prevote));
+    assert!(relayed.iter().all(|vote| vote.vote.round == 0 && vote.vote.block == Some(v)));
+    assert_eq!(our_votes(&actions), vec![(1, VoteKind::Prevote, Some(v))]);
+}
+
+/// A proposer that cannot prevote its own re-proposal (it lacks the proof of lock: a WAL written
+/// before entries held it) still has a propose timer. Without it, it would wait in the propose
+/// step for ever, and the others, missing its prevote, might never see +2/3 prevotes to time out
+/// on: the stall of seed 1151.
+#[test]
+fn a_proposer_without_its_proof_of_lock_still_times_out() {
+    let (f, me, _, v, mut wal) = locked_on_a_polka_only_we_saw();
+    for entry in &mut wal {
+        entry.proof.clear();
+    }
+    let (mut node, actions) = restart_into_round_1(&f, &me, &wal);
+    let [p] = &our_proposals(&actions)[..] else { panic!("{actions:?}") };
+    assert_eq!((p.block, p.pol_round), (v, Some(0)));
+    assert!(our_votes(&actions).is_empty(), "prevoted without the proof: {actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Relay(_))));
+    let propose_timer = Timeout { height: H, round: 1, step: Step::Propose };
+    assert!(
+        actions.iter().any(
+            |a| matches!(a, Action::ScheduleTimeout { timeout, .. } if *timeout == propose_timer)
+        ),
+        "no propose timer: {actions:?}"
+    );
+    let actions = node.handle(timeout(1, Step::Propose));
+    assert_eq!(our_votes(&actions), vec![(1, VoteKind::Prevote, None)]);
+}
+
+/// WAL entries written before `proof` existed (message, locked, valid) still decode, with an empty
+/// proof; new ones round-trip; a record torn inside the proof is an error.
+#[test]
+fn wal_entries_without_a_proof_still_decode() {
+    let (_, _, _, _, wal) = locked_on_a_polka_only_we_saw();
+    let entry = wal.last().unwrap().clone();
+    assert!(!entry.proof.is_empty());
+    let old = borsh::to_vec(&(&entry.message, &entry.locked, &entry.valid)).unwrap();
+    let decoded = borsh::from_slice::<WalEntry>(&old).unwrap();
+    assert_eq!(decoded, WalEntry { proof: Vec::new(), ..entry.clone() });
+    let new = borsh::to_vec(&entry).unwrap();
+    assert_eq!(borsh::from_slice::<WalEntry>(&new).unwrap(), entry);
+    assert!(borsh::from_slice::<WalEntry>(&new[..new.len() - 1]).is_err());
+    assert!(borsh::from_slice::<WalEntry>(&new[..old.len() + 2]).is_err());
 }

@@ -157,6 +157,12 @@ pub enum Action {
     PersistWal(WalEntry),
     /// Send our own signed proposal or vote to every peer (for a proposal, with its block body).
     Broadcast(Message),
+    /// Send these votes of other validators to every peer: the proof of lock (+2/3 prevotes in
+    /// its `pol_round`) of the re-proposal just broadcast. A peer that never received them (a
+    /// Byzantine validator may have shown its prevote to us alone, or they reached us before a
+    /// crash and come from our WAL) could otherwise never accept the re-proposal. Nothing to
+    /// persist: they are not ours.
+    Relay(Vec<SignedVote>),
     /// Feed `Input::Timeout(timeout)` back after `after_ms` milliseconds.
     ScheduleTimeout {
         /// What to feed back.
@@ -177,6 +183,18 @@ pub enum Action {
         /// The precommits that decide it.
         commit: Commit,
     },
+    /// After [`Action::Decide`], the last missing precommit for the decided block arrived: every
+    /// validator of the height has precommitted it. No late vote is left to wait for, so the shell
+    /// may start the next height without waiting out the rest of its commit pause (CometBFT's skip
+    /// of `timeout_commit`). Emitted at most once per height; not at all when the decision's own
+    /// commit already held every validator's precommit (the shell sees that from the commit).
+    /// `commit` holds all the precommits.
+    AllPrecommits {
+        /// The decided height.
+        height: u64,
+        /// The decided block's precommits, from every validator.
+        commit: Commit,
+    },
     /// A validator signed two different votes for the same (height, round, kind). Reported once per
     /// (validator, round, kind), with the first vote received and the first conflicting one.
     Evidence(Evidence),
@@ -194,8 +212,12 @@ pub struct RoundValue {
 
 /// One record of the consensus write-ahead log: a message the core signed, with the lock and
 /// valid value at the moment it signed it. Enough to restore, after a crash at any point, a core
-/// that never contradicts what it already said (see the crate docs, "The WAL contract").
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// that never contradicts what it already said (see the crate docs, "The WAL contract"), and
+/// that can still prove its valid value (`proof`).
+///
+/// Encoding: borsh of the fields in order. Entries written before `proof` existed end after
+/// `valid`; they decode with an empty proof.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize)]
 pub struct WalEntry {
     /// The message the core signed.
     pub message: Message,
@@ -203,6 +225,34 @@ pub struct WalEntry {
     pub locked: Option<RoundValue>,
     /// The valid value (validValue/validRound) when it signed, if any.
     pub valid: Option<RoundValue>,
+    /// The +2/3 prevotes for `valid` in its round that the core held when it signed (empty
+    /// without a valid value). Without them a validator locked on a value whose polka it alone
+    /// saw (a Byzantine validator showed its prevote to it alone) would, after a crash, be locked
+    /// on a value nobody can prove; when every honest vote is needed for a quorum the height
+    /// stalls (`docs/decisions/0024-proof-of-lock-in-wal-and-re-proposals.md`).
+    pub proof: Vec<SignedVote>,
+}
+
+impl BorshDeserialize for WalEntry {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let message = Message::deserialize_reader(reader)?;
+        let locked = Option::<RoundValue>::deserialize_reader(reader)?;
+        let valid = Option::<RoundValue>::deserialize_reader(reader)?;
+        // An entry of the format before `proof` ends here.
+        let mut first = [0u8; 1];
+        if reader.read(&mut first)? == 0 {
+            return Ok(WalEntry { message, locked, valid, proof: Vec::new() });
+        }
+        let mut rest = [0u8; 3];
+        reader.read_exact(&mut rest)?;
+        let len = u32::from_le_bytes([first[0], rest[0], rest[1], rest[2]]);
+        // No allocation sized by the length read: a torn record must not cost memory.
+        let mut proof = Vec::new();
+        for _ in 0..len {
+            proof.push(SignedVote::deserialize_reader(reader)?);
+        }
+        Ok(WalEntry { message, locked, valid, proof })
+    }
 }
 
 impl WalEntry {

@@ -63,6 +63,16 @@ impl VoteSet {
         self.power_by_block.iter().filter_map(|(block, power)| block.map(|b| (b, *power)))
     }
 
+    /// The votes for `block` (`None` = nil), one per validator, ordered by validator: for a polka,
+    /// its proof.
+    pub(crate) fn votes_for(&self, block: Option<BlockId>) -> Vec<SignedVote> {
+        self.votes
+            .values()
+            .filter_map(|versions| versions.iter().find(|v| v.vote.block == block))
+            .cloned()
+            .collect()
+    }
+
     /// The signatures of the votes for `block`, ordered by validator: the body of a commit.
     pub(crate) fn signatures_for(&self, block: BlockId) -> Vec<CommitSignature> {
         self.votes

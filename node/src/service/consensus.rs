@@ -322,7 +322,9 @@ impl ConsensusTask {
             }
             Event::BuildDue { height, round } => self.build_and_propose(height, round)?,
             // A stale timer: the height was already started by synced blocks.
-            Event::NextHeight { decided } if decided != self.chain.tip_height() => {}
+            // Or the height after it already started (the pause was cut short, see `decide`).
+            Event::NextHeight { decided }
+                if decided != self.chain.tip_height() || self.core.height() > decided => {}
             Event::NextHeight { .. } => self.start_next_height(false)?,
             Event::FromPeer(msg) => self.on_peer_message(*msg)?,
             Event::Synced { blocks, reply } => {
@@ -478,6 +480,12 @@ impl ConsensusTask {
                 self.before_signing(message.height())?;
                 self.broadcast(message)
             }
+            Action::Relay(votes) => {
+                // A re-proposal's proof of lock: other validators' prevotes, in one gossip
+                // message (the resend's, which peers unpack vote by vote).
+                self.resend_nonce += 1;
+                self.network.publish(NetworkMessage::Resend { votes, nonce: self.resend_nonce });
+            }
             Action::ScheduleTimeout { timeout, after_ms } => {
                 let events = self.events_tx.clone();
                 tokio::spawn(async move {
@@ -487,6 +495,14 @@ impl ConsensusTask {
             }
             Action::Decide { height, round, block, commit } => {
                 self.decide(height, round, block, commit)?
+            }
+            Action::AllPrecommits { height, .. } => {
+                if height == self.chain.tip_height() && self.core.height() == height {
+                    let events = self.events_tx.clone();
+                    tokio::spawn(async move {
+                        let _ = events.send(Event::NextHeight { decided: height }).await;
+                    });
+                }
             }
             Action::Evidence(evidence) => {
                 tracing::warn!(offender = %evidence.offender(), "equivocation detected");
@@ -612,11 +628,24 @@ impl ConsensusTask {
         };
         self.metrics.commit_latency.observe(self.height_started.elapsed().as_secs_f64());
         self.clock.decided(height, executed.block.header.time_ms, &self.metrics);
+        // Every validator's precommit is in (the core is still at `height`: its set is the height's).
+        let full = self.core.validators().is_some_and(|set| {
+            let signed: u64 = commit.signatures.iter().map(|s| set.power_of(&s.validator)).sum();
+            signed >= set.total_power()
+        });
         let txs = self.commit_block(executed, commit, Write::InBackground)?;
         tracing::debug!(height, round, %block, txs, "decided block");
         // Wait timeout_commit before the next height, so late votes land and transactions gather;
-        // messages for the next height that arrive meanwhile are buffered by the core.
-        let pause = Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms);
+        // messages for the next height that arrive meanwhile are buffered by the core. With every
+        // validator's precommit in there is no late vote to wait for: start at once (CometBFT's
+        // skip of timeout_commit; transactions that arrive meanwhile go into the next block, and
+        // an idle proposer still waits `empty_block_interval_ms` before an empty one). The core
+        // reports the last late precommit (`Action::AllPrecommits`), which cuts the pause short.
+        let pause = if full {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(self.chain.spec.consensus.timeout_commit_ms)
+        };
         let events = self.events_tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(pause).await;
