@@ -79,6 +79,16 @@ fn total(net: &Testnet) -> i128 {
     int(&net.node(0).view("netting", "total_balance", &json!([])))
 }
 
+/// Waits until every validator has committed the block of a transaction the CLI printed (its
+/// `height`): it returned when the node it went through committed it, and the next step reads or
+/// submits through another node, which may still be a block behind (a proposal not yet there is
+/// refused at submission; a view answers from the state before the transaction).
+#[track_caller]
+fn committed_everywhere(net: &Testnet, printed: &Value) {
+    let height = printed["height"].as_u64().unwrap_or_else(|| panic!("not committed: {printed}"));
+    net.wait_height(&VALIDATORS, height, Duration::from_secs(60)).unwrap();
+}
+
 fn versions(net: &Testnet, via: usize, contract: &str) -> Vec<Value> {
     let history = net.node(via).cli_json(&["query", "contract", contract, "--history"]);
     assert_eq!(history["proof_verified"], true, "{history}");
@@ -117,6 +127,7 @@ fn three_of_four_approvals_deploy_and_upgrade_netting_keeping_every_balance() {
     assert_eq!(proposed["activated"], false, "{proposed}");
     gas.push(("propose (instantiation, pending)", proposed["gas_used"].clone()));
     let id = proposed["proposal"].as_str().expect("proposal id").to_string();
+    committed_everywhere(&net, &proposed);
     let not_callable = |net: &Testnet| {
         let out =
             net.node(0).call("alice", "netting-b", "fund", &json!([addr("bob"), 1]).to_string());
@@ -130,6 +141,7 @@ fn three_of_four_approvals_deploy_and_upgrade_netting_keeping_every_balance() {
     let approved = ok_json(&contract(&net, 1, "bob", &["approve", &id]));
     assert_eq!(approved["activated"], false, "{approved}");
     gas.push(("approve (pending)", approved["gas_used"].clone()));
+    committed_everywhere(&net, &approved);
     not_callable(&net);
     let pending = proposal(&net, 2, &id);
     assert_eq!(pending["status"], "pending", "{pending}");
@@ -175,7 +187,10 @@ fn three_of_four_approvals_deploy_and_upgrade_netting_keeping_every_balance() {
         "approve that activates an instantiation (runs init)",
         activated["gas_used"].clone(),
     ));
-    net.node(0).call_result("alice", "netting-b", "fund", &json!([addr("bob"), 7]));
+    committed_everywhere(&net, &activated);
+    let funded =
+        net.node(0).call_ok("alice", "netting-b", "fund", &json!([addr("bob"), 7]).to_string());
+    committed_everywhere(&net, &funded);
     assert_eq!(int(&net.node(1).view("netting-b", "balance", &json!([addr("bob")]))), 7);
     let done = proposal(&net, 1, &id);
     assert_eq!(done["status"], "activated", "{done}");
@@ -207,11 +222,13 @@ fn three_of_four_approvals_deploy_and_upgrade_netting_keeping_every_balance() {
     ));
     gas.push(("propose (upgrade, pending; after storing the code)", bad["gas_used"].clone()));
     let bad_id = bad["proposal"].as_str().unwrap().to_string();
+    committed_everywhere(&net, &bad);
     ok_json(&contract(&net, 1, "bob", &["approve", &bad_id]));
     let failing = contract(&net, 2, "carol", &["approve", &bad_id]);
     let reason = failed_in_block(&failing);
     eprintln!("the failing migrate: {reason}");
     let printed: Value = serde_json::from_slice(&failing.stdout).unwrap();
+    committed_everywhere(&net, &printed);
     gas.push(("approve whose migrate fails (nothing changes)", printed["gas_used"].clone()));
     assert_eq!(proposal(&net, 0, &bad_id)["status"], "pending");
     assert_eq!(versions(&net, 0, "netting").len(), 1, "a failed migrate added a version");
@@ -229,6 +246,7 @@ fn three_of_four_approvals_deploy_and_upgrade_netting_keeping_every_balance() {
         &["propose-upgrade", "netting", "--wasm", &v2, "--migrate-args", "[null]"],
     ));
     let good_id = good["proposal"].as_str().unwrap().to_string();
+    committed_everywhere(&net, &good);
     ok_json(&contract(&net, 2, "carol", &["approve", &good_id]));
     let upgraded = ok_json(&contract(&net, 3, "dave", &["approve", &good_id]));
     assert_eq!(upgraded["activated"], true, "{upgraded}");
@@ -237,6 +255,7 @@ fn three_of_four_approvals_deploy_and_upgrade_netting_keeping_every_balance() {
         "approve that activates an upgrade (runs migrate over 4 balances)",
         upgraded["gas_used"].clone(),
     ));
+    committed_everywhere(&net, &upgraded);
 
     // Every balance kept, the sum too; version 2's own view answers.
     assert_eq!(balances(&net), before, "a balance changed in the upgrade");
