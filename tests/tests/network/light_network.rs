@@ -220,6 +220,8 @@ fn light_get_proves_a_clearing_balance_an_asset_record_and_an_absence_through_ot
     writer.call_result("alice", "clearing", "register_exchange", &json!([addr("bob"), "A"]));
     writer.call_result("alice", "clearing", "deposit_fiat", &json!([addr("bob"), 200]));
     let (asset, _, created) = create_asset(writer);
+    // Node 0's receipts; the light client reads through the others, which may be a block behind.
+    net.wait_height(&validators, created, MINUTE).unwrap();
 
     // The light home trusts block 1 and syncs through node 1 only.
     let dir = tempfile::tempdir().unwrap();
@@ -232,6 +234,8 @@ fn light_get_proves_a_clearing_balance_an_asset_record_and_an_absence_through_ot
     // latest height; the value is what that node's own (unverified) `kessai query state` says at
     // the height the light client verified.
     let read = |via: usize, contract: &str, map: &str, key: &str| {
+        // The light home trusts node 1's height `synced` now: a node below it has no header there.
+        net.wait_height(&[via], synced, MINUTE).unwrap();
         let got = light_json(&home, &rpc(via), &["get", contract, map, key, "--witness", &rpc(1)]);
         let height = got["verified"]["height"].as_u64().unwrap();
         assert!(height >= synced, "{got}");
