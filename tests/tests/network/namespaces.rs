@@ -242,8 +242,9 @@ fn four_validators_on_four_hosts_agree_survive_an_unplugged_host_and_it_catches_
 
     // Plugged back in: it catches up with the others, on the same chain.
     ip_ok(&["link", "set", &hosts.veth(3), "up"]);
+    // Only the highest of the three is known to be at `tip`: wait for every host before comparing.
     let tip = hosts.heights(&others).into_iter().max().unwrap();
-    hosts.wait_height(&[3], tip, 2 * MINUTE).unwrap_or_else(|e| panic!("{e}\n{}", logs(&homes)));
+    hosts.wait_height(&all, tip, 2 * MINUTE).unwrap_or_else(|e| panic!("{e}\n{}", logs(&homes)));
     hosts.assert_same_chain(&all, tip);
     let later = tip + 2;
     hosts.wait_height(&all, later, 2 * MINUTE).unwrap_or_else(|e| panic!("{e}\n{}", logs(&homes)));
