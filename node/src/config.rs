@@ -112,6 +112,7 @@ impl NodeConfig {
             ("rpc.max_response_bytes", self.rpc_limits.max_response_body_bytes as u64),
             ("rpc.max_batch_calls", self.rpc_limits.max_batch_calls as u64),
             ("rpc.max_submit_txs", self.rpc_limits.max_submit_txs as u64),
+            ("rpc.ws_idle_timeout_ms", self.rpc_limits.ws_idle_timeout_ms),
             ("mempool.max_txs", self.mempool.max_txs as u64),
             ("mempool.max_bytes", self.mempool.max_bytes as u64),
             ("mempool.max_per_account", self.mempool.max_per_account as u64),
@@ -238,6 +239,7 @@ struct RpcSection {
     max_response_bytes: u32,
     max_batch_calls: u32,
     max_submit_txs: u32,
+    ws_idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -345,6 +347,7 @@ impl From<&NodeConfig> for ConfigFile {
                 max_response_bytes: limits.max_response_body_bytes,
                 max_batch_calls: limits.max_batch_calls,
                 max_submit_txs: limits.max_submit_txs,
+                ws_idle_timeout_ms: limits.ws_idle_timeout_ms,
             },
             p2p: P2pSection { listen_address: c.p2p_addr.clone(), bootnodes: c.bootnodes.clone() },
             metrics: MetricsSection {
@@ -397,6 +400,7 @@ impl From<ConfigFile> for NodeConfig {
                 max_response_body_bytes: f.rpc.max_response_bytes,
                 max_batch_calls: f.rpc.max_batch_calls,
                 max_submit_txs: f.rpc.max_submit_txs,
+                ws_idle_timeout_ms: f.rpc.ws_idle_timeout_ms,
             },
             mempool: MempoolLimits {
                 max_txs: f.mempool.max_txs,
@@ -469,6 +473,9 @@ max_response_bytes = {max_response_bytes}
 max_batch_calls = {max_batch_calls}
 # Transactions in one kessai_submitTxs call; a longer list is refused whole. Default: {d_max_submit_txs}.
 max_submit_txs = {max_submit_txs}
+# Milliseconds a WebSocket client may leave the node's pings unanswered (the node pings every
+# half of it); then its connection is closed and its place freed. Default: {d_ws_idle_timeout_ms}.
+ws_idle_timeout_ms = {ws_idle_timeout_ms}
 
 [p2p]
 # libp2p listen address, a multiaddr (/ip4/IP/tcp/PORT; port 0 picks a free one).
@@ -573,6 +580,8 @@ remote = {signer_remote}
         max_batch_calls = f.rpc.max_batch_calls,
         d_max_submit_txs = d.rpc.max_submit_txs,
         max_submit_txs = f.rpc.max_submit_txs,
+        d_ws_idle_timeout_ms = d.rpc.ws_idle_timeout_ms,
+        ws_idle_timeout_ms = f.rpc.ws_idle_timeout_ms,
         d_listen_address = lit(d.p2p.listen_address.as_str()),
         listen_address = lit(f.p2p.listen_address.as_str()),
         d_metrics_enabled = d.metrics.enabled,
@@ -896,6 +905,7 @@ mod tests {
                 max_response_body_bytes: 1 << 21,
                 max_batch_calls: 7,
                 max_submit_txs: 9,
+                ws_idle_timeout_ms: 11_000,
             },
             mempool: MempoolLimits {
                 max_txs: 50,

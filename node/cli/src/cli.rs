@@ -208,6 +208,10 @@ pub struct RpcLimitArgs {
     /// Transactions in one kessai_submitTxs call [config: rpc.max_submit_txs].
     #[arg(long, env = "KESSAI_RPC_MAX_SUBMIT_TXS")]
     pub rpc_max_submit_txs: Option<u32>,
+    /// Milliseconds a WebSocket client may leave the node's pings unanswered before its
+    /// connection is closed [config: rpc.ws_idle_timeout_ms].
+    #[arg(long, env = "KESSAI_RPC_WS_IDLE_TIMEOUT_MS")]
+    pub rpc_ws_idle_timeout_ms: Option<u64>,
 }
 
 impl RpcLimitArgs {
@@ -222,6 +226,8 @@ impl RpcLimitArgs {
         set(self.rpc_max_submit_txs, &mut limits.max_submit_txs);
         limits.header_timeout_ms = self.rpc_header_timeout_ms.unwrap_or(limits.header_timeout_ms);
         limits.body_timeout_ms = self.rpc_body_timeout_ms.unwrap_or(limits.body_timeout_ms);
+        limits.ws_idle_timeout_ms =
+            self.rpc_ws_idle_timeout_ms.unwrap_or(limits.ws_idle_timeout_ms);
     }
 }
 

@@ -78,6 +78,12 @@ pub struct RpcLimits {
     pub max_batch_calls: u32,
     /// Transactions in one `kessai_submitTxs` call; a longer list is refused whole.
     pub max_submit_txs: u32,
+    /// How long a WebSocket connection may leave the server's pings unanswered, in milliseconds:
+    /// the server pings every half of it and closes a connection whose peer has sent neither a
+    /// pong nor a message for three quarters of it, at the next ping (so within about 1¼ × this).
+    /// A client host that vanished (no FIN, no RST) otherwise held its connection, and its place
+    /// under `max_connections`, until the kernel gave up on it.
+    pub ws_idle_timeout_ms: u64,
 }
 
 impl Default for RpcLimits {
@@ -93,6 +99,7 @@ impl Default for RpcLimits {
             max_batch_calls: 100,
             // The load generator sends 250–500 per call.
             max_submit_txs: 1_000,
+            ws_idle_timeout_ms: 60_000,
         }
     }
 }
@@ -109,6 +116,7 @@ impl RpcLimits {
             ("max_response_body_bytes", self.max_response_body_bytes as u64),
             ("max_batch_calls", self.max_batch_calls as u64),
             ("max_submit_txs", self.max_submit_txs as u64),
+            ("ws_idle_timeout_ms", self.ws_idle_timeout_ms),
         ];
         match positive.iter().find(|(_, value)| *value == 0) {
             Some((name, _)) => anyhow::bail!("RPC limit {name} must be at least 1"),
@@ -122,6 +130,17 @@ impl RpcLimits {
 
     fn body_timeout(&self) -> Duration {
         Duration::from_millis(self.body_timeout_ms)
+    }
+
+    /// The server's WebSocket pings for [`RpcLimits::ws_idle_timeout_ms`]: jsonrpsee checks at
+    /// each ping whether the last pong or message is older than the inactive limit, which must
+    /// be longer than the interval for a live peer's pong to count.
+    pub(crate) fn ws_ping(&self) -> jsonrpsee::server::PingConfig {
+        let idle = Duration::from_millis(self.ws_idle_timeout_ms.max(2));
+        jsonrpsee::server::PingConfig::new()
+            .ping_interval(idle / 2)
+            .inactive_limit(idle * 3 / 4)
+            .max_failures(1)
     }
 }
 

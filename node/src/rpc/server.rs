@@ -119,6 +119,7 @@ pub async fn start(
         .max_connections(limits.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_calls))
         .set_message_buffer_capacity(crate::rpc::subscriptions::BUFFER_MESSAGES)
+        .enable_ws_ping(limits.ws_ping())
         .build();
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -271,3 +271,73 @@ fn an_over_limit_batch_is_refused() {
         assert_eq!(answer["result"].as_array().map(Vec::len), Some(1000), "{}", short(&text));
     });
 }
+
+/// A WebSocket client that vanished (it neither reads nor answers the node's pings) is closed
+/// after `rpc.ws_idle_timeout_ms`, and its place under the per-host cap is free again; a client
+/// that answers the pings keeps its subscription for as long as it likes.
+#[test]
+fn a_websocket_client_that_stops_answering_pings_is_closed_and_its_place_freed() {
+    const IDLE_MS: u64 = 2_000;
+    let node = TestNode::dev_with_env(&[
+        ("KESSAI_RPC_WS_IDLE_TIMEOUT_MS", "2000"),
+        ("KESSAI_RPC_MAX_CONNECTIONS_PER_IP", "1"),
+    ]);
+    let node_addr = addr(&node);
+    runtime().block_on(async {
+        // The live client, from its own host, reads all along (its pongs go back as it reads).
+        let mut live = kessai_client::subscribe::Subscription::open(
+            &node.rpc,
+            "kessai_subscribeHeads",
+            json!([null]),
+        )
+        .await
+        .expect("heads subscription");
+        let live = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut heads = 0;
+            while started.elapsed() < Duration::from_millis(IDLE_MS * 4) {
+                match live.next().await.expect("still subscribed") {
+                    kessai_client::subscribe::Next::Item(_) => heads += 1,
+                    other => panic!("the live subscription ended: {other:?}"),
+                }
+            }
+            heads
+        });
+
+        // The vanished one: a WebSocket upgrade from 127.0.0.3, then silence.
+        let mut gone = connect_from("127.0.0.3", node_addr).await;
+        let upgrade = "GET / HTTP/1.1\r\nhost: node\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
+                       sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n";
+        gone.write_all(upgrade.as_bytes()).await.expect("upgrade sent");
+        let mut head = vec![0u8; 1024];
+        let n = gone.read(&mut head).await.expect("upgrade answered");
+        let answer = String::from_utf8_lossy(&head[..n]).to_string();
+        assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+        let upgraded = Instant::now();
+
+        // While it holds the host's one place, another connection from that host is refused.
+        let (status, _) = post("127.0.0.3", node_addr, &call("kessai_status", json!([])))
+            .await
+            .expect("an answer");
+        assert_eq!(status, 429, "the vanished client holds the host's place");
+
+        // It is closed once its pings go unanswered: the pings it never read, then the end.
+        tokio::time::sleep(Duration::from_millis(IDLE_MS * 2)).await;
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), gone.read_to_end(&mut rest))
+            .await
+            .expect("the node closed the silent connection")
+            .expect("read to the end");
+        assert!(!rest.is_empty(), "the node pinged before closing");
+        let closed_after = upgraded.elapsed();
+        assert!(closed_after < Duration::from_millis(IDLE_MS * 2 + 10_000), "{closed_after:?}");
+        let (status, body) = post("127.0.0.3", node_addr, &call("kessai_status", json!([])))
+            .await
+            .expect("an answer");
+        assert_eq!(status, 200, "the place is free again: {body}");
+
+        // The client that answers outlived several idle timeouts, getting heads all along.
+        let heads = live.await.expect("the live subscriber");
+        assert!(heads >= 3, "the live subscriber got {heads} heads over the idle timeouts");
+    });
+}

@@ -9,6 +9,8 @@ use kessai_node::home::Home;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+// Parsed once per process: the size of `Run`'s flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum NodeCommand {
     /// Run the node in a home directory.
