@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Cost per transaction against the state's size (issue 19, goal 5).
+#
+#   scripts/bench-state-size.sh [BENCH ARGS]
+#
+# Builds the `state_size` bench of kessai-node in release (CARGO_TARGET_DIR defaults to
+# ~/.cache/kessai/target-release; cargo waits if another build holds it), runs it — a `kessai dev`
+# chain in process, the state grown straight through the store to each size, then blocks of signed
+# asset-ownership.create calls admitted, executed, put in the tree and written, µs of CPU per
+# transaction by stage — and draws the curve with scripts/plot-state-size.py (python3 +
+# matplotlib). Writes docs/bench-state-size/state-size.csv and .png (OUT=DIR to put them
+# elsewhere). Default: --sizes 0,100000,300000,1000000,3000000,10000000 (about 10 minutes on the
+# 2-core machine; give --sizes for fewer). Other options: `--help` of the bench
+# (--block-txs, --blocks, --fill-batch, --dir …). The database goes to a temporary directory
+# (about 7 GiB at 10M entries) unless --dir says where.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--sizes 0,100000,300000,1000000,3000000,10000000)
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target-release}"
+out="${OUT:-docs/bench-state-size}"
+mkdir -p "$out"
+csv="$out/state-size.csv"
+rm -f "$csv"
+
+cargo bench -q -p kessai-node --bench state_size --no-run
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: see load1 per point)"
+started=$(date +%s)
+cargo bench -q -p kessai-node --bench state_size -- "${args[@]}" --csv "$csv"
+echo "ran in $(( $(date +%s) - started )) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 scripts/plot-state-size.py "$out/state-size.png" "$csv"
+echo "wrote $csv and $out/state-size.png"
