@@ -6,7 +6,8 @@
 #
 # Runs the same load twice, archive then pruned (`--state-keep-recent KEEP --blocks-keep-recent
 # KEEP`, compaction of pruned ranges at most every COMPACTION seconds, default 30:
-# KESSAI_STORE_COMPACTION_INTERVAL_SECS; the node's own default is 300). WORKLOAD is kessai-loadgen's: `create` (a
+# KESSAI_STORE_COMPACTION_INTERVAL_SECS; the node's own default is 300; RATE=N offers N tx/s
+# instead of all at once). WORKLOAD is kessai-loadgen's: `create` (a
 # new asset record per transaction: the state grows) or `touch` (a read-only call: each
 # transaction writes only its signer's nonce, updates to a fixed key set). Defaults: 200000 touch
 # 100. Writes docs/bench-disk/WORKLOAD-{archive,pruned}.csv (seconds, height, bytes of data/),
@@ -20,6 +21,9 @@ workload=${2:-touch}
 keep=${3:-100}
 profile=${PROFILE:-debug}
 compaction=${COMPACTION:-30}
+# RATE=N offers N tx/s (a sustained run) instead of everything at once.
+rate_flags=()
+[ -n "${RATE:-}" ] && rate_flags=(--rate "$RATE")
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kessai/target}"
 if [ "$profile" = release ]; then
@@ -73,7 +77,7 @@ run() { # MODE (archive|pruned)
     before=$(du -sb "$data" | cut -f1)
     local report
     report="$("$bin/kessai-loadgen" --rpc "$url" --keys-dir "$net/keys" --json \
-        --workload "$workload" --accounts 64 --txs "$txs" --batch 250 --concurrency 8)"
+        --workload "$workload" --accounts 64 --txs "$txs" --batch 250 --concurrency 8 "${rate_flags[@]}")"
     # Let the pruner's last runs and a compaction land.
     sleep 45
     local after
