@@ -51,7 +51,7 @@ status_field() { # URL FIELD
 
 run() { # MODE (archive|pruned)
     local mode=$1 net="$work/$1" csv="$out/$workload-$1.csv"
-    "$bin/kessai" testnet init --validators 1 --out "$net" --base-port 47600 >/dev/null
+    "$bin/kessai" testnet init --validators 1 --out "$net" --base-port 29600 >/dev/null
     local keep_flags=()
     [ "$mode" = pruned ] && keep_flags=(--state-keep-recent "$keep" --blocks-keep-recent "$keep")
     KESSAI_STORE_COMPACTION_INTERVAL_SECS=$compaction RUST_LOG=warn \

@@ -69,7 +69,7 @@ if [ "$mode" = dev ]; then
     urls+=("$(cat "$work/dev/rpc_url")")
     keys="$work/dev/keys"
 else
-    "$bin/kessai" testnet init --validators 4 --out "$work/net" --base-port 46700 >/dev/null
+    "$bin/kessai" testnet init --validators 4 --out "$work/net" --base-port 28700 >/dev/null
     for i in 0 1 2 3; do
         RUST_LOG=warn "$bin/kessai" node run --home "$work/net/node$i" 2>"$work/node$i.log" &
         pids+=($!)

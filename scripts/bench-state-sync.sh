@@ -53,7 +53,7 @@ wait_rpc() { # I: prints the node's RPC URL once it serves
 }
 
 net="$work/net"
-"$bin/kessai" testnet init --validators 1 --full-nodes 2 --out "$net" --base-port 47700 >/dev/null
+"$bin/kessai" testnet init --validators 1 --full-nodes 2 --out "$net" --base-port 29700 >/dev/null
 start 0 --snapshot-interval "$interval"
 url="$(wait_rpc 0)"
 sleep 2

@@ -84,7 +84,7 @@ if [ "$mode" = dev ]; then
     metrics+=("$(cat "$work/dev/metrics_url")")
     keys="$work/dev/keys"
 else
-    "$bin/kessai" testnet init --validators 4 --out "$work/net" --base-port 46600 >/dev/null
+    "$bin/kessai" testnet init --validators 4 --out "$work/net" --base-port 28600 >/dev/null
     for i in 0 1 2 3; do
         RUST_LOG=warn "$bin/kessai" node run --home "$work/net/node$i" 2>"$work/node$i.log" &
         pids+=($!)
