@@ -1,9 +1,11 @@
 //! State sync on a real network: a full node joins a four-validator chain from a snapshot of its
 //! peers' state instead of replaying the chain, verified from a trusted header, and starts over
 //! when killed in the middle; a validator that serves corrupted chunks is penalised and the chunks
-//! are fetched from the others; a validator that joins late by state sync signs.
+//! are fetched from the others; a validator that joins late by state sync signs, and so does a
+//! fifth validator added by governance to a chain that prunes.
 
-use kessai_tests::testnet::{one_network_at_a_time, Testnet};
+use kessai_tests::testnet::{home_outside, one_network_at_a_time, Testnet};
+use kessai_tests::{stderr, TestNode};
 use serde_json::json;
 use std::time::Duration;
 
@@ -176,6 +178,86 @@ fn a_validator_joins_by_state_sync_and_signs() {
     let tip = net.node(0).height();
     net.wait_height(&VALIDATORS, tip, MINUTE).unwrap();
     assert_eq!(header(&net, 3, tip), header(&net, 0, tip));
+}
+
+/// `kessai tx gov ARGS` signed by alice through node 0; panics unless it succeeds. Returns the
+/// height of its block.
+fn gov(net: &Testnet, args: &[&str]) -> u64 {
+    let keys = net.keys_dir();
+    let mut all = vec!["tx", "gov"];
+    all.extend(args);
+    all.extend(["--key", "alice", "--keys-dir", &keys, "--json"]);
+    let out = net.node(0).cli(&all);
+    assert!(out.status.success(), "tx gov {args:?}: {}", stderr(&out));
+    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON receipt");
+    assert_eq!(receipt["receipt"]["status"]["status"], "success", "{receipt}");
+    receipt["height"].as_u64().expect("height")
+}
+
+/// A fifth validator, added by governance (`set-validator`, then its node key registered by
+/// `set-validator-node-key`), joins a four-validator chain that prunes (it keeps 3 heights of
+/// blocks, so no peer could replay it the chain from genesis) by state sync, and signs: it
+/// proposes blocks the others commit, and every header agrees.
+#[test]
+fn a_validator_added_by_governance_joins_a_pruning_chain_by_state_sync_and_signs() {
+    let _turn = one_network_at_a_time();
+    let mut net = Testnet::init(4, 0);
+    let interval = INTERVAL.to_string();
+    let serve = [
+        "--snapshot-interval",
+        &interval,
+        "--state-keep-recent",
+        "20",
+        "--blocks-keep-recent",
+        "3",
+    ];
+    for i in VALIDATORS {
+        net.start_with(i, &[], &serve);
+    }
+    net.wait_height(&VALIDATORS, 1, MINUTE).unwrap();
+
+    // The newcomer's keys, from a first start (not admitted, it connects to no one); then its
+    // data is wiped, so that it joins from nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("newcomer");
+    home_outside(&net, &home);
+    let mut newcomer = TestNode::run_home(&home).unwrap();
+    let status = newcomer.cli_json(&["status"]);
+    let consensus_key = status["consensus_key"].as_str().expect("consensus_key").to_string();
+    let node_key = status["network_key"].as_str().expect("network_key").to_string();
+    assert_eq!(status["height"], 0, "{status}");
+    newcomer.kill9();
+    std::fs::remove_dir_all(home.join("data")).unwrap();
+
+    gov(&net, &["set-validator", &consensus_key, "10"]);
+    let registered = gov(&net, &["set-validator-node-key", &consensus_key, &node_key]);
+    // Past a snapshot that holds the new set, and far enough that the first blocks are pruned.
+    net.wait_height(&VALIDATORS, registered + 3 * INTERVAL, 2 * MINUTE).unwrap();
+    let pruned = net.status(0)["earliest_block_height"].as_u64().unwrap();
+    assert!(pruned > 1, "validator 0 still keeps every block");
+    let trusted = net.node(0).height() / INTERVAL * INTERVAL;
+    let trust_hash = net.block_hash(0, trusted);
+    let trust_height = trusted.to_string();
+    let join = ["--state-sync", "--trust-height", &trust_height, "--trust-hash", &trust_hash];
+    let newcomer = TestNode::run_home_with(&home, &[], &join).unwrap();
+    let status = newcomer.cli_json(&["status"]);
+    let snapshot = status["earliest_state_height"].as_u64().expect("earliest state height");
+    assert!(snapshot >= trusted, "{status}");
+    assert_eq!(status["validator"], true, "{status}");
+
+    // Five validators of equal power: the rotation reaches it within a few heights.
+    let from = net.node(0).height() + 1;
+    let proposed = (from..=from + 15).any(|height| {
+        net.wait_height(&[0], height, MINUTE).unwrap();
+        header(&net, 0, height)["proposer"] == consensus_key.as_str()
+    });
+    assert!(proposed, "the validator that joined by state sync never proposed a committed block");
+    let tip = net.node(0).height() + 1;
+    net.wait_height(&VALIDATORS, tip, MINUTE).unwrap();
+    newcomer.wait_height(tip, MINUTE).unwrap();
+    let theirs = header(&net, 0, tip);
+    let ours = newcomer.cli_json(&["query", "header", "--height", &tip.to_string()]);
+    assert_eq!(ours, theirs, "height {tip}");
 }
 
 /// Bad state-sync flags are refused with one sentence before anything starts (no network needed).
