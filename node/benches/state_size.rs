@@ -53,6 +53,9 @@ cargo bench -p kessai-node --bench state_size -- [OPTIONS]
   --fill-batch N      state writes per block while growing the state (default 50000)
   --settle-secs N     longest wait for RocksDB's compactions after growing (default 180)
   --cache-mib N       RocksDB block cache (default: the node's, 128)
+  --tree-cache-depth N|off
+                      tree nodes kept in memory across blocks, by nibble-path length
+                      (default: the node's, 4)
   --csv PATH          append one row per point to PATH (header written if new)
   --dir PATH          where the database goes (default: a temporary directory, removed after)";
 
@@ -65,6 +68,7 @@ struct Args {
     fill_batch: u64,
     settle: Duration,
     cache_bytes: usize,
+    tree_cache_depth: Option<usize>,
     csv: Option<PathBuf>,
     dir: Option<PathBuf>,
 }
@@ -80,6 +84,7 @@ impl Args {
             fill_batch: 50_000,
             settle: Duration::from_secs(180),
             cache_bytes: StoreConfig::default().cache_bytes,
+            tree_cache_depth: StoreConfig::default().tree_cache_depth,
             csv: None,
             dir: None,
         };
@@ -113,6 +118,8 @@ impl Args {
                 "--fill-batch" => args.fill_batch = number()?,
                 "--settle-secs" => args.settle = Duration::from_secs(number()?),
                 "--cache-mib" => args.cache_bytes = number()? as usize * (1 << 20),
+                "--tree-cache-depth" if value == "off" => args.tree_cache_depth = None,
+                "--tree-cache-depth" => args.tree_cache_depth = Some(number()? as usize),
                 "--csv" => args.csv = Some(value.into()),
                 "--dir" => args.dir = Some(value.into()),
                 _ => bail!("unknown option {flag}\n{USAGE}"),
@@ -260,8 +267,13 @@ struct Bench {
 }
 
 impl Bench {
-    fn open(dir: &Path, accounts: usize, cache_bytes: usize) -> Result<Bench> {
-        let store = StoreConfig { cache_bytes, ..StoreConfig::default() };
+    fn open(dir: &Path, args: &Args) -> Result<Bench> {
+        let store = StoreConfig {
+            cache_bytes: args.cache_bytes,
+            tree_cache_depth: args.tree_cache_depth,
+            ..StoreConfig::default()
+        };
+        let accounts = args.accounts;
         let chain = Chain::open_configured(ChainSpec::dev(), dir, store)?;
         let entries = count_entries(&chain)?;
         let contract = chain.resolve_contract("asset-ownership")?;
@@ -604,7 +616,7 @@ fn main() -> Result<()> {
     };
 
     eprintln!("genesis and setup in {} …", dir.display());
-    let mut bench = Bench::open(&dir, args.accounts, args.cache_bytes)?;
+    let mut bench = Bench::open(&dir, &args)?;
     println!("{CSV_HEADER}");
     for &target in &args.sizes {
         let fill_started = Instant::now();

@@ -98,6 +98,7 @@ impl NodeConfig {
             sync: self.store_sync,
             cache_bytes: self.store_cache_bytes,
             pruning: self.pruning,
+            ..StoreConfig::default()
         }
     }
 

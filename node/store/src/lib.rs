@@ -94,6 +94,7 @@ mod prune;
 mod snapshot;
 mod store;
 mod tree;
+mod upper_nodes;
 
 pub use error::StoreError;
 pub use kessai_primitives::state_proof::{
@@ -103,6 +104,7 @@ pub use prune::{PruneReport, Pruner, PruningConfig};
 pub use snapshot::{ChunkError, SnapshotChunk, StateRestore, MAX_CHUNK_BYTES};
 pub use store::{BlockWrite, IndexedEvent, Store, StoreConfig};
 pub use tree::PreparedState;
+pub use upper_nodes::DEFAULT_TREE_CACHE_DEPTH;
 
 /// The layout version of the databases this build writes and reads (`meta`'s `format`); a
 /// backup records it (`kessai db backup`).

@@ -3,6 +3,7 @@
 
 use crate::error::StoreError;
 use crate::keys;
+use crate::upper_nodes::UpperNodes;
 use crate::WriteSet;
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, Version};
@@ -22,6 +23,11 @@ pub struct PreparedState {
 }
 
 impl PreparedState {
+    /// Caches the short-path nodes of this state once its write has landed.
+    pub(crate) fn remember_in(&self, upper: &UpperNodes) {
+        upper.remember_committed(&self.batch);
+    }
+
     /// The version (block height; 0 for genesis) this state is for.
     pub fn version(&self) -> u64 {
         self.version
@@ -34,20 +40,32 @@ impl PreparedState {
 }
 
 /// Read access to the tree's column families, optionally through the state of a block that is
-/// being written (whose nodes and values are not in the database yet).
+/// being written (whose nodes and values are not in the database yet) and the cache of the tree's
+/// top levels.
 pub(crate) struct TreeStore<'a> {
     db: &'a DB,
     pending: Option<&'a PreparedState>,
+    upper: Option<&'a UpperNodes>,
 }
 
 impl<'a> TreeStore<'a> {
+    /// Reads the database alone: what a state sync, which writes a version piece by piece, uses.
     pub(crate) fn new(db: &'a DB) -> Self {
-        TreeStore { db, pending: None }
+        TreeStore { db, pending: None, upper: None }
     }
 
-    /// Reads `pending`'s tree nodes and values before the database's.
-    pub(crate) fn with_pending(db: &'a DB, pending: Option<&'a PreparedState>) -> Self {
-        TreeStore { db, pending }
+    /// Reads committed versions through the cache of the tree's top levels.
+    pub(crate) fn cached(db: &'a DB, upper: &'a UpperNodes) -> Self {
+        TreeStore { db, pending: None, upper: Some(upper) }
+    }
+
+    /// Reads `pending`'s tree nodes and values before the cache's and the database's.
+    pub(crate) fn with_pending(
+        db: &'a DB,
+        upper: &'a UpperNodes,
+        pending: Option<&'a PreparedState>,
+    ) -> Self {
+        TreeStore { db, pending, upper: Some(upper) }
     }
 
     fn tree(&self) -> JellyfishMerkleTree<'_, Self, Blake3Hasher> {
@@ -125,11 +143,18 @@ impl TreeReader for TreeStore<'_> {
         if let Some(node) = self.pending.and_then(|p| p.batch.node_batch.get_node(node_key)) {
             return Ok(Some(node.clone()));
         }
-        let cf = crate::store::cf(self.db, keys::JMT_NODES);
-        match self.db.get_pinned_cf(cf, keys::jmt_node(node_key))? {
-            Some(bytes) => Ok(Some(crate::store::decode(&bytes, "jmt node")?)),
-            None => Ok(None),
+        if let Some(node) = self.upper.and_then(|upper| upper.get(node_key)) {
+            return Ok(Some(node));
         }
+        let cf = crate::store::cf(self.db, keys::JMT_NODES);
+        let Some(bytes) = self.db.get_pinned_cf(cf, keys::jmt_node(node_key))? else {
+            return Ok(None);
+        };
+        let node: Node = crate::store::decode(&bytes, "jmt node")?;
+        if let Some(upper) = self.upper {
+            upper.offer(node_key, &node);
+        }
+        Ok(Some(node))
     }
 
     fn get_value_option(

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use kessai_primitives::Hash;
-use kessai_store::{BlockWrite, Store, WriteSet};
+use kessai_store::{BlockWrite, Store, StoreConfig, WriteSet};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use tempfile::TempDir;
@@ -176,5 +176,49 @@ proptest! {
             prop_assert_eq!(store.state_root(version).unwrap(), reference.state_root(version).unwrap());
         }
         prop_assert_eq!(&walk_latest_state(&store), states.last().unwrap());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// A height may see several proposals whose tree nodes share keys (version, path) and differ:
+    /// a decoy prepared before each committed version must leave no trace in the cache of the
+    /// tree's top levels. Roots and proofs match a store that caches nothing.
+    #[test]
+    fn competing_proposals_leave_no_trace_in_the_tree_cache(
+        versions in proptest::collection::vec((write_set(), write_set()), 2..6),
+    ) {
+        let uncached_dir = TempDir::new().unwrap();
+        let uncached = Store::open_with(
+            uncached_dir.path(),
+            &StoreConfig { sync: false, tree_cache_depth: None, ..StoreConfig::default() },
+        )
+        .unwrap();
+        let committed: Vec<WriteSet> = versions.iter().map(|(real, _)| real.clone()).collect();
+        let states = commit_all(&uncached, &committed);
+
+        let dir = TempDir::new().unwrap();
+        let store = open(dir.path());
+        commit_genesis(&store, &committed[0]);
+        for (version, (real, decoy)) in versions.iter().enumerate().skip(1) {
+            let version = version as u64;
+            let decoy = store.prepare_state(version, decoy).unwrap();
+            // The decoy is read through too, as a validator reads a proposal it then rejects.
+            for k in &universe() {
+                store.get_with_proof(k, version - 1).unwrap();
+            }
+            drop(decoy);
+            commit_next(&store, real, vec![]);
+            prop_assert_eq!(store.state_root(version).unwrap(), uncached.state_root(version).unwrap());
+        }
+        let last = states.len() as u64 - 1;
+        let root = store.state_root(last).unwrap().unwrap();
+        for k in &universe() {
+            let want = states[last as usize].get(k);
+            let (value, proof) = store.get_with_proof(k, last).unwrap();
+            prop_assert_eq!(value.as_ref(), want);
+            prop_assert!(proof.verify(root, k, want.map(Vec::as_slice)).is_ok());
+        }
     }
 }
