@@ -94,9 +94,11 @@ proptest! {
     fn every_proof_verifies_and_roots_are_history_independent(
         versions in proptest::collection::vec(write_set(), 1..6),
         split in any::<prop::sample::Index>(),
+        tree_cache_depth in prop_oneof![Just(None), Just(Some(0)), Just(Some(1)), Just(Some(4))],
     ) {
         let dir = TempDir::new().unwrap();
-        let store = open(dir.path());
+        let config = StoreConfig { sync: false, tree_cache_depth, ..StoreConfig::default() };
+        let store = Store::open_with(dir.path(), &config).unwrap();
         let states = commit_all(&store, &versions);
         let universe = universe();
 
