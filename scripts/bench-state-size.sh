@@ -9,7 +9,7 @@
 # asset-ownership.create calls admitted, executed, put in the tree and written, µs of CPU per
 # transaction by stage — and draws the curve with scripts/plot-state-size.py (python3 +
 # matplotlib). Writes docs/bench-state-size/state-size.csv and .png (OUT=DIR to put them
-# elsewhere). Default: --sizes 0,100000,300000,1000000,3000000,10000000 (about 11 minutes on the
+# elsewhere); a state-size-before.csv there (an earlier run) is drawn as the "before" total. Default: --sizes 0,100000,300000,1000000,3000000,10000000 (about 11 minutes on the
 # 2-core machine; give --sizes for fewer). Other options: `--help` of the bench
 # (--block-txs, --blocks, --fill-batch, --dir …). The database goes to a temporary directory
 # (about 11 GiB at 10M entries, archive) unless --dir says where.
@@ -32,5 +32,8 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shar
 started=$(date +%s)
 cargo bench -q -p kessai-node --bench state_size -- "${args[@]}" --csv "$csv"
 echo "ran in $(( $(date +%s) - started )) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 scripts/plot-state-size.py "$out/state-size.png" "$csv"
+# An earlier run kept beside it is drawn as the "before" total.
+before=()
+[ -f "$out/state-size-before.csv" ] && before=("$out/state-size-before.csv")
+python3 scripts/plot-state-size.py "$out/state-size.png" "$csv" "${before[@]}"
 echo "wrote $csv and $out/state-size.png"

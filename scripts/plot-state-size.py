@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""CPU per transaction against the state's size: scripts/plot-state-size.py OUT.png RUN.csv
+"""CPU per transaction against the state's size: scripts/plot-state-size.py OUT.png RUN.csv [BEFORE.csv]
 
 The CSV is what the `state_size` bench writes (scripts/bench-state-size.sh): one row per point,
 medians of µs of CPU per transaction by stage. Top: the stages, the total of the four on the
 node's threads with the band of ±20 % around the first point's (issue 19, goal 5), RocksDB's
-background work and the whole process. Bottom: RocksDB on disk. Needs matplotlib
-(pip install matplotlib).
+background work and the whole process; with BEFORE.csv (an earlier run of the same bench), that
+run's total of the four stages as a dashed line, for a before/after. Bottom: RocksDB on disk. Needs
+matplotlib (pip install matplotlib).
 """
 import csv
 import sys
@@ -24,14 +25,20 @@ STAGES = [
 ]
 
 
-def main() -> None:
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    out, path = sys.argv[1], sys.argv[2]
+def read_rows(path: str) -> list:
     with open(path) as f:
         rows = [r for r in csv.DictReader(f) if r["entries"].isdigit()]
     if not rows:
         sys.exit(f"{path}: no rows")
+    return rows
+
+
+def main() -> None:
+    if len(sys.argv) not in (3, 4):
+        sys.exit(__doc__)
+    out, path = sys.argv[1], sys.argv[2]
+    rows = read_rows(path)
+    before = read_rows(sys.argv[3]) if len(sys.argv) == 4 else None
     # The state grows during a point's blocks too: place each point at its middle.
     x = [(int(r["entries"]) + int(r["entries_end"])) / 2 for r in rows]
     fig, (top, bottom) = plt.subplots(
@@ -44,6 +51,10 @@ def main() -> None:
     total = [sum(float(r[c]) for c, _ in STAGES[:4]) for r in rows]
     top.plot(x, total, marker="s", color="black", linewidth=2,
              label="total of the four stages")
+    if before:
+        top.plot([(int(r["entries"]) + int(r["entries_end"])) / 2 for r in before],
+                 [sum(float(r[c]) for c, _ in STAGES[:4]) for r in before], marker="s",
+                 linestyle="--", color="grey", label="total of the four stages, before")
     top.plot(x, [float(r["process_us"]) for r in rows], linestyle=":", color="black",
              label="process CPU per tx (all threads)")
     top.fill_between(x, [total[0] * 0.8] * len(x), [total[0] * 1.2] * len(x), color="grey",
