@@ -15,15 +15,17 @@ use serde::{Deserialize, Serialize};
 pub use jsonrpsee::core::client::Error as ClientError;
 pub use jsonrpsee::http_client::HttpClient;
 
-/// JSON-RPC error codes (beyond the standard ones).
+/// JSON-RPC error codes (beyond the standard ones). None is one of the codes jsonrpsee answers with
+/// itself (-32000 to -32011: busy, oversized, batch limits…), so a client can tell a node's answer
+/// from its RPC server's (`docs/decisions/0025-rpc-error-codes.md`).
 pub mod codes {
     /// The request is well-formed but refers to something that does not exist.
     pub const NOT_FOUND: i32 = -32004;
     /// The height asked for is below what the node keeps (its pruning settings deleted it):
     /// "pruned: the earliest state kept is height H" (or block). Ask an archive node.
-    pub const PRUNED: i32 = -32005;
+    pub const PRUNED: i32 = -32050;
     /// A transaction was refused by the mempool.
-    pub const TX_REJECTED: i32 = -32010;
+    pub const TX_REJECTED: i32 = -32060;
     /// Bad parameters (bad hex, JSON arguments that do not match the interface…).
     pub const INVALID_PARAMS: i32 = -32602;
     /// A view call failed in the contract.
@@ -584,5 +586,44 @@ mod tests {
         assert_eq!(c(5, u32::MAX, u32::MAX).next(), Some(c(6, 0, 0)));
         assert_eq!(c(u64::MAX, u32::MAX, u32::MAX).next(), None);
         assert!(c(5, 2, 3) < c(5, 3, 0) && c(5, 3, 0) < c(6, 0, 0), "tuple order");
+    }
+}
+
+#[cfg(test)]
+mod error_codes {
+    use super::codes::*;
+    use jsonrpsee::types::error::*;
+
+    /// Every code jsonrpsee's server answers with by itself.
+    const JSONRPSEE: [i32; 14] = [
+        PARSE_ERROR_CODE,
+        INVALID_REQUEST_CODE,
+        METHOD_NOT_FOUND_CODE,
+        INVALID_PARAMS_CODE,
+        INTERNAL_ERROR_CODE,
+        CALL_EXECUTION_FAILED_CODE,
+        UNKNOWN_ERROR_CODE,
+        BATCHES_NOT_SUPPORTED_CODE,
+        TOO_MANY_SUBSCRIPTIONS_CODE,
+        OVERSIZED_REQUEST_CODE,
+        OVERSIZED_RESPONSE_CODE,
+        SERVER_IS_BUSY_CODE,
+        TOO_BIG_BATCH_REQUEST_CODE,
+        TOO_BIG_BATCH_RESPONSE_CODE,
+    ];
+
+    #[test]
+    fn the_nodes_own_codes_are_not_jsonrpsees() {
+        // INVALID_PARAMS and INTERNAL are the standard codes on purpose; the others are ours.
+        for (name, code) in [
+            ("NOT_FOUND", NOT_FOUND),
+            ("PRUNED", PRUNED),
+            ("TX_REJECTED", TX_REJECTED),
+            ("CALL_FAILED", CALL_FAILED),
+            ("ADMIN_ONLY", ADMIN_ONLY),
+            ("LAGGED", LAGGED),
+        ] {
+            assert!(!JSONRPSEE.contains(&code), "{name} ({code}) is also one of jsonrpsee's codes");
+        }
     }
 }

@@ -5,7 +5,7 @@
 /** JSON-RPC error code of "the node does not have it" (`kessai_rpc_api::codes::NOT_FOUND`). */
 const NOT_FOUND = -32004;
 /** "pruned: the earliest state kept is height H": the node no longer has it. */
-const PRUNED = -32005;
+const PRUNED = -32050;
 
 /** An error of the node's RPC, with its JSON-RPC `code`; `notFound` when the node lacks the thing. */
 class RpcError extends Error {
