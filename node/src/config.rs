@@ -52,6 +52,9 @@ pub struct NodeConfig {
     pub store_sync: bool,
     /// Bytes of RocksDB block cache (`[store] cache_bytes`).
     pub store_cache_bytes: usize,
+    /// Levels of the state tree kept in memory across blocks (`[store] tree_cache_levels`; 0:
+    /// none); see [`StoreConfig::tree_cache_depth`].
+    pub store_tree_cache_levels: usize,
     /// What the node logs and how (`[log]`).
     pub log: LogConfig,
     /// State sync (`[state_sync]`): reserved, not read from the file yet; only `enabled = false`
@@ -82,6 +85,7 @@ impl Default for NodeConfig {
             mempool: MempoolLimits::default(),
             store_sync: store.sync,
             store_cache_bytes: store.cache_bytes,
+            store_tree_cache_levels: store.tree_cache_depth.map_or(0, |depth| depth + 1),
             log: LogConfig::default(),
             state_sync: StateSyncConfig::default(),
             allow_missing_sign_state: false,
@@ -98,7 +102,7 @@ impl NodeConfig {
             sync: self.store_sync,
             cache_bytes: self.store_cache_bytes,
             pruning: self.pruning,
-            ..StoreConfig::default()
+            tree_cache_depth: self.store_tree_cache_levels.checked_sub(1),
         }
     }
 
@@ -129,6 +133,12 @@ impl NodeConfig {
             if let Err(e) = bootnode.parse::<kessai_network::Multiaddr>() {
                 bail!("`p2p.bootnodes` entry {bootnode:?} is not a multiaddr: {e}");
             }
+        }
+        if self.store_tree_cache_levels > MAX_TREE_CACHE_LEVELS {
+            bail!(
+                "`store.tree_cache_levels` must be at most {MAX_TREE_CACHE_LEVELS} (7 levels would \
+                 hold up to 17 million nodes, about 15 GiB)"
+            );
         }
         if let Err(e) = self.pruning.check() {
             bail!("[store] pruning: {e}");
@@ -284,10 +294,15 @@ struct MempoolSection {
 struct StoreSection {
     sync: bool,
     cache_bytes: usize,
+    tree_cache_levels: usize,
     state_keep_recent: u64,
     blocks_keep_recent: u64,
     compaction_interval_secs: u64,
 }
+
+/// Most levels of the state tree `[store] tree_cache_levels` may keep in memory (up to about
+/// 1 GiB on a large state).
+const MAX_TREE_CACHE_LEVELS: usize = 6;
 
 /// The metrics address written (commented as off) when the endpoint is disabled.
 const DEFAULT_METRICS_ADDR: SocketAddr =
@@ -368,6 +383,7 @@ impl From<&NodeConfig> for ConfigFile {
             store: StoreSection {
                 sync: c.store_sync,
                 cache_bytes: c.store_cache_bytes,
+                tree_cache_levels: c.store_tree_cache_levels,
                 state_keep_recent: c.pruning.state_keep_recent,
                 blocks_keep_recent: c.pruning.blocks_keep_recent,
                 compaction_interval_secs: c.pruning.compaction_interval_secs,
@@ -411,6 +427,7 @@ impl From<ConfigFile> for NodeConfig {
             },
             store_sync: f.store.sync,
             store_cache_bytes: f.store.cache_bytes,
+            store_tree_cache_levels: f.store.tree_cache_levels,
             log: f.log,
             state_sync: f.state_sync,
             allow_missing_sign_state: false,
@@ -526,6 +543,12 @@ max_age_secs = {max_age_secs}
 sync = {sync}
 # Bytes of RocksDB block cache, shared by all column families. Default: {d_cache_bytes}.
 cache_bytes = {cache_bytes}
+# Levels of the state's Merkle tree kept in memory across blocks (the root's level counts as one),
+# so that a block's update reads only the levels below them from the database. Its memory is
+# bounded whatever the state's size: 5 levels hold at most 69,905 nodes, about 70 MiB once the
+# state has millions of keys (a small state takes far less); 6 levels up to about 1 GiB. 0 keeps
+# none. Speed only: no root, proof or stored byte depends on it. Default: {d_tree_cache_levels}.
+tree_cache_levels = {tree_cache_levels}
 # Heights of state kept (values, proofs, state roots of the latest N heights); 0 keeps every
 # height (archive); 1 is refused (the light client reads the height below the latest).
 # Flag: --state-keep-recent. Default: {d_state_keep_recent}.
@@ -603,6 +626,8 @@ remote = {signer_remote}
         sync = f.store.sync,
         d_cache_bytes = d.store.cache_bytes,
         cache_bytes = f.store.cache_bytes,
+        d_tree_cache_levels = d.store.tree_cache_levels,
+        tree_cache_levels = f.store.tree_cache_levels,
         d_state_keep_recent = d.store.state_keep_recent,
         state_keep_recent = f.store.state_keep_recent,
         d_blocks_keep_recent = d.store.blocks_keep_recent,
@@ -916,6 +941,7 @@ mod tests {
             },
             store_sync: false,
             store_cache_bytes: 1 << 24,
+            store_tree_cache_levels: 3,
             log: LogConfig { filter: "debug,libp2p=warn".into(), format: LogFormat::Json },
             state_sync: StateSyncConfig {
                 enabled: false,
@@ -964,6 +990,18 @@ mod tests {
     }
 
     #[test]
+    fn tree_cache_levels_are_the_stores_depth_plus_one_and_zero_is_none() {
+        let levels = |n| NodeConfig { store_tree_cache_levels: n, ..NodeConfig::default() };
+        assert_eq!(levels(0).store_config().tree_cache_depth, None);
+        assert_eq!(levels(1).store_config().tree_cache_depth, Some(0));
+        assert_eq!(NodeConfig::default().store_config().tree_cache_depth, Some(4));
+        assert_eq!(
+            NodeConfig::default().store_config().tree_cache_depth,
+            StoreConfig::default().tree_cache_depth
+        );
+    }
+
+    #[test]
     fn keys_left_out_take_their_defaults() {
         assert_eq!(parse("", &path()).unwrap(), NodeConfig::default());
         let config = parse("[mempool]\nmax_txs = 12\n", &path()).unwrap();
@@ -1002,6 +1040,7 @@ mod tests {
         for (text, key) in [
             ("[mempool]\nmax_txs = 0\n", "`mempool.max_txs` must be at least 1"),
             ("[rpc]\nmax_submit_txs = 0\n", "`rpc.max_submit_txs` must be at least 1"),
+            ("[store]\ntree_cache_levels = 7\n", "`store.tree_cache_levels` must be at most 6"),
             ("[p2p]\nlisten_address = \"127.0.0.1:5\"\n", "`p2p.listen_address`"),
             ("[state_sync]\nenabled = true\n", "`state_sync.trust_height`"),
             (
