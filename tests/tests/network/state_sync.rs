@@ -57,6 +57,13 @@ fn kill9_while_fetching(net: &Testnet, i: usize, args: &[&str]) {
     child.wait().unwrap();
 }
 
+/// The flags of a validator that serves snapshots every `interval` heights with pruning on: it
+/// keeps 20 heights of state and 3 of blocks, beside the snapshots (the latest two, and the
+/// blocks above them).
+fn serving_snapshots(interval: &str) -> [&str; 6] {
+    ["--snapshot-interval", interval, "--state-keep-recent", "20", "--blocks-keep-recent", "3"]
+}
+
 fn header(net: &Testnet, i: usize, height: u64) -> serde_json::Value {
     net.node(i).cli_json(&["query", "header", "--height", &height.to_string()])
 }
@@ -66,16 +73,7 @@ fn a_full_node_joins_by_state_sync_starting_over_after_kill9_and_a_liar_is_penal
     let _turn = one_network_at_a_time();
     let mut net = Testnet::init(4, 1);
     let interval = INTERVAL.to_string();
-    // Pruning on: the validators keep 20 heights of state and 3 of blocks, beside the snapshots
-    // (the latest two, and the blocks above them).
-    let serve = [
-        "--snapshot-interval",
-        interval.as_str(),
-        "--state-keep-recent",
-        "20",
-        "--blocks-keep-recent",
-        "3",
-    ];
+    let serve = serving_snapshots(&interval);
     // Small chunks, so that every validator serves some; validator 3 corrupts each of its.
     let small = ("KESSAI_SNAPSHOT_CHUNK_BYTES", "1024");
     let slow = ("KESSAI_FAULT_SNAPSHOT_CHUNK_DELAY_MS", "150");
@@ -203,14 +201,7 @@ fn a_validator_added_by_governance_joins_a_pruning_chain_by_state_sync_and_signs
     let _turn = one_network_at_a_time();
     let mut net = Testnet::init(4, 0);
     let interval = INTERVAL.to_string();
-    let serve = [
-        "--snapshot-interval",
-        &interval,
-        "--state-keep-recent",
-        "20",
-        "--blocks-keep-recent",
-        "3",
-    ];
+    let serve = serving_snapshots(&interval);
     for i in VALIDATORS {
         net.start_with(i, &[], &serve);
     }
