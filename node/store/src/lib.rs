@@ -17,7 +17,7 @@
 //! | `jmt_nodes` | version ‖ borsh(nibble path) | jmt `Node` |
 //! | `jmt_values` | blake3(flat key) ‖ version | `Option<value>`: every key's history |
 //! | `jmt_stale` | stale-since version ‖ kind ‖ node key or key hash | what the version made stale (state pruning on only) |
-//! | `jmt_preimages` | blake3(flat key) | flat key (for snapshots; never pruned) |
+//! | `jmt_preimages` | blake3(flat key) | flat key (for snapshots; pruned with the key's last deletion) |
 //! | `meta` | `latest_height`, `genesis`, `format`, `earliest_state_height`, `earliest_block_height`, `preimages`, `restoring` | |
 //!
 //! # State
@@ -62,6 +62,10 @@
 //!   written, its older value versions (and the value itself when it is a deletion). Value
 //!   deletions are never derived from stale leaves: jmt re-creates a leaf at a new version when
 //!   the tree restructures around it while the value stays at the version it was written.
+//!   When the pruner deletes a key's deletion (the last of its history, the key written no
+//!   more since), it deletes the key's preimage in `jmt_preimages` too, so that keys created and
+//!   deleted all the time do not leave their flat keys behind
+//!   (`docs/decisions/0026-pruning-forgets-deleted-keys.md`).
 //! - **Blocks**: blocks, receipts, `tx_index` and `events` entries (keys read from the receipts
 //!   before they go). **Headers and commits are kept at every height**: they are small, the light
 //!   client verifies from them, and sync serves them.

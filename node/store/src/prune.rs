@@ -5,7 +5,10 @@
 //! **State.** While state pruning is on, every commit also writes to `jmt_stale`, keyed by
 //! version, what that version makes stale (`tree::record_stale`): nothing from that version on
 //! reads it. Keeping heights `E..=latest` (`E = latest + 1 - state_keep_recent`), the pruner
-//! deletes everything stale since a version `≤ E`, oldest first.
+//! deletes everything stale since a version `≤ E`, oldest first. A key whose last write is a
+//! deletion at or below `E` is gone from every kept height: with its history, its preimage
+//! (`jmt_preimages`, which snapshots read flat keys from) goes too, checked and written with
+//! commits held off so that a block writing the key again cannot lose it.
 //!
 //! **Blocks.** Below `latest + 1 - blocks_keep_recent` the pruner deletes the blocks, receipts,
 //! transaction index entries and events (their keys are read from the receipts before they go).
@@ -89,7 +92,7 @@ const BATCH_ENTRIES: usize = 20_000;
 /// What a [`Pruner::run`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PruneReport {
-    /// Tree nodes, value versions and stale records deleted.
+    /// Tree nodes, value versions, stale records and preimages of deleted keys deleted.
     pub state_entries: u64,
     /// Heights whose block data was deleted.
     pub blocks: u64,
@@ -193,6 +196,9 @@ impl Store {
         options.set_iterate_upper_bound(end.to_vec());
         let mut iter = db.raw_iterator_cf_opt(stale, options);
         iter.seek(&cursor);
+        // Keys whose deletion this batch removes from their history, with its version: their
+        // preimages go too unless the key was written again later (`forget_deleted_keys`).
+        let mut deleted_keys = Vec::new();
         while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
             if batch.len() >= BATCH_ENTRIES {
                 break;
@@ -219,6 +225,7 @@ impl Store {
                     history.status()?;
                     if value == [1] {
                         batch.delete_cf(values, keys::jmt_value(&key_hash, since));
+                        deleted_keys.push((key_hash, since));
                     }
                 }
                 _ => return Err(corrupt()),
@@ -233,13 +240,50 @@ impl Store {
         if batch.is_empty() && !moved {
             return Ok(None);
         }
-        let deleted = batch.len() as u64;
         batch.put_cf(cf(db, keys::META), keys::meta::EARLIEST_STATE, keys::height(earliest));
         self.raise_earliest("state", earliest);
-        self.write(batch)?;
+        let deleted = if deleted_keys.is_empty() {
+            let deleted = batch.len() as u64 - 1;
+            self.write(batch)?;
+            deleted
+        } else {
+            // Checked and written with commits held off: a block that writes one of these keys
+            // again is then either on disk before the check, which sees it, or written after
+            // the deletion, putting the preimage back.
+            self.with_commits_held(|| {
+                self.forget_deleted_keys(&mut batch, &deleted_keys)?;
+                let deleted = batch.len() as u64 - 1;
+                self.write(batch).map(|()| deleted)
+            })?
+        };
         *cursor = next_cursor;
         tracing::debug!(earliest, deleted, "pruned state");
         Ok(Some(deleted))
+    }
+
+    /// Adds to `batch` the deletion of the preimage of each key deleted at `since` whose history
+    /// `batch` empties: those with no value written after `since`. No kept height holds such a
+    /// key (it was deleted at or below the earliest state height), so no snapshot serves it.
+    /// Call with commits held off.
+    fn forget_deleted_keys(
+        &self,
+        batch: &mut WriteBatch,
+        deleted_keys: &[(jmt::KeyHash, u64)],
+    ) -> Result<(), StoreError> {
+        let db = self.db();
+        let (values, preimages) = (cf(db, keys::JMT_VALUES), cf(db, keys::JMT_PREIMAGES));
+        for (key_hash, since) in deleted_keys {
+            let mut options = ReadOptions::default();
+            options.set_iterate_upper_bound(keys::jmt_value(key_hash, u64::MAX).to_vec());
+            let mut later = db.raw_iterator_cf_opt(values, options);
+            later.seek(keys::jmt_value(key_hash, since.saturating_add(1)));
+            let written_again = later.valid();
+            later.status()?;
+            if !written_again {
+                batch.delete_cf(preimages, key_hash.0);
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the block data of the lowest heights below the block retention height of
@@ -304,6 +348,7 @@ impl Store {
             db.compact_range_cf(cf(db, keys::JMT_NODES), None::<&[u8]>, Some(&state));
             db.compact_range_cf(cf(db, keys::JMT_STALE), None::<&[u8]>, Some(&state));
             db.compact_range_cf(cf(db, keys::JMT_VALUES), None::<&[u8]>, None::<&[u8]>);
+            db.compact_range_cf(cf(db, keys::JMT_PREIMAGES), None::<&[u8]>, None::<&[u8]>);
         }
         if self.pruning().blocks_keep_recent > 0 {
             db.compact_range_cf(cf(db, keys::BLOCKS), None::<&[u8]>, Some(&block));

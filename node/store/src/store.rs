@@ -264,6 +264,13 @@ impl Store {
         bar.fetch_max(height, Ordering::AcqRel);
     }
 
+    /// Runs `f` with commits held off: no block is written while it runs. The pruner writes
+    /// the deletion of preimages under it (`Store::prune_state_batch`).
+    pub(crate) fn with_commits_held<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        f()
+    }
+
     /// Makes `height` the latest committed height once a state sync wrote it
     /// (`crate::snapshot::StateRestore::finish`).
     pub(crate) fn restored(&self, height: u64) {

@@ -210,7 +210,8 @@ pub(crate) fn write_prepared(
             Some(value) => batch.put_cf(state, key, value),
             None => batch.delete_cf(state, key),
         }
-        // Kept for deleted keys too: a snapshot of an older height may still hold them.
+        // Written for deleted keys too: a snapshot of a kept height below may still hold them.
+        // The pruner deletes it once no kept height does (`Store::forget_deleted_keys`).
         batch.put_cf(preimages, key_hash(key).0, key);
     }
     let nodes = crate::store::cf(db, keys::JMT_NODES);

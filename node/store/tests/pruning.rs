@@ -7,9 +7,9 @@ mod common;
 
 use common::*;
 use kessai_primitives::Hash;
-use kessai_store::{Pruner, PruningConfig, Store, StoreConfig, StoreError, WriteSet};
+use kessai_store::{key_hash, Pruner, PruningConfig, Store, StoreConfig, StoreError, WriteSet};
 use proptest::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -85,6 +85,11 @@ fn check_retained(store: &Store, states: &[Model], roots: &[Hash]) -> Result<(),
         }
         let root = roots[height as usize];
         prop_assert_eq!(store.state_root(height).unwrap(), Some(root));
+        // A snapshot reads flat keys from their preimages: every key the height holds has one.
+        let snapshot = store.snapshot_chunk(height, [0; 32], 1 << 20).unwrap();
+        let served: Model =
+            snapshot.map(|chunk| chunk.entries).unwrap_or_default().into_iter().collect();
+        prop_assert_eq!(&served, state, "snapshot at {}", height);
         for k in &universe() {
             let want = state.get(k);
             prop_assert_eq!(store.get_at(k, height).unwrap(), want.cloned(), "get_at {}", height);
@@ -131,10 +136,31 @@ proptest! {
         // Reopened, the store knows what it pruned, and goes on.
         drop(pruner);
         drop(store);
+        // Preimages are left exactly for the keys that still have a history: those alive at
+        // the earliest height kept and those written (or deleted) above it.
+        let earliest = (latest + 1).saturating_sub(keep);
+        let mut with_history: BTreeSet<[u8; 32]> =
+            states[earliest as usize].keys().map(|k| key_hash(k).0).collect();
+        for (writes, _) in &versions[earliest as usize + 1..] {
+            with_history.extend(writes.keys().map(|k| key_hash(k).0));
+        }
+        prop_assert_eq!(preimages_on_disk(dir.path()), with_history);
         let store = open_pruned(dir.path(), keep, 0);
         prop_assert_eq!(store.earliest_state_height(), (latest + 1).saturating_sub(keep));
         check_retained(&store, &states, &roots)?;
     }
+}
+
+/// The key hashes in `jmt_preimages` of the closed database at `path`, read with RocksDB itself.
+fn preimages_on_disk(path: &Path) -> BTreeSet<[u8; 32]> {
+    let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), path).unwrap();
+    let db =
+        rocksdb::DB::open_cf_for_read_only(&rocksdb::Options::default(), path, &families, false)
+            .unwrap();
+    let preimages = db.cf_handle("jmt_preimages").unwrap();
+    db.iterator_cf(preimages, rocksdb::IteratorMode::Start)
+        .map(|item| item.unwrap().0.as_ref().try_into().unwrap())
+        .collect()
 }
 
 #[test]
@@ -231,6 +257,53 @@ fn the_space_of_a_long_run_of_updates_levels_off() {
         assert_eq!(value, archive.get_at(k, latest).unwrap());
         proof.verify(root, k, value.as_deref()).unwrap();
     }
+}
+
+/// Bytes of one family on disk after a flush.
+fn family_bytes(store: &Store, family: &str) -> u64 {
+    store.flush().unwrap();
+    store.disk_usage().unwrap().into_iter().find(|(name, _)| *name == family).unwrap().1
+}
+
+/// Keys created and deleted all the time (50 new keys a version, each deleted ten versions
+/// later, as one-time notes or hash locks are): pruned to the last 10 versions, the tree's
+/// families, preimages included, level off however many keys have come and gone.
+#[test]
+fn keys_created_and_deleted_all_the_time_leave_nothing_behind() {
+    let dir = TempDir::new().unwrap();
+    let store = open_pruned(dir.path(), 10, 10);
+    let mut pruner = Pruner::new(&store);
+    let key_of = |version: u64, j: u64| key(1, &format!("note-{version:06}-{j:02}"));
+    commit_genesis(&store, &WriteSet::new());
+    let mut sizes = Vec::new();
+    for version in 1..=1_200u64 {
+        let mut writes: WriteSet =
+            (0..50).map(|j| (key_of(version, j), Some(vec![7; 40]))).collect();
+        if version > 10 {
+            writes.extend((0..50).map(|j| (key_of(version - 10, j), None)));
+        }
+        commit_next(&store, &writes, vec![]);
+        if version % 20 == 0 {
+            pruner.run(Duration::ZERO).unwrap();
+        }
+        if version % 300 == 0 {
+            pruner.compact().unwrap();
+            sizes.push((family_bytes(&store, "jmt_preimages"), tree_bytes(&store)));
+        }
+    }
+    eprintln!("preimage and tree bytes every 300 versions: {sizes:?}");
+    let (first, last) = (sizes[0], sizes[sizes.len() - 1]);
+    assert!(last.0 < first.0 * 5 / 4, "preimages grew from {} to {} bytes", first.0, last.0);
+    assert!(last.1 < first.1 * 5 / 4, "tree families grew from {} to {} bytes", first.1, last.1);
+    // What is alive still reads, proves and snapshots.
+    let latest = store.latest_height().unwrap();
+    let root = store.state_root(latest).unwrap().unwrap();
+    let alive = key_of(latest - 3, 0);
+    let (value, proof) = store.get_with_proof(&alive, latest).unwrap();
+    assert_eq!(value, Some(vec![7; 40]));
+    proof.verify(root, &alive, value.as_deref()).unwrap();
+    let snapshot = store.snapshot_chunk(latest, [0; 32], 1 << 20).unwrap().unwrap();
+    assert_eq!(snapshot.entries.len(), 500);
 }
 
 /// A version that changes nothing copies the root, and jmt reports nothing stale: the store
