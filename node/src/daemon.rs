@@ -98,7 +98,8 @@ pub async fn run_with(
     metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
 
     let mempool = Arc::new(Mempool::new(config.mempool));
-    let allow = AllowList::new(allowed_keys(&chain)?);
+    let bootnodes = bootnode_keys(&config.bootnodes);
+    let allow = AllowList::new(allowed_keys(&chain, &bootnodes)?);
     let (libp2p, inbound) =
         start_network(&chain, &config, &joining, &node_key, allow.clone(), metrics.registry_mut())
             .await?;
@@ -146,7 +147,7 @@ pub async fn run_with(
         }
         .run(),
     );
-    tokio::spawn(follow_allow_list(chain.clone(), allow, handles.committed.subscribe()));
+    tokio::spawn(follow_allow_list(chain.clone(), allow, bootnodes, handles.committed.subscribe()));
     tokio::spawn(sample_gauges(
         libp2p.clone(),
         mempool.clone(),
@@ -248,13 +249,19 @@ async fn start_network(
 /// validator's node key is the one the state registers (`validator-node/`, written at genesis
 /// from the spec or by `SetValidatorNodeKey`), so a node key rotated away is no longer allowed
 /// unless the spec lists it as a node or governance admitted it.
-fn allowed_keys(chain: &Chain) -> Result<BTreeSet<PublicKey>> {
+///
+/// The operator's bootnodes (the keys their addresses name, [`bootnode_keys`]) count as admitted:
+/// a node joining a network whose members changed since the chain spec knows the current ones
+/// only from its own configuration until it has replayed or restored the state that admits them
+/// (`docs/decisions/0027-bootnodes-are-allowed-peers.md`).
+fn allowed_keys(chain: &Chain, bootnodes: &BTreeSet<PublicKey>) -> Result<BTreeSet<PublicKey>> {
     let state = chain.state();
     let mut keys: BTreeSet<PublicKey> = chain.spec.nodes.iter().map(|n| n.public_key).collect();
     for validator in &chain.spec.validators {
         keys.insert(system::network_key_of_validator(&state, &validator.public_key)?);
     }
     keys.extend(ed25519_peer_keys(system::admitted_peers(&state)?, "admitted"));
+    keys.extend(bootnodes);
     for revoked in ed25519_peer_keys(system::revoked_peers(&state)?, "revoked") {
         keys.remove(&revoked);
     }
@@ -267,6 +274,16 @@ fn allowed_keys(chain: &Chain) -> Result<BTreeSet<PublicKey>> {
         }
     }
     Ok(keys)
+}
+
+/// The keys the bootnode addresses name by their `/p2p/<peer id>` (addresses without one, or
+/// with a peer id that embeds no ed25519 key, name none).
+pub(crate) fn bootnode_keys(bootnodes: &[String]) -> BTreeSet<PublicKey> {
+    bootnodes
+        .iter()
+        .filter_map(|address| address.parse().ok())
+        .filter_map(|address| kessai_network::public_key_in(&address))
+        .collect()
 }
 
 /// The node keys of libp2p peer keys (protobuf) that are ed25519 keys; others are logged and
@@ -292,6 +309,7 @@ fn ed25519_peer_keys(peer_keys: Vec<Vec<u8>>, what: &'static str) -> Vec<PublicK
 async fn follow_allow_list(
     chain: Arc<Chain>,
     allow: AllowList,
+    bootnodes: BTreeSet<PublicKey>,
     mut committed: tokio::sync::broadcast::Receiver<u64>,
 ) {
     loop {
@@ -299,7 +317,7 @@ async fn follow_allow_list(
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
-        match allowed_keys(&chain) {
+        match allowed_keys(&chain, &bootnodes) {
             Ok(keys) => {
                 for key in allow.keys().difference(&keys) {
                     if allow.remove(key) {

@@ -335,8 +335,12 @@ async fn start_network(
             .with_context(|| format!("bootnode {bootnode:?} is not a multiaddr"))?;
         config.bootnodes.push(address);
     }
-    // The spec's validators and nodes: the peers a new node can know before it has any state.
-    let allow = AllowList::new(spec.network_keys());
+    // The spec's validators and nodes, and the operator's bootnodes: the peers a new node can
+    // know before it has any state (decision 0027). What they serve is verified from the trusted
+    // header.
+    let mut keys = spec.network_keys();
+    keys.extend(crate::daemon::bootnode_keys(&network.bootnodes));
+    let allow = AllowList::new(keys);
     let mut registry = kessai_network::MetricsRegistry::default();
     let (handle, _inbound) = kessai_network::start_with_metrics(
         config,

@@ -50,6 +50,15 @@ pub fn public_key_of(peer: &PeerId) -> Option<PublicKey> {
     key_of_peer_key(multihash.digest())
 }
 
+/// The Kessai key of the peer an address names by its last `/p2p/<peer id>`, if it has one and
+/// that peer id embeds an ed25519 key.
+pub fn public_key_in(address: &libp2p::Multiaddr) -> Option<PublicKey> {
+    address.iter().fold(None, |named, protocol| match protocol {
+        libp2p::multiaddr::Protocol::P2p(peer) => public_key_of(&peer),
+        _ => named,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +71,19 @@ mod tests {
             assert_eq!(peer_id_of(&key.public()), libp2p_peer);
             assert_eq!(public_key_of(&libp2p_peer), Some(key.public()));
         }
+    }
+
+    #[test]
+    fn an_address_names_the_key_of_its_peer_id() {
+        let key = Keypair::dev("alice").public();
+        let named: libp2p::Multiaddr =
+            format!("/ip4/10.0.0.1/tcp/26600/p2p/{}", peer_id_of(&key)).parse().unwrap();
+        assert_eq!(public_key_in(&named), Some(key));
+        let bare: libp2p::Multiaddr = "/ip4/10.0.0.1/tcp/26600".parse().unwrap();
+        assert_eq!(public_key_in(&bare), None);
+        let hashed: libp2p::Multiaddr =
+            format!("/dns4/a/tcp/1/p2p/{}", PeerId::random()).parse().unwrap();
+        assert_eq!(public_key_in(&hashed), None);
     }
 
     #[test]

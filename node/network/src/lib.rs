@@ -31,7 +31,7 @@ mod sync;
 
 pub use config::{NetworkConfig, Topic, DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_LIMIT};
 pub use handle::{InboundMessage, NetworkHandle, NetworkMetrics};
-pub use identity::{key_of_peer_key, peer_id_of, peer_key_bytes, public_key_of};
+pub use identity::{key_of_peer_key, peer_id_of, peer_key_bytes, public_key_in, public_key_of};
 pub use libp2p::metrics::Registry as MetricsRegistry;
 pub use libp2p::{Multiaddr, PeerId};
 pub use permission::AllowList;

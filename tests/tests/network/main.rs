@@ -5,6 +5,7 @@
 mod clock_skew;
 mod health;
 mod hostile_peers;
+mod joining;
 mod lifecycle;
 mod light_network;
 mod namespaces;
