@@ -266,8 +266,9 @@ fn family_bytes(store: &Store, family: &str) -> u64 {
 }
 
 /// Keys created and deleted all the time (50 new keys a version, each deleted ten versions
-/// later, as owner index entries, pending instructions or notes are): pruned to the last 10 versions, the tree's
-/// families, preimages included, level off however many keys have come and gone.
+/// later, as owner index entries, pending instructions or notes are): pruned to the last 10
+/// versions, the tree's families, preimages included, level off however many keys have come and
+/// gone.
 #[test]
 fn keys_created_and_deleted_all_the_time_leave_nothing_behind() {
     let dir = TempDir::new().unwrap();
