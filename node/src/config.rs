@@ -501,8 +501,9 @@ ws_idle_timeout_ms = {ws_idle_timeout_ms}
 listen_address = {listen_address}
 # Peers to dial at start, as multiaddrs ending in their peer id: /ip4/IP/tcp/PORT/p2p/ID or
 # /dns4/HOST/tcp/PORT/p2p/ID. Only keys in the chain spec or admitted by governance may connect,
-# and the bootnodes named here (unless governance revoked them): a node joining a network whose
-# members changed since the chain spec reaches them before its state knows them.
+# and, until this node has caught up with its peers, the bootnodes named here (unless governance
+# revoked them): a node joining a network whose members changed since the chain spec reaches them
+# before its state knows them.
 # Default: [] (none).
 bootnodes = {bootnodes}
 

@@ -147,7 +147,12 @@ pub async fn run_with(
         }
         .run(),
     );
-    tokio::spawn(follow_allow_list(chain.clone(), allow, bootnodes, handles.committed.subscribe()));
+    tokio::spawn(follow_allow_list(
+        chain.clone(),
+        allow,
+        CatchingUp { bootnodes, peer_heights: heights.clone() },
+        handles.committed.subscribe(),
+    ));
     tokio::spawn(sample_gauges(
         libp2p.clone(),
         mempool.clone(),
@@ -250,9 +255,10 @@ async fn start_network(
 /// from the spec or by `SetValidatorNodeKey`), so a node key rotated away is no longer allowed
 /// unless the spec lists it as a node or governance admitted it.
 ///
-/// The operator's bootnodes (the keys their addresses name, [`bootnode_keys`]) count as admitted:
-/// a node joining a network whose members changed since the chain spec knows the current ones
-/// only from its own configuration until it has replayed or restored the state that admits them
+/// `bootnodes` (the keys the operator's bootnode addresses name, [`bootnode_keys`], while the node
+/// catches up, [`CatchingUp`]) count as admitted: a node joining a network whose members changed
+/// since the chain spec knows the current ones only from its own configuration until it has
+/// replayed or restored the state that admits them
 /// (`docs/decisions/0027-bootnodes-are-allowed-peers.md`).
 fn allowed_keys(chain: &Chain, bootnodes: &BTreeSet<PublicKey>) -> Result<BTreeSet<PublicKey>> {
     let state = chain.state();
@@ -304,12 +310,29 @@ fn ed25519_peer_keys(peer_keys: Vec<Vec<u8>>, what: &'static str) -> Vec<PublicK
         .collect()
 }
 
+/// The bootnodes a node allows while it catches up with the network ([`allowed_keys`]).
+struct CatchingUp {
+    bootnodes: BTreeSet<PublicKey>,
+    peer_heights: PeerHeights,
+}
+
+impl CatchingUp {
+    /// Whether the node has reached the height its peers are known to have committed: from then
+    /// on its state knows today's members, and a bootnode is allowed only if the state allows it
+    /// (so that a node key rotated away or revoked is dropped even while configs still name it).
+    fn caught_up(&self, chain: &Chain) -> bool {
+        let best = self.peer_heights.best();
+        best > 0 && chain.height() + 1 >= best
+    }
+}
+
 /// Keeps the allow list equal to [`allowed_keys`] as blocks change it: governance admits a peer or
 /// a validator, or revokes a peer, whose connections the network then closes (`AllowList::remove`).
+/// Until the node has caught up with its peers, its bootnodes are allowed too ([`CatchingUp`]).
 async fn follow_allow_list(
     chain: Arc<Chain>,
     allow: AllowList,
-    bootnodes: BTreeSet<PublicKey>,
+    mut catching_up: CatchingUp,
     mut committed: tokio::sync::broadcast::Receiver<u64>,
 ) {
     loop {
@@ -317,7 +340,14 @@ async fn follow_allow_list(
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
-        match allowed_keys(&chain, &bootnodes) {
+        if !catching_up.bootnodes.is_empty() && catching_up.caught_up(&chain) {
+            tracing::info!(
+                height = chain.height(),
+                "caught up with the network: bootnodes are allowed now only as the chain allows them"
+            );
+            catching_up.bootnodes.clear();
+        }
+        match allowed_keys(&chain, &catching_up.bootnodes) {
             Ok(keys) => {
                 for key in allow.keys().difference(&keys) {
                     if allow.remove(key) {

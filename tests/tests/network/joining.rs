@@ -1,6 +1,6 @@
 //! Joining a network whose members changed since the chain spec: a newcomer whose only bootnode is
 //! a full node that governance admitted after genesis reaches the chain through it, by block sync
-//! and by state sync (decision 0027: a node's bootnodes are allowed peers of that node).
+//! and by state sync (decision 0027: a node that is catching up allows its own bootnodes).
 
 use kessai_client::keyfile::KeyFile;
 use kessai_tests::testnet::{home_outside, one_network_at_a_time, Testnet};
