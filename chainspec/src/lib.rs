@@ -640,6 +640,35 @@ impl ChainSpec {
         Ok(())
     }
 
+    /// The spec with every `.wasm` file it names copied into `dir` (as `NAME.wasm`, the
+    /// contract's name, or `contract-INDEX.wasm` for a name that is no plain file name) and named there by a path relative to `base` (where the returned spec's
+    /// JSON will live). Its identity ([`ChainSpec::hash`]) is the same: it covers the code, not
+    /// where it lives. A file changed since the spec was read is refused, as by
+    /// [`ChainSpec::contract_code`].
+    pub fn with_code_files_in(&self, dir: &Path, base: &Path) -> Result<ChainSpec, ChainSpecError> {
+        let mut copy = self.clone();
+        let files = copy.contracts.iter_mut().enumerate();
+        for (index, contract) in files.filter(|(_, c)| !c.code.starts_with("builtin:")) {
+            let code = self.contract_code(contract)?;
+            // A name that is not a plain file name (a slash, a leading dot) is not used as one.
+            let plain = !contract.name.starts_with('.')
+                && contract.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            let file = if plain { contract.name.clone() } else { format!("contract-{index}") };
+            let target = dir.join(format!("{file}.wasm"));
+            let written =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&target, &code));
+            written.map_err(|source| ChainSpecError::Code {
+                name: contract.name.clone(),
+                path: target.clone(),
+                source,
+            })?;
+            let relative = target.strip_prefix(base).unwrap_or(&target);
+            contract.code = relative.display().to_string();
+            copy.code_files.0.insert(contract.code.clone(), Hash::digest(&code));
+        }
+        Ok(copy)
+    }
+
     /// The wasm code of a genesis contract.
     pub fn contract_code(&self, contract: &ContractSpec) -> Result<Vec<u8>, ChainSpecError> {
         match contract.code.strip_prefix("builtin:") {
@@ -934,6 +963,20 @@ mod tests {
         std::fs::remove_file(dir.path().join("code/token.wasm")).unwrap();
         let refused = ChainSpec::load(path.to_str().unwrap()).unwrap_err().to_string();
         assert!(refused.starts_with("contract token: cannot read code from "), "{refused}");
+    }
+
+    #[test]
+    fn code_files_copied_elsewhere_keep_the_identity() {
+        let (from, to) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let spec = load(&spec_in_dir(from.path(), b"\0asm one"));
+        let moved = spec.with_code_files_in(&to.path().join("genesis"), to.path()).unwrap();
+        assert_eq!(moved.contracts[1].code, "genesis/token.wasm");
+        assert_eq!(moved.contracts[0].code, spec.contracts[0].code, "builtin code stays");
+        assert_eq!(moved.hash(), spec.hash());
+        // Written where it now lives, the spec reads without the original files.
+        std::fs::write(to.path().join("spec.json"), moved.to_json()).unwrap();
+        drop(from);
+        assert_eq!(load(&to.path().join("spec.json")).hash(), spec.hash());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!                    NodeConfig, read by crate::config (old homes: config.json, until
 //!                    `kessai config migrate` turns it into config.toml)
 //!   chainspec.json   the chain spec this node was initialised with
+//!   genesis/         the .wasm files of its genesis contracts (those not `builtin:`), copied by
+//!                    `kessai init`, so that the home does not depend on where the spec was read
 //!   node_key.json    the node's ed25519 libp2p identity (its peer id: `kessai node id`)
 //!   consensus_key.json  the validator's consensus key (absent in homes from before the keys were
 //!                    split: node_key.json is both; absent too where a remote signer holds it)
@@ -97,6 +99,8 @@ impl Home {
         }
         std::fs::create_dir_all(self.data_dir())
             .with_context(|| format!("cannot create {}", self.data_dir().display()))?;
+        // The genesis code comes along: the home must not depend on where the spec was read.
+        let spec = spec.with_code_files_in(&self.genesis_code_dir(), &self.root)?;
         std::fs::write(self.chainspec_path(), spec.to_json())?;
         crate::config::save(self, config)?;
         node_key.write(&self.node_key_path())?;
@@ -119,6 +123,12 @@ impl Home {
     /// Writes `config.toml` (commented), replacing what was there.
     pub fn save_config(&self, config: &NodeConfig) -> Result<()> {
         crate::config::save(self, config)
+    }
+
+    /// `genesis/`: the `.wasm` files of the genesis contracts `chainspec.json` names by path,
+    /// copied there by [`Home::initialise`].
+    pub fn genesis_code_dir(&self) -> PathBuf {
+        self.root.join("genesis")
     }
 
     /// Reads and validates `chainspec.json`.

@@ -1,7 +1,8 @@
 //! The chain spec's identity (`genesis_hash`, decision record 0022): `kessai_chainSpec`'s answer
 //! alone recomputes it, by the rule of `docs/formats.md` section 7 written out here with plain
-//! borsh and blake3; a spec naming `.wasm` files is the same chain from any directory; and a node
-//! refuses its home once a contract's code file differs by one byte.
+//! borsh and blake3; a spec naming `.wasm` files is the same chain from any directory, and a home
+//! keeps its own copy of them (the spec's directory can go); and a node refuses its home once its
+//! copy of a contract's code differs by one byte.
 
 use kessai_client::rpc::KessaiApiClient;
 use kessai_primitives::{Hash, Keypair};
@@ -194,15 +195,23 @@ fn a_spec_naming_wasm_files_is_the_same_chain_anywhere_and_not_with_other_code()
     assert_eq!(answer["canonical"]["contracts"][0]["code_hash"], json!(Hash::digest(&netting)));
     node.kill9();
 
+    // The home keeps its own copy of the code: the spec's directory can go.
+    std::fs::remove_dir_all(&one).unwrap();
+    let mut again =
+        TestNode::run_home(&home_one).expect("the node starts without the spec's files");
+    again.wait_height(2, Duration::from_secs(30)).expect("blocks");
+    assert_eq!(spec_and_genesis_hash(&again).1, genesis_hash, "the same chain");
+    again.kill9();
+
     let mut elsewhere = TestNode::run_home(&home_other).expect("the node starts");
     let (_, genesis_hash_elsewhere) = spec_and_genesis_hash(&elsewhere);
     elsewhere.kill9();
     assert_eq!(genesis_hash_elsewhere, genesis_hash, "the same spec in another directory");
 
-    // One byte of the code changes under the first home: its node refuses to start, saying why.
+    // One byte of the home's copy of the code changes: its node refuses to start, saying why.
     let mut changed = netting;
     changed[100] ^= 1;
-    std::fs::write(one.join("code/netting.wasm"), changed).unwrap();
+    std::fs::write(home_one.join("genesis/netting.wasm"), changed).unwrap();
     let refused = TestNode::run_home(&home_one).err().expect("the node refuses").to_string();
     assert!(
         refused.contains("the database was created from another chain spec")
