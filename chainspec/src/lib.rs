@@ -641,8 +641,8 @@ impl ChainSpec {
     }
 
     /// The spec with every `.wasm` file it names copied into `dir` (as `NAME.wasm`, the
-    /// contract's name, or `contract-INDEX.wasm` for a name that is no plain file name) and named there by a path relative to `base` (where the returned spec's
-    /// JSON will live). Its identity ([`ChainSpec::hash`]) is the same: it covers the code, not
+    /// contract's name, or `contract-INDEX.wasm` for a name that is no plain file name) and named
+    /// there by a path relative to `base` (where the returned spec's JSON will live). Its identity ([`ChainSpec::hash`]) is the same: it covers the code, not
     /// where it lives. A file changed since the spec was read is refused, as by
     /// [`ChainSpec::contract_code`].
     pub fn with_code_files_in(&self, dir: &Path, base: &Path) -> Result<ChainSpec, ChainSpecError> {

@@ -308,6 +308,19 @@ const MAX_TREE_CACHE_LEVELS: usize = 6;
 const DEFAULT_METRICS_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9615);
 
+/// The keys `[p2p] bootnodes` addresses name by their `/p2p/<peer id>` (addresses without one,
+/// or with a peer id that embeds no ed25519 key, name none): the peers a node allows while it
+/// catches up (decision 0027).
+pub(crate) fn bootnode_keys(
+    bootnodes: &[String],
+) -> std::collections::BTreeSet<kessai_primitives::PublicKey> {
+    bootnodes
+        .iter()
+        .filter_map(|address| address.parse().ok())
+        .filter_map(|address| kessai_network::public_key_in(&address))
+        .collect()
+}
+
 // Each section's default is NodeConfig::default()'s: one source of defaults.
 fn defaults() -> ConfigFile {
     ConfigFile::from(&NodeConfig::default())

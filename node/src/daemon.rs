@@ -98,7 +98,7 @@ pub async fn run_with(
     metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
 
     let mempool = Arc::new(Mempool::new(config.mempool));
-    let bootnodes = bootnode_keys(&config.bootnodes);
+    let bootnodes = crate::config::bootnode_keys(&config.bootnodes);
     let allow = AllowList::new(allowed_keys(&chain, &bootnodes)?);
     let (libp2p, inbound) =
         start_network(&chain, &config, &joining, &node_key, allow.clone(), metrics.registry_mut())
@@ -255,7 +255,7 @@ async fn start_network(
 /// from the spec or by `SetValidatorNodeKey`), so a node key rotated away is no longer allowed
 /// unless the spec lists it as a node or governance admitted it.
 ///
-/// `bootnodes` (the keys the operator's bootnode addresses name, [`bootnode_keys`], while the node
+/// `bootnodes` (the keys the operator's bootnode addresses name, [`crate::config::bootnode_keys`], while the node
 /// catches up, [`CatchingUp`]) count as admitted: a node joining a network whose members changed
 /// since the chain spec knows the current ones only from its own configuration until it has
 /// replayed or restored the state that admits them
@@ -280,16 +280,6 @@ fn allowed_keys(chain: &Chain, bootnodes: &BTreeSet<PublicKey>) -> Result<BTreeS
         }
     }
     Ok(keys)
-}
-
-/// The keys the bootnode addresses name by their `/p2p/<peer id>` (addresses without one, or
-/// with a peer id that embeds no ed25519 key, name none).
-pub(crate) fn bootnode_keys(bootnodes: &[String]) -> BTreeSet<PublicKey> {
-    bootnodes
-        .iter()
-        .filter_map(|address| address.parse().ok())
-        .filter_map(|address| kessai_network::public_key_in(&address))
-        .collect()
 }
 
 /// The node keys of libp2p peer keys (protobuf) that are ed25519 keys; others are logged and

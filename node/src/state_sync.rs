@@ -339,7 +339,7 @@ async fn start_network(
     // know before it has any state (decision 0027). What they serve is verified from the trusted
     // header.
     let mut keys = spec.network_keys();
-    keys.extend(crate::daemon::bootnode_keys(&network.bootnodes));
+    keys.extend(crate::config::bootnode_keys(&network.bootnodes));
     let allow = AllowList::new(keys);
     let mut registry = kessai_network::MetricsRegistry::default();
     let (handle, _inbound) = kessai_network::start_with_metrics(

@@ -61,6 +61,20 @@ impl Testnet {
         self.dir.join("keys").display().to_string()
     }
 
+    /// `kessai tx gov ARGS` signed by alice through node 0; panics unless it succeeds. Returns the
+    /// height of its block.
+    pub fn gov(&self, args: &[&str]) -> u64 {
+        let keys = self.keys_dir();
+        let mut all = vec!["tx", "gov"];
+        all.extend(args);
+        all.extend(["--key", "alice", "--keys-dir", &keys, "--json"]);
+        let out = self.node(0).cli(&all);
+        assert!(out.status.success(), "tx gov {args:?}: {}", crate::stderr(&out));
+        let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON receipt");
+        assert_eq!(receipt["receipt"]["status"]["status"], "success", "{receipt}");
+        receipt["height"].as_u64().expect("height")
+    }
+
     /// Starts (or restarts) node `i` and waits for its RPC.
     pub fn start(&mut self, i: usize) {
         self.start_with_env(i, &[]);

@@ -242,18 +242,19 @@ impl Store {
         }
         batch.put_cf(cf(db, keys::META), keys::meta::EARLIEST_STATE, keys::height(earliest));
         self.raise_earliest("state", earliest);
+        let write = |batch: WriteBatch| {
+            let deleted = batch.len() as u64 - 1; // all but the earliest height's record
+            self.write(batch).map(|()| deleted)
+        };
         let deleted = if deleted_keys.is_empty() {
-            let deleted = batch.len() as u64 - 1;
-            self.write(batch)?;
-            deleted
+            write(batch)?
         } else {
             // Checked and written with commits held off: a block that writes one of these keys
             // again is then either on disk before the check, which sees it, or written after
             // the deletion, putting the preimage back.
             self.with_commits_held(|| {
                 self.forget_deleted_keys(&mut batch, &deleted_keys)?;
-                let deleted = batch.len() as u64 - 1;
-                self.write(batch).map(|()| deleted)
+                write(batch)
             })?
         };
         *cursor = next_cursor;

@@ -4,7 +4,7 @@
 
 use kessai_client::keyfile::KeyFile;
 use kessai_tests::testnet::{home_outside, one_network_at_a_time, Testnet};
-use kessai_tests::{edit_config, stderr, TestNode};
+use kessai_tests::{edit_config, TestNode};
 use std::path::Path;
 use std::time::Duration;
 
@@ -34,22 +34,6 @@ fn outsider(net: &Testnet, home: &Path, bootnode: Option<&str>) -> (String, Stri
     (hex::encode(key.0), address)
 }
 
-/// `kessai tx gov admit-peer KEY`, signed by alice through node 0.
-fn admit(net: &Testnet, node_key: &str) {
-    let keys = net.keys_dir();
-    let out = net.node(0).cli(&[
-        "tx",
-        "gov",
-        "admit-peer",
-        node_key,
-        "--key",
-        "alice",
-        "--keys-dir",
-        &keys,
-    ]);
-    assert!(out.status.success(), "admit-peer: {}", stderr(&out));
-}
-
 /// The newcomers' only bootnode is a full node outside the chain spec, admitted by governance:
 /// each allows it because its configuration names it, reaches it, and follows the chain — one
 /// replaying the blocks from genesis, one from a snapshot the admitted node serves. Without the
@@ -66,7 +50,7 @@ fn a_newcomer_joins_through_a_peer_admitted_after_genesis() {
     // The admitted full node: it keeps every block and serves a snapshot every INTERVAL heights.
     let relay_home = dir.path().join("relay");
     let (relay_key, relay_address) = outsider(&net, &relay_home, None);
-    admit(&net, &relay_key);
+    net.gov(&["admit-peer", &relay_key]);
     let interval = INTERVAL.to_string();
     let _relay =
         TestNode::run_home_with(&relay_home, &[], &["--snapshot-interval", &interval]).unwrap();
@@ -74,9 +58,9 @@ fn a_newcomer_joins_through_a_peer_admitted_after_genesis() {
     let block_sync_home = dir.path().join("by-blocks");
     let state_sync_home = dir.path().join("by-snapshot");
     let (key, _) = outsider(&net, &block_sync_home, Some(&relay_address));
-    admit(&net, &key);
+    net.gov(&["admit-peer", &key]);
     let (key, _) = outsider(&net, &state_sync_home, Some(&relay_address));
-    admit(&net, &key);
+    net.gov(&["admit-peer", &key]);
     let admitted = net.node(0).height();
 
     // By block sync, from genesis.

@@ -5,7 +5,7 @@
 //! fifth validator added by governance to a chain that prunes.
 
 use kessai_tests::testnet::{home_outside, one_network_at_a_time, Testnet};
-use kessai_tests::{stderr, TestNode};
+use kessai_tests::TestNode;
 use serde_json::json;
 use std::time::Duration;
 
@@ -178,20 +178,6 @@ fn a_validator_joins_by_state_sync_and_signs() {
     assert_eq!(header(&net, 3, tip), header(&net, 0, tip));
 }
 
-/// `kessai tx gov ARGS` signed by alice through node 0; panics unless it succeeds. Returns the
-/// height of its block.
-fn gov(net: &Testnet, args: &[&str]) -> u64 {
-    let keys = net.keys_dir();
-    let mut all = vec!["tx", "gov"];
-    all.extend(args);
-    all.extend(["--key", "alice", "--keys-dir", &keys, "--json"]);
-    let out = net.node(0).cli(&all);
-    assert!(out.status.success(), "tx gov {args:?}: {}", stderr(&out));
-    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON receipt");
-    assert_eq!(receipt["receipt"]["status"]["status"], "success", "{receipt}");
-    receipt["height"].as_u64().expect("height")
-}
-
 /// A fifth validator, added by governance (`set-validator`, then its node key registered by
 /// `set-validator-node-key`), joins a four-validator chain that prunes (it keeps 3 heights of
 /// blocks, so no peer could replay it the chain from genesis) by state sync, and signs: it
@@ -220,8 +206,8 @@ fn a_validator_added_by_governance_joins_a_pruning_chain_by_state_sync_and_signs
     newcomer.kill9();
     std::fs::remove_dir_all(home.join("data")).unwrap();
 
-    gov(&net, &["set-validator", &consensus_key, "10"]);
-    let registered = gov(&net, &["set-validator-node-key", &consensus_key, &node_key]);
+    net.gov(&["set-validator", &consensus_key, "10"]);
+    let registered = net.gov(&["set-validator-node-key", &consensus_key, &node_key]);
     // Past a snapshot that holds the new set, and far enough that the first blocks are pruned.
     net.wait_height(&VALIDATORS, registered + 3 * INTERVAL, 2 * MINUTE).unwrap();
     let pruned = net.status(0)["earliest_block_height"].as_u64().unwrap();
