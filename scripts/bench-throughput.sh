@@ -5,8 +5,9 @@
 #   scripts/bench-throughput.sh testnet [LOADGEN ARGS]   four validators on 127.0.0.1, load spread over them
 #
 # Prints the load generator's report, the CPU seconds each node process used per committed
-# transaction, each node's resident memory before and after the load, the load average,
-# (testnet) the block interval at idle, and each node's own p50/p90/p99 from admission to durable
+# transaction and their split by stage (`kessai_cpu_seconds_total` and the threads' own counts),
+# each node's resident memory before and after the load, the load average, (testnet) the block
+# interval at idle, and each node's own p50/p90/p99 from admission to durable
 # (`kessai_tx_admission_to_durable_seconds` on its /metrics, estimated from the histogram's
 # buckets) beside the client-seen ones. Results go into docs/benchmarks.md.
 # Default load: --accounts 64 --txs 100000 --batch 500 --concurrency 8. KESSAI_BENCH_BIN=DIR runs the
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
-[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ "$mode" = dev ] || [ "$mode" = testnet ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 shift
 load=("$@")
 [ ${#load[@]} -gt 0 ] || load=(--accounts 64 --txs 100000 --batch 500 --concurrency 8)
@@ -73,6 +74,48 @@ print("; ".join(parts))
 EOF
 }
 
+# A node's CPU seconds so far, by stage, as JSON: its `kessai_cpu_seconds_total{stage}` (threads
+# doing admission, execution, the tree, the write), its threads named rocksdb:* (flushes and
+# compactions) and rayon-* (blocks' signature checks), and the whole process.
+stage_cpu() {
+    python3 - "$1" "$2" <<'EOF'
+import json, os, re, sys, urllib.request
+pid, url = sys.argv[1], sys.argv[2]
+tick = os.sysconf("SC_CLK_TCK")
+text = urllib.request.urlopen(url, timeout=10).read().decode()
+out = {s: float(v) for s, v in re.findall(r'^kessai_cpu_seconds_total\{stage="(\w+)"\} (\S+)$', text, re.M)}
+def seconds(stat):
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+out["rocksdb"] = out["rayon"] = 0.0
+for tid in os.listdir("/proc/%s/task" % pid):
+    try:
+        comm = open("/proc/%s/task/%s/comm" % (pid, tid)).read().strip()
+        stat = open("/proc/%s/task/%s/stat" % (pid, tid)).read()
+    except OSError:
+        continue
+    for group in ("rocksdb", "rayon"):
+        if comm.startswith(group):
+            out[group] += seconds(stat)
+out["process"] = seconds(open("/proc/%s/stat" % pid).read())
+print(json.dumps(out))
+EOF
+}
+
+# µs of CPU per committed transaction in each stage, from two stage_cpu readings.
+stage_split() {
+    python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+before, after, committed = json.loads(sys.argv[1]), json.loads(sys.argv[2]), max(int(sys.argv[3]), 1)
+per_tx = {k: 1e6 * (after.get(k, 0) - before.get(k, 0)) / committed for k in after}
+stages = [("admission", "admission"), ("rayon", "block signature checks"), ("execute", "execution"),
+          ("tree", "state tree"), ("write", "write"), ("rocksdb", "RocksDB background")]
+rest = per_tx["process"] - sum(per_tx.get(k, 0) for k, _ in stages)
+print(", ".join("%s %.1f" % (name, per_tx.get(k, 0)) for k, name in stages)
+      + ", consensus, gossip, RPC and the rest %.1f (total %.1f µs)" % (rest, per_tx["process"]))
+EOF
+}
+
 urls=()
 metrics=()
 if [ "$mode" = dev ]; then
@@ -107,6 +150,8 @@ rss() { awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "%.0f MiB (peak %.0f Mi
 
 before=()
 for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+stages_before=()
+for n in "${!pids[@]}"; do stages_before+=("$(stage_cpu "${pids[$n]}" "${metrics[$n]}")"); done
 for n in "${!pids[@]}"; do echo "node $n before the load: $(rss "${pids[$n]}")"; done
 rpc_args=()
 for url in "${urls[@]}"; do rpc_args+=(--rpc "$url"); done
@@ -117,6 +162,7 @@ ticks=$(getconf CLK_TCK)
 for n in "${!pids[@]}"; do
     used=$(( $(cpu_ticks "${pids[$n]}") - ${before[$n]} ))
     python3 -c "print('node $n: %.1f CPU-s, %.0f µs CPU per committed tx' % ($used/$ticks, 1e6*$used/$ticks/max($committed,1)))"
+    echo "node $n, µs of CPU per committed tx by stage: $(stage_split "${stages_before[$n]}" "$(stage_cpu "${pids[$n]}" "${metrics[$n]}")" "$committed")"
     echo "node $n after the load: $(rss "${pids[$n]}")"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

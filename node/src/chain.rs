@@ -11,6 +11,7 @@
 //! (`Store::prepare_state`, which the transition leaves to the store), the wall clock, and writing
 //! decided blocks.
 
+use crate::metrics::{Stage, StageCpu};
 use crate::storage::{StorageHealth, RETRY_INTERVAL};
 use anyhow::{anyhow, bail, Context, Result};
 use kessai_abi::Abi;
@@ -94,6 +95,8 @@ pub struct Chain {
     retry_window: std::time::Duration,
     /// The thread writing the last decided block, if it may still run.
     writer: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
+    /// CPU time spent in the stages the node counts for `kessai_cpu_seconds_total`.
+    pub cpu: Arc<StageCpu>,
     /// Fault injection for crash tests: `KESSAI_FAULT_WRITE_DELAY_MS` holds every background block
     /// write back this long, so that a test can kill the node between deciding and writing a block.
     fault_write_delay: Option<std::time::Duration>,
@@ -164,6 +167,7 @@ impl Chain {
             storage: Default::default(),
             retry_window: crate::storage::retry_window(),
             writer: Default::default(),
+            cpu: Default::default(),
             fault_write_delay,
         };
         if let Some((height, _)) = chain.store.unfinished_restore()? {
@@ -387,7 +391,9 @@ impl Chain {
         let applied = transition::apply_block(&self.runtime, &tip, &input, already_verified)?;
         let execute_ms = started.elapsed().as_millis() as u64;
         let started = std::time::Instant::now();
-        let prepared = self.store.prepare_state(input.height, &applied.writes)?;
+        let prepared = self
+            .cpu
+            .measure(Stage::Tree, || self.store.prepare_state(input.height, &applied.writes))?;
         tracing::debug!(
             height = input.height,
             txs = txs.len(),
@@ -422,7 +428,9 @@ impl Chain {
             &block,
             already_verified,
         )?;
-        let prepared = self.store.prepare_state(block.header.height, &applied.writes)?;
+        let prepared = self.cpu.measure(Stage::Tree, || {
+            self.store.prepare_state(block.header.height, &applied.writes)
+        })?;
         transition::check_state_root(&block.header, &applied, prepared.root)?;
         Ok(ExecutedProposal { block, receipts: applied.receipts, prepared })
     }
@@ -458,7 +466,7 @@ impl Chain {
         self.wait_durable()?;
         let ExecutedProposal { block, receipts, prepared } = proposal;
         let write = self.store.begin_commit(block, commit, receipts, prepared)?;
-        write_retrying(&write, &self.storage, self.retry_window)
+        self.cpu.measure(Stage::Write, || write_retrying(&write, &self.storage, self.retry_window))
     }
 
     /// Makes a decided block the tip and writes it on a thread of its own, so that the next block
@@ -477,7 +485,8 @@ impl Chain {
         let ExecutedProposal { block, receipts, prepared } = proposal;
         let write = self.store.begin_commit(block, commit, receipts, prepared)?;
         let delay = self.fault_write_delay;
-        let (storage, retry_window) = (self.storage.clone(), self.retry_window);
+        let (storage, retry_window, cpu) =
+            (self.storage.clone(), self.retry_window, self.cpu.clone());
         let writer = std::thread::Builder::new()
             .name("block-writer".into())
             .spawn(move || {
@@ -485,7 +494,7 @@ impl Chain {
                 if let Some(delay) = delay {
                     std::thread::sleep(delay);
                 }
-                match write_retrying(&write, &storage, retry_window) {
+                match cpu.measure(Stage::Write, || write_retrying(&write, &storage, retry_window)) {
                     Ok(()) => {
                         drop(write);
                         on_durable(height);

@@ -34,6 +34,14 @@ pub async fn run(
     run_with(home, config, Joining::default(), ready).await
 }
 
+/// Names the threads of rayon's global pool `rayon-N` (blocks' signature checks, wasmtime's
+/// parallel compilation), so that `top -H` and `scripts/bench-throughput.sh` can tell their CPU
+/// from the rest; unnamed, they would inherit the name of whichever thread first used the pool.
+fn name_parallel_threads() {
+    // An error means the pool exists already (an earlier node in this process): nothing to do.
+    let _ = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("rayon-{i}")).build_global();
+}
+
 /// How a node serves snapshots and whether it joins by state sync.
 #[derive(Clone, Debug, Default)]
 pub struct Joining {
@@ -50,6 +58,7 @@ pub async fn run_with(
     joining: Joining,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
+    name_parallel_threads();
     let spec = home.load_chainspec()?;
     let node_key = home.load_node_key()?.keypair()?;
     // The flags first, else config.toml's `[state_sync]`.
@@ -96,6 +105,7 @@ pub async fn run_with(
         metrics.state_sync_keys.set(joined.keys as i64);
     }
     metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
+    metrics.register_cpu(chain.cpu.clone(), chain.runtime.clone());
 
     let mempool = Arc::new(Mempool::new(config.mempool));
     let bootnodes = crate::config::bootnode_keys(&config.bootnodes);

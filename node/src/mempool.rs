@@ -6,6 +6,7 @@
 //! replayed or skipped nonce is refused at the door with the nonce expected.
 
 use crate::chain::Chain;
+use crate::metrics::Stage;
 use kessai_primitives::{Hash, PublicKey, SignedTransaction, TxError};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -177,8 +178,10 @@ impl Mempool {
 
     /// Runs every check and queues the transaction. Returns its id.
     pub fn admit(&self, chain: &Chain, tx: SignedTransaction) -> Result<Hash, AdmitError> {
-        tx.check_stateless(chain.chain_id())?;
-        self.admit_signed(chain, tx, self.limits.max_txs, TxSource::Client)
+        chain.cpu.measure(Stage::Admission, || {
+            tx.check_stateless(chain.chain_id())?;
+            self.admit_signed(chain, tx, self.limits.max_txs, TxSource::Client)
+        })
     }
 
     /// [`Mempool::admit`] of each transaction in order, with the signatures checked in one batch
@@ -213,15 +216,17 @@ impl Mempool {
         max_txs: usize,
         source: TxSource,
     ) -> Vec<Result<Hash, AdmitError>> {
-        let signatures = SignedTransaction::verify_signatures(txs, rand::thread_rng());
-        txs.iter()
-            .zip(signatures)
-            .map(|(tx, signature)| {
-                tx.check_shape(chain.chain_id())?;
-                signature.map_err(TxError::from)?;
-                self.admit_signed(chain, tx.clone(), max_txs, source)
-            })
-            .collect()
+        chain.cpu.measure(Stage::Admission, || {
+            let signatures = SignedTransaction::verify_signatures(txs, rand::thread_rng());
+            txs.iter()
+                .zip(signatures)
+                .map(|(tx, signature)| {
+                    tx.check_shape(chain.chain_id())?;
+                    signature.map_err(TxError::from)?;
+                    self.admit_signed(chain, tx.clone(), max_txs, source)
+                })
+                .collect()
+        })
     }
 
     /// The checks after the signature's, and the queueing, in a pool of at most `max_txs`.

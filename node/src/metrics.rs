@@ -10,16 +10,21 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use kessai_runtime::{thread_cpu_time, Runtime};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Buckets of `kessai_tx_admission_to_durable_seconds`, 10 ms to 120 s in steps of 1.5–2×, so that
 /// a quantile estimated from them (`scripts/bench-throughput.sh`) is within a step.
@@ -241,6 +246,12 @@ impl Metrics {
         }
     }
 
+    /// Registers `kessai_cpu_seconds_total{stage}`: `cpu`'s stages and `runtime`'s block
+    /// execution, read at each scrape.
+    pub fn register_cpu(&mut self, cpu: Arc<StageCpu>, runtime: Runtime) {
+        self.registry.register_collector(Box::new(CpuCollector { cpu, runtime }));
+    }
+
     /// The registry, for libp2p's metrics (`libp2p-metrics` registers them under `libp2p_`)
     /// before the node shares its metrics.
     pub fn registry_mut(&mut self) -> &mut Registry {
@@ -258,6 +269,87 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+/// A stage of a transaction's life whose CPU time the node counts in `kessai_cpu_seconds_total`
+/// (execution, the fourth, is the runtime's own count: [`Runtime::block_execution_cpu`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Stage {
+    /// Admission to the mempool, from a client or a peer: the signature checks (in batches), the
+    /// nonce and the contract-level checks.
+    Admission,
+    /// A block's update of the state tree and its root ([`kessai_store::Store::prepare_state`]).
+    Tree,
+    /// A decided block's write to the store, on the block writer's thread.
+    Write,
+}
+
+/// CPU time (of the threads doing the work, `CLOCK_THREAD_CPUTIME_ID`) this node spent in each
+/// [`Stage`], in nanoseconds. Whatever a process spends outside them and outside RocksDB's
+/// background threads is consensus, gossip, RPC and the journals; `scripts/bench-throughput.sh`
+/// prints the split per committed transaction.
+#[derive(Debug, Default)]
+pub struct StageCpu {
+    admission: AtomicU64,
+    tree: AtomicU64,
+    write: AtomicU64,
+}
+
+impl StageCpu {
+    /// Runs `work` on this thread and counts the CPU time it took as `stage`'s.
+    pub fn measure<R>(&self, stage: Stage, work: impl FnOnce() -> R) -> R {
+        let started = thread_cpu_time();
+        let result = work();
+        let spent = thread_cpu_time().saturating_sub(started);
+        self.counter(stage).fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+        result
+    }
+
+    /// The CPU time counted as `stage`'s so far.
+    pub fn spent(&self, stage: Stage) -> Duration {
+        Duration::from_nanos(self.counter(stage).load(Ordering::Relaxed))
+    }
+
+    fn counter(&self, stage: Stage) -> &AtomicU64 {
+        match stage {
+            Stage::Admission => &self.admission,
+            Stage::Tree => &self.tree,
+            Stage::Write => &self.write,
+        }
+    }
+}
+
+/// Encodes `kessai_cpu_seconds_total{stage="admission"|"execute"|"tree"|"write"}` at each scrape.
+struct CpuCollector {
+    cpu: Arc<StageCpu>,
+    runtime: Runtime,
+}
+
+impl fmt::Debug for CpuCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CpuCollector").field("cpu", &self.cpu).finish_non_exhaustive()
+    }
+}
+
+impl Collector for CpuCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let stages = [
+            ("admission", self.cpu.spent(Stage::Admission)),
+            ("execute", self.runtime.block_execution_cpu()),
+            ("tree", self.cpu.spent(Stage::Tree)),
+            ("write", self.cpu.spent(Stage::Write)),
+        ];
+        let help = "CPU time of the threads doing each stage: admission (signature checks \
+                    included), block execution (without the signature checks a block still \
+                    needs), the state tree's update, the block's write";
+        let mut family =
+            encoder.encode_descriptor("cpu_seconds", help, None, MetricType::Counter)?;
+        for (stage, spent) in stages {
+            let counter = ConstCounter::new(spent.as_secs_f64());
+            counter.encode(family.encode_family(&[("stage", stage)])?)?;
+        }
+        Ok(())
     }
 }
 

@@ -39,7 +39,9 @@ use lru::LruCache;
 use module::Contract;
 use parking_lot::{Condvar, Mutex};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::{Engine, Linker};
 
 /// The contract runtime. Cheap to clone; clones share the engine and the module cache.
@@ -57,6 +59,8 @@ struct Inner {
     cache: Mutex<LruCache<Hash, Arc<Contract>>>,
     blocks: Gate,
     views: Gate,
+    /// CPU time spent executing blocks so far, in nanoseconds ([`Runtime::block_execution_cpu`]).
+    block_cpu_nanos: AtomicU64,
 }
 
 /// Which executions an execution waits behind.
@@ -110,7 +114,16 @@ impl Runtime {
         let cache = Mutex::new(LruCache::new(capacity));
         let (blocks, views) =
             (Gate::new(config.concurrent_blocks), Gate::new(config.concurrent_views));
-        Ok(Runtime { inner: Arc::new(Inner { config, engine, linker, cache, blocks, views }) })
+        let block_cpu_nanos = AtomicU64::new(0);
+        let inner = Inner { config, engine, linker, cache, blocks, views, block_cpu_nanos };
+        Ok(Runtime { inner: Arc::new(inner) })
+    }
+
+    /// CPU time the execution threads of blocks (and genesis) have used since the runtime was
+    /// created: the transactions and contracts, not the signature checks a block still needs,
+    /// which run on rayon's threads beside it (`kessai_cpu_seconds_total{stage="execute"}`).
+    pub fn block_execution_cpu(&self) -> Duration {
+        Duration::from_nanos(self.inner.block_cpu_nanos.load(Ordering::Relaxed))
     }
 
     /// The configuration the runtime was created with.
@@ -183,11 +196,21 @@ impl Runtime {
             Lane::View => self.inner.views.enter(),
         };
         let stack = self.inner.config.execution_stack_bytes();
+        let block_cpu = matches!(lane, Lane::Block).then_some(&self.inner.block_cpu_nanos);
+        let metered = move || {
+            let started = thread_cpu_time();
+            let result = work();
+            if let Some(total) = block_cpu {
+                let spent = thread_cpu_time().saturating_sub(started);
+                total.fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+            }
+            result
+        };
         std::thread::scope(|scope| {
             let thread = std::thread::Builder::new()
                 .name("kessai-runtime".into())
                 .stack_size(stack)
-                .spawn_scoped(scope, work)
+                .spawn_scoped(scope, metered)
                 .map_err(RuntimeError::Thread)?;
             match thread.join() {
                 Ok(result) => Ok(result),
@@ -195,6 +218,12 @@ impl Runtime {
             }
         })
     }
+}
+
+/// CPU time the calling thread has used since it started.
+pub fn thread_cpu_time() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! and the metrics operators alert on (last signed height, missed blocks, build info, libp2p).
 
 use kessai_tests::testnet::{metric, metrics_url, Testnet};
-use kessai_tests::{kessai, stderr, TestNode};
+use kessai_tests::{dev_address as addr, kessai, stderr, TestNode};
+use serde_json::json;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -151,4 +152,24 @@ fn a_producing_validator_reports_its_signing_on_the_metrics_port() {
     let signed = metric(&metrics, "kessai_last_signed_height").expect("last signed height");
     assert!(height >= 3.0 && signed >= height, "last signed {signed}, height {height}");
     assert_eq!(metric(&metrics, "kessai_missed_blocks_total"), Some(0.0));
+}
+
+/// `kessai_cpu_seconds_total{stage}`: once a signed call is committed, each stage it went through
+/// (admission, execution, the tree's update, the block's write) has counted CPU time.
+#[test]
+fn a_committed_call_counts_cpu_in_every_stage() {
+    let mut testnet = Testnet::init(1, 0);
+    testnet.start(0);
+    testnet.node(0).wait_height(2, Duration::from_secs(60)).unwrap();
+    let metrics = metrics_url(&testnet.home(0)).expect("the testnet node serves metrics");
+    let stage = |name: &str| {
+        let series = format!("kessai_cpu_seconds_total{{stage=\"{name}\"}}");
+        metric(&metrics, &series).unwrap_or_else(|| panic!("no {series}"))
+    };
+    assert_eq!(stage("admission"), 0.0, "nothing was submitted yet");
+
+    testnet.node(0).call_result("alice", "netting", "fund", &json!([addr("bob"), 7]));
+    for name in ["admission", "execute", "tree", "write"] {
+        assert!(stage(name) > 0.0, "no CPU counted for {name}");
+    }
 }
