@@ -95,6 +95,7 @@
 mod error;
 mod keys;
 mod prune;
+mod recent_values;
 mod snapshot;
 mod store;
 mod tree;

@@ -2,6 +2,7 @@
 
 use crate::error::StoreError;
 use crate::keys;
+use crate::recent_values::RecentValues;
 use crate::tree::{write_prepared, PreparedState, TreeStore};
 use crate::upper_nodes::{UpperNodes, DEFAULT_TREE_CACHE_DEPTH};
 use crate::{KeyValue, PruningConfig, WriteSet};
@@ -88,6 +89,8 @@ struct Inner {
     snapshot_interval: AtomicU64,
     /// The tree's top levels, across blocks ([`StoreConfig::tree_cache_depth`]).
     upper_nodes: UpperNodes,
+    /// The latest committed values of recently read keys ([`Store::get`]).
+    recent_values: RecentValues,
 }
 
 /// A block made the tip but not yet written: what the tip reads need of it.
@@ -226,6 +229,7 @@ impl Store {
                 earliest_block: AtomicU64::new(earliest_block),
                 snapshot_interval: AtomicU64::new(0),
                 upper_nodes: UpperNodes::new(config.tree_cache_depth),
+                recent_values: RecentValues::new(),
             }),
         })
     }
@@ -276,6 +280,7 @@ impl Store {
     pub(crate) fn restored(&self, height: u64) {
         let _guard = self.inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.inner.upper_nodes.clear();
+        self.inner.recent_values.clear();
         self.inner.latest.store(height, Ordering::Release);
     }
 
@@ -392,6 +397,7 @@ impl Store {
         batch.put_cf(meta, keys::meta::LATEST_HEIGHT, keys::height(0));
         self.write(batch)?;
         prepared.remember_in(&self.inner.upper_nodes);
+        self.inner.recent_values.committed(prepared.writes());
         self.inner.latest.store(0, Ordering::Release);
         tracing::info!(root = %prepared.root, keys = prepared.writes().len(), "committed genesis");
         Ok(())
@@ -474,6 +480,8 @@ impl Store {
         batch.put_cf(cf(db, keys::META), keys::meta::LATEST_HEIGHT, at);
         self.write(batch)?;
         prepared.remember_in(&self.inner.upper_nodes);
+        // Before `latest` includes the block: a reader that sees the new height reads its values.
+        self.inner.recent_values.committed(prepared.writes());
         self.inner.latest.store(height, Ordering::Release);
         tracing::debug!(
             height,
@@ -744,7 +752,13 @@ impl Store {
 
     /// The latest value of a flat key.
     pub fn get(&self, flat_key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db().get_cf(cf(self.db(), keys::STATE), flat_key)?)
+        let miss = match self.inner.recent_values.get(flat_key) {
+            Ok(cached) => return Ok(cached),
+            Err(miss) => miss,
+        };
+        let value = self.db().get_cf(cf(self.db(), keys::STATE), flat_key)?;
+        self.inner.recent_values.insert(flat_key, &value, miss);
+        Ok(value)
     }
 
     /// The value of a flat key at the tip: the block being written, else the latest committed.
