@@ -87,6 +87,9 @@ pub struct Chain {
     pub runtime: Runtime,
     /// The chain spec the store was created from (checked at open).
     pub spec: ChainSpec,
+    /// [`ChainSpec::hash`] of `spec`, computed once: it hashes every genesis contract's code,
+    /// and `kessai_status` reports it on each call.
+    spec_hash: Hash,
     /// Whether the node can write to its disk: set by a failed write (of a block here, of the
     /// WAL or journal by the consensus task), read by the mempool, RPC and metrics.
     pub storage: Arc<StorageHealth>,
@@ -163,6 +166,7 @@ impl Chain {
         let chain = Chain {
             store,
             runtime,
+            spec_hash: spec.hash(),
             spec,
             storage: Default::default(),
             retry_window: crate::storage::retry_window(),
@@ -231,9 +235,14 @@ impl Chain {
         Ok(())
     }
 
+    /// The chain spec's identity, `genesis_hash` ([`ChainSpec::hash`]).
+    pub fn spec_hash(&self) -> Hash {
+        self.spec_hash
+    }
+
     fn check_genesis(&self) -> Result<()> {
         let recorded = recorded_spec_hash(&self.store)?;
-        let hash = self.spec.hash();
+        let hash = self.spec_hash;
         if recorded != hash {
             let cause = if recorded == self.spec.text_hash_before_0022() {
                 "it is this chain spec, hashed by its JSON text as kessai did before decision record \

@@ -104,7 +104,7 @@ pub async fn run_with(
         metrics.state_sync_height.set(joined.height as i64);
         metrics.state_sync_keys.set(joined.keys as i64);
     }
-    metrics.set_build_info(chain.chain_id(), &chain.spec.hash().to_string());
+    metrics.set_build_info(chain.chain_id(), &chain.spec_hash().to_string());
     metrics.register_cpu(chain.cpu.clone(), chain.runtime.clone());
 
     let mempool = Arc::new(Mempool::new(config.mempool));

@@ -296,7 +296,7 @@ impl KessaiApiServer for RpcContext {
         let consensus = self.consensus.borrow().clone();
         Ok(Status {
             chain_id: self.chain.spec.chain_id.clone(),
-            genesis_hash: self.chain.spec.hash(),
+            genesis_hash: self.chain.spec_hash(),
             node_key: self.node_key,
             consensus_key: self.consensus_key,
             network_key: Some(self.network_key),
