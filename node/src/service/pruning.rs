@@ -32,6 +32,7 @@ pub fn spawn(store: &Store, mut committed: broadcast::Receiver<u64>) -> std::io:
                     state_entries = report.state_entries,
                     blocks = report.blocks,
                     compacted = report.compacted,
+                    commits_held_ms = report.longest_commits_held.as_millis() as u64,
                     earliest_state = store.earliest_state_height(),
                     earliest_block = store.earliest_block_height(),
                     "pruned"

@@ -100,6 +100,10 @@ pub struct PruneReport {
     pub batches: u64,
     /// Whether the pruned ranges were compacted.
     pub compacted: bool,
+    /// The longest time one batch held block commits off (it deletes the preimages of keys whose
+    /// history it empties with commits held: `Store::forget_deleted_keys`); a block decided
+    /// meanwhile waits this long before its write.
+    pub longest_commits_held: Duration,
 }
 
 /// Deletes what the store's [`PruningConfig`] no longer keeps. Run it off the commit path (the
@@ -136,6 +140,10 @@ impl Pruner {
         let Some(latest) = self.store.latest_height() else { return Ok(report) };
         loop {
             let state = self.store.prune_state_batch(latest, &mut self.stale_cursor)?;
+            let state = state.map(|(deleted, held)| {
+                report.longest_commits_held = report.longest_commits_held.max(held);
+                deleted
+            });
             let blocks = self.store.prune_blocks_batch(latest)?;
             if state.is_none() && blocks.is_none() {
                 break;
@@ -174,12 +182,13 @@ impl Store {
     /// Deletes one batch of state stale since a version at or below the state retention height
     /// of `latest` (a committed height),
     /// scanning `jmt_stale` from `cursor` (advanced past what it deleted). `None` when nothing
-    /// was due, else the entries deleted (0: only the earliest height moved).
+    /// was due, else the entries deleted (0: only the earliest height moved) and how long
+    /// commits were held off.
     fn prune_state_batch(
         &self,
         latest: u64,
         cursor: &mut Vec<u8>,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<(u64, Duration)>, StoreError> {
         let keep = self.pruning().state_keep_recent;
         if keep == 0 {
             return Ok(None);
@@ -246,20 +255,22 @@ impl Store {
             let deleted = batch.len() as u64 - 1; // all but the earliest height's record
             self.write(batch).map(|()| deleted)
         };
-        let deleted = if deleted_keys.is_empty() {
-            write(batch)?
+        let (deleted, held) = if deleted_keys.is_empty() {
+            (write(batch)?, Duration::ZERO)
         } else {
             // Checked and written with commits held off: a block that writes one of these keys
             // again is then either on disk before the check, which sees it, or written after
             // the deletion, putting the preimage back.
             self.with_commits_held(|| {
+                let started = Instant::now();
                 self.forget_deleted_keys(&mut batch, &deleted_keys)?;
-                write(batch)
+                write(batch).map(|deleted| (deleted, started.elapsed()))
             })?
         };
         *cursor = next_cursor;
-        tracing::debug!(earliest, deleted, "pruned state");
-        Ok(Some(deleted))
+        let held_ms = held.as_millis() as u64;
+        tracing::debug!(earliest, deleted, forgotten = deleted_keys.len(), held_ms, "pruned state");
+        Ok(Some((deleted, held)))
     }
 
     /// Adds to `batch` the deletion of the preimage of each key deleted at `since` whose history
