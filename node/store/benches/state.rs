@@ -12,10 +12,13 @@
 // `criterion_group!` declares `pub fn benches()` and takes no doc comment for it.
 #![allow(missing_docs)]
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use kessai_primitives::{Address, Block, Commit, Hash, Header, PublicKey};
+use kessai_primitives::{Address, Hash};
 use kessai_store::{flat_key, Store, StoreConfig, WriteSet};
 use std::time::Instant;
+use support::commit;
 use tempfile::TempDir;
 
 const BATCH: u64 = 10_000;
@@ -32,44 +35,6 @@ fn state_key(i: u64) -> Vec<u8> {
 
 fn value(i: u64, version: u64) -> Vec<u8> {
     Hash::of(&(i, version)).0.to_vec()
-}
-
-/// A block at `height` carrying `root`; the store checks only its linkage, not signatures.
-fn block_for(store: &Store, height: u64, root: Hash) -> (Block, Commit) {
-    let parent = match height {
-        1 => Hash::ZERO,
-        h => store.header(h - 1).unwrap().unwrap().id(),
-    };
-    let header = Header {
-        protocol_version: 1,
-        chain_id: "bench".into(),
-        height,
-        time_ms: height,
-        parent,
-        proposer: PublicKey([0; 32]),
-        tx_count: 0,
-        txs_root: Block::txs_root(&[]),
-        receipts_root: Hash::ZERO,
-        state_root: root,
-        validators_hash: Hash::ZERO,
-        next_validators_hash: Hash::ZERO,
-        last_commit_hash: Hash::ZERO,
-        evidence_hash: Hash::ZERO,
-    };
-    let block = Block { header, txs: vec![], last_commit: None, evidence: vec![] };
-    let commit = Commit { height, round: 0, block: block.id(), signatures: vec![] };
-    (block, commit)
-}
-
-fn commit(store: &Store, writes: &WriteSet) {
-    let version = store.latest_height().map_or(0, |h| h + 1);
-    let prepared = store.prepare_state(version, writes).unwrap();
-    if version == 0 {
-        store.commit_genesis(prepared, b"bench").unwrap();
-    } else {
-        let (block, commit) = block_for(store, version, prepared.root);
-        store.commit_block(&block, &commit, &[], prepared).unwrap();
-    }
 }
 
 fn build(keys: u64) -> (TempDir, Store) {

@@ -137,14 +137,21 @@ fn a_validator_waiting_below_its_signed_height_is_not_ready() {
     assert!(floor >= 3, "{ready}");
 }
 
+/// A one-validator testnet (its node has a metrics port) at `height` or above, and the node's
+/// metrics URL.
+fn producing_validator(height: u64) -> (Testnet, String) {
+    let mut testnet = Testnet::init(1, 0);
+    testnet.start(0);
+    testnet.node(0).wait_height(height, Duration::from_secs(60)).unwrap();
+    let metrics = metrics_url(&testnet.home(0)).expect("the testnet node serves metrics");
+    (testnet, metrics)
+}
+
 /// A one-validator testnet node (it has a metrics port): ready on the metrics port once it
 /// produces blocks, its key's last signed height follows the chain, and it misses no block.
 #[test]
 fn a_producing_validator_reports_its_signing_on_the_metrics_port() {
-    let mut testnet = Testnet::init(1, 0);
-    testnet.start(0);
-    testnet.node(0).wait_height(3, Duration::from_secs(60)).unwrap();
-    let metrics = metrics_url(&testnet.home(0)).expect("the testnet node serves metrics");
+    let (_testnet, metrics) = producing_validator(3);
     let base = metrics.strip_suffix("/metrics").expect("a /metrics URL");
     assert_eq!(wait_ready_status(base, 200)["failing"], serde_json::json!([]));
 
@@ -158,10 +165,7 @@ fn a_producing_validator_reports_its_signing_on_the_metrics_port() {
 /// (admission, execution, the tree's update, the block's write) has counted CPU time.
 #[test]
 fn a_committed_call_counts_cpu_in_every_stage() {
-    let mut testnet = Testnet::init(1, 0);
-    testnet.start(0);
-    testnet.node(0).wait_height(2, Duration::from_secs(60)).unwrap();
-    let metrics = metrics_url(&testnet.home(0)).expect("the testnet node serves metrics");
+    let (testnet, metrics) = producing_validator(2);
     let stage = |name: &str| {
         let series = format!("kessai_cpu_seconds_total{{stage=\"{name}\"}}");
         metric(&metrics, &series).unwrap_or_else(|| panic!("no {series}"))
